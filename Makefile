@@ -1,0 +1,37 @@
+# Every target creates (or reuses) .venv and installs what it needs; nothing depends on what a
+# session installed by hand.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-dev
+PYTEST_ARGS ?=
+
+.PHONY: venv demo test lint bench bench-smoke clean
+
+$(STAMP): pyproject.toml setup.py src/greenline/_ctracer.c
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python examples/demo.py
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks examples
+	$(BIN)/ruff format --check src tests benchmarks examples
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/record/run.py
+
+bench-smoke: $(STAMP)
+	$(BIN)/python benchmarks/record/run.py --smoke
+
+clean:
+	rm -rf $(VENV) build src/*.egg-info src/greenline/*.so

@@ -1,0 +1,70 @@
+"""greenline's demo: copy the bundled shop project into a fresh git repository, record its test
+suite with per-test coverage, and show what the store now knows.
+
+Run it with ``make demo``; it leaves the temporary repository behind and prints where it is, so
+you can go on exploring with the same commands.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from rich.console import Console
+from rich.rule import Rule
+
+HERE = Path(__file__).resolve().parent
+console = Console(highlight=False)
+
+
+def git(repo: Path, *args: str) -> None:
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "Demo",
+        "GIT_AUTHOR_EMAIL": "demo@example.com",
+        "GIT_COMMITTER_NAME": "Demo",
+        "GIT_COMMITTER_EMAIL": "demo@example.com",
+    }
+    subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True)
+
+
+def greenline(repo: Path, *args: str) -> int:
+    console.print(f"\n[bold cyan]$ greenline {' '.join(args)}[/]")
+    env = {**os.environ, "COLUMNS": os.environ.get("COLUMNS", "110")}
+    return subprocess.run([sys.executable, "-m", "greenline", *args], cwd=repo, env=env).returncode
+
+
+def make_repository() -> Path:
+    repo = Path(tempfile.mkdtemp(prefix="greenline-demo-")) / "shop"
+    shutil.copytree(HERE / "shop", repo, ignore=shutil.ignore_patterns("__pycache__", ".greenline"))
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "shop: catalogue, cart, pricing and receipts")
+    return repo
+
+
+def main() -> int:
+    console.print(Rule("greenline demo: record a test suite"))
+    repo = make_repository()
+    console.print(f"example project copied to [bold]{repo}[/] (a git repository on 'main')")
+    code = greenline(repo, "record", "--", "-q", "-p", "no:cacheprovider")
+    if code != 0:
+        console.print(f"[red]recording failed with exit code {code}[/]")
+        return code
+    for args in (["runs"], ["tests", "--slowest", "5"], ["db", "info"]):
+        if greenline(repo, *args) != 0:
+            return 1
+    console.print(Rule("done"))
+    console.print(
+        f"Explore further: cd {repo} && {sys.executable} -m greenline run show 1 --all\n"
+        "Agents can ask the same questions over MCP: greenline mcp"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,285 @@
+"""The Greenline facade and composition root: opens the store, calls adapters, persists results.
+
+Interfaces (CLI, pytest plugin, MCP server) talk to this class only; it hands them model values,
+which they render through ``views``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import socket
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import Connection
+
+from greenline import vcs
+from greenline.config import Settings, Value, load_settings
+from greenline.errors import NoDataError, UsageError
+from greenline.executor import run_command
+from greenline.junit import JUnitReader
+from greenline.model import (
+    Block,
+    CommitInfo,
+    Run,
+    RunStatus,
+    TestHistoryEntry,
+    TestResult,
+    TestSummary,
+)
+from greenline.store import Store, mask_url, reads, upgrade_schema, writes
+from greenline.store.engine import translate_errors
+from greenline.tracing.environment import read_environment
+
+IMPORT_BATCH = 2000
+#: pytest exit codes after which every collected test had its chance to run.
+FINISHED_EXIT_CODES = frozenset({0, 1, 5})
+
+
+def is_process_alive(pid: int) -> bool:
+    """True while ``pid`` runs here (a zombie counts as gone)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+
+
+@dataclass(frozen=True)
+class RecordOutcome:
+    """What ``greenline record`` did: pytest's exit code and the run it stored."""
+
+    exit_code: int
+    run: Run | None
+
+
+class Greenline:
+    """One repository's view of a store."""
+
+    def __init__(self, settings: Settings, store: Store, repository: str, in_git: bool) -> None:
+        self.settings = settings
+        self.store = store
+        self.repository = repository
+        self.in_git = in_git
+        self.root = settings.root
+
+    @classmethod
+    def open(
+        cls,
+        path: Path | None = None,
+        *,
+        db: str | None = None,
+        env: Mapping[str, str] | None = None,
+        migrate: bool = True,
+    ) -> Greenline:
+        """Open the store for the repository containing ``path`` (default: the current dir)."""
+        start = (path or Path.cwd()).resolve()
+        git_root = vcs.find_root(start)
+        root = git_root or start
+        settings = load_settings(root, os.environ if env is None else env, {"database_url": db})
+        if not settings.values["database_url"].value:
+            _keep_store_out_of_git(root / ".greenline")
+        store = Store(settings.database_url, migrate=migrate)
+        return cls(settings, store, vcs.repository_name(root), in_git=git_root is not None)
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Greenline:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- recording -------------------------------------------------------------------------
+
+    def start_run(
+        self,
+        source: str,
+        *,
+        commit: CommitInfo | None = None,
+        args: str | None = None,
+        started_at: datetime | None = None,
+        with_environment: bool = True,
+    ) -> int:
+        """A new ``running`` run tied to the checked-out commit (or the one given)."""
+        self.sweep_dead_runs()
+        commit = commit or vcs.read_commit(self.root)
+        environment = read_environment() if with_environment else None
+        with self.store.write() as conn:
+            repo_id = writes.ensure_repository(conn, self.repository, str(self.root))
+            return writes.insert_run(
+                conn,
+                repo_id=repo_id,
+                commit=commit,
+                environment=environment,
+                source=source,
+                started_at=started_at or datetime.now(UTC),
+                hostname=socket.gethostname(),
+                pid=os.getpid(),
+                args=args,
+            )
+
+    def add_results(
+        self,
+        run_id: int,
+        results: Iterable[TestResult],
+        coverage: Mapping[str, Iterable[Block]] | None = None,
+    ) -> None:
+        """Store a batch of results and the coverage of the tests in it, in one transaction."""
+        with self.store.write() as conn:
+            repo_id = writes.ensure_repository(conn, self.repository, None)
+            writes.insert_results(conn, run_id, repo_id, list(results))
+            if coverage:
+                writes.insert_coverage(conn, run_id, repo_id, coverage)
+
+    def finish_run(self, run_id: int, exit_status: int | None, *, complete: bool) -> None:
+        status = RunStatus.COMPLETE if complete else RunStatus.INCOMPLETE
+        with self.store.write() as conn:
+            writes.finish_run(conn, run_id, status, exit_status)
+
+    def sweep_dead_runs(self) -> int:
+        """Runs left ``running`` by a process on this host that died become ``incomplete``."""
+        with self.store.write() as conn:
+            return writes.mark_dead_runs_incomplete(conn, socket.gethostname(), is_process_alive)
+
+    def record(self, pytest_args: list[str], python: str = sys.executable) -> RecordOutcome:
+        """Run pytest with recording on; returns its exit code and the run it stored."""
+        argv = [python, "-m", "pytest", "--greenline-record", *pytest_args]
+        url = self.settings.values["database_url"]
+        env = {"GREENLINE_DATABASE_URL": url.value} if url.value else {}
+        result = run_command(argv, cwd=Path.cwd(), env=env)
+        with self.store.read() as conn:
+            run_id = reads.find_run_by_process(conn, socket.gethostname(), result.pid)
+        return RecordOutcome(result.exit_code, self.get_run(run_id) if run_id else None)
+
+    def import_junit(self, paths: list[Path], commit: CommitInfo | None = None) -> Run:
+        """Store JUnit XML files as one complete run; a bad file leaves the store untouched."""
+        missing = [p for p in paths if not p.is_file()]
+        if missing:
+            raise UsageError(f"no such file: {missing[0]}", hint="pass paths to JUnit XML reports")
+        commit = commit or vcs.read_commit(self.root)
+        readers = [JUnitReader(p) for p in paths]
+        with self.store.write() as conn:
+            repo_id = writes.ensure_repository(conn, self.repository, str(self.root))
+            run_id = writes.insert_run(
+                conn,
+                repo_id=repo_id,
+                commit=commit,
+                environment=None,
+                source="junit",
+                started_at=datetime.now(UTC),
+                args=" ".join(p.name for p in paths),
+            )
+            for reader in readers:
+                _import_file(conn, reader, run_id, repo_id)
+            stamps = [r.started_at for r in readers if r.started_at]
+            if stamps:
+                writes.set_run_started(conn, run_id, min(stamps))
+            writes.finish_run(conn, run_id, RunStatus.COMPLETE)
+        return self.get_run(run_id)
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def list_runs(
+        self, limit: int = 20, status: RunStatus | None = None, branch: str | None = None
+    ) -> list[Run]:
+        self._sweep_if_needed()
+        with self.store.read() as conn:
+            return reads.list_runs(conn, self.repository, limit=limit, status=status, branch=branch)
+
+    def get_run(self, run_id: int) -> Run:
+        self._sweep_if_needed()
+        with self.store.read() as conn:
+            run = reads.get_run(conn, run_id)
+        if run is None:
+            raise NoDataError(f"no run with id {run_id}", hint="list runs with: greenline runs")
+        return run
+
+    def run_results(self, run_id: int) -> list[TestResult]:
+        self.get_run(run_id)
+        with self.store.read() as conn:
+            return reads.run_results(conn, run_id)
+
+    def list_tests(self, *, slowest: int | None = None, failing: bool = False) -> list[TestSummary]:
+        """Tests across history; ``failing``: last outcome a failure; ``slowest``: top N by
+        mean duration."""
+        with self.store.read() as conn:
+            summaries = reads.summarize_tests(conn, self.repository)
+        if failing:
+            summaries = [s for s in summaries if s.last_outcome.is_failure]
+        if slowest is not None:
+            summaries = sorted(summaries, key=lambda s: -s.mean_duration)[:slowest]
+        else:
+            summaries.sort(key=lambda s: s.test_id)
+        return summaries
+
+    def test_history(self, test_id: str, limit: int = 50) -> list[TestHistoryEntry]:
+        with self.store.read() as conn:
+            history = reads.read_test_history(conn, self.repository, test_id, limit=limit)
+            if history:
+                return history
+            known = reads.known_test_ids(conn, self.repository)
+        close = difflib.get_close_matches(test_id, known, n=1, cutoff=0.6)
+        hint = f"did you mean '{close[0]}'?" if close else "list tests with: greenline tests"
+        raise NoDataError(f"no results for test '{test_id}' in {self.repository}", hint=hint)
+
+    def config_values(self) -> dict[str, Value]:
+        """Each setting and its source; the database URL with its password masked."""
+        values = dict(self.settings.values)
+        url = values["database_url"]
+        values["database_url"] = Value(mask_url(self.settings.database_url), url.source)
+        return values
+
+    def upgrade_store(self) -> tuple[str | None, str]:
+        """Migrate the store forward to this greenline's schema; (before, after)."""
+        with translate_errors(self.store.url):
+            return upgrade_schema(self.store.engine)
+
+    def db_info(self) -> dict[str, object]:
+        revision, head = self.store.revision()
+        with self.store.read() as conn:
+            counts = reads.count_rows(conn)
+        return {
+            "url": self.store.display_url,
+            "dialect": self.store.dialect,
+            "revision": revision,
+            "head": head,
+            "up_to_date": revision == head,
+            "repository": self.repository,
+            "rows": counts,
+        }
+
+    def _sweep_if_needed(self) -> None:
+        with self.store.read() as conn:
+            running = reads.list_runs(conn, self.repository, limit=5, status=RunStatus.RUNNING)
+        if running:
+            self.sweep_dead_runs()
+
+
+def _import_file(conn: Connection, reader: JUnitReader, run_id: int, repo_id: int) -> None:
+    batch: list[TestResult] = []
+    for result in reader:
+        batch.append(result)
+        if len(batch) >= IMPORT_BATCH:
+            writes.insert_results(conn, run_id, repo_id, batch, renumber=True)
+            batch = []
+    writes.insert_results(conn, run_id, repo_id, batch, renumber=True)
+
+
+def _keep_store_out_of_git(folder: Path) -> None:
+    """The default store lives in the work tree; a .gitignore keeps it from making it dirty."""
+    ignore = folder / ".gitignore"
+    if not ignore.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        ignore.write_text("# greenline's local store\n*\n")

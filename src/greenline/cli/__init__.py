@@ -1,0 +1,1 @@
+"""The ``greenline`` command line (Typer): one module per command group."""

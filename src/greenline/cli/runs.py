@@ -1,0 +1,55 @@
+"""``greenline runs`` and ``greenline run show``: what ran, when, on which commit, and how."""
+
+from __future__ import annotations
+
+import typer
+
+from greenline import views
+from greenline.cli import render
+from greenline.cli.state import FORMAT_OPTION, Format, console, emit_json, state_of
+from greenline.errors import NoDataError
+from greenline.model import RunStatus
+
+run_app = typer.Typer(help="Look at one run.", no_args_is_help=True)
+
+
+def list_runs(
+    ctx: typer.Context,
+    limit: int = typer.Option(20, "--limit", "-n", min=1, help="How many runs, newest first."),
+    status: RunStatus | None = typer.Option(None, help="Only runs with this status."),
+    branch: str | None = typer.Option(None, help="Only runs on this branch."),
+    fmt: Format = FORMAT_OPTION,
+) -> None:
+    """List recorded runs, newest first."""
+    with state_of(ctx).open_api() as gl:
+        runs = gl.list_runs(limit=limit, status=status, branch=branch)
+    if fmt is Format.json:
+        emit_json(views.runs_document(runs))
+    elif runs:
+        console.print(render.runs_table(runs))
+    if not runs:
+        raise NoDataError(
+            "no runs recorded yet" + (" matching the filters" if status or branch else ""),
+            hint="record one with: greenline record  (or pytest --greenline-record)",
+        )
+
+
+@run_app.command("show")
+def show_run(
+    ctx: typer.Context,
+    run_id: int = typer.Argument(..., help="The run's id (see: greenline runs)."),
+    all_results: bool = typer.Option(False, "--all", help="List every result, not only failures."),
+    fmt: Format = FORMAT_OPTION,
+) -> None:
+    """Show one run: its commit, environment, counts and failing tests."""
+    with state_of(ctx).open_api() as gl:
+        run = gl.get_run(run_id)
+        results = gl.run_results(run_id)
+    if fmt is Format.json:
+        emit_json(views.run_document(run, results))
+        return
+    console.print(render.run_header(run))
+    shown = results if all_results else [r for r in results if r.outcome.is_failure]
+    if shown:
+        title = "results" if all_results else f"{len(shown)} failed attempts"
+        console.print(render.results_table(shown, title))

@@ -1,0 +1,50 @@
+"""Options shared by every command (--db, --repo, --debug) and the way commands open the api."""
+
+from __future__ import annotations
+
+import enum
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from greenline.api import Greenline
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+
+class Format(enum.StrEnum):
+    text = "text"
+    json = "json"
+
+
+FORMAT_OPTION = typer.Option(Format.text, "--format", "-f", help="Output format.")
+
+
+@dataclass
+class CliState:
+    db: str | None = None
+    repo: Path | None = None
+    debug: bool = False
+
+    def open_api(self, *, migrate: bool = True) -> Greenline:
+        return Greenline.open(self.repo, db=self.db, migrate=migrate)
+
+
+def state_of(ctx: typer.Context) -> CliState:
+    state = ctx.find_root().obj
+    if not isinstance(state, CliState):
+        state = CliState()
+        ctx.find_root().obj = state
+    return state
+
+
+def emit_json(document: dict[str, Any]) -> None:
+    """Machine output: one JSON document on stdout."""
+    sys.stdout.write(json.dumps(document, indent=2, sort_keys=False) + "\n")
+    sys.stdout.flush()

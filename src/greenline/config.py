@@ -1,0 +1,133 @@
+"""Settings from defaults < ``[tool.greenline]`` in pyproject.toml < ``GREENLINE_*`` < flags."""
+
+from __future__ import annotations
+
+import difflib
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from greenline.errors import ConfigError
+
+ENV_PREFIX = "GREENLINE_"
+
+
+def _parse_str(value: object) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("expected a non-empty string")
+    return value.strip()
+
+
+def _parse_patterns(value: object) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return tuple(p.strip() for p in value.split(",") if p.strip())
+    if isinstance(value, list) and all(isinstance(p, str) for p in value):
+        return tuple(value)
+    raise ValueError("expected a list of glob patterns")
+
+
+@dataclass(frozen=True, slots=True)
+class Key:
+    """One setting: its parser, default and what it is for (shown by ``config show``)."""
+
+    parse: Callable[[object], Any]
+    default: Any
+    help: str
+
+
+KEYS: dict[str, Key] = {
+    "database_url": Key(
+        _parse_str,
+        None,
+        "SQLAlchemy URL of the store; default sqlite:///<repo>/.greenline/greenline.db",
+    ),
+    "coverage_exclude": Key(
+        _parse_patterns,
+        (),
+        "glob patterns (relative to the repository) whose coverage is not recorded",
+    ),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Value:
+    """A setting's value and where it came from."""
+
+    value: Any
+    source: str
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The resolved settings for one repository."""
+
+    root: Path
+    values: dict[str, Value] = field(default_factory=dict)
+
+    @property
+    def database_url(self) -> str:
+        url = self.values["database_url"].value
+        if url:
+            return str(url)
+        return f"sqlite:///{self.root / '.greenline' / 'greenline.db'}"
+
+    @property
+    def coverage_exclude(self) -> tuple[str, ...]:
+        return tuple(self.values["coverage_exclude"].value)
+
+
+def _unknown_key(key: str, where: str) -> ConfigError:
+    close = difflib.get_close_matches(key, KEYS, n=1)
+    hint = f"did you mean '{close[0]}'?" if close else f"known keys: {', '.join(sorted(KEYS))}"
+    return ConfigError(f"{where}: unknown key '{key}'", hint=hint)
+
+
+def _parse(key: str, raw: object, where: str) -> Any:
+    try:
+        return KEYS[key].parse(raw)
+    except ValueError as exc:
+        raise ConfigError(
+            f"{where}: {key} = {raw!r}: {exc}", hint=f"{key}: {KEYS[key].help}"
+        ) from None
+
+
+def read_pyproject(root: Path) -> dict[str, object]:
+    """The ``[tool.greenline]`` table of ``root/pyproject.toml`` ({} when absent)."""
+    path = root / "pyproject.toml"
+    if not path.is_file():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}", hint="fix the file's syntax") from None
+    table = data.get("tool", {}).get("greenline", {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: [tool.greenline] must be a table")
+    return table
+
+
+def load_settings(
+    root: Path,
+    env: Mapping[str, str] | None = None,
+    flags: Mapping[str, object] | None = None,
+) -> Settings:
+    """Resolve every key from its layers; an unknown or malformed key is a ConfigError."""
+    values = {name: Value(key.default, "default") for name, key in KEYS.items()}
+    where = f"{root / 'pyproject.toml'} [tool.greenline]"
+    for name, raw in read_pyproject(root).items():
+        if name not in KEYS:
+            raise _unknown_key(name, where)
+        values[name] = Value(_parse(name, raw, where), "pyproject.toml")
+    for name in KEYS:
+        env_name = ENV_PREFIX + name.upper()
+        if env is not None and env.get(env_name):
+            values[name] = Value(_parse(name, env[env_name], env_name), f"env {env_name}")
+    for name, raw in (flags or {}).items():
+        if raw is None:
+            continue
+        if name not in KEYS:
+            raise _unknown_key(name, "flags")
+        values[name] = Value(_parse(name, raw, f"--{name}"), "flag")
+    return Settings(root=root, values=values)

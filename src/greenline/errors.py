@@ -1,0 +1,59 @@
+"""The GreenlineError tree: each failure a user can see, with exit code, HTTP status and hint."""
+
+from __future__ import annotations
+
+
+class GreenlineError(Exception):
+    """Base of all errors greenline reports to a person; never shown with a traceback."""
+
+    exit_code = 3
+    http_status = 500
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        if self.hint:
+            return f"{self.message}\nHint: {self.hint}"
+        return self.message
+
+
+class UsageError(GreenlineError):
+    """A flag, argument or command the user gave is wrong."""
+
+    exit_code = 4
+    http_status = 400
+
+
+class ConfigError(UsageError):
+    """A configuration value (pyproject.toml, environment) is wrong."""
+
+
+class InputError(UsageError):
+    """A file the user handed us (JUnit XML, export) cannot be read."""
+
+    http_status = 422
+
+
+class VcsError(UsageError):
+    """git is missing, or the directory or revision is not what the command needs."""
+
+
+class StoreError(GreenlineError):
+    """The store cannot be opened or used (unreachable server, foreign or newer schema)."""
+
+    exit_code = 4
+    http_status = 503
+
+
+class NoDataError(GreenlineError):
+    """The store has nothing for the request (no runs yet, unknown run or test id)."""
+
+    exit_code = 5
+    http_status = 404
+
+
+class InternalError(GreenlineError):
+    """A bug in greenline: reported with a hint to rerun with --debug."""

@@ -1,0 +1,7 @@
+"""Where commands run: local processes now; a Ray cluster when one is configured."""
+
+from __future__ import annotations
+
+from greenline.executor.local import CommandResult, run_command
+
+__all__ = ["CommandResult", "run_command"]

@@ -1,0 +1,33 @@
+"""Runs a command as a local child process, passing its output through and keeping its pid."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True, slots=True)
+class CommandResult:
+    exit_code: int
+    pid: int
+
+
+def run_command(
+    argv: Sequence[str],
+    cwd: Path,
+    env: Mapping[str, str] | None = None,
+    on_start: Callable[[int], None] | None = None,
+) -> CommandResult:
+    """Run ``argv`` to completion with inherited stdio; Ctrl-C reaches the child first."""
+    merged = {**os.environ, **(env or {})}
+    with subprocess.Popen(list(argv), cwd=cwd, env=merged) as proc:
+        if on_start:
+            on_start(proc.pid)
+        try:
+            code = proc.wait()
+        except KeyboardInterrupt:
+            code = proc.wait()
+    return CommandResult(exit_code=code, pid=proc.pid)

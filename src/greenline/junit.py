@@ -1,0 +1,218 @@
+"""Streaming reader for JUnit XML in its common dialects, refusing hostile XML.
+
+Handles pytest (xunit1/xunit2), Ant/Jenkins, Maven Surefire (with ``flakyFailure``/``flakyError``
+for earlier failed attempts of a test that passed, and ``rerunFailure``/``rerunError`` for failed
+reruns) and nested ``<testsuites>``/``<testsuite>``. The file is fed to a SAX parser in chunks and
+only the first few KiB of any failure text is kept, so memory stays flat however large the file
+or its captured output. DTDs, entity declarations and external references are refused.
+"""
+
+from __future__ import annotations
+
+import xml.sax
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import defusedxml
+from defusedxml.expatreader import DefusedExpatParser
+
+from greenline.errors import InputError
+from greenline.ids import make_junit_test_id
+from greenline.model import Outcome, Phase, TestResult
+
+CHUNK_BYTES = 1 << 20
+MESSAGE_CHARS = 2000
+FAILURE_TAGS = {"failure": Outcome.FAILED, "error": Outcome.ERROR}
+EARLIER_ATTEMPT_TAGS = {"flakyFailure": Outcome.FAILED, "flakyError": Outcome.ERROR}
+RERUN_TAGS = {"rerunFailure": Outcome.FAILED, "rerunError": Outcome.ERROR}
+OUTCOME_TAGS = {**FAILURE_TAGS, **EARLIER_ATTEMPT_TAGS, **RERUN_TAGS, "skipped": Outcome.SKIPPED}
+
+
+@dataclass
+class _Mark:
+    """A failure/error/skipped/flaky child of a testcase."""
+
+    tag: str
+    message: str
+    kind: str
+    text: list[str] = field(default_factory=list)
+    size: int = 0
+
+    def summary(self) -> str | None:
+        if self.message.strip():
+            return self.message.strip()[:MESSAGE_CHARS]
+        text = "".join(self.text).strip()
+        return text.splitlines()[0][:MESSAGE_CHARS] if text else None
+
+
+@dataclass
+class _Case:
+    test_id: str
+    duration: float
+    path: str | None
+    marks: list[_Mark] = field(default_factory=list)
+
+
+def _phase_of(mark: _Mark) -> Phase:
+    message = mark.message.lower()
+    for phase in (Phase.SETUP, Phase.TEARDOWN):
+        if f"on {phase.value}" in message:
+            return phase
+    return Phase.CALL
+
+
+def _final_outcome(marks: list[_Mark]) -> tuple[Outcome, _Mark | None]:
+    for mark in marks:
+        if mark.tag in FAILURE_TAGS:
+            return FAILURE_TAGS[mark.tag], mark
+    for mark in marks:
+        if mark.tag == "skipped":
+            xfail = "xfail" in mark.kind.lower()
+            return (Outcome.XFAILED if xfail else Outcome.SKIPPED), mark
+    return Outcome.PASSED, None
+
+
+def results_of_case(case: _Case) -> list[TestResult]:
+    """One result per attempt: Surefire's flaky attempts first, then the final outcome, then
+    failed reruns."""
+    out: list[TestResult] = []
+
+    def add(outcome: Outcome, mark: _Mark | None, duration: float = 0.0) -> None:
+        failed = outcome.is_failure and mark is not None
+        out.append(
+            TestResult(
+                test_id=case.test_id,
+                outcome=outcome,
+                duration=duration,
+                phase=_phase_of(mark) if failed and mark else None,
+                message=mark.summary() if mark else None,
+                attempt=len(out) + 1,
+                path=case.path,
+            )
+        )
+
+    for mark in case.marks:
+        if mark.tag in EARLIER_ATTEMPT_TAGS:
+            add(EARLIER_ATTEMPT_TAGS[mark.tag], mark)
+    outcome, final_mark = _final_outcome(case.marks)
+    add(outcome, final_mark, case.duration)
+    for mark in case.marks:
+        if mark.tag in RERUN_TAGS:
+            add(RERUN_TAGS[mark.tag], mark)
+    return out
+
+
+def _parse_time(value: str | None) -> float:
+    try:
+        return max(float((value or "0").replace(",", "")), 0.0)
+    except ValueError:
+        return 0.0
+
+
+def _parse_timestamp(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        stamp = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
+
+
+class _Handler(xml.sax.handler.ContentHandler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.ready: deque[TestResult] = deque()
+        self.suites: list[str] = []
+        self.case: _Case | None = None
+        self.mark: _Mark | None = None
+        self.started_at: datetime | None = None
+        self.saw_root = False
+
+    def startElement(  # noqa: N802 (SAX API)
+        self, name: str, attrs: xml.sax.xmlreader.AttributesImpl
+    ) -> None:
+        if not self.saw_root:
+            self.saw_root = True
+            if name not in ("testsuites", "testsuite"):
+                raise InputError(
+                    f"root element is <{name}>, not <testsuites> or <testsuite>",
+                    hint="pass a JUnit XML report (pytest --junitxml=FILE writes one)",
+                )
+        if name == "testsuite":
+            self.suites.append(attrs.get("name", ""))
+            self.started_at = self.started_at or _parse_timestamp(attrs.get("timestamp"))
+        elif name == "testcase":
+            classname = attrs.get("classname") or (self.suites[-1] if self.suites else "")
+            self.case = _Case(
+                test_id=make_junit_test_id(classname, attrs.get("name", "")),
+                duration=_parse_time(attrs.get("time")),
+                path=attrs.get("file"),
+            )
+        elif self.case is not None and name in OUTCOME_TAGS:
+            self.mark = _Mark(name, attrs.get("message", ""), attrs.get("type", ""))
+            self.case.marks.append(self.mark)
+
+    def characters(self, content: str) -> None:
+        mark = self.mark
+        if mark is not None and mark.size < MESSAGE_CHARS:
+            mark.text.append(content)
+            mark.size += len(content)
+
+    def endElement(self, name: str) -> None:  # noqa: N802 (SAX API)
+        if name == "testsuite" and self.suites:
+            self.suites.pop()
+        elif name == "testcase" and self.case is not None:
+            self.ready.extend(results_of_case(self.case))
+            self.case = None
+        elif name in OUTCOME_TAGS:
+            self.mark = None
+
+
+class JUnitReader:
+    """Iterates the results of one JUnit XML file; ``started_at`` is the first suite's stamp."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._handler = _Handler()
+
+    @property
+    def started_at(self) -> datetime | None:
+        return self._handler.started_at
+
+    def __iter__(self) -> Iterator[TestResult]:
+        parser = DefusedExpatParser(forbid_dtd=True, forbid_entities=True, forbid_external=True)
+        parser.setContentHandler(self._handler)
+        try:
+            with self.path.open("rb") as stream:
+                while chunk := stream.read(CHUNK_BYTES):
+                    parser.feed(chunk)
+                    yield from self._drain()
+                parser.close()
+        except OSError as exc:
+            raise InputError(
+                f"{self.path}: cannot read: {exc.strerror}", hint="check the path"
+            ) from None
+        except xml.sax.SAXParseException as exc:
+            raise InputError(
+                f"{self.path}:{exc.getLineNumber()}:{exc.getColumnNumber()}: malformed XML: "
+                f"{exc.getMessage()}",
+                hint="fix or regenerate the report; nothing from it was stored",
+            ) from None
+        except defusedxml.DefusedXmlException as exc:
+            raise InputError(
+                f"{self.path}: refused: {type(exc).__name__} ({exc}); JUnit reports never need "
+                "a DTD or entities, and they can be used to exhaust memory or read files",
+                hint="regenerate the report without a DOCTYPE; nothing from it was stored",
+            ) from None
+        if not self._handler.saw_root:
+            raise InputError(f"{self.path}: empty file", hint="pass a JUnit XML report")
+        yield from self._drain()
+
+    def _drain(self) -> Iterator[TestResult]:
+        ready = self._handler.ready
+        while ready:
+            yield ready.popleft()

@@ -1,0 +1,1 @@
+"""greenline's MCP server: the api's read and decision methods as tools for coding agents."""

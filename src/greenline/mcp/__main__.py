@@ -1,0 +1,50 @@
+"""``python -m greenline.mcp [--db URL] [--repo PATH] [--http HOST:PORT]``: run the MCP server.
+
+``greenline mcp`` hands over to this entry point (the CLI and the MCP server are separate
+interfaces), and agents' configs may call it directly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from greenline.api import Greenline
+from greenline.errors import GreenlineError, UsageError
+from greenline.mcp.server import build_server
+
+
+def parse_address(value: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise UsageError(f"--http {value!r}: expected HOST:PORT", hint="e.g. --http 127.0.0.1:8765")
+    return host, int(port)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="greenline mcp", description=__doc__)
+    parser.add_argument("--db", metavar="URL", help="store URL")
+    parser.add_argument("--repo", type=Path, help="repository (default: current directory)")
+    parser.add_argument("--http", metavar="HOST:PORT", help="serve streamable HTTP, not stdio")
+    args = parser.parse_args(argv)
+
+    def open_api() -> Greenline:
+        return Greenline.open(args.repo, db=args.db)
+
+    try:
+        address = parse_address(args.http) if args.http else None
+        open_api().close()  # fail now, with one clear line, if the store cannot be opened
+    except GreenlineError as exc:
+        print(f"greenline: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    server = build_server(open_api)
+    if address is None:
+        server.run("stdio")
+    else:
+        server.run("streamable-http", host=address[0], port=address[1])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

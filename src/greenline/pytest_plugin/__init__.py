@@ -1,0 +1,1 @@
+"""greenline's pytest plugin (entry point ``greenline``); see ``plugin`` for the options."""

@@ -1,0 +1,297 @@
+"""Reading runs, results, test histories and coverage back as model values."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Select, and_, func, select
+
+from greenline.model import (
+    Block,
+    CommitInfo,
+    Environment,
+    Outcome,
+    Phase,
+    Run,
+    RunStatus,
+    TestCoverage,
+    TestHistoryEntry,
+    TestResult,
+    TestSummary,
+)
+from greenline.store.schema import (
+    branches,
+    commits,
+    coverage,
+    environments,
+    repositories,
+    results,
+    runs,
+    source_blocks,
+    tests,
+)
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; everything greenline stores is UTC."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
+def _run_query() -> Select[Any]:
+    return (
+        select(
+            runs,
+            repositories.c.name.label("repository"),
+            commits.c.sha,
+            commits.c.committed_at,
+            commits.c.subject,
+            branches.c.name.label("branch"),
+            environments.c.python,
+            environments.c.platform,
+            environments.c.packages_hash,
+        )
+        .join(repositories, runs.c.repository_id == repositories.c.id)
+        .outerjoin(commits, runs.c.commit_id == commits.c.id)
+        .outerjoin(branches, runs.c.branch_id == branches.c.id)
+        .outerjoin(environments, runs.c.environment_id == environments.c.id)
+    )
+
+
+def _last_attempts(run_ids: Sequence[int]) -> Any:
+    """Subquery: the last attempt of each test in the given runs (its final outcome)."""
+    return (
+        select(results.c.run_id, results.c.test_pk, func.max(results.c.attempt).label("attempt"))
+        .where(results.c.run_id.in_(run_ids))
+        .group_by(results.c.run_id, results.c.test_pk)
+        .subquery()
+    )
+
+
+def _final_results(run_ids: Sequence[int]) -> Select[Any]:
+    last = _last_attempts(run_ids)
+    return select(results).join(
+        last,
+        and_(
+            results.c.run_id == last.c.run_id,
+            results.c.test_pk == last.c.test_pk,
+            results.c.attempt == last.c.attempt,
+        ),
+    )
+
+
+def _run_stats(conn: Connection, run_ids: Sequence[int]) -> dict[int, tuple[dict[str, int], float]]:
+    final = _final_results(run_ids).subquery()
+    counts: dict[int, dict[str, int]] = defaultdict(dict)
+    query = select(final.c.run_id, final.c.outcome, func.count()).group_by(
+        final.c.run_id, final.c.outcome
+    )
+    for run_id, outcome, n in conn.execute(query):
+        counts[run_id][outcome] = n
+    durations = dict(
+        conn.execute(
+            select(results.c.run_id, func.sum(results.c.duration))
+            .where(results.c.run_id.in_(run_ids))
+            .group_by(results.c.run_id)
+        ).all()
+    )
+    return {rid: (counts.get(rid, {}), float(durations.get(rid) or 0.0)) for rid in run_ids}
+
+
+def _to_run(row: Any, stats: tuple[dict[str, int], float]) -> Run:
+    env = None
+    if row.python is not None:
+        env = Environment(row.python, row.platform, row.packages_hash)
+    commit = CommitInfo(
+        sha=row.sha,
+        branch=row.branch,
+        dirty=bool(row.dirty),
+        committed_at=as_utc(row.committed_at),
+        subject=row.subject,
+    )
+    started = as_utc(row.started_at)
+    assert started is not None
+    return Run(
+        id=row.id,
+        repository=row.repository,
+        status=RunStatus(row.status),
+        source=row.source,
+        started_at=started,
+        finished_at=as_utc(row.finished_at),
+        commit=commit,
+        environment=env,
+        counts=stats[0],
+        duration=stats[1],
+        exit_status=row.exit_status,
+        has_coverage=bool(row.has_coverage),
+        args=row.args,
+    )
+
+
+def list_runs(
+    conn: Connection,
+    repository: str | None,
+    *,
+    limit: int = 20,
+    status: RunStatus | None = None,
+    branch: str | None = None,
+) -> list[Run]:
+    """The newest runs first."""
+    query = _run_query().order_by(runs.c.started_at.desc(), runs.c.id.desc()).limit(limit)
+    if repository is not None:
+        query = query.where(repositories.c.name == repository)
+    if status is not None:
+        query = query.where(runs.c.status == status.value)
+    if branch is not None:
+        query = query.where(branches.c.name == branch)
+    rows = conn.execute(query).all()
+    stats = _run_stats(conn, [r.id for r in rows])
+    return [_to_run(r, stats[r.id]) for r in rows]
+
+
+def get_run(conn: Connection, run_id: int) -> Run | None:
+    row = conn.execute(_run_query().where(runs.c.id == run_id)).first()
+    if row is None:
+        return None
+    return _to_run(row, _run_stats(conn, [run_id])[run_id])
+
+
+def find_run_by_process(conn: Connection, hostname: str, pid: int) -> int | None:
+    """The newest run started by process ``pid`` on ``hostname``."""
+    query = (
+        select(runs.c.id)
+        .where(runs.c.hostname == hostname, runs.c.pid == pid)
+        .order_by(runs.c.id.desc())
+        .limit(1)
+    )
+    return conn.execute(query).scalar()
+
+
+def _to_result(row: Any) -> TestResult:
+    return TestResult(
+        test_id=row.test_id,
+        outcome=Outcome(row.outcome),
+        duration=row.duration,
+        phase=Phase(row.phase) if row.phase else None,
+        message=row.message,
+        attempt=row.attempt,
+        path=row.path,
+    )
+
+
+def run_results(conn: Connection, run_id: int) -> list[TestResult]:
+    """Every attempt of every test in a run, in test id order."""
+    query = (
+        select(results, tests.c.test_id, tests.c.path)
+        .join(tests, results.c.test_pk == tests.c.id)
+        .where(results.c.run_id == run_id)
+        .order_by(tests.c.test_id, results.c.attempt)
+    )
+    return [_to_result(row) for row in conn.execute(query)]
+
+
+def summarize_tests(
+    conn: Connection, repository: str, *, since_run: int | None = None
+) -> list[TestSummary]:
+    """Per test: runs, failures, mean duration and the last outcome, over the repo's runs."""
+    final = _final_results(
+        select(runs.c.id)
+        .join(repositories, runs.c.repository_id == repositories.c.id)
+        .where(repositories.c.name == repository, runs.c.id >= (since_run or 0))
+        .scalar_subquery()  # type: ignore[arg-type]
+    ).subquery()
+    query = (
+        select(final, tests.c.test_id, runs.c.started_at)
+        .join(tests, final.c.test_pk == tests.c.id)
+        .join(runs, final.c.run_id == runs.c.id)
+        .order_by(final.c.run_id)
+    )
+    acc: dict[str, dict[str, Any]] = {}
+    for row in conn.execute(query):
+        entry = acc.setdefault(row.test_id, {"runs": 0, "failures": 0, "time": 0.0})
+        entry["runs"] += 1
+        entry["failures"] += Outcome(row.outcome).is_failure
+        entry["time"] += row.duration
+        entry["last"] = (Outcome(row.outcome), row.run_id, as_utc(row.started_at))
+    return [
+        TestSummary(
+            test_id=test_id,
+            runs=e["runs"],
+            failures=e["failures"],
+            mean_duration=e["time"] / e["runs"],
+            last_outcome=e["last"][0],
+            last_run_id=e["last"][1],
+            last_seen=e["last"][2],
+        )
+        for test_id, e in acc.items()
+    ]
+
+
+def read_test_history(
+    conn: Connection, repository: str, test_id: str, *, limit: int = 50
+) -> list[TestHistoryEntry]:
+    """A test's results, newest run first (all attempts)."""
+    query = (
+        select(
+            results,
+            tests.c.test_id,
+            tests.c.path,
+            runs.c.started_at,
+            commits.c.sha,
+            branches.c.name.label("branch"),
+        )
+        .join(tests, results.c.test_pk == tests.c.id)
+        .join(runs, results.c.run_id == runs.c.id)
+        .join(repositories, tests.c.repository_id == repositories.c.id)
+        .outerjoin(commits, runs.c.commit_id == commits.c.id)
+        .outerjoin(branches, runs.c.branch_id == branches.c.id)
+        .where(repositories.c.name == repository, tests.c.test_id == test_id)
+        .order_by(runs.c.started_at.desc(), runs.c.id.desc(), results.c.attempt.desc())
+        .limit(limit)
+    )
+    out = []
+    for row in conn.execute(query):
+        started = as_utc(row.started_at)
+        assert started is not None
+        out.append(TestHistoryEntry(row.run_id, started, row.sha, row.branch, _to_result(row)))
+    return out
+
+
+def known_test_ids(conn: Connection, repository: str) -> list[str]:
+    query = (
+        select(tests.c.test_id)
+        .join(repositories, tests.c.repository_id == repositories.c.id)
+        .where(repositories.c.name == repository)
+    )
+    return list(conn.execute(query).scalars())
+
+
+def run_coverage(conn: Connection, run_id: int) -> list[TestCoverage]:
+    """The blocks each test of a run executed."""
+    query = (
+        select(
+            tests.c.test_id, source_blocks.c.path, source_blocks.c.name, source_blocks.c.checksum
+        )
+        .select_from(coverage)
+        .join(tests, coverage.c.test_pk == tests.c.id)
+        .join(source_blocks, coverage.c.block_id == source_blocks.c.id)
+        .where(coverage.c.run_id == run_id)
+    )
+    acc: dict[str, set[Block]] = defaultdict(set)
+    for test_id, path, name, checksum in conn.execute(query):
+        acc[test_id].add(Block(path, name, checksum))
+    return [TestCoverage(t, frozenset(b)) for t, b in sorted(acc.items())]
+
+
+def count_rows(conn: Connection) -> dict[str, int]:
+    """Row counts of the main tables, for ``greenline db info``."""
+    tables = {"repositories": repositories, "runs": runs, "tests": tests, "results": results}
+    tables |= {"source_blocks": source_blocks, "coverage": coverage}
+    return {
+        name: int(conn.execute(select(func.count()).select_from(t)).scalar() or 0)
+        for name, t in tables.items()
+    }

@@ -1,0 +1,125 @@
+"""SQLAlchemy Core tables of the store; Alembic migrations create and evolve them."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+repositories = Table(
+    "repositories",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(255), nullable=False, unique=True),
+    Column("root", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+commits = Table(
+    "commits",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("repository_id", ForeignKey("repositories.id"), nullable=False),
+    Column("sha", String(64), nullable=False),
+    Column("committed_at", DateTime(timezone=True)),
+    Column("subject", Text),
+    UniqueConstraint("repository_id", "sha"),
+)
+
+branches = Table(
+    "branches",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("repository_id", ForeignKey("repositories.id"), nullable=False),
+    Column("name", String(255), nullable=False),
+    UniqueConstraint("repository_id", "name"),
+)
+
+environments = Table(
+    "environments",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("python", String(64), nullable=False),
+    Column("platform", String(255), nullable=False),
+    Column("packages_hash", String(64), nullable=False),
+    Column("fingerprint", String(400), nullable=False, unique=True),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("repository_id", ForeignKey("repositories.id"), nullable=False),
+    Column("commit_id", ForeignKey("commits.id")),
+    Column("branch_id", ForeignKey("branches.id")),
+    Column("environment_id", ForeignKey("environments.id")),
+    Column("dirty", Boolean, nullable=False, default=False),
+    Column("status", String(16), nullable=False),
+    Column("source", String(16), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("hostname", String(255)),
+    Column("pid", Integer),
+    Column("exit_status", Integer),
+    Column("args", Text),
+    Column("has_coverage", Boolean, nullable=False, default=False),
+    Index("ix_runs_repository_started", "repository_id", "started_at"),
+)
+
+tests = Table(
+    "tests",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("repository_id", ForeignKey("repositories.id"), nullable=False),
+    Column("test_id", Text, nullable=False),
+    Column("path", Text),
+    UniqueConstraint("repository_id", "test_id"),
+)
+
+results = Table(
+    "results",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("run_id", ForeignKey("runs.id"), nullable=False),
+    Column("test_pk", ForeignKey("tests.id"), nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("duration", Float, nullable=False, default=0.0),
+    Column("phase", String(16)),
+    Column("message", Text),
+    Column("attempt", Integer, nullable=False, default=1),
+    UniqueConstraint("run_id", "test_pk", "attempt"),
+    Index("ix_results_test_run", "test_pk", "run_id"),
+)
+
+source_blocks = Table(
+    "source_blocks",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("repository_id", ForeignKey("repositories.id"), nullable=False),
+    Column("path", Text, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("checksum", String(64), nullable=False),
+    UniqueConstraint("repository_id", "path", "name", "checksum"),
+)
+
+coverage = Table(
+    "coverage",
+    metadata,
+    Column("run_id", ForeignKey("runs.id"), primary_key=True),
+    Column("test_pk", ForeignKey("tests.id"), primary_key=True),
+    Column("block_id", ForeignKey("source_blocks.id"), primary_key=True),
+    Index("ix_coverage_block", "block_id"),
+)

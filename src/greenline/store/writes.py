@@ -1,0 +1,247 @@
+"""Writing runs, results and coverage; idempotent upserts that are safe for concurrent writers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Table, func, select, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from greenline.model import Block, CommitInfo, Environment, RunStatus, TestResult
+from greenline.store.schema import (
+    branches,
+    commits,
+    coverage,
+    environments,
+    repositories,
+    results,
+    runs,
+    source_blocks,
+    tests,
+)
+
+CHUNK = 400
+
+
+def _chunks(rows: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(rows), size):
+        yield rows[start : start + size]
+
+
+def _insert_ignoring_conflicts(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    conn.execute(dialect.insert(table).on_conflict_do_nothing(), rows)
+
+
+def ensure_keyed(
+    conn: Connection, table: Table, keys: list[str], rows: list[dict[str, Any]]
+) -> dict[tuple[Any, ...], int]:
+    """Insert rows whose key columns are new; return the id of every row, by its key tuple."""
+    ids: dict[tuple[Any, ...], int] = {}
+    key_cols = [table.c[k] for k in keys]
+    for chunk in _chunks(rows):
+        _insert_ignoring_conflicts(conn, table, list(chunk))
+        wanted = [tuple(row[k] for k in keys) for row in chunk]
+        query = select(table.c.id, *key_cols).where(tuple_(*key_cols).in_(wanted))
+        for row in conn.execute(query):
+            ids[tuple(row[1:])] = row[0]
+    return ids
+
+
+def ensure_repository(conn: Connection, name: str, root: str | None) -> int:
+    ids = ensure_keyed(
+        conn,
+        repositories,
+        ["name"],
+        [{"name": name, "root": root, "created_at": datetime.now(UTC)}],
+    )
+    repo_id = ids[(name,)]
+    if root:
+        conn.execute(update(repositories).where(repositories.c.id == repo_id).values(root=root))
+    return repo_id
+
+
+def ensure_commit(conn: Connection, repo_id: int, commit: CommitInfo) -> int | None:
+    if not commit.sha:
+        return None
+    row = {
+        "repository_id": repo_id,
+        "sha": commit.sha,
+        "committed_at": commit.committed_at,
+        "subject": commit.subject,
+    }
+    return ensure_keyed(conn, commits, ["repository_id", "sha"], [row])[(repo_id, commit.sha)]
+
+
+def ensure_branch(conn: Connection, repo_id: int, name: str | None) -> int | None:
+    if not name:
+        return None
+    row = {"repository_id": repo_id, "name": name}
+    return ensure_keyed(conn, branches, ["repository_id", "name"], [row])[(repo_id, name)]
+
+
+def ensure_environment(conn: Connection, env: Environment | None) -> int | None:
+    if env is None:
+        return None
+    row = {
+        "python": env.python,
+        "platform": env.platform,
+        "packages_hash": env.packages_hash,
+        "fingerprint": env.fingerprint,
+    }
+    return ensure_keyed(conn, environments, ["fingerprint"], [row])[(env.fingerprint,)]
+
+
+def insert_run(
+    conn: Connection,
+    *,
+    repo_id: int,
+    commit: CommitInfo,
+    environment: Environment | None,
+    source: str,
+    started_at: datetime,
+    status: RunStatus = RunStatus.RUNNING,
+    hostname: str | None = None,
+    pid: int | None = None,
+    args: str | None = None,
+) -> int:
+    """A new run row; returns its id."""
+    values = {
+        "repository_id": repo_id,
+        "commit_id": ensure_commit(conn, repo_id, commit),
+        "branch_id": ensure_branch(conn, repo_id, commit.branch),
+        "environment_id": ensure_environment(conn, environment),
+        "dirty": commit.dirty,
+        "status": status.value,
+        "source": source,
+        "started_at": started_at,
+        "hostname": hostname,
+        "pid": pid,
+        "args": args,
+        "has_coverage": False,
+    }
+    key = conn.execute(runs.insert().values(values)).inserted_primary_key
+    assert key is not None
+    return int(key[0])
+
+
+def ensure_tests(conn: Connection, repo_id: int, paths: Mapping[str, str | None]) -> dict[str, int]:
+    """Test rows for the given test ids (id -> file path); returns test id -> primary key."""
+    rows = [{"repository_id": repo_id, "test_id": t, "path": p} for t, p in paths.items()]
+    ids = ensure_keyed(conn, tests, ["repository_id", "test_id"], rows)
+    return {test_id: pk for (_repo, test_id), pk in ids.items()}
+
+
+def insert_results(
+    conn: Connection,
+    run_id: int,
+    repo_id: int,
+    batch: Sequence[TestResult],
+    *,
+    renumber: bool = False,
+) -> None:
+    """Store a batch of results (with their test rows).
+
+    With ``renumber``, a test id met again in the same run (a report listing a retried test
+    twice) continues its attempt numbers instead of colliding with them.
+    """
+    if not batch:
+        return
+    pks = ensure_tests(conn, repo_id, {r.test_id: r.path for r in batch})
+    attempts = [r.attempt for r in batch]
+    if renumber:
+        attempts = _renumber_attempts(conn, run_id, [(pks[r.test_id], r.attempt) for r in batch])
+    rows = [
+        {
+            "run_id": run_id,
+            "test_pk": pks[r.test_id],
+            "outcome": r.outcome.value,
+            "duration": r.duration,
+            "phase": r.phase.value if r.phase else None,
+            "message": r.message,
+            "attempt": attempt,
+        }
+        for r, attempt in zip(batch, attempts, strict=True)
+    ]
+    for chunk in _chunks(rows):
+        conn.execute(results.insert(), list(chunk))
+
+
+def _renumber_attempts(conn: Connection, run_id: int, keys: list[tuple[int, int]]) -> list[int]:
+    query = (
+        select(results.c.test_pk, func.max(results.c.attempt))
+        .where(results.c.run_id == run_id, results.c.test_pk.in_({pk for pk, _ in keys}))
+        .group_by(results.c.test_pk)
+    )
+    highest: dict[int, int] = {row[0]: row[1] for row in conn.execute(query)}
+    offsets: dict[int, int] = {}
+    out = []
+    for pk, attempt in keys:
+        if attempt == 1:
+            offsets[pk] = highest.get(pk, 0)
+        number = offsets.get(pk, 0) + attempt
+        highest[pk] = max(highest.get(pk, 0), number)
+        out.append(number)
+    return out
+
+
+def set_run_started(conn: Connection, run_id: int, started_at: datetime) -> None:
+    conn.execute(update(runs).where(runs.c.id == run_id).values(started_at=started_at))
+
+
+def insert_coverage(
+    conn: Connection, run_id: int, repo_id: int, batch: Mapping[str, Iterable[Block]]
+) -> None:
+    """Store the blocks each test of a batch executed."""
+    if not batch:
+        return
+    pks = ensure_tests(conn, repo_id, dict.fromkeys(batch))
+    unique = {b for blocks in batch.values() for b in blocks}
+    block_rows = [
+        {"repository_id": repo_id, "path": b.path, "name": b.name, "checksum": b.checksum}
+        for b in unique
+    ]
+    block_ids = ensure_keyed(
+        conn, source_blocks, ["repository_id", "path", "name", "checksum"], block_rows
+    )
+    rows = [
+        {"run_id": run_id, "test_pk": pks[test_id], "block_id": block_ids[(repo_id, *_key(b))]}
+        for test_id, blocks in batch.items()
+        for b in set(blocks)
+    ]
+    for chunk in _chunks(rows, 2000):
+        _insert_ignoring_conflicts(conn, coverage, list(chunk))
+    conn.execute(update(runs).where(runs.c.id == run_id).values(has_coverage=True))
+
+
+def _key(block: Block) -> tuple[str, str, str]:
+    return (block.path, block.name, block.checksum)
+
+
+def finish_run(
+    conn: Connection, run_id: int, status: RunStatus, exit_status: int | None = None
+) -> None:
+    conn.execute(
+        update(runs)
+        .where(runs.c.id == run_id)
+        .values(status=status.value, finished_at=datetime.now(UTC), exit_status=exit_status)
+    )
+
+
+def mark_dead_runs_incomplete(
+    conn: Connection, hostname: str, is_alive: Callable[[int], bool]
+) -> int:
+    """Runs left ``running`` on this host by a process that is gone become ``incomplete``."""
+    query = select(runs.c.id, runs.c.pid).where(
+        runs.c.status == RunStatus.RUNNING.value, runs.c.hostname == hostname
+    )
+    dead = [row.id for row in conn.execute(query) if row.pid is None or not is_alive(row.pid)]
+    if dead:
+        conn.execute(
+            update(runs).where(runs.c.id.in_(dead)).values(status=RunStatus.INCOMPLETE.value)
+        )
+    return len(dead)

@@ -1,0 +1,8 @@
+"""Per-test coverage at function level: which source blocks each test ran, and their checksums."""
+
+from __future__ import annotations
+
+from greenline.tracing.blocks import MODULE_BLOCK, FileBlocks, read_file_blocks
+from greenline.tracing.collector import CoverageCollector
+
+__all__ = ["MODULE_BLOCK", "CoverageCollector", "FileBlocks", "read_file_blocks"]

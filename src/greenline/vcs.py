@@ -1,0 +1,69 @@
+"""git via subprocess: the repository root, its name, and the commit and branch a run is tied to."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from datetime import datetime
+from pathlib import Path
+
+from greenline.errors import VcsError
+from greenline.model import CommitInfo
+
+#: CI systems check out a detached HEAD and name the branch in the environment.
+BRANCH_ENV_VARS = ("GREENLINE_BRANCH", "GITHUB_HEAD_REF", "GITHUB_REF_NAME", "CI_COMMIT_REF_NAME")
+
+
+def _git(root: Path, *args: str) -> str | None:
+    """git's stdout, or None when git fails (not a repository, no commits yet)."""
+    if shutil.which("git") is None:
+        return None
+    proc = subprocess.run(
+        ["git", *args], cwd=root, capture_output=True, text=True, check=False, timeout=60
+    )
+    return proc.stdout.strip() if proc.returncode == 0 else None
+
+
+def find_root(path: Path) -> Path | None:
+    """The top of the git work tree containing ``path``, or None outside one."""
+    if not path.is_dir():
+        raise VcsError(f"no such directory: {path}", hint="pass an existing directory with --repo")
+    top = _git(path, "rev-parse", "--show-toplevel")
+    return Path(top) if top else None
+
+
+def repository_name(root: Path) -> str:
+    """A name for the repository that is the same on every clone: owner/name from the origin
+    remote, else the directory's name."""
+    url = _git(root, "config", "--get", "remote.origin.url") if (root / ".git").exists() else None
+    if url:
+        match = re.search(r"[:/]([^/:]+/[^/]+?)(?:\.git)?/?$", url)
+        if match:
+            return match.group(1)
+    return root.resolve().name
+
+
+def _branch(root: Path) -> str | None:
+    branch = _git(root, "symbolic-ref", "--short", "-q", "HEAD")
+    if branch:
+        return branch
+    return next((os.environ[v] for v in BRANCH_ENV_VARS if os.environ.get(v)), None)
+
+
+def read_commit(root: Path) -> CommitInfo:
+    """The commit checked out at ``root``; all fields empty outside git or before a first commit."""
+    head = _git(root, "log", "-1", "--format=%H%x00%cI%x00%s")
+    branch = _branch(root)
+    if not head:
+        return CommitInfo(branch=branch)
+    sha, when, subject = head.split("\x00", 2)
+    status = _git(root, "status", "--porcelain", "--untracked-files=normal")
+    return CommitInfo(
+        sha=sha,
+        branch=branch,
+        dirty=bool(status),
+        committed_at=datetime.fromisoformat(when),
+        subject=subject,
+    )

@@ -1,0 +1,128 @@
+"""JSON shapes of model values, versioned, shared by ``--format json``, REST and MCP.
+
+Every document carries ``"schema": "greenline.<kind>/<version>"``; a version changes only when a
+field is removed or changes meaning (new fields may appear at any time).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from greenline.config import Value
+from greenline.model import Run, TestHistoryEntry, TestResult, TestSummary
+
+JSON = dict[str, Any]
+
+
+def _stamp(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _schema(kind: str, version: int = 1) -> JSON:
+    return {"schema": f"greenline.{kind}/{version}"}
+
+
+def run_view(run: Run) -> JSON:
+    env = run.environment
+    return {
+        "id": run.id,
+        "repository": run.repository,
+        "status": run.status.value,
+        "source": run.source,
+        "started_at": _stamp(run.started_at),
+        "finished_at": _stamp(run.finished_at),
+        "duration": round(run.duration, 3),
+        "tests": run.test_count,
+        "counts": dict(sorted(run.counts.items())),
+        "commit": {
+            "sha": run.commit.sha,
+            "branch": run.commit.branch,
+            "dirty": run.commit.dirty,
+            "subject": run.commit.subject,
+            "committed_at": _stamp(run.commit.committed_at),
+        },
+        "environment": (
+            {"python": env.python, "platform": env.platform, "packages_hash": env.packages_hash}
+            if env
+            else None
+        ),
+        "has_coverage": run.has_coverage,
+        "exit_status": run.exit_status,
+        "args": run.args,
+    }
+
+
+def result_view(result: TestResult) -> JSON:
+    return {
+        "test_id": result.test_id,
+        "outcome": result.outcome.value,
+        "duration": round(result.duration, 6),
+        "phase": result.phase.value if result.phase else None,
+        "message": result.message,
+        "attempt": result.attempt,
+        "path": result.path,
+    }
+
+
+def runs_document(runs: list[Run]) -> JSON:
+    return {**_schema("runs"), "runs": [run_view(r) for r in runs]}
+
+
+def run_document(run: Run, results: list[TestResult] | None) -> JSON:
+    doc = {**_schema("run"), "run": run_view(run)}
+    if results is not None:
+        doc["results"] = [result_view(r) for r in results]
+    return doc
+
+
+def test_summary_view(summary: TestSummary) -> JSON:
+    return {
+        "test_id": summary.test_id,
+        "runs": summary.runs,
+        "failures": summary.failures,
+        "failure_rate": round(summary.failures / summary.runs, 4) if summary.runs else 0.0,
+        "mean_duration": round(summary.mean_duration, 6),
+        "last_outcome": summary.last_outcome.value,
+        "last_run_id": summary.last_run_id,
+        "last_seen": _stamp(summary.last_seen),
+    }
+
+
+def tests_document(summaries: list[TestSummary]) -> JSON:
+    return {**_schema("tests"), "tests": [test_summary_view(s) for s in summaries]}
+
+
+def history_document(test_id: str, entries: list[TestHistoryEntry]) -> JSON:
+    return {
+        **_schema("test-history"),
+        "test_id": test_id,
+        "results": [
+            {
+                "run_id": e.run_id,
+                "started_at": _stamp(e.started_at),
+                "sha": e.sha,
+                "branch": e.branch,
+                **{k: v for k, v in result_view(e.result).items() if k != "test_id"},
+            }
+            for e in entries
+        ],
+    }
+
+
+def config_document(values: Mapping[str, Value]) -> JSON:
+    return {
+        **_schema("config"),
+        "settings": {
+            name: {
+                "value": list(v.value) if isinstance(v.value, tuple) else v.value,
+                "source": v.source,
+            }
+            for name, v in values.items()
+        },
+    }
+
+
+def db_info_document(info: Mapping[str, Any]) -> JSON:
+    return {**_schema("db-info"), **info}
