@@ -204,8 +204,8 @@ class JUnitReader:
             ) from None
         except defusedxml.DefusedXmlException as exc:
             raise InputError(
-                f"{self.path}: refused: {type(exc).__name__} ({exc}); JUnit reports never need "
-                "a DTD or entities, and they can be used to exhaust memory or read files",
+                f"{self.path}: refused: it declares a DTD or entities ({type(exc).__name__}); "
+                "JUnit reports never need them, and they can exhaust memory or read local files",
                 hint="regenerate the report without a DOCTYPE; nothing from it was stored",
             ) from None
         if not self._handler.saw_root:

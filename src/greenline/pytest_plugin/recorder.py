@@ -73,6 +73,9 @@ class CoveragePlugin:
         finally:
             self.collector.pause()
 
+    def pytest_unconfigure(self) -> None:
+        self.collector.close()
+
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, call: pytest.CallInfo[None]) -> Any:
         report = yield
@@ -99,7 +102,12 @@ def _message(report: pytest.TestReport | pytest.CollectReport) -> str | None:
         return str(longrepr[2]).removeprefix("Skipped: ")[:MESSAGE_CHARS]
     crash = getattr(longrepr, "reprcrash", None)
     text = getattr(crash, "message", None) or (str(longrepr) if longrepr else "")
-    return text.strip().splitlines()[0][:MESSAGE_CHARS] if text.strip() else None
+    lines = text.strip().splitlines()
+    if not lines:
+        return None
+    # A collection error is plain text; its last "E   " line names the exception.
+    errors = [line[1:].strip() for line in lines if line.startswith("E ")]
+    return (errors[-1] if errors else lines[0])[:MESSAGE_CHARS]
 
 
 def _apply(pending: _Pending, report: pytest.TestReport) -> None:

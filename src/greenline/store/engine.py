@@ -7,12 +7,25 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
+from sqlalchemy import (
+    Column,
+    Connection,
+    Engine,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    create_engine,
+    event,
+    inspect,
+    text,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from greenline.errors import StoreError
+from greenline.store.schema import metadata
 
 #: The newest migration this greenline knows; a store stamped with anything else is refused.
 HEAD_REVISION = "0001"
@@ -81,12 +94,30 @@ def read_revision(conn: Connection) -> str | None:
     return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
-def upgrade_schema(engine: Engine) -> tuple[str | None, str]:
+def _create_at_head(conn: Connection) -> None:
+    """An empty database gets today's tables and the head stamp in one step, as Alembic would
+    leave it after every migration (a test keeps the two identical); this skips importing
+    Alembic, which would cost a recording run more than the whole schema does."""
+    metadata.create_all(conn)
+    version = Table(
+        "alembic_version",
+        MetaData(),
+        Column("version_num", String(32), nullable=False),
+        PrimaryKeyConstraint("version_num", name="alembic_version_pkc"),
+    )
+    version.create(conn)
+    conn.execute(version.insert().values(version_num=HEAD_REVISION))
+
+
+def upgrade_schema(engine: Engine, *, via_migrations: bool = False) -> tuple[str | None, str]:
     """Bring the schema to HEAD_REVISION; returns (revision before, revision after)."""
     with engine.connect() as conn, conn.execution_options(**{WRITE_OPTION: True}).begin():
         before = check_revision(conn, engine.url)
         if before == HEAD_REVISION:
             return before, before
+        if before is None and not via_migrations and not inspect(conn).get_table_names():
+            _create_at_head(conn)
+            return before, HEAD_REVISION
         # Alembic is imported only when there is something to migrate: it is slow to import.
         from alembic import command
         from alembic.config import Config

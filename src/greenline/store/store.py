@@ -25,12 +25,16 @@ class Store:
     def __init__(self, url: str, *, migrate: bool = True) -> None:
         self.url = url
         self.engine = create_store_engine(url)
-        with translate_errors(url):
-            if migrate:
-                upgrade_schema(self.engine)
-            else:
-                with self.engine.connect() as conn:
-                    check_revision(conn, self.engine.url)
+        try:
+            with translate_errors(url):
+                if migrate:
+                    upgrade_schema(self.engine)
+                else:
+                    with self.engine.connect() as conn:
+                        check_revision(conn, self.engine.url)
+        except BaseException:
+            self.engine.dispose()  # no pooled connection outlives a store that failed to open
+            raise
 
     @property
     def display_url(self) -> str:

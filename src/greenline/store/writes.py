@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Table, func, select, tuple_, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from greenline.model import Block, CommitInfo, Environment, RunStatus, TestResult
 from greenline.store.schema import (
@@ -25,6 +24,13 @@ from greenline.store.schema import (
 CHUNK = 400
 
 
+def to_utc(value: datetime | None) -> datetime | None:
+    """Every stored timestamp is UTC: SQLite keeps no offset, so one must not be needed."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 def _chunks(rows: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
     for start in range(0, len(rows), size):
         yield rows[start : start + size]
@@ -33,8 +39,11 @@ def _chunks(rows: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
 def _insert_ignoring_conflicts(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
     if not rows:
         return
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    conn.execute(dialect.insert(table).on_conflict_do_nothing(), rows)
+    if conn.dialect.name == "postgresql":  # each dialect module is imported only when used
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    conn.execute(insert(table).on_conflict_do_nothing(), rows)
 
 
 def ensure_keyed(
@@ -71,7 +80,7 @@ def ensure_commit(conn: Connection, repo_id: int, commit: CommitInfo) -> int | N
     row = {
         "repository_id": repo_id,
         "sha": commit.sha,
-        "committed_at": commit.committed_at,
+        "committed_at": to_utc(commit.committed_at),
         "subject": commit.subject,
     }
     return ensure_keyed(conn, commits, ["repository_id", "sha"], [row])[(repo_id, commit.sha)]
@@ -118,7 +127,7 @@ def insert_run(
         "dirty": commit.dirty,
         "status": status.value,
         "source": source,
-        "started_at": started_at,
+        "started_at": to_utc(started_at),
         "hostname": hostname,
         "pid": pid,
         "args": args,
@@ -190,7 +199,7 @@ def _renumber_attempts(conn: Connection, run_id: int, keys: list[tuple[int, int]
 
 
 def set_run_started(conn: Connection, run_id: int, started_at: datetime) -> None:
-    conn.execute(update(runs).where(runs.c.id == run_id).values(started_at=started_at))
+    conn.execute(update(runs).where(runs.c.id == run_id).values(started_at=to_utc(started_at)))
 
 
 def insert_coverage(

@@ -40,6 +40,9 @@ class CoverageCollector:
     def resume(self) -> None:
         self.tracer.start()
 
+    def close(self) -> None:
+        self.tracer.close()
+
     def end_test(self) -> frozenset[Block]:
         """Return the blocks the test ran (tracing is off by now: mapping runs at full speed)."""
         self.tracer.stop()

@@ -29,6 +29,8 @@ class Tracer(Protocol):
 
     def collect(self) -> list[CodeType]: ...
 
+    def close(self) -> None: ...
+
 
 class _CodeFilter:
     """Remembers, per code object, whether it belongs to the project."""
@@ -81,6 +83,12 @@ class MonitoringTracer:
         self._mon.restart_events()
         return seen
 
+    def close(self) -> None:
+        """Give the tool id back, so another tracer (or tool) can use it."""
+        self.stop()
+        self._mon.register_callback(self._tool, self._mon.events.PY_START, None)
+        self._mon.free_tool_id(self._tool)
+
 
 class CProfileTracer:
     """The ``greenline._ctracer`` profile hook, installed in new threads as they start."""
@@ -106,6 +114,9 @@ class CProfileTracer:
 
     def collect(self) -> list[CodeType]:
         return self._ext.collect()
+
+    def close(self) -> None:
+        self.stop()
 
 
 class PythonProfileTracer:
@@ -138,6 +149,9 @@ class PythonProfileTracer:
         seen, self._seen = self._seen, []
         self._ids = set()
         return seen
+
+    def close(self) -> None:
+        self.stop()
 
 
 TRACERS: dict[str, type[MonitoringTracer | CProfileTracer | PythonProfileTracer]] = {

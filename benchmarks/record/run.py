@@ -1,0 +1,318 @@
+"""Recording overhead on real projects: plain pytest vs ``--greenline-record`` vs ``--testmon``.
+
+For each Python interpreter and each project (its own test suite, from its PyPI source
+distribution) the three modes run interleaved, ``--repeat`` times, each from a clean state (no
+store, no .testmondata, no .pytest_cache), and the median wall time of each is compared with
+plain pytest's. Results go to ``results/record-<python>.json`` and a Markdown table is printed.
+
+    python benchmarks/record/run.py                 # all projects, every Python found
+    python benchmarks/record/run.py --project boltons --repeat 5
+    python benchmarks/record/run.py --smoke         # the bundled example only, once (CI)
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tarfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+WORK = HERE / "work"
+
+
+@dataclass(frozen=True)
+class Project:
+    name: str
+    version: str
+    test_deps: tuple[str, ...] = ()
+    tests: tuple[str, ...] = ("tests",)
+    install_deps: bool = False
+
+
+PROJECTS = {
+    p.name: p
+    for p in (
+        Project("boltons", "26.2.0"),
+        Project("marshmallow", "4.4.0", ("simplejson",)),
+        Project("cachetools", "8.0.2"),
+        Project("python-slugify", "9.2.0", install_deps=True),
+        Project("more-itertools", "11.2.1"),
+    )
+}
+MODES = {
+    "plain": [],
+    "greenline": ["--greenline-record"],
+    "testmon": ["--testmon"],
+}
+
+
+@dataclass
+class Timing:
+    mode: str
+    seconds: list[float] = field(default_factory=list)
+    exit_codes: list[int] = field(default_factory=list)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.seconds)
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def run(cmd: list[str], cwd: Path | None = None, **kwargs: object) -> None:
+    subprocess.run(cmd, cwd=cwd, check=True, **kwargs)  # type: ignore[call-overload]
+
+
+def python_tag(python: str) -> str:
+    out = subprocess.run(
+        [python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return out.stdout.strip()
+
+
+def find_pythons() -> list[str]:
+    """This interpreter, plus 3.12+ ones that run here (their tracer is sys.monitoring)."""
+    found = [sys.executable]
+    candidates = [shutil.which(f"python3.{minor}") for minor in (12, 13, 14)]
+    candidates += sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.1[2-4]*/bin/python3")))
+    tags = {python_tag(sys.executable)}
+    for candidate in candidates:
+        if not candidate:
+            continue
+        try:
+            tag = python_tag(candidate)
+        except (subprocess.CalledProcessError, OSError):
+            continue
+        if tag not in tags:
+            tags.add(tag)
+            found.append(candidate)
+    return found
+
+
+def make_venv(python: str, projects: list[Project]) -> Path:
+    tag = python_tag(python)
+    venv = WORK / f"venv-{tag}"
+    stamp = venv / ".ready"
+    wanted = " ".join(sorted(p.name for p in projects))
+    if stamp.exists() and stamp.read_text() == wanted:
+        return venv
+    log(f"setting up {venv} ({python})")
+    run([python, "-m", "venv", "--clear", str(venv)])
+    pip = [
+        str(venv / "bin" / "python"),
+        "-m",
+        "pip",
+        "install",
+        "-q",
+        "--disable-pip-version-check",
+    ]
+    deps = sorted({d for p in projects for d in p.test_deps})
+    run([*pip, "-e", str(REPO), "pytest", "pytest-testmon>=2.1", *deps])
+    for project in projects:
+        source = fetch(project)
+        extra = [] if project.install_deps else ["--no-deps"]
+        run([*pip, *extra, "-e", str(source)])
+    stamp.write_text(wanted)
+    return venv
+
+
+def fetch(project: Project) -> Path:
+    """The project's source distribution, unpacked under work/src (downloaded once)."""
+    sdists = WORK / "sdists"
+    target = WORK / "src" / f"{project.name}-{project.version}"
+    if target.exists():
+        return target
+    sdists.mkdir(parents=True, exist_ok=True)
+    spec = f"{project.name}=={project.version}"
+    run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "-q",
+            "--no-deps",
+            "--no-binary",
+            project.name,
+            "-d",
+            str(sdists),
+            spec,
+        ]
+    )
+    normalized = project.name.replace("-", "_").lower()
+    archive = next(
+        p
+        for p in sdists.glob("*.tar.gz")
+        if p.name.lower().startswith((normalized + "-", project.name.lower() + "-"))
+        and project.version in p.name
+    )
+    with tarfile.open(archive) as tar:
+        top = tar.getnames()[0].split("/")[0]
+        tar.extractall(WORK / "src", filter="data")
+    (WORK / "src" / top).rename(target)
+    init_git(target)
+    return target
+
+
+def init_git(path: Path) -> None:
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "bench",
+        "GIT_AUTHOR_EMAIL": "bench@example.com",
+        "GIT_COMMITTER_NAME": "bench",
+        "GIT_COMMITTER_EMAIL": "bench@example.com",
+    }
+    (path / ".gitignore").write_text("__pycache__/\n.pytest_cache/\n.testmondata*\n*.egg-info/\n")
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "source distribution"]):
+        run(["git", *args], cwd=path, env=env, stdout=subprocess.DEVNULL)
+
+
+def clean_state(path: Path) -> None:
+    shutil.rmtree(path / ".greenline", ignore_errors=True)
+    shutil.rmtree(path / ".pytest_cache", ignore_errors=True)
+    for data in path.glob(".testmondata*"):
+        data.unlink()
+
+
+def time_mode(venv: Path, path: Path, tests: tuple[str, ...], mode: str) -> tuple[float, int]:
+    clean_state(path)
+    cmd = [str(venv / "bin" / "python"), "-m", "pytest", "-q", "-x", *tests, *MODES[mode]]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GREENLINE_")}
+    start = time.perf_counter()
+    proc = subprocess.run(
+        cmd, cwd=path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False
+    )
+    return time.perf_counter() - start, proc.returncode
+
+
+def bench_project(venv: Path, path: Path, tests: tuple[str, ...], repeat: int) -> dict[str, Timing]:
+    timings = {mode: Timing(mode) for mode in MODES}
+    for round_ in range(repeat):
+        for mode in MODES:  # interleaved, so drift in machine load hits every mode alike
+            seconds, code = time_mode(venv, path, tests, mode)
+            timings[mode].seconds.append(round(seconds, 3))
+            timings[mode].exit_codes.append(code)
+            log(f"  round {round_ + 1}/{repeat} {mode:<9} {seconds:6.2f}s (exit {code})")
+    return timings
+
+
+def summarize(name: str, timings: dict[str, Timing]) -> dict[str, object]:
+    plain = timings["plain"].median
+    return {
+        "project": name,
+        "modes": {
+            mode: {
+                "seconds": t.seconds,
+                "median": round(t.median, 3),
+                "ratio_to_plain": round(t.median / plain, 3),
+                "exit_codes": t.exit_codes,
+            }
+            for mode, t in timings.items()
+        },
+    }
+
+
+def tracer_of(venv: Path) -> str:
+    code = (
+        "from greenline.tracing.tracers import make_tracer; t = make_tracer(('/nowhere/',));"
+        " print(t.name); t.close()"
+    )
+    out = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", code], capture_output=True, text=True, check=True
+    )
+    return out.stdout.strip()
+
+
+def markdown(reports: list[dict[str, object]]) -> str:
+    lines = [
+        "| Python (tracer) | project | plain pytest | greenline record | testmon | "
+        "greenline ÷ plain | testmon ÷ plain |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for report in reports:
+        head = f"{report['python']} ({report['tracer']})"
+        for row in report["projects"]:  # type: ignore[attr-defined]
+            m = row["modes"]
+            lines.append(
+                f"| {head} | {row['project']} | {m['plain']['median']:.2f}s | "
+                f"{m['greenline']['median']:.2f}s | {m['testmon']['median']:.2f}s | "
+                f"**{m['greenline']['ratio_to_plain']:.2f}×** | "
+                f"{m['testmon']['ratio_to_plain']:.2f}× |"
+            )
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--project", action="append", choices=sorted(PROJECTS))
+    parser.add_argument("--python", action="append", help="interpreter(s) to measure")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--smoke", action="store_true", help="the bundled example, once")
+    parser.add_argument("--out", type=Path, default=HERE / "results")
+    args = parser.parse_args()
+
+    pythons = args.python or ([sys.executable] if args.smoke else find_pythons())
+    projects = [PROJECTS[n] for n in (args.project or ([] if args.smoke else sorted(PROJECTS)))]
+    repeat = 1 if args.smoke else args.repeat
+    out = args.out if not args.smoke else WORK / "smoke-results"
+    out.mkdir(parents=True, exist_ok=True)
+    reports = []
+    for python in pythons:
+        venv = make_venv(python, projects)
+        tag = python_tag(python)
+        report: dict[str, object] = {
+            "benchmark": "record-overhead",
+            "python": tag,
+            "tracer": tracer_of(venv),
+            "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
+            "repeat": repeat,
+            "projects": [],
+        }
+        targets: list[tuple[str, Path, tuple[str, ...]]] = []
+        if args.smoke:
+            example = WORK / "src" / "shop"
+            if not example.exists():
+                shutil.copytree(REPO / "examples" / "shop", example)
+                init_git(example)
+            targets.append(("example shop", example, ("tests",)))
+        targets += [(p.name, fetch(p), p.tests) for p in projects]
+        for name, path, tests in targets:
+            log(f"{name} on Python {tag}")
+            timings = bench_project(venv, path, tests, repeat)
+            report["projects"].append(summarize(name, timings))  # type: ignore[attr-defined]
+        (out / f"record-{tag}.json").write_text(json.dumps(report, indent=2) + "\n")
+        reports.append(report)
+    print(markdown(reports))
+    bad = [
+        (r["python"], row["project"], mode)
+        for r in reports
+        for row in r["projects"]  # type: ignore[attr-defined]
+        for mode, m in row["modes"].items()
+        if any(code not in (0, 1) for code in m["exit_codes"])
+    ]
+    if bad:
+        log(f"some runs did not finish normally: {bad}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,177 @@
+"""The MCP server over stdio, driven by the official SDK's client against a real store."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import anyio
+from mcp.client.session import ClientSession
+from mcp.client.stdio import StdioServerParameters, stdio_client
+
+from greenline.api import Greenline
+from greenline.cli.main import run_cli
+from greenline.views import history_document, run_document, runs_document
+
+DATA = Path(__file__).parent.parent / "data" / "junit"
+
+
+async def _session_calls(repo: Path, calls: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+    params = StdioServerParameters(
+        command=sys.executable, args=["-m", "greenline.mcp", "--repo", str(repo)], cwd=str(repo)
+    )
+    out: dict[str, Any] = {}
+    async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
+        await session.initialize()
+        out["tools"] = (await session.list_tools()).tools
+        for name, arguments in calls:
+            out[f"{name}{json.dumps(arguments, sort_keys=True)}"] = await session.call_tool(
+                name, arguments
+            )
+    return out
+
+
+def call_server(repo: Path, calls: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+    return anyio.run(_session_calls, repo, calls)
+
+
+def test_tools_answer_with_the_cli_json(git_repo: Path) -> None:
+    with Greenline.open(git_repo) as gl:
+        first = gl.import_junit([DATA / "pytest_xunit2.xml"])
+        second = gl.import_junit([DATA / "surefire.xml"])
+        expected_runs = runs_document(gl.list_runs())
+        results = gl.run_results(first.id)
+        expected_run = run_document(
+            gl.get_run(first.id), [r for r in results if r.outcome.is_failure]
+        )
+        flaky = "com.acme.PaymentTest::retriesThenPasses"
+        expected_history = history_document(flaky, gl.test_history(flaky, limit=30))
+
+    answers = call_server(
+        git_repo,
+        [
+            ("list_runs", {}),
+            ("get_run", {"run_id": first.id}),
+            ("test_history", {"test_id": flaky}),
+            ("get_run", {"run_id": 999}),
+            ("test_history", {"test_id": "com.acme.PaymentTest::retriesThenPass"}),
+        ],
+    )
+    tools = {tool.name: tool for tool in answers["tools"]}
+    assert set(tools) == {"list_runs", "get_run", "test_history"}
+    for tool in tools.values():
+        assert tool.description and len(tool.description) > 80, "tools explain themselves"
+        assert tool.input_schema["type"] == "object"
+    assert tools["get_run"].input_schema["required"] == ["run_id"]
+
+    def structured(key: str) -> Any:
+        result = answers[key]
+        assert not result.is_error, result.content
+        return result.structured_content
+
+    assert structured("list_runs{}") == expected_runs
+    assert structured(f'get_run{{"run_id": {first.id}}}') == expected_run
+    assert structured(f'test_history{{"test_id": "{flaky}"}}') == expected_history
+    assert [r["id"] for r in expected_runs["runs"]] == [second.id, first.id]
+
+    missing = answers['get_run{"run_id": 999}']
+    assert missing.is_error
+    assert "no run with id 999" in missing.content[0].text
+    typo = answers['test_history{"test_id": "com.acme.PaymentTest::retriesThenPass"}']
+    assert typo.is_error
+    assert f"did you mean '{flaky}'" in typo.content[0].text
+
+
+def test_mcp_json_equals_cli_json(git_repo: Path, capsys: Any, monkeypatch: Any) -> None:
+    with Greenline.open(git_repo) as gl:
+        gl.import_junit([DATA / "ant.xml"])
+    monkeypatch.chdir(git_repo)
+    capsys.readouterr()
+    assert run_cli(["runs", "--format", "json"]) == 0
+    cli_doc = json.loads(capsys.readouterr().out)
+    answers = call_server(git_repo, [("list_runs", {})])
+    assert answers["list_runs{}"].structured_content == cli_doc
+
+
+def test_server_refuses_a_broken_store(tmp_path: Path) -> None:
+    import subprocess
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "greenline.mcp", "--db", "nonsense"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 4
+    assert "greenline: error: not a database URL" in proc.stderr
+
+
+async def _http_list_runs(url: str) -> Any:
+    from mcp.client.streamable_http import streamable_http_client
+
+    with anyio.fail_after(30):
+        async with (
+            streamable_http_client(url) as (read, write),
+            ClientSession(read, write) as session,
+        ):
+            await session.initialize()
+            return await session.call_tool("list_runs", {})
+
+
+def wait_for_port(port: int, timeout: float = 30) -> None:
+    import socket
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def test_streamable_http(git_repo: Path) -> None:
+    import socket
+    import subprocess
+
+    with Greenline.open(git_repo) as gl:
+        gl.import_junit([DATA / "ant.xml"])
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "greenline.mcp", "--http", f"127.0.0.1:{port}"],
+        cwd=git_repo,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port)
+        result = anyio.run(_http_list_runs, f"http://127.0.0.1:{port}/mcp")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert not result.is_error
+    assert result.structured_content["runs"][0]["source"] == "junit"
+
+
+def test_http_address_is_checked(tmp_path: Path) -> None:
+    import subprocess
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "greenline.mcp", "--http", "localhost"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 4
+    assert "expected HOST:PORT" in proc.stderr

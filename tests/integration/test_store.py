@@ -1,0 +1,218 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from greenline.errors import StoreError
+from greenline.model import Block, CommitInfo, Environment, Outcome, Phase, RunStatus, TestResult
+from greenline.store import HEAD_REVISION, Store, reads, upgrade_schema, writes
+from greenline.store.engine import create_store_engine, read_revision
+from greenline.store.schema import metadata
+
+ENV = Environment("cpython-3.11.7", "linux-x86_64", "abc123")
+COMMIT = CommitInfo(sha="a" * 40, branch="main", dirty=False, subject="first")
+
+
+def new_run(store: Store, repository: str = "acme/shop", pid: int = 1) -> tuple[int, int]:
+    with store.write() as conn:
+        repo_id = writes.ensure_repository(conn, repository, "/src/shop")
+        run_id = writes.insert_run(
+            conn,
+            repo_id=repo_id,
+            commit=COMMIT,
+            environment=ENV,
+            source="pytest",
+            started_at=datetime.now(UTC),
+            hostname="host-1",
+            pid=pid,
+        )
+    return repo_id, run_id
+
+
+def test_migrations_create_exactly_the_schema_the_code_uses(database_url: str) -> None:
+    with Store(database_url) as store, store.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+        assert diff == []
+        assert store.revision() == (HEAD_REVISION, HEAD_REVISION)
+
+
+def test_the_alembic_migrations_give_the_same_schema(database_url: str) -> None:
+    engine = create_store_engine(database_url)
+    try:
+        assert upgrade_schema(engine, via_migrations=True) == (None, HEAD_REVISION)
+        with engine.connect() as conn:
+            assert compare_metadata(MigrationContext.configure(conn), metadata) == []
+            assert read_revision(conn) == HEAD_REVISION
+    finally:
+        engine.dispose()
+    with Store(database_url) as store:  # and greenline opens what Alembic made
+        new_run(store)
+
+
+def test_opening_twice_is_idempotent(database_url: str) -> None:
+    Store(database_url).close()
+    with Store(database_url) as store:
+        assert store.revision()[0] == HEAD_REVISION
+
+
+def test_store_from_a_newer_greenline_is_refused_and_kept(database_url: str) -> None:
+    with Store(database_url) as store:
+        new_run(store)
+        with store.write() as conn:
+            conn.execute(sa.text("UPDATE alembic_version SET version_num = '9999'"))
+    with pytest.raises(StoreError) as info:
+        Store(database_url)
+    assert "schema revision 9999, newer than this greenline knows" in info.value.message
+    assert "left untouched" in info.value.message
+    engine = sa.create_engine(database_url)
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM runs")).scalar() == 1
+        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "9999"
+    engine.dispose()
+
+
+def test_run_round_trip_with_counts(database_url: str) -> None:
+    with Store(database_url) as store:
+        repo_id, run_id = new_run(store)
+        results = [
+            TestResult("t::a", Outcome.PASSED, 0.5, path="t.py"),
+            TestResult("t::b", Outcome.FAILED, 0.25, Phase.CALL, "assert 1 == 2", path="t.py"),
+            TestResult("t::c", Outcome.FAILED, 0.1, Phase.CALL, "flaky", attempt=1),
+            TestResult("t::c", Outcome.PASSED, 0.1, attempt=2),
+            TestResult("t::d", Outcome.SKIPPED, 0.0, message="later"),
+        ]
+        with store.write() as conn:
+            writes.insert_results(conn, run_id, repo_id, results)
+            writes.finish_run(conn, run_id, RunStatus.COMPLETE, 1)
+        with store.read() as conn:
+            run = reads.get_run(conn, run_id)
+            stored = reads.run_results(conn, run_id)
+    assert run is not None
+    assert run.status is RunStatus.COMPLETE
+    assert run.counts == {"passed": 2, "failed": 1, "skipped": 1}
+    assert run.duration == pytest.approx(0.95)
+    assert run.commit == CommitInfo(sha="a" * 40, branch="main", dirty=False, subject="first")
+    assert run.environment == ENV
+    assert run.exit_status == 1
+    assert run.finished_at is not None and run.finished_at.tzinfo is not None
+    assert stored == sorted(results, key=lambda r: (r.test_id, r.attempt))
+
+
+def test_coverage_round_trip_shares_blocks(database_url: str) -> None:
+    a = Block("shop/cart.py", "Cart.add", "c1")
+    b = Block("shop/cart.py", "<module>", "c2")
+    c = Block("shop/money.py", "to_cents", "c3")
+    with Store(database_url) as store:
+        repo_id, run_id = new_run(store)
+        with store.write() as conn:
+            writes.insert_results(
+                conn,
+                run_id,
+                repo_id,
+                [TestResult("t::x", Outcome.PASSED), TestResult("t::y", Outcome.PASSED)],
+            )
+            writes.insert_coverage(conn, run_id, repo_id, {"t::x": [a, b], "t::y": [b, c, c]})
+        with store.read() as conn:
+            coverage = {tc.test_id: tc.blocks for tc in reads.run_coverage(conn, run_id)}
+            rows = reads.count_rows(conn)
+            run = reads.get_run(conn, run_id)
+    assert coverage == {"t::x": frozenset({a, b}), "t::y": frozenset({b, c})}
+    assert rows["source_blocks"] == 3
+    assert rows["coverage"] == 4
+    assert run is not None and run.has_coverage
+
+
+def test_renumbering_continues_attempts(database_url: str) -> None:
+    with Store(database_url) as store:
+        repo_id, run_id = new_run(store)
+        first = [TestResult("t::a", Outcome.FAILED), TestResult("t::a", Outcome.PASSED, attempt=2)]
+        again = [TestResult("t::a", Outcome.PASSED), TestResult("t::a", Outcome.FAILED)]
+        with store.write() as conn:
+            writes.insert_results(conn, run_id, repo_id, first, renumber=True)
+            writes.insert_results(conn, run_id, repo_id, again, renumber=True)
+        with store.read() as conn:
+            stored = reads.run_results(conn, run_id)
+    assert [(r.attempt, r.outcome) for r in stored] == [
+        (1, Outcome.FAILED),
+        (2, Outcome.PASSED),
+        (3, Outcome.PASSED),
+        (4, Outcome.FAILED),
+    ]
+
+
+def test_a_failed_write_leaves_the_store_as_it_was(database_url: str) -> None:
+    with Store(database_url) as store:
+        repo_id, run_id = new_run(store)
+        with pytest.raises(sa.exc.IntegrityError), store.write() as conn:
+            writes.insert_results(conn, run_id, repo_id, [TestResult("t::new", Outcome.PASSED)])
+            writes.insert_results(conn, run_id, repo_id, [TestResult("t::new", Outcome.PASSED)])
+        with store.read() as conn:
+            assert reads.run_results(conn, run_id) == []
+            assert reads.known_test_ids(conn, "acme/shop") == []
+
+
+def test_dead_runs_become_incomplete(database_url: str) -> None:
+    with Store(database_url) as store:
+        _, dead = new_run(store, pid=111)
+        _, alive = new_run(store, pid=222)
+        with store.write() as conn:
+            n = writes.mark_dead_runs_incomplete(conn, "host-1", lambda pid: pid == 222)
+            other_host = writes.mark_dead_runs_incomplete(conn, "host-2", lambda pid: False)
+        with store.read() as conn:
+            assert n == 1
+            assert other_host == 0
+            assert reads.get_run(conn, dead).status is RunStatus.INCOMPLETE  # type: ignore[union-attr]
+            assert reads.get_run(conn, alive).status is RunStatus.RUNNING  # type: ignore[union-attr]
+
+
+def test_runs_are_listed_per_repository_newest_first(database_url: str) -> None:
+    with Store(database_url) as store:
+        _, first = new_run(store)
+        _, second = new_run(store)
+        new_run(store, repository="acme/other")
+        with store.read() as conn:
+            listed = reads.list_runs(conn, "acme/shop")
+            by_branch = reads.list_runs(conn, "acme/shop", branch="nope")
+            running = reads.list_runs(conn, "acme/shop", status=RunStatus.RUNNING, limit=1)
+    assert [r.id for r in listed] == [second, first]
+    assert by_branch == []
+    assert [r.id for r in running] == [second]
+
+
+def test_test_history_and_summaries(database_url: str) -> None:
+    with Store(database_url) as store:
+        repo_id, run1 = new_run(store)
+        _, run2 = new_run(store)
+        with store.write() as conn:
+            writes.insert_results(conn, run1, repo_id, [TestResult("t::a", Outcome.PASSED, 1.0)])
+            writes.insert_results(
+                conn, run2, repo_id, [TestResult("t::a", Outcome.FAILED, 3.0, Phase.CALL, "boom")]
+            )
+        with store.read() as conn:
+            history = reads.read_test_history(conn, "acme/shop", "t::a")
+            (summary,) = reads.summarize_tests(conn, "acme/shop")
+    assert [(h.run_id, h.result.outcome) for h in history] == [
+        (run2, Outcome.FAILED),
+        (run1, Outcome.PASSED),
+    ]
+    assert history[0].sha == "a" * 40 and history[0].branch == "main"
+    assert (summary.runs, summary.failures, summary.last_outcome) == (2, 1, Outcome.FAILED)
+    assert summary.mean_duration == pytest.approx(2.0)
+
+
+def test_unreachable_server_is_one_clear_error() -> None:
+    with pytest.raises(StoreError) as info:
+        Store("postgresql+psycopg://nobody:hunter2@127.0.0.1:1/none")
+    assert "hunter2" not in str(info.value)
+    assert "cannot use the store at postgresql+psycopg://nobody:***@127.0.0.1:1/none" in str(
+        info.value
+    )
+
+
+def test_not_a_url() -> None:
+    with pytest.raises(StoreError, match="not a database URL"):
+        Store("definitely not a url")

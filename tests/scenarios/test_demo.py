@@ -1,0 +1,34 @@
+"""``make demo`` end to end: the bundled example is copied, recorded and summarised."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_demo_records_the_example_project(tmp_path: Path) -> None:
+    env = {**os.environ, "TMPDIR": str(tmp_path), "COLUMNS": "160"}
+    env.pop("GREENLINE_DATABASE_URL", None)
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "demo.py")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = proc.stdout
+    assert "greenline: recorded run 1: 41 results" in out
+    assert "39 passed, 1 skipped, 1 xfailed" in out
+    assert "function-level, per test" in out
+    assert "the 5 slowest tests" in out
+    rows = re.search(r"rows: coverage\s+(\d+)", out)
+    assert rows and int(rows.group(1)) > 100
+    demo_repo = next(tmp_path.glob("greenline-demo-*/shop"))
+    assert (demo_repo / ".greenline" / "greenline.db").exists()
