@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, func, select, tuple_, update
+from sqlalchemy import Connection, Executable, Table, func, select, tuple_, update
 
 from greenline.model import Block, CommitInfo, Environment, RunStatus, TestResult
 from greenline.store.schema import (
@@ -39,11 +39,16 @@ def _chunks(rows: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
 def _insert_ignoring_conflicts(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
     if not rows:
         return
+    statement: Executable
     if conn.dialect.name == "postgresql":  # each dialect module is imported only when used
-        from sqlalchemy.dialects.postgresql import insert
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        statement = pg_insert(table).on_conflict_do_nothing()
     else:
-        from sqlalchemy.dialects.sqlite import insert
-    conn.execute(insert(table).on_conflict_do_nothing(), rows)
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        statement = sqlite_insert(table).on_conflict_do_nothing()
+    conn.execute(statement, rows)
 
 
 def ensure_keyed(
