@@ -166,8 +166,27 @@ def fetch(project: Project) -> Path:
         top = tar.getnames()[0].split("/")[0]
         tar.extractall(WORK / "src", filter="data")
     (WORK / "src" / top).rename(target)
+    anchor_pytest(target)
     init_git(target)
     return target
+
+
+PYTEST_SECTIONS = {
+    "pytest.ini": "[pytest]",
+    "tox.ini": "[pytest]",
+    "setup.cfg": "[tool:pytest]",
+    "pyproject.toml": "[tool.pytest.ini_options]",
+}
+
+
+def anchor_pytest(path: Path) -> None:
+    """A project without pytest settings of its own gets an empty pytest.ini: otherwise pytest
+    would walk up and take this repository's configuration (and rootdir) instead."""
+    for name, section in PYTEST_SECTIONS.items():
+        config = path / name
+        if config.exists() and section in config.read_text(encoding="utf-8", errors="replace"):
+            return
+    (path / "pytest.ini").write_text("[pytest]\n")
 
 
 def init_git(path: Path) -> None:
@@ -192,7 +211,17 @@ def clean_state(path: Path) -> None:
 
 def time_mode(venv: Path, path: Path, tests: tuple[str, ...], mode: str) -> tuple[float, int]:
     clean_state(path)
-    cmd = [str(venv / "bin" / "python"), "-m", "pytest", "-q", "-x", *tests, *MODES[mode]]
+    cmd = [
+        str(venv / "bin" / "python"),
+        "-m",
+        "pytest",
+        "-q",
+        "-x",
+        "--rootdir",
+        str(path),
+        *tests,
+        *MODES[mode],
+    ]
     env = {k: v for k, v in os.environ.items() if not k.startswith("GREENLINE_")}
     start = time.perf_counter()
     proc = subprocess.run(
@@ -291,6 +320,7 @@ def main() -> int:
             example = WORK / "src" / "shop"
             if not example.exists():
                 shutil.copytree(REPO / "examples" / "shop", example)
+                anchor_pytest(example)
                 init_git(example)
             targets.append(("example shop", example, ("tests",)))
         targets += [(p.name, fetch(p), p.tests) for p in projects]

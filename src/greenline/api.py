@@ -7,10 +7,11 @@ which they render through ``views``.
 from __future__ import annotations
 
 import difflib
+import importlib.util
 import os
 import socket
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -66,12 +67,21 @@ class RecordOutcome:
 class Greenline:
     """One repository's view of a store."""
 
-    def __init__(self, settings: Settings, store: Store, repository: str, in_git: bool) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        repository: str,
+        in_git: bool,
+        workdir: Path | None = None,
+    ) -> None:
         self.settings = settings
         self.store = store
         self.repository = repository
         self.in_git = in_git
         self.root = settings.root
+        #: Where the user pointed greenline (commands that run the suite run there).
+        self.workdir = workdir or settings.root
 
     @classmethod
     def open(
@@ -90,7 +100,8 @@ class Greenline:
         if not settings.values["database_url"].value:
             _keep_store_out_of_git(root / ".greenline")
         store = Store(settings.database_url, migrate=migrate)
-        return cls(settings, store, vcs.repository_name(root), in_git=git_root is not None)
+        name = vcs.repository_name(root)
+        return cls(settings, store, name, in_git=git_root is not None, workdir=start)
 
     def close(self) -> None:
         self.store.close()
@@ -155,16 +166,29 @@ class Greenline:
 
     def record(self, pytest_args: list[str], python: str = sys.executable) -> RecordOutcome:
         """Run pytest with recording on; returns its exit code and the run it stored."""
+        if python == sys.executable and importlib.util.find_spec("pytest") is None:
+            raise UsageError(
+                "pytest is not installed in this environment",
+                hint="pip install pytest (greenline records pytest runs; other runners: "
+                "greenline import junit)",
+            )
         argv = [python, "-m", "pytest", "--greenline-record", *pytest_args]
         url = self.settings.values["database_url"]
         env = {"GREENLINE_DATABASE_URL": url.value} if url.value else {}
-        result = run_command(argv, cwd=Path.cwd(), env=env)
+        result = run_command(argv, cwd=self.workdir, env=env)
         with self.store.read() as conn:
             run_id = reads.find_run_by_process(conn, socket.gethostname(), result.pid)
         return RecordOutcome(result.exit_code, self.get_run(run_id) if run_id else None)
 
-    def import_junit(self, paths: list[Path], commit: CommitInfo | None = None) -> Run:
-        """Store JUnit XML files as one complete run; a bad file leaves the store untouched."""
+    def import_junit(
+        self,
+        paths: list[Path],
+        commit: CommitInfo | None = None,
+        on_progress: Callable[[Path, int], None] | None = None,
+    ) -> Run:
+        """Store JUnit XML files as one complete run; a bad file leaves the store untouched.
+
+        ``on_progress(file, results_so_far)`` is called after each stored batch."""
         missing = [p for p in paths if not p.is_file()]
         if missing:
             raise UsageError(f"no such file: {missing[0]}", hint="pass paths to JUnit XML reports")
@@ -182,7 +206,7 @@ class Greenline:
                 args=" ".join(p.name for p in paths),
             )
             for reader in readers:
-                _import_file(conn, reader, run_id, repo_id)
+                _import_file(conn, reader, run_id, repo_id, on_progress)
             stamps = [r.started_at for r in readers if r.started_at]
             if stamps:
                 writes.set_run_started(conn, run_id, min(stamps))
@@ -267,14 +291,26 @@ class Greenline:
             self.sweep_dead_runs()
 
 
-def _import_file(conn: Connection, reader: JUnitReader, run_id: int, repo_id: int) -> None:
+def _import_file(
+    conn: Connection,
+    reader: JUnitReader,
+    run_id: int,
+    repo_id: int,
+    on_progress: Callable[[Path, int], None] | None,
+) -> None:
     batch: list[TestResult] = []
+    done = 0
     for result in reader:
         batch.append(result)
         if len(batch) >= IMPORT_BATCH:
             writes.insert_results(conn, run_id, repo_id, batch, renumber=True)
+            done += len(batch)
             batch = []
+            if on_progress:
+                on_progress(reader.path, done)
     writes.insert_results(conn, run_id, repo_id, batch, renumber=True)
+    if on_progress:
+        on_progress(reader.path, done + len(batch))
 
 
 def _keep_store_out_of_git(folder: Path) -> None:

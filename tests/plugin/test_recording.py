@@ -217,3 +217,34 @@ def sys_executable() -> str:
     import sys
 
     return sys.executable
+
+
+def test_reruns_are_recorded_as_attempts(project: pytest.Pytester) -> None:
+    marker = project.path / "attempts.txt"
+    project.makepyfile(
+        test_flaky=f"""
+        import pathlib
+
+        def test_second_time_lucky():
+            path = pathlib.Path({str(marker)!r})
+            count = int(path.read_text()) if path.exists() else 0
+            path.write_text(str(count + 1))
+            assert count >= 1, "first attempt fails"
+
+        def test_always_fails():
+            assert False, "never"
+        """
+    )
+    result = project.runpytest_subprocess(*RECORD, "--reruns", "2", "test_flaky.py")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*1 failed, 1 passed, 3 rerun*"])
+    run, results = run_and_results(project.path)
+    attempts = {(r.test_id.split("::")[1], r.attempt): r.outcome for r in results}
+    assert attempts == {
+        ("test_second_time_lucky", 1): Outcome.FAILED,
+        ("test_second_time_lucky", 2): Outcome.PASSED,
+        ("test_always_fails", 1): Outcome.FAILED,
+        ("test_always_fails", 2): Outcome.FAILED,
+        ("test_always_fails", 3): Outcome.FAILED,
+    }
+    assert run.counts == {"passed": 1, "failed": 1}

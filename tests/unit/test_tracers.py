@@ -57,50 +57,58 @@ def names_of(codes: list) -> set[str]:  # type: ignore[type-arg]
 
 def test_records_each_code_object_once_per_collect(make: Callable[..., Tracer]) -> None:
     tracer = make((HERE,), ("site-packages",))
-    tracer.collect()
-    tracer.start()
+    tracer.begin()
     helper_a()
     helper_a()
-    tracer.stop()
-    codes = tracer.collect()
+    tracer.pause()
+    codes = tracer.take()
     assert {"helper_a", "helper_b"} <= names_of(codes)
     assert len(codes) == len(set(codes)), "each code object is reported once"
-    tracer.start()
+    tracer.begin()
     helper_b(1)
-    tracer.stop()
-    assert names_of(tracer.collect()) == {"helper_b"}
+    tracer.pause()
+    assert names_of(tracer.take()) == {"helper_b"}
+
+
+def test_code_run_between_tests_is_seen_again_in_the_next(make: Callable[..., Tracer]) -> None:
+    tracer = make((HERE,), ())
+    tracer.begin()
+    tracer.pause()
+    tracer.take()
+    helper_b(1)  # pytest's reporting between two tests may run project code (conftest hooks)
+    tracer.begin()
+    helper_b(2)
+    tracer.pause()
+    assert "helper_b" in names_of(tracer.take())
 
 
 def test_ignores_code_outside_the_prefixes(make: Callable[..., Tracer]) -> None:
     tracer = make((HERE,), ())
-    tracer.collect()
-    tracer.start()
+    tracer.begin()
     Path(__file__).read_text()  # runs pathlib and io code from the standard library
     helper_b(1)
-    tracer.stop()
-    codes = tracer.collect()
+    tracer.pause()
+    codes = tracer.take()
     assert all(c.co_filename.startswith(HERE) for c in codes)
     assert "helper_b" in names_of(codes)
 
 
 def test_excluded_fragments_are_ignored(make: Callable[..., Tracer]) -> None:
     tracer = make((HERE,), ("unit",))
-    tracer.collect()
-    tracer.start()
+    tracer.begin()
     helper_b(1)
-    tracer.stop()
-    assert tracer.collect() == []
+    tracer.pause()
+    assert tracer.take() == []
 
 
 def test_threads_started_during_a_test_are_traced(make: Callable[..., Tracer]) -> None:
     tracer = make((HERE,), ())
-    tracer.collect()
-    tracer.start()
+    tracer.begin()
     worker = threading.Thread(target=helper_a)
     worker.start()
     worker.join()
-    tracer.stop()
-    assert "helper_a" in names_of(tracer.collect())
+    tracer.pause()
+    assert "helper_a" in names_of(tracer.take())
 
 
 def test_make_tracer_picks_the_fastest_available() -> None:

@@ -2,14 +2,36 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import typer
+from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn
 
 from greenline import views
 from greenline.cli import render
 from greenline.cli.state import FORMAT_OPTION, Format, console, emit_json, err_console, state_of
 from greenline.model import CommitInfo
+
+
+@contextlib.contextmanager
+def import_progress(files: list[Path]) -> Iterator[Callable[[Path, int], None] | None]:
+    """A live line per file on a terminal (results stored so far); silent otherwise."""
+    if not err_console.is_terminal:
+        yield None
+        return
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.fields[n]}"))
+    with Progress(*columns, console=err_console, transient=True) as progress:
+        tasks: dict[Path, TaskID] = {}
+
+        def update(path: Path, stored: int) -> None:
+            if path not in tasks:
+                tasks[path] = progress.add_task(f"importing {path.name}", n="")
+            progress.update(tasks[path], n=f"{stored} results")
+
+        yield update
+
 
 import_app = typer.Typer(help="Import results produced by other tools.", no_args_is_help=True)
 
@@ -41,8 +63,8 @@ def import_junit(
     Every file is read before anything is kept: a malformed or hostile file stores nothing.
     """
     given = CommitInfo(sha=commit, branch=branch) if commit or branch else None
-    with state_of(ctx).open_api() as gl:
-        run = gl.import_junit(files, commit=given)
+    with state_of(ctx).open_api() as gl, import_progress(files) as on_progress:
+        run = gl.import_junit(files, commit=given, on_progress=on_progress)
     if fmt is Format.json:
         emit_json(views.run_document(run, None))
     else:

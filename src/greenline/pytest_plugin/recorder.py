@@ -3,6 +3,7 @@ session is controlled (the only process that writes, so xdist records every resu
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ from greenline.config import load_settings
 from greenline.errors import GreenlineError
 from greenline.model import Block, Outcome, Phase, TestResult
 from greenline.tracing import CoverageCollector
+from greenline.tracing.cache import FingerprintCache
 from greenline.vcs import find_root
 
 FLUSH_RESULTS = 500
@@ -28,9 +30,13 @@ def register_recorder(config: pytest.Config) -> None:
     root = find_root(config.rootpath) or config.rootpath
     is_worker = hasattr(config, "workerinput")
     try:
-        settings = load_settings(root)
+        settings = load_settings(root, os.environ)
+        cache = getattr(config, "cache", None)  # pytest's cache dir, unless -p no:cacheprovider
         collector = CoverageCollector(
-            root, settings.coverage_exclude, config.getoption("greenline_tracer")
+            root,
+            settings.coverage_exclude,
+            config.getoption("greenline_tracer"),
+            FingerprintCache(cache.mkdir("greenline")) if cache is not None else None,
         )
         if not is_worker:
             gl = Greenline.open(config.rootpath, db=config.getoption("greenline_db"))
@@ -162,12 +168,13 @@ class RecordingPlugin:
         if pending is None:
             pending = self.pending[nodeid] = _Pending(self.attempts.get(nodeid, 0) + 1)
         pending.duration += report.duration
-        if str(report.outcome) == "rerun":  # pytest-rerunfailures: this attempt failed, one follows
+        if str(report.outcome) == "rerun":
+            # pytest-rerunfailures: this attempt failed and another follows; its teardown
+            # report still comes and closes the attempt.
             pending.outcome, pending.phase = Outcome.FAILED, Phase(report.when or "call")
             pending.message = pending.message or _message(report)
-            self._close(report, pending)
-            return
-        _apply(pending, report)
+        else:
+            _apply(pending, report)
         if report.when == "teardown":
             self._close(report, pending)
 
@@ -175,9 +182,10 @@ class RecordingPlugin:
         """A module that fails to import is recorded as an error of the module's node id."""
         if not report.failed:
             return
-        path = self._path(report.nodeid.split("::", 1)[0])
+        nodeid = report.nodeid or "<rootdir>"
+        path = self._path(nodeid.split("::", 1)[0]) if report.nodeid else None
         message = _message(report)
-        result = TestResult(report.nodeid, Outcome.ERROR, 0.0, Phase.COLLECT, message, 1, path)
+        result = TestResult(nodeid, Outcome.ERROR, 0.0, Phase.COLLECT, message, 1, path)
         self.results.append(result)
 
     def _close(self, report: pytest.TestReport, pending: _Pending) -> None:

@@ -12,6 +12,7 @@ import ast
 import bisect
 import hashlib
 from dataclasses import dataclass
+from typing import Any
 
 from greenline.model import Block
 
@@ -73,6 +74,15 @@ class FileBlocks:
     @property
     def blocks(self) -> tuple[Block, ...]:
         return (self.module, *(span.block for span in self.spans))
+
+    def to_json(self) -> dict[str, object]:
+        spans = [[sp.start, sp.end, sp.block.name, sp.block.checksum] for sp in self.spans]
+        return {"module": self.module.checksum, "spans": spans}
+
+    @classmethod
+    def from_json(cls, path: str, data: dict[str, Any]) -> FileBlocks:
+        spans = tuple(_Span(a, b, Block(path, name, sum_)) for a, b, name, sum_ in data["spans"])
+        return cls(path=path, module=Block(path, MODULE_BLOCK, data["module"]), spans=spans)
 
     def block_at(self, line: int) -> Block:
         """The block whose code starts at ``line`` (a code object's ``co_firstlineno``)."""

@@ -9,6 +9,7 @@ from types import CodeType
 
 from greenline.model import Block
 from greenline.tracing.blocks import FileBlocks, read_file_blocks
+from greenline.tracing.cache import FingerprintCache, digest_of
 from greenline.tracing.tracers import FOREIGN_FRAGMENTS, Tracer, make_tracer
 
 
@@ -20,8 +21,13 @@ class CoverageCollector:
     """
 
     def __init__(
-        self, root: Path, exclude: tuple[str, ...] = (), tracer_name: str | None = None
+        self,
+        root: Path,
+        exclude: tuple[str, ...] = (),
+        tracer_name: str | None = None,
+        cache: FingerprintCache | None = None,
     ) -> None:
+        self.cache = cache
         self._prefixes = tuple({str(root) + os.sep, str(root.resolve()) + os.sep})
         self.exclude = exclude
         self.tracer: Tracer = make_tracer(self._prefixes, FOREIGN_FRAGMENTS, tracer_name)
@@ -31,22 +37,23 @@ class CoverageCollector:
 
     def begin_test(self) -> None:
         """Forget what ran before and start tracing a new test."""
-        self.tracer.collect()
-        self.tracer.start()
+        self.tracer.begin()
 
     def pause(self) -> None:
-        self.tracer.stop()
+        self.tracer.pause()
 
     def resume(self) -> None:
-        self.tracer.start()
+        self.tracer.resume()
 
     def close(self) -> None:
         self.tracer.close()
+        if self.cache is not None:
+            self.cache.save()
 
     def end_test(self) -> frozenset[Block]:
-        """Return the blocks the test ran (tracing is off by now: mapping runs at full speed)."""
-        self.tracer.stop()
-        codes = self.tracer.collect()
+        """Return the blocks the test ran (tracing is paused: mapping runs at full speed)."""
+        self.tracer.pause()
+        codes = self.tracer.take()
         blocks: set[Block] = set()
         for code in codes:
             block = self._block_of(code)
@@ -84,10 +91,19 @@ class CoverageCollector:
             return None
         return relative
 
-    @staticmethod
-    def _read(filename: str, relative: str) -> FileBlocks | None:
+    def _read(self, filename: str, relative: str) -> FileBlocks | None:
         try:
-            source = Path(filename).read_text(encoding="utf-8")
-            return read_file_blocks(source, relative)
-        except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
+            data = Path(filename).read_bytes()
+        except OSError:
             return None
+        digest = digest_of(data) if self.cache is not None else ""
+        cached = self.cache.get(relative, digest) if self.cache is not None else None
+        if cached is not None:
+            return cached
+        try:
+            blocks = read_file_blocks(data.decode("utf-8"), relative)
+        except (SyntaxError, ValueError, UnicodeDecodeError):
+            return None
+        if self.cache is not None:
+            self.cache.put(relative, digest, blocks)
+        return blocks

@@ -1,7 +1,9 @@
 """Three ways to learn which code objects of the project ran, fastest first for this Python.
 
-Each tracer hands back the code objects first run since the last ``collect()``, limited to files
-under the ``include`` prefixes whose names contain none of the ``exclude`` fragments:
+A tracer follows one test at a time: ``begin()`` forgets what ran before and starts tracing,
+``pause()``/``resume()`` bracket pytest's own work between the test's phases, and ``take()`` returns
+the code objects the test ran, limited to files under the ``include`` prefixes whose names contain
+none of the ``exclude`` fragments:
 - ``sys.monitoring`` (3.12+): a PY_START callback that disables itself per code object, so a
   function costs one callback per test however often it runs;
 - a C profile hook (3.11, the optional ``greenline._ctracer`` extension): call events only,
@@ -23,11 +25,13 @@ FOREIGN_FRAGMENTS = ("site-packages", "dist-packages")
 class Tracer(Protocol):
     name: str
 
-    def start(self) -> None: ...
+    def begin(self) -> None: ...
 
-    def stop(self) -> None: ...
+    def pause(self) -> None: ...
 
-    def collect(self) -> list[CodeType]: ...
+    def resume(self) -> None: ...
+
+    def take(self) -> list[CodeType]: ...
 
     def close(self) -> None: ...
 
@@ -50,44 +54,73 @@ class _CodeFilter:
 
 
 class MonitoringTracer:
-    """``sys.monitoring`` PY_START events, re-armed for every test with ``restart_events``."""
+    """``sys.monitoring`` with two tools, so pytest's own code costs one callback per session.
+
+    The *discover* tool watches PY_START everywhere and disables each location for good after
+    its first call. Project code it finds is handed to the *track* tool as a local event; a
+    tracked function reports its first call in a test and disables itself, and only the code
+    objects that fired get re-armed when the next test begins. ``restart_events`` would re-arm
+    every code object in the process, pytest's included, for every test.
+    """
 
     name = "sys.monitoring"
 
     def __init__(self, include: tuple[str, ...], exclude: tuple[str, ...]) -> None:
         mon = sys.monitoring  # type: ignore[attr-defined,unused-ignore]
-        free = [tool for tool in (4, 3) if mon.get_tool(tool) is None]
-        if not free:
-            raise RuntimeError("no free sys.monitoring tool id")
+        free = [tool for tool in (4, 3, 5, 2) if mon.get_tool(tool) is None]
+        if len(free) < 2:
+            raise RuntimeError("fewer than two free sys.monitoring tool ids")
         self._mon = mon
-        self._tool: int = free[0]
-        self._seen: list[CodeType] = []
+        self._event: int = mon.events.PY_START
+        self._discover, self._track = free[0], free[1]
+        self._fired: list[CodeType] = []
+        self._tracked: list[CodeType] = []
+        self._enabled = False
         self._filter = _CodeFilter(include, exclude)
-        mon.use_tool_id(self._tool, "greenline")
-        mon.register_callback(self._tool, mon.events.PY_START, self._on_start)
+        mon.use_tool_id(self._discover, "greenline-discover")
+        mon.use_tool_id(self._track, "greenline")
+        mon.register_callback(self._discover, self._event, self._on_discover)
+        mon.register_callback(self._track, self._event, self._on_track)
 
-    def _on_start(self, code: CodeType, _offset: int) -> Any:
+    def _on_discover(self, code: CodeType, _offset: int) -> Any:
         if self._filter.wants(code):
-            self._seen.append(code)
+            self._fired.append(code)
+            self._tracked.append(code)
+            self._mon.set_local_events(self._track, code, self._event)
         return self._mon.DISABLE
 
-    def start(self) -> None:
-        self._mon.set_events(self._tool, self._mon.events.PY_START)
-        self._mon.restart_events()
+    def _on_track(self, code: CodeType, _offset: int) -> Any:
+        self._fired.append(code)
+        return self._mon.DISABLE
 
-    def stop(self) -> None:
-        self._mon.set_events(self._tool, 0)
+    def begin(self) -> None:
+        if not self._enabled:
+            self._mon.set_events(self._discover, self._event)
+            self._enabled = True
+        # Re-arm what fired since the last test began, between tests included: code that ran
+        # in pytest's reporting must report again in this test.
+        for code in dict.fromkeys(self._fired):
+            self._mon.set_local_events(self._track, code, 0)
+            self._mon.set_local_events(self._track, code, self._event)
+        self._fired = []
 
-    def collect(self) -> list[CodeType]:
-        seen, self._seen = self._seen, []
-        self._mon.restart_events()
-        return seen
+    def pause(self) -> None:
+        """Nothing to do: a disabled location costs nothing, so pytest's own work is free."""
+
+    def resume(self) -> None:
+        """Nothing to do (see ``pause``)."""
+
+    def take(self) -> list[CodeType]:
+        return list(dict.fromkeys(self._fired))
 
     def close(self) -> None:
-        """Give the tool id back, so another tracer (or tool) can use it."""
-        self.stop()
-        self._mon.register_callback(self._tool, self._mon.events.PY_START, None)
-        self._mon.free_tool_id(self._tool)
+        """Switch every event off and give both tool ids back."""
+        self._mon.set_events(self._discover, 0)
+        for code in self._tracked:
+            self._mon.set_local_events(self._track, code, 0)
+        for tool in (self._discover, self._track):
+            self._mon.register_callback(tool, self._event, None)
+            self._mon.free_tool_id(tool)
 
 
 class CProfileTracer:
@@ -104,19 +137,24 @@ class CProfileTracer:
     def _in_new_thread(self, _frame: FrameType, _event: str, _arg: object) -> None:
         self._ext.start()
 
-    def start(self) -> None:
-        threading.setprofile(self._in_new_thread)
-        self._ext.start()
+    def begin(self) -> None:
+        self._ext.collect()  # a new epoch: everything counts as unseen again
+        self.resume()
 
-    def stop(self) -> None:
+    def pause(self) -> None:
+        # On 3.11 an active hook slows every line, so pytest's own work runs without it.
         self._ext.stop()
         threading.setprofile(None)  # type: ignore[arg-type,unused-ignore]
 
-    def collect(self) -> list[CodeType]:
+    def resume(self) -> None:
+        threading.setprofile(self._in_new_thread)
+        self._ext.start()
+
+    def take(self) -> list[CodeType]:
         return self._ext.collect()
 
     def close(self) -> None:
-        self.stop()
+        self.pause()
 
 
 class PythonProfileTracer:
@@ -137,21 +175,25 @@ class PythonProfileTracer:
                 if self._filter.wants(code):
                     self._seen.append(code)
 
-    def start(self) -> None:
-        threading.setprofile(self._on_event)
-        sys.setprofile(self._on_event)
+    def begin(self) -> None:
+        self._ids = set()
+        self._seen = []
+        self.resume()
 
-    def stop(self) -> None:
+    def pause(self) -> None:
         sys.setprofile(None)
         threading.setprofile(None)  # type: ignore[arg-type,unused-ignore]
 
-    def collect(self) -> list[CodeType]:
+    def resume(self) -> None:
+        threading.setprofile(self._on_event)
+        sys.setprofile(self._on_event)
+
+    def take(self) -> list[CodeType]:
         seen, self._seen = self._seen, []
-        self._ids = set()
         return seen
 
     def close(self) -> None:
-        self.stop()
+        self.pause()
 
 
 TRACERS: dict[str, type[MonitoringTracer | CProfileTracer | PythonProfileTracer]] = {

@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from greenline.tracing import blocks as blocks_module
+from greenline.tracing import collector as collector_module
+from greenline.tracing.blocks import read_file_blocks
+from greenline.tracing.cache import FingerprintCache, digest_of
+from greenline.tracing.collector import CoverageCollector
+
+SOURCE = (
+    "import os\n\n\ndef f(x):\n    return x + 1\n\n\nclass C:\n    def m(self):\n        return 2\n"
+)
+
+
+def test_round_trip_through_the_file(tmp_path: Path) -> None:
+    blocks = read_file_blocks(SOURCE, "pkg/mod.py")
+    digest = digest_of(SOURCE.encode())
+    cache = FingerprintCache(tmp_path)
+    cache.put("pkg/mod.py", digest, blocks)
+    cache.save()
+    again = FingerprintCache(tmp_path)
+    assert again.get("pkg/mod.py", digest) == blocks
+    assert again.get("pkg/mod.py", digest_of(b"other content")) is None
+    assert again.get("pkg/other.py", digest) is None
+
+
+def test_a_corrupt_cache_is_ignored(tmp_path: Path) -> None:
+    cache = FingerprintCache(tmp_path)
+    cache.file.write_text("{not json")
+    assert cache.get("a.py", "x") is None
+    cache.file.write_text(json.dumps({"a.py": {"digest": "x", "spans": "nonsense"}}))
+    assert FingerprintCache(tmp_path).get("a.py", "x") is None
+
+
+def test_concurrent_writers_merge(tmp_path: Path) -> None:
+    first, second = FingerprintCache(tmp_path), FingerprintCache(tmp_path)
+    a = read_file_blocks("def a():\n    pass\n", "a.py")
+    b = read_file_blocks("def b():\n    pass\n", "b.py")
+    first.put("a.py", "da", a)
+    second.put("b.py", "db", b)
+    first.save()
+    second.save()
+    merged = FingerprintCache(tmp_path)
+    assert merged.get("a.py", "da") == a
+    assert merged.get("b.py", "db") == b
+
+
+def test_the_collector_parses_an_unchanged_file_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = tmp_path / "mod.py"
+    source.write_text(SOURCE)
+    parsed: list[str] = []
+    real = blocks_module.read_file_blocks
+
+    def counting(text: str, path: str):  # type: ignore[no-untyped-def]
+        parsed.append(path)
+        return real(text, path)
+
+    monkeypatch.setattr(collector_module, "read_file_blocks", counting)
+    code = compile(SOURCE, str(source), "exec")
+    function_code = next(c for c in code.co_consts if getattr(c, "co_name", "") == "f")
+
+    def block_name(cache_dir: Path) -> str:
+        collector = CoverageCollector(
+            tmp_path, tracer_name="python-profile", cache=FingerprintCache(cache_dir)
+        )
+        try:
+            block = collector._block_of(function_code)
+            assert block is not None
+            return block.name
+        finally:
+            collector.close()
+
+    assert block_name(tmp_path / "cache") == "f"
+    assert block_name(tmp_path / "cache") == "f"
+    assert parsed == ["mod.py"], "the second collector read the fingerprints from the cache"
+    source.write_text(SOURCE.replace("x + 1", "x + 2"))
+    assert block_name(tmp_path / "cache") == "f"
+    assert parsed == ["mod.py", "mod.py"], "a changed file is parsed again"
