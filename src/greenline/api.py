@@ -91,12 +91,20 @@ class Greenline:
         db: str | None = None,
         env: Mapping[str, str] | None = None,
         migrate: bool = True,
+        create: bool = True,
     ) -> Greenline:
-        """Open the store for the repository containing ``path`` (default: the current dir)."""
-        start = (path or Path.cwd()).resolve()
-        git_root = vcs.find_root(start)
-        root = git_root or start
+        """Open the store for the repository containing ``path`` (default: the current dir).
+
+        With ``create=False`` (read commands) a local store that does not exist yet is a
+        NoDataError rather than a new empty file."""
+        start, root, git_root = _locate(path)
         settings = load_settings(root, os.environ if env is None else env, {"database_url": db})
+        missing = _missing_sqlite_file(settings.database_url)
+        if missing is not None and not create:
+            raise NoDataError(
+                f"no greenline store at {missing} yet",
+                hint="record a run first: greenline record (or pytest --greenline-record)",
+            )
         if not settings.values["database_url"].value:
             _keep_store_out_of_git(root / ".greenline")
         store = Store(settings.database_url, migrate=migrate)
@@ -258,13 +266,6 @@ class Greenline:
         hint = f"did you mean '{close[0]}'?" if close else "list tests with: greenline tests"
         raise NoDataError(f"no results for test '{test_id}' in {self.repository}", hint=hint)
 
-    def config_values(self) -> dict[str, Value]:
-        """Each setting and its source; the database URL with its password masked."""
-        values = dict(self.settings.values)
-        url = values["database_url"]
-        values["database_url"] = Value(mask_url(self.settings.database_url), url.source)
-        return values
-
     def upgrade_store(self) -> tuple[str | None, str]:
         """Migrate the store forward to this greenline's schema; (before, after)."""
         with translate_errors(self.store.url):
@@ -311,6 +312,34 @@ def _import_file(
     writes.insert_results(conn, run_id, repo_id, batch, renumber=True)
     if on_progress:
         on_progress(reader.path, done + len(batch))
+
+
+def load_config(
+    path: Path | None = None, *, db: str | None = None, env: Mapping[str, str] | None = None
+) -> dict[str, Value]:
+    """The settings of the repository containing ``path``, without opening the store; the
+    database URL with its password masked."""
+    _, root, _ = _locate(path)
+    settings = load_settings(root, os.environ if env is None else env, {"database_url": db})
+    values = dict(settings.values)
+    values["database_url"] = Value(mask_url(settings.database_url), values["database_url"].source)
+    return values
+
+
+def _locate(path: Path | None) -> tuple[Path, Path, Path | None]:
+    """(where the user pointed, the repository root, the git root if any)."""
+    start = (path or Path.cwd()).resolve()
+    git_root = vcs.find_root(start)
+    return start, git_root or start, git_root
+
+
+def _missing_sqlite_file(url: str) -> Path | None:
+    """The SQLite file ``url`` names, if it does not exist yet."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix) or url == prefix + ":memory:":
+        return None
+    file = Path(url.removeprefix(prefix).split("?", 1)[0])
+    return None if file.exists() else file
 
 
 def _keep_store_out_of_git(folder: Path) -> None:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from greenline.errors import NoDataError
 from tests.cli.conftest import Cli
 
 
@@ -84,7 +85,17 @@ def test_history_of_an_unknown_test_suggests_one(imported: Cli) -> None:
     assert "Hint: did you mean 'tests.test_cart::test_remove'?" in result.err
 
 
+def test_no_store_yet_says_no_data_and_creates_nothing(cli: Cli, git_repo) -> None:  # type: ignore[no-untyped-def]
+    for command in (["runs"], ["tests"], ["run", "show", "1"], ["db", "info"]):
+        result = cli(*command)
+        assert result.code == 5, command
+        assert "no greenline store at" in result.err
+        assert "Hint: record a run first" in result.err
+    assert not (git_repo / ".greenline").exists()
+
+
 def test_empty_store_says_no_data(cli: Cli) -> None:
+    assert cli("db", "upgrade").code == 0
     result = cli("runs")
     assert result.code == 5
     assert "no runs recorded yet" in result.err
@@ -105,6 +116,7 @@ def test_wrong_flag_is_a_usage_error(cli: Cli) -> None:
 def test_config_show(cli: Cli, git_repo) -> None:  # type: ignore[no-untyped-def]
     text = cli("config", "show")
     assert "database_url" in text.out and "default" in text.out
+    assert not (git_repo / ".greenline").exists(), "showing settings opens no store"
     doc = cli("config", "show", "-f", "json").json()
     assert doc["settings"]["coverage_exclude"] == {"value": [], "source": "default"}
     (git_repo / "pyproject.toml").write_text("[tool.greenline]\ncoverage_exlude = ['x/*']\n")
@@ -155,5 +167,6 @@ def test_version(cli: Cli) -> None:
 
 
 def test_debug_shows_the_traceback(cli: Cli) -> None:
-    with pytest.raises(Exception, match="no run with id 7"):
+    assert cli("db", "upgrade").code == 0
+    with pytest.raises(NoDataError, match="no run with id 7"):
         cli("--debug", "run", "show", "7")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from greenline.api import Greenline, is_process_alive
+from greenline.api import Greenline, is_process_alive, load_config
 from greenline.config import Value
 from greenline.errors import InputError, NoDataError, UsageError
 from greenline.model import CommitInfo, Outcome, RunStatus, TestResult
@@ -119,8 +119,19 @@ def test_process_liveness() -> None:
 
 def test_config_values_say_where_they_came_from(git_repo: Path, tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'x.db'}"
-    with Greenline.open(git_repo, db=url) as gl:
-        assert gl.config_values()["database_url"] == Value(url, "flag")
+    assert load_config(git_repo, db=url, env={})["database_url"] == Value(url, "flag")
+    assert load_config(git_repo, env={})["database_url"].source == "default"
+    assert not (tmp_path / "x.db").exists(), "reading settings opens no store"
+
+
+def test_readers_do_not_create_a_store(git_repo: Path) -> None:
+    with pytest.raises(NoDataError) as info:
+        Greenline.open(git_repo, env={}, create=False)
+    assert "no greenline store at" in info.value.message
+    assert "greenline record" in (info.value.hint or "")
+    assert not (git_repo / ".greenline").exists()
+    Greenline.open(git_repo, env={}).close()
+    Greenline.open(git_repo, env={}, create=False).close()
 
 
 def test_urls_are_masked() -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import pytest
 from mcp.client.session import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 
@@ -95,21 +96,6 @@ def test_mcp_json_equals_cli_json(git_repo: Path, capsys: Any, monkeypatch: Any)
     assert answers["list_runs{}"].structured_content == cli_doc
 
 
-def test_server_refuses_a_broken_store(tmp_path: Path) -> None:
-    import subprocess
-
-    proc = subprocess.run(
-        [sys.executable, "-m", "greenline.mcp", "--db", "nonsense"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert proc.returncode == 4
-    assert "greenline: error: not a database URL" in proc.stderr
-
-
 async def _http_list_runs(url: str) -> Any:
     from mcp.client.streamable_http import streamable_http_client
 
@@ -162,11 +148,18 @@ def test_streamable_http(git_repo: Path) -> None:
     assert result.structured_content["runs"][0]["source"] == "junit"
 
 
-def test_http_address_is_checked(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--db", "nonsense"], "greenline: error: not a database URL"),
+        (["--http", "localhost"], "expected HOST:PORT"),
+    ],
+)
+def test_bad_arguments_are_one_clear_error(tmp_path: Path, args: list[str], message: str) -> None:
     import subprocess
 
     proc = subprocess.run(
-        [sys.executable, "-m", "greenline.mcp", "--http", "localhost"],
+        [sys.executable, "-m", "greenline.mcp", *args],
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -174,4 +167,4 @@ def test_http_address_is_checked(tmp_path: Path) -> None:
         check=False,
     )
     assert proc.returncode == 4
-    assert "expected HOST:PORT" in proc.stderr
+    assert message in proc.stderr

@@ -7,6 +7,7 @@ from rich.table import Table
 
 from greenline import views
 from greenline.cli.state import FORMAT_OPTION, Format, console, emit_json, state_of
+from greenline.api import load_config
 from greenline.config import KEYS
 
 config_app = typer.Typer(help="Inspect greenline's settings.", no_args_is_help=True)
@@ -15,8 +16,8 @@ config_app = typer.Typer(help="Inspect greenline's settings.", no_args_is_help=T
 @config_app.command("show")
 def show_config(ctx: typer.Context, fmt: Format = FORMAT_OPTION) -> None:
     """Each setting with its value and source (default < pyproject.toml < env < flag)."""
-    with state_of(ctx).open_api() as gl:
-        values = gl.config_values()
+    state = state_of(ctx)
+    values = load_config(state.repo, db=state.db)
     if fmt is Format.json:
         emit_json(views.config_document(values))
         return

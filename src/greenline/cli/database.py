@@ -26,7 +26,7 @@ def upgrade(ctx: typer.Context) -> None:
 @db_app.command("info")
 def info(ctx: typer.Context, fmt: Format = FORMAT_OPTION) -> None:
     """Where the store is, its schema revision and how many rows it holds."""
-    with state_of(ctx).open_api() as gl:
+    with state_of(ctx).open_reader() as gl:
         data = gl.db_info()
     if fmt is Format.json:
         emit_json(views.db_info_document(data))

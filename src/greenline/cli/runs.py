@@ -21,7 +21,7 @@ def list_runs(
     fmt: Format = FORMAT_OPTION,
 ) -> None:
     """List recorded runs, newest first."""
-    with state_of(ctx).open_api() as gl:
+    with state_of(ctx).open_reader() as gl:
         runs = gl.list_runs(limit=limit, status=status, branch=branch)
     if fmt is Format.json:
         emit_json(views.runs_document(runs))
@@ -42,7 +42,7 @@ def show_run(
     fmt: Format = FORMAT_OPTION,
 ) -> None:
     """Show one run: its commit, environment, counts and failing tests."""
-    with state_of(ctx).open_api() as gl:
+    with state_of(ctx).open_reader() as gl:
         run = gl.get_run(run_id)
         results = gl.run_results(run_id)
     if fmt is Format.json:

@@ -32,8 +32,12 @@ class CliState:
     repo: Path | None = None
     debug: bool = False
 
-    def open_api(self, *, migrate: bool = True) -> Greenline:
-        return Greenline.open(self.repo, db=self.db, migrate=migrate)
+    def open_api(self, *, migrate: bool = True, create: bool = True) -> Greenline:
+        return Greenline.open(self.repo, db=self.db, migrate=migrate, create=create)
+
+    def open_reader(self) -> Greenline:
+        """For read commands: a missing local store is "no data", not a new empty file."""
+        return self.open_api(create=False)
 
 
 def state_of(ctx: typer.Context) -> CliState:

@@ -21,7 +21,7 @@ def list_tests(
     fmt: Format = FORMAT_OPTION,
 ) -> None:
     """List tests with their run count, failures, mean duration and last outcome."""
-    with state_of(ctx).open_api() as gl:
+    with state_of(ctx).open_reader() as gl:
         summaries = gl.list_tests(slowest=slowest, failing=failing)
     if fmt is Format.json:
         emit_json(views.tests_document(summaries))
@@ -44,7 +44,7 @@ def show_history(
     fmt: Format = FORMAT_OPTION,
 ) -> None:
     """Every recorded result of one test, newest first."""
-    with state_of(ctx).open_api() as gl:
+    with state_of(ctx).open_reader() as gl:
         entries = gl.test_history(test_id, limit=limit)
     if fmt is Format.json:
         emit_json(views.history_document(test_id, entries))

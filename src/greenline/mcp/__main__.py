@@ -30,11 +30,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     def open_api() -> Greenline:
-        return Greenline.open(args.repo, db=args.db)
+        return Greenline.open(args.repo, db=args.db, create=False)
 
     try:
         address = parse_address(args.http) if args.http else None
-        open_api().close()  # fail now, with one clear line, if the store cannot be opened
+        # fail now, with one clear line, if the store cannot be opened (made if missing)
+        Greenline.open(args.repo, db=args.db).close()
     except GreenlineError as exc:
         print(f"greenline: error: {exc}", file=sys.stderr)
         return exc.exit_code
