@@ -19,26 +19,25 @@ from pathlib import Path
 from sqlalchemy import Connection
 
 from greenline import vcs
-from greenline.config import Settings, Value, load_settings
+from greenline.config import Settings, Value, load_settings, mask_url
 from greenline.errors import NoDataError, UsageError
 from greenline.executor import run_command
 from greenline.junit import JUnitReader
 from greenline.model import (
     Block,
     CommitInfo,
+    Environment,
     Run,
     RunStatus,
     TestHistoryEntry,
     TestResult,
     TestSummary,
 )
-from greenline.store import Store, mask_url, reads, upgrade_schema, writes
+from greenline.store import Store, reads, upgrade_schema, writes
 from greenline.store.engine import translate_errors
 from greenline.tracing.environment import read_environment
 
 IMPORT_BATCH = 2000
-#: pytest exit codes after which every collected test had its chance to run.
-FINISHED_EXIT_CODES = frozenset({0, 1, 5})
 
 
 def is_process_alive(pid: int) -> bool:
@@ -130,11 +129,17 @@ class Greenline:
         args: str | None = None,
         started_at: datetime | None = None,
         with_environment: bool = True,
+        environment: Environment | None = None,
+        pid: int | None = None,
     ) -> int:
-        """A new ``running`` run tied to the checked-out commit (or the one given)."""
+        """A new ``running`` run tied to the checked-out commit (or the one given).
+
+        ``environment`` and ``pid`` describe the process that runs the tests, when that is not
+        this one (the pytest plugin's store writer)."""
         self.sweep_dead_runs()
         commit = commit or vcs.read_commit(self.root)
-        environment = read_environment() if with_environment else None
+        if environment is None and with_environment:
+            environment = read_environment()
         with self.store.write() as conn:
             repo_id = writes.ensure_repository(conn, self.repository, str(self.root))
             return writes.insert_run(
@@ -145,7 +150,7 @@ class Greenline:
                 source=source,
                 started_at=started_at or datetime.now(UTC),
                 hostname=socket.gethostname(),
-                pid=os.getpid(),
+                pid=pid or os.getpid(),
                 args=args,
             )
 

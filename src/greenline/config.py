@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -76,6 +77,11 @@ class Settings:
     @property
     def coverage_exclude(self) -> tuple[str, ...]:
         return tuple(self.values["coverage_exclude"].value)
+
+
+def mask_url(url: str) -> str:
+    """A URL with its password hidden (``postgresql://u:***@host/db``), for any output."""
+    return re.sub(r"(://[^:/@\s]*):[^@/\s]*@", r"\1:***@", url)
 
 
 def _unknown_key(key: str, where: str) -> ConfigError:

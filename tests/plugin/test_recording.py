@@ -78,7 +78,10 @@ def test_records_every_outcome(project: pytest.Pytester) -> None:
     assert run.environment is not None
     assert run.environment.python.startswith("cpython-")
     result.stdout.fnmatch_lines(
-        ["greenline: recording run * into sqlite:///*", "greenline: recorded run *: 8 results*"]
+        [
+            "greenline: recording into sqlite:///* (tracer: *)",
+            "greenline: recorded run *: 8 results*",
+        ]
     )
 
 
@@ -180,7 +183,10 @@ def test_not_active_without_the_option(project: pytest.Pytester) -> None:
 def test_a_bad_store_url_is_a_usage_error(project: pytest.Pytester) -> None:
     result = project.runpytest_subprocess(*RECORD, "--greenline-db", "nonsense://")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*greenline: *nonsense*", "*Hint:*"])
+    result.stdout.fnmatch_lines(
+        ["*greenline: unknown kind of database in 'nonsense://'*", "Hint: use sqlite:///*"]
+    )
+    assert result.parseoutcomes().get("passed", 0) == 0, "no test ran against a broken store"
 
 
 def test_outside_git_the_run_has_no_commit(pytester: pytest.Pytester) -> None:
@@ -248,3 +254,21 @@ def test_reruns_are_recorded_as_attempts(project: pytest.Pytester) -> None:
         ("test_always_fails", 3): Outcome.FAILED,
     }
     assert run.counts == {"passed": 1, "failed": 1}
+
+
+def test_pytest_itself_never_loads_the_database_layer(project: pytest.Pytester) -> None:
+    """The store writer, a separate process, does the database work on another core."""
+    marker = project.path / "modules.txt"
+    project.makeconftest(
+        f"""
+        import sys
+
+        def pytest_unconfigure():
+            heavy = [m for m in ("sqlalchemy", "alembic", "greenline.api") if m in sys.modules]
+            open({str(marker)!r}, "w").write(",".join(heavy) or "none")
+        """
+    )
+    project.runpytest_subprocess(*RECORD).assert_outcomes(passed=4)
+    assert marker.read_text() == "none"
+    run, results = run_and_results(project.path)
+    assert len(results) == 4 and run.has_coverage

@@ -9,7 +9,7 @@ from greenline.tracing import blocks as blocks_module
 from greenline.tracing import collector as collector_module
 from greenline.tracing.blocks import read_file_blocks
 from greenline.tracing.cache import FingerprintCache, digest_of
-from greenline.tracing.collector import CoverageCollector
+from greenline.tracing.collector import BlockMapper
 
 SOURCE = (
     "import os\n\n\ndef f(x):\n    return x + 1\n\n\nclass C:\n    def m(self):\n        return 2\n"
@@ -49,11 +49,10 @@ def test_concurrent_writers_merge(tmp_path: Path) -> None:
     assert merged.get("b.py", "db") == b
 
 
-def test_the_collector_parses_an_unchanged_file_once(
+def test_the_mapper_parses_an_unchanged_file_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    source = tmp_path / "mod.py"
-    source.write_text(SOURCE)
+    (tmp_path / "mod.py").write_text(SOURCE)
     parsed: list[str] = []
     real = blocks_module.read_file_blocks
 
@@ -62,23 +61,23 @@ def test_the_collector_parses_an_unchanged_file_once(
         return real(text, path)
 
     monkeypatch.setattr(collector_module, "read_file_blocks", counting)
-    code = compile(SOURCE, str(source), "exec")
-    function_code = next(c for c in code.co_consts if getattr(c, "co_name", "") == "f")
 
-    def block_name(cache_dir: Path) -> str:
-        collector = CoverageCollector(
-            tmp_path, tracer_name="python-profile", cache=FingerprintCache(cache_dir)
-        )
+    def names(cache_dir: Path) -> set[str]:
+        mapper = BlockMapper(tmp_path, FingerprintCache(cache_dir))
         try:
-            block = collector._block_of(function_code)
-            assert block is not None
-            return block.name
+            return {b.name for b in mapper.blocks_of([("mod.py", 4)])}
         finally:
-            collector.close()
+            mapper.close()
 
-    assert block_name(tmp_path / "cache") == "f"
-    assert block_name(tmp_path / "cache") == "f"
-    assert parsed == ["mod.py"], "the second collector read the fingerprints from the cache"
-    source.write_text(SOURCE.replace("x + 1", "x + 2"))
-    assert block_name(tmp_path / "cache") == "f"
+    assert names(tmp_path / "cache") == {"f", "<module>"}
+    assert names(tmp_path / "cache") == {"f", "<module>"}
+    assert parsed == ["mod.py"], "the second mapper read the fingerprints from the cache"
+    (tmp_path / "mod.py").write_text(SOURCE.replace("x + 1", "x + 2"))
+    assert names(tmp_path / "cache") == {"f", "<module>"}
     assert parsed == ["mod.py", "mod.py"], "a changed file is parsed again"
+
+
+def test_sites_outside_known_files_are_dropped(tmp_path: Path) -> None:
+    mapper = BlockMapper(tmp_path)
+    (tmp_path / "broken.py").write_text("def (:\n")
+    assert mapper.blocks_of([("missing.py", 1), ("broken.py", 1)]) == frozenset()

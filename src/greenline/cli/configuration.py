@@ -6,8 +6,8 @@ import typer
 from rich.table import Table
 
 from greenline import views
-from greenline.cli.state import FORMAT_OPTION, Format, console, emit_json, state_of
 from greenline.api import load_config
+from greenline.cli.state import FORMAT_OPTION, Format, console, emit_json, state_of
 from greenline.config import KEYS
 
 config_app = typer.Typer(help="Inspect greenline's settings.", no_args_is_help=True)

@@ -1,49 +1,59 @@
-"""Recording under pytest: per-test coverage where tests run, results into the store where the
-session is controlled (the only process that writes, so xdist records every result once)."""
+"""Recording under pytest: tracing where tests run, and forwarding results to the store writer
+from the process that controls the session (so under xdist every result is sent once)."""
 
 from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from greenline.api import FINISHED_EXIT_CODES, Greenline
-from greenline.config import load_settings
+from greenline.config import load_settings, mask_url
 from greenline.errors import GreenlineError
-from greenline.model import Block, Outcome, Phase, TestResult
+from greenline.model import Outcome, Phase
+from greenline.pytest_plugin.writer import StoreWriter
 from greenline.tracing import CoverageCollector
-from greenline.tracing.cache import FingerprintCache
+from greenline.tracing.environment import read_environment
 from greenline.vcs import find_root
 
 FLUSH_RESULTS = 500
 FLUSH_SECONDS = 2.0
 MESSAGE_CHARS = 1000
-BLOCKS_ATTR = "greenline_blocks"
+SITES_ATTR = "greenline_sites"
+#: pytest exit codes after which every collected test had its chance to run.
+FINISHED_EXIT_CODES = frozenset({0, 1, 5})
 
 
 def register_recorder(config: pytest.Config) -> None:
     """Wire the recorder into this pytest process (xdist workers only trace)."""
-    root = find_root(config.rootpath) or config.rootpath
-    is_worker = hasattr(config, "workerinput")
+    git_root = find_root(config.rootpath)
+    root = git_root or config.rootpath
     try:
-        settings = load_settings(root, os.environ)
-        cache = getattr(config, "cache", None)  # pytest's cache dir, unless -p no:cacheprovider
+        flags = {"database_url": config.getoption("greenline_db")}
+        settings = load_settings(root, os.environ, flags)
         collector = CoverageCollector(
-            root,
-            settings.coverage_exclude,
-            config.getoption("greenline_tracer"),
-            FingerprintCache(cache.mkdir("greenline")) if cache is not None else None,
+            root, settings.coverage_exclude, config.getoption("greenline_tracer")
         )
-        if not is_worker:
-            gl = Greenline.open(config.rootpath, db=config.getoption("greenline_db"))
-            recording = RecordingPlugin(config, gl, root, collector.tracer.name)
-            config.pluginmanager.register(recording, "greenline-recording")
     except GreenlineError as exc:
         raise pytest.UsageError(f"greenline: {exc}") from None
+    if not hasattr(config, "workerinput"):
+        cache = getattr(config, "cache", None)  # pytest's cache dir, unless -p no:cacheprovider
+        start = {
+            "type": "start",
+            "root": str(root),
+            "db": config.getoption("greenline_db"),
+            "args": " ".join(config.invocation_params.args),
+            "pid": os.getpid(),
+            "environment": asdict(read_environment()),
+            "cache_dir": str(cache.mkdir("greenline")) if cache is not None else None,
+        }
+        recording = RecordingPlugin(config, StoreWriter(start), root, collector.tracer.name)
+        recording.display_url = mask_url(settings.database_url)
+        recording.in_git = git_root is not None
+        config.pluginmanager.register(recording, "greenline-recording")
     config.pluginmanager.register(CoveragePlugin(collector), "greenline-coverage")
 
 
@@ -86,8 +96,7 @@ class CoveragePlugin:
     def pytest_runtest_makereport(self, call: pytest.CallInfo[None]) -> Any:
         report = yield
         if call.when == "teardown":
-            blocks = self.collector.end_test()
-            setattr(report, BLOCKS_ATTR, [[b.path, b.name, b.checksum] for b in blocks])
+            setattr(report, SITES_ATTR, [list(site) for site in self.collector.end_test()])
         return report
 
 
@@ -138,29 +147,37 @@ def _apply(pending: _Pending, report: pytest.TestReport) -> None:
 
 
 class RecordingPlugin:
-    """Turns phase reports into results and writes them in batches; fails open on store trouble."""
+    """Turns phase reports into results and sends them to the writer in batches.
 
-    def __init__(self, config: pytest.Config, gl: Greenline, root: Path, tracer: str) -> None:
+    Trouble with the store never fails the tests: the run is left incomplete and the summary
+    says why. A store that cannot be opened at all stops the session with a usage error."""
+
+    def __init__(self, config: pytest.Config, writer: StoreWriter, root: Path, tracer: str) -> None:
         self.config = config
-        self.gl = gl
+        self.writer = writer
         self.root = root
         self.tracer = tracer
-        self.run_id = gl.start_run("pytest", args=" ".join(config.invocation_params.args))
+        self.display_url = ""
+        self.in_git = True
         self.pending: dict[str, _Pending] = {}
         self.attempts: dict[str, int] = {}
-        self.results: list[TestResult] = []
-        self.coverage: dict[str, list[Block]] = {}
+        self.results: list[list[Any]] = []
+        self.sites: dict[str, list[list[Any]]] = {}
         self.paths: dict[str, str] = {}
-        self.recorded = 0
         self.last_flush = time.monotonic()
-        self.error: str | None = None
 
     def pytest_report_header(self) -> str:
-        where = "" if self.gl.in_git else " (not a git repository: no commit info)"
-        return (
-            f"greenline: recording run {self.run_id} into {self.gl.store.display_url} "
-            f"(tracer: {self.tracer}){where}"
-        )
+        where = "" if self.in_git else " (not a git repository: no commit info)"
+        return f"greenline: recording into {self.display_url} (tracer: {self.tracer}){where}"
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtestloop(self) -> Any:
+        # The writer opened the store while pytest collected; a store that cannot be used at
+        # all is the user's to fix, before any test runs.
+        error = self.writer.wait_ready()
+        if error is not None:
+            pytest.exit(f"greenline: {error}", returncode=pytest.ExitCode.USAGE_ERROR)
+        return (yield)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         nodeid = report.nodeid
@@ -184,28 +201,28 @@ class RecordingPlugin:
             return
         nodeid = report.nodeid or "<rootdir>"
         path = self._path(nodeid.split("::", 1)[0]) if report.nodeid else None
-        message = _message(report)
-        result = TestResult(nodeid, Outcome.ERROR, 0.0, Phase.COLLECT, message, 1, path)
-        self.results.append(result)
+        self.results.append(
+            [nodeid, Outcome.ERROR.value, 0.0, Phase.COLLECT.value, _message(report), 1, path]
+        )
 
     def _close(self, report: pytest.TestReport, pending: _Pending) -> None:
         nodeid = report.nodeid
         del self.pending[nodeid]
         self.attempts[nodeid] = pending.attempt
         self.results.append(
-            TestResult(
-                test_id=nodeid,
-                outcome=pending.outcome,
-                duration=round(pending.duration, 6),
-                phase=pending.phase,
-                message=pending.message,
-                attempt=pending.attempt,
-                path=self._path(report.location[0]),
-            )
+            [
+                nodeid,
+                pending.outcome.value,
+                round(pending.duration, 6),
+                pending.phase.value if pending.phase else None,
+                pending.message,
+                pending.attempt,
+                self._path(report.location[0]),
+            ]
         )
-        raw = getattr(report, BLOCKS_ATTR, None)
-        if raw:
-            self.coverage.setdefault(nodeid, []).extend(Block(*b) for b in raw)
+        sites = getattr(report, SITES_ATTR, None)
+        if sites:
+            self.sites.setdefault(nodeid, []).extend(sites)
         if len(self.results) >= FLUSH_RESULTS or time.monotonic() - self.last_flush > FLUSH_SECONDS:
             self._flush()
 
@@ -220,35 +237,26 @@ class RecordingPlugin:
 
     def _flush(self) -> None:
         self.last_flush = time.monotonic()
-        if self.error is not None or not self.results:
-            return
-        try:
-            self.gl.add_results(self.run_id, self.results, self.coverage)
-            self.recorded += len(self.results)
-        except GreenlineError as exc:  # fail open: the tests go on, the run stays incomplete
-            self.error = str(exc).splitlines()[0]
-        self.results, self.coverage = [], {}
+        if self.results:
+            self.writer.send_batch(self.results, self.sites)
+        self.results, self.sites = [], {}
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, exitstatus: int) -> None:
         self._flush()
-        complete = self.error is None and int(exitstatus) in FINISHED_EXIT_CODES
-        try:
-            self.gl.finish_run(self.run_id, int(exitstatus), complete=complete)
-        except GreenlineError as exc:
-            self.error = self.error or str(exc).splitlines()[0]
+        self.writer.finish(int(exitstatus), complete=int(exitstatus) in FINISHED_EXIT_CODES)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if self.error:
-            terminalreporter.write_line(
-                f"greenline: recording failed, run {self.run_id} left incomplete: {self.error}",
-                yellow=True,
+        run = f"run {self.writer.run_id}"
+        if self.writer.error:
+            first_line = self.writer.error.splitlines()[0]
+            text = (
+                f"greenline: recording failed, {run} left incomplete: {first_line}"
+                if self.writer.run_id
+                else f"greenline: nothing recorded: {first_line}"
             )
+            terminalreporter.write_line(text, yellow=True)
             return
         terminalreporter.write_line(
-            f"greenline: recorded run {self.run_id}: {self.recorded} results "
-            f"into {self.gl.store.display_url}"
+            f"greenline: recorded {run}: {self.writer.stored} results into {self.display_url}"
         )
-
-    def pytest_unconfigure(self) -> None:
-        self.gl.close()

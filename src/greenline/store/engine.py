@@ -21,9 +21,10 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
+from greenline.config import mask_url
 from greenline.errors import StoreError
 from greenline.store.schema import metadata
 
@@ -54,14 +55,6 @@ def _on_sqlite_begin(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
-def mask_url(url: str) -> str:
-    """The URL with any password hidden, for messages."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return "<unparseable URL>"
-
-
 def create_store_engine(url: str) -> Engine:
     """An engine for ``url``; SQLite files get WAL, a busy timeout and their folder created."""
     try:
@@ -74,6 +67,11 @@ def create_store_engine(url: str) -> Engine:
     if parsed.get_backend_name() != "sqlite":
         try:
             return create_engine(parsed, pool_pre_ping=True)
+        except NoSuchModuleError:
+            raise StoreError(
+                f"unknown kind of database in {mask_url(url)!r}",
+                hint="use sqlite:///path/to.db or postgresql+psycopg://user@host/db",
+            ) from None
         except (ModuleNotFoundError, SQLAlchemyError) as exc:
             raise StoreError(
                 f"cannot use {mask_url(url)}: {exc}",

@@ -7,12 +7,12 @@ from collections.abc import Iterator
 
 from sqlalchemy import Connection
 
+from greenline.config import mask_url
 from greenline.store.engine import (
     HEAD_REVISION,
     WRITE_OPTION,
     check_revision,
     create_store_engine,
-    mask_url,
     read_revision,
     translate_errors,
     upgrade_schema,

@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 from greenline.tracing.blocks import MODULE_BLOCK, FileBlocks, read_file_blocks
-from greenline.tracing.collector import CoverageCollector
+from greenline.tracing.collector import BlockMapper, CodeSite, CoverageCollector
 
-__all__ = ["MODULE_BLOCK", "CoverageCollector", "FileBlocks", "read_file_blocks"]
+__all__ = [
+    "MODULE_BLOCK",
+    "BlockMapper",
+    "CodeSite",
+    "CoverageCollector",
+    "FileBlocks",
+    "read_file_blocks",
+]

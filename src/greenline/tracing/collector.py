@@ -1,9 +1,12 @@
-"""Turns the code objects a test ran into the source blocks of the repository it touched."""
+"""Per-test coverage in two halves: where tests run, the code each test ran (as the file and first
+line of each code object, which is cheap); where results are stored, those turned into source
+blocks with their fingerprints (which means parsing files)."""
 
 from __future__ import annotations
 
 import fnmatch
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from types import CodeType
 
@@ -12,28 +15,21 @@ from greenline.tracing.blocks import FileBlocks, read_file_blocks
 from greenline.tracing.cache import FingerprintCache, digest_of
 from greenline.tracing.tracers import FOREIGN_FRAGMENTS, Tracer, make_tracer
 
+#: A code object's place: the file (relative to the repository root) and its first line.
+CodeSite = tuple[str, int]
+
 
 class CoverageCollector:
-    """Tracks one test at a time; ``end_test`` returns the blocks it executed.
-
-    Every file a test ran code in also contributes its module block, since the module's own
-    code (imports, class bodies, defaults) shaped what the test saw.
-    """
+    """Tracks one test at a time; ``end_test`` returns the sites of the code it ran."""
 
     def __init__(
-        self,
-        root: Path,
-        exclude: tuple[str, ...] = (),
-        tracer_name: str | None = None,
-        cache: FingerprintCache | None = None,
+        self, root: Path, exclude: tuple[str, ...] = (), tracer_name: str | None = None
     ) -> None:
-        self.cache = cache
         self._prefixes = tuple({str(root) + os.sep, str(root.resolve()) + os.sep})
         self.exclude = exclude
         self.tracer: Tracer = make_tracer(self._prefixes, FOREIGN_FRAGMENTS, tracer_name)
-        self._files: dict[str, FileBlocks | None] = {}
-        # id(code) -> (code, block): holding the code keeps its id from being reused.
-        self._codes: dict[int, tuple[CodeType, Block | None]] = {}
+        # id(code) -> (code, site): holding the code keeps its id from being reused.
+        self._sites: dict[int, tuple[CodeType, CodeSite | None]] = {}
 
     def begin_test(self) -> None:
         """Forget what ran before and start tracing a new test."""
@@ -45,42 +41,22 @@ class CoverageCollector:
     def resume(self) -> None:
         self.tracer.resume()
 
+    def end_test(self) -> list[CodeSite]:
+        """The sites of the code the test ran (tracing is paused first)."""
+        self.tracer.pause()
+        sites = (self._site_of(code) for code in self.tracer.take())
+        return [site for site in sites if site is not None]
+
     def close(self) -> None:
         self.tracer.close()
-        if self.cache is not None:
-            self.cache.save()
 
-    def end_test(self) -> frozenset[Block]:
-        """Return the blocks the test ran (tracing is paused: mapping runs at full speed)."""
-        self.tracer.pause()
-        codes = self.tracer.take()
-        blocks: set[Block] = set()
-        for code in codes:
-            block = self._block_of(code)
-            if block is not None:
-                blocks.add(block)
-        for path in {b.path for b in blocks}:
-            file_blocks = self._files.get(path)
-            if file_blocks is not None:
-                blocks.add(file_blocks.module)
-        return frozenset(blocks)
-
-    def _block_of(self, code: CodeType) -> Block | None:
-        cached = self._codes.get(id(code))
-        if cached is not None:
-            return cached[1]
-        file_blocks = self._file_blocks(code.co_filename)
-        block = file_blocks.block_at(code.co_firstlineno) if file_blocks else None
-        self._codes[id(code)] = (code, block)
-        return block
-
-    def _file_blocks(self, filename: str) -> FileBlocks | None:
-        relative = self._relative(filename)
-        if relative is None:
-            return None
-        if relative not in self._files:
-            self._files[relative] = self._read(filename, relative)
-        return self._files[relative]
+    def _site_of(self, code: CodeType) -> CodeSite | None:
+        cached = self._sites.get(id(code))
+        if cached is None:
+            relative = self._relative(code.co_filename)
+            site = (relative, code.co_firstlineno) if relative is not None else None
+            cached = self._sites[id(code)] = (code, site)
+        return cached[1]
 
     def _relative(self, filename: str) -> str | None:
         prefix = next((p for p in self._prefixes if filename.startswith(p)), None)
@@ -91,9 +67,40 @@ class CoverageCollector:
             return None
         return relative
 
-    def _read(self, filename: str, relative: str) -> FileBlocks | None:
+
+class BlockMapper:
+    """Maps code sites to the blocks of the repository's files, parsing each file once.
+
+    Every file a test ran code in also contributes its module block, since the module's own
+    code (imports, class bodies, defaults) shaped what the test saw.
+    """
+
+    def __init__(self, root: Path, cache: FingerprintCache | None = None) -> None:
+        self.root = root
+        self.cache = cache
+        self._files: dict[str, FileBlocks | None] = {}
+
+    def blocks_of(self, sites: Iterable[CodeSite]) -> frozenset[Block]:
+        blocks: set[Block] = set()
+        for path, line in sites:
+            file_blocks = self.file_blocks(path)
+            if file_blocks is not None:
+                blocks.add(file_blocks.block_at(line))
+                blocks.add(file_blocks.module)
+        return frozenset(blocks)
+
+    def file_blocks(self, path: str) -> FileBlocks | None:
+        if path not in self._files:
+            self._files[path] = self._read(path)
+        return self._files[path]
+
+    def close(self) -> None:
+        if self.cache is not None:
+            self.cache.save()
+
+    def _read(self, relative: str) -> FileBlocks | None:
         try:
-            data = Path(filename).read_bytes()
+            data = (self.root / relative).read_bytes()
         except OSError:
             return None
         digest = digest_of(data) if self.cache is not None else ""
