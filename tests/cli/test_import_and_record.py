@@ -110,3 +110,23 @@ def test_record_runs_pytest_and_shows_the_run(pytester: pytest.Pytester) -> None
     )
     assert again.ret == 0
     again.stdout.fnmatch_lines(["run*2 (pytest)*"])
+
+
+def test_import_shows_progress_on_a_terminal_only(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    from rich.console import Console
+
+    from greenline.cli import recording
+
+    screen = io.StringIO()
+    monkeypatch.setattr(recording, "err_console", Console(file=screen, force_terminal=True))
+    assert cli("import", "junit", str(DATA / "ant.xml")).code == 0
+    assert "importing ant.xml" in screen.getvalue()
+    assert "3 results" in screen.getvalue()
+    piped = io.StringIO()
+    monkeypatch.setattr(recording, "err_console", Console(file=piped, force_terminal=False))
+    assert cli("import", "junit", str(DATA / "ant.xml")).code == 0
+    assert piped.getvalue() == "", "no progress noise when output is not a terminal"
