@@ -29,12 +29,16 @@ from greenline.model import (
     Environment,
     Run,
     RunStatus,
+    SelectionPlan,
     TestHistoryEntry,
     TestResult,
     TestSummary,
 )
+from greenline.selection import Baseline, plan_selection
+from greenline.selection.impact import python_paths
 from greenline.store import Store, reads, upgrade_schema, writes
 from greenline.store.engine import translate_errors
+from greenline.tracing import read_file_blocks
 from greenline.tracing.environment import read_environment
 
 IMPORT_BATCH = 2000
@@ -290,6 +294,49 @@ class Greenline:
             "rows": counts,
         }
 
+    # -- selection ---------------------------------------------------------------------------
+
+    def find_baseline(self, base: str | None = None) -> Run:
+        """The run a change is judged against: the newest complete run with coverage at commit
+        ``base``, or (without one) at HEAD or one of its ancestors."""
+        wanted = vcs.resolve_revision(self.root, base) if base else None
+        with self.store.read() as conn:
+            candidates = reads.latest_baselines(conn, self.repository)
+        for run in candidates:
+            sha = run.commit.sha
+            if sha and (sha == wanted if wanted else vcs.is_ancestor(self.root, sha)):
+                return run
+        where = f"at {base}" if base else "on this branch's history"
+        raise NoDataError(
+            f"no baseline: no complete run with coverage {where}",
+            hint="record one on the base commit: greenline record (then select against it)",
+        )
+
+    def plan_selection(self, base: str | None = None) -> SelectionPlan:
+        """Which tests the working tree's change (since the baseline) can break, and why."""
+        run = self.find_baseline(base)
+        assert run.commit.sha is not None
+        with self.store.read() as conn:
+            finals = reads.final_results(conn, run.id)
+            coverage = {tc.test_id: tc.blocks for tc in reads.run_coverage(conn, run.id)}
+        baseline = Baseline(
+            run_id=run.id,
+            base=run.commit.sha,
+            environment=run.environment,
+            coverage=coverage,
+            outcomes={r.test_id: r.outcome for r in finals},
+            durations={r.test_id: r.duration for r in finals},
+            paths={r.test_id: r.path for r in finals},
+        )
+        change = vcs.read_change(self.root, run.commit.sha)
+        current = {
+            new: _current_blocks(self.root / new)
+            for new in {
+                f.path for f in change.files if (f.old_path or f.path) in python_paths(change)
+            }
+        }
+        return plan_selection(baseline, change, current, read_environment())
+
     def _sweep_if_needed(self) -> None:
         with self.store.read() as conn:
             running = reads.list_runs(conn, self.repository, limit=5, status=RunStatus.RUNNING)
@@ -317,6 +364,15 @@ def _import_file(
     writes.insert_results(conn, run_id, repo_id, batch, renumber=True)
     if on_progress:
         on_progress(reader.path, done + len(batch))
+
+
+def _current_blocks(path: Path) -> frozenset[tuple[str, str]] | None:
+    """(name, checksum) of each block of the file as it is now; None if gone or unparsable."""
+    try:
+        blocks = read_file_blocks(path.read_text(encoding="utf-8"), path.name)
+    except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
+        return None
+    return frozenset((b.name, b.checksum) for b in blocks.blocks)
 
 
 def load_config(

@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 
 from greenline.errors import VcsError
-from greenline.model import CommitInfo
+from greenline.model import Change, CommitInfo, FileChange, FileStatus
 
 #: CI systems check out a detached HEAD and name the branch in the environment.
 BRANCH_ENV_VARS = ("GREENLINE_BRANCH", "GITHUB_HEAD_REF", "GITHUB_REF_NAME", "CI_COMMIT_REF_NAME")
@@ -67,3 +67,65 @@ def read_commit(root: Path) -> CommitInfo:
         committed_at=datetime.fromisoformat(when),
         subject=subject,
     )
+
+
+STATUS_LETTERS = {
+    "A": FileStatus.ADDED,
+    "M": FileStatus.MODIFIED,
+    "T": FileStatus.MODIFIED,
+    "D": FileStatus.DELETED,
+}
+
+
+def resolve_revision(root: Path, rev: str) -> str:
+    """The commit sha ``rev`` names; a VcsError for anything that is not a commit here."""
+    sha = _git(root, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")
+    if not sha:
+        raise VcsError(
+            f"unknown revision {rev!r} in {root}",
+            hint="pass a commit, branch or tag that exists here (git log --oneline)",
+        )
+    return sha
+
+
+def is_ancestor(root: Path, sha: str, head: str = "HEAD") -> bool:
+    """True when ``sha`` is ``head`` or one of its ancestors."""
+    proc = subprocess.run(
+        ["git", "merge-base", "--is-ancestor", sha, head],
+        cwd=root,
+        capture_output=True,
+        check=False,
+        timeout=60,
+    )
+    return proc.returncode == 0
+
+
+def _parse_name_status(raw: str) -> list[FileChange]:
+    fields = raw.split("\x00")
+    changes: list[FileChange] = []
+    i = 0
+    while i < len(fields) and fields[i]:
+        letter = fields[i][0]
+        if letter in "RC":
+            old, new = fields[i + 1], fields[i + 2]
+            i += 3
+            if letter == "R":
+                changes.append(FileChange(new, FileStatus.RENAMED, old_path=old))
+            else:
+                changes.append(FileChange(new, FileStatus.ADDED))
+            continue
+        changes.append(FileChange(fields[i + 1], STATUS_LETTERS.get(letter, FileStatus.MODIFIED)))
+        i += 2
+    return changes
+
+
+def read_change(root: Path, base: str) -> Change:
+    """Every file that differs between commit ``base`` and the working tree: committed,
+    staged and unstaged edits, and untracked files that git does not ignore."""
+    diff = _git(root, "diff", "--name-status", "-M", "-z", base)
+    if diff is None:
+        raise VcsError(f"git diff against {base[:12]} failed in {root}", hint="is it a commit?")
+    changes = _parse_name_status(diff)
+    untracked = _git(root, "ls-files", "--others", "--exclude-standard", "-z") or ""
+    changes += [FileChange(p, FileStatus.ADDED) for p in untracked.split("\x00") if p]
+    return Change(base=base, files=tuple(changes))

@@ -11,7 +11,14 @@ from datetime import datetime
 from typing import Any
 
 from greenline.config import Value
-from greenline.model import Run, TestHistoryEntry, TestResult, TestSummary
+from greenline.model import (
+    Reason,
+    Run,
+    SelectionPlan,
+    TestHistoryEntry,
+    TestResult,
+    TestSummary,
+)
 
 JSON = dict[str, Any]
 
@@ -126,3 +133,27 @@ def config_document(values: Mapping[str, Value]) -> JSON:
 
 def db_info_document(info: Mapping[str, Any]) -> JSON:
     return {**_schema("db-info"), **info}
+
+
+def selection_document(plan: SelectionPlan) -> JSON:
+    def reason(r: Reason) -> JSON:
+        return {"kind": r.kind.value, "detail": r.detail}
+
+    return {
+        **_schema("selection"),
+        "baseline_run_id": plan.baseline_run_id,
+        "base": plan.base,
+        "full_suite": reason(plan.full_suite) if plan.full_suite else None,
+        "selected": [
+            {
+                "test_id": t.test_id,
+                "duration": round(t.duration, 6),
+                "reasons": [reason(r) for r in t.reasons],
+            }
+            for t in plan.selected
+        ],
+        "new_test_files": list(plan.new_test_files),
+        "unaffected": len(plan.unaffected),
+        "selected_duration": round(plan.selected_duration, 3),
+        "suite_duration": round(plan.suite_duration, 3),
+    }

@@ -18,6 +18,7 @@ from greenline.cli.database import db_app
 from greenline.cli.mcp_server import serve_mcp
 from greenline.cli.recording import import_app, record
 from greenline.cli.runs import list_runs, run_app
+from greenline.cli.selecting import select_tests
 from greenline.cli.state import CliState, err_console
 from greenline.cli.tests import list_tests, test_app
 from greenline.errors import GreenlineError
@@ -64,6 +65,7 @@ app.command("record", context_settings={"allow_extra_args": True, "ignore_unknow
     record
 )
 app.command("mcp")(serve_mcp)
+app.command("select")(select_tests)
 app.add_typer(run_app, name="run")
 app.add_typer(test_app, name="test")
 app.add_typer(import_app, name="import")

@@ -14,15 +14,31 @@ from greenline.model.runs import (
     TestResult,
     TestSummary,
 )
+from greenline.model.selection import (
+    Change,
+    FileChange,
+    FileStatus,
+    Reason,
+    ReasonKind,
+    SelectedTest,
+    SelectionPlan,
+)
 
 __all__ = [
     "Block",
+    "Change",
     "CommitInfo",
     "Environment",
+    "FileChange",
+    "FileStatus",
     "Outcome",
     "Phase",
+    "Reason",
+    "ReasonKind",
     "Run",
     "RunStatus",
+    "SelectedTest",
+    "SelectionPlan",
     "TestCoverage",
     "TestHistoryEntry",
     "TestResult",

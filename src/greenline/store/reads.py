@@ -261,6 +261,29 @@ def read_test_history(
     return out
 
 
+def final_results(conn: Connection, run_id: int) -> list[TestResult]:
+    """Each test's last attempt in a run (its final outcome), with the test's file."""
+    final = _final_results([run_id]).subquery()
+    query = select(final, tests.c.test_id, tests.c.path).join(tests, final.c.test_pk == tests.c.id)
+    return [_to_result(row) for row in conn.execute(query)]
+
+
+def latest_baselines(conn: Connection, repository: str, limit: int = 50) -> list[Run]:
+    """Complete runs with coverage, newest first: the candidates for a selection baseline."""
+    query = (
+        _run_query()
+        .where(
+            repositories.c.name == repository,
+            runs.c.status == RunStatus.COMPLETE.value,
+            runs.c.has_coverage.is_(True),
+        )
+        .order_by(runs.c.started_at.desc(), runs.c.id.desc())
+        .limit(limit)
+    )
+    rows = conn.execute(query).all()
+    return [_to_run(row, ({}, 0.0)) for row in rows]
+
+
 def known_test_ids(conn: Connection, repository: str) -> list[str]:
     query = (
         select(tests.c.test_id)

@@ -1,0 +1,105 @@
+"""``greenline select``: the tests the working tree's change can break, and why."""
+
+from __future__ import annotations
+
+import enum
+import sys
+
+import typer
+from rich.box import ROUNDED
+from rich.table import Table
+
+from greenline import views
+from greenline.cli import render
+from greenline.cli.state import console, emit_json, err_console, state_of
+from greenline.model import SelectionPlan
+
+
+class SelectFormat(enum.StrEnum):
+    ids = "ids"
+    text = "text"
+    json = "json"
+
+
+def select_tests(
+    ctx: typer.Context,
+    base: str | None = typer.Option(
+        None, "--base", metavar="REV", help="Judge against the baseline run at this commit."
+    ),
+    fmt: SelectFormat = typer.Option(SelectFormat.text, "--format", "-f", help="Output format."),
+    explain: bool = typer.Option(False, "--explain", help="Show each selected test's reasons."),
+    why: str | None = typer.Option(
+        None, "--why", metavar="TEST_ID", help="Say why one test was or was not selected."
+    ),
+) -> None:
+    """Select the tests the change since the baseline can break, most likely to fail first.
+
+    With --format ids the output feeds pytest directly: pytest $(greenline select -f ids).
+    It prints nothing when everything must run (pytest then runs the whole suite).
+    """
+    with state_of(ctx).open_reader() as gl:
+        plan = gl.plan_selection(base)
+    if plan.full_suite is not None:
+        err_console.print(f"greenline: running the full suite: {plan.full_suite.detail}")
+    if why is not None:
+        _print_why(plan, why)
+    elif fmt is SelectFormat.json:
+        emit_json(views.selection_document(plan))
+    elif fmt is SelectFormat.ids:
+        if plan.full_suite is None:
+            lines = [t.test_id for t in plan.selected] + list(plan.new_test_files)
+            sys.stdout.write("".join(f"{line}\n" for line in lines))
+    else:
+        _print_plan(plan, explain)
+
+
+def _summary(plan: SelectionPlan) -> str:
+    total = len(plan.selected) + len(plan.unaffected)
+    share = plan.selected_duration / plan.suite_duration if plan.suite_duration else 1.0
+    base = (plan.base or "?")[:10]
+    return (
+        f"{len(plan.selected)} of {total} tests selected "
+        f"({render.seconds(plan.selected_duration)} of {render.seconds(plan.suite_duration)}, "
+        f"{share:.0%} of the suite's time), against run {plan.baseline_run_id} at {base}"
+    )
+
+
+def _print_plan(plan: SelectionPlan, explain: bool) -> None:
+    console.print(_summary(plan))
+    if plan.full_suite is not None:
+        return
+    table = Table(show_header=explain, box=None if not explain else ROUNDED)
+    table.add_column("test", overflow="fold")
+    if explain:
+        table.add_column("time", justify="right")
+        table.add_column("why", overflow="fold")
+    for test in plan.selected:
+        if explain:
+            why = "\n".join(str(r) for r in test.reasons)
+            table.add_row(test.test_id, render.seconds(test.duration), why)
+        else:
+            table.add_row(test.test_id)
+    for path in plan.new_test_files:
+        table.add_row(path, *(["-", "new-test-file: never run in the baseline"] if explain else []))
+    if plan.selected or plan.new_test_files:
+        console.print(table)
+
+
+def _print_why(plan: SelectionPlan, test_id: str) -> None:
+    chosen = next((t for t in plan.selected if t.test_id == test_id), None)
+    if chosen is not None:
+        console.print(f"{test_id} is selected:")
+        for reason in chosen.reasons:
+            console.print(f"  - {reason}")
+    elif test_id in plan.unaffected:
+        console.print(
+            f"{test_id} is not selected: it ran none of the changed code in baseline run "
+            f"{plan.baseline_run_id}, and it passed there"
+        )
+    elif any(test_id.split("::", 1)[0] == path for path in plan.new_test_files):
+        console.print(f"{test_id} runs: its file is new since the baseline")
+    else:
+        console.print(
+            f"{test_id} is not in baseline run {plan.baseline_run_id}: greenline cannot judge "
+            "it (pytest --greenline-select runs tests the baseline never saw)"
+        )

@@ -1,0 +1,81 @@
+"""What a change touches, and which tests a selection runs and why."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class FileStatus(enum.StrEnum):
+    ADDED = "added"
+    MODIFIED = "modified"
+    DELETED = "deleted"
+    RENAMED = "renamed"
+
+
+@dataclass(frozen=True, slots=True)
+class FileChange:
+    """One file a change touches (``old_path`` is set for a rename)."""
+
+    path: str
+    status: FileStatus
+    old_path: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """Everything between a base commit and the working tree (commits, edits, new files)."""
+
+    base: str
+    files: tuple[FileChange, ...]
+
+
+class ReasonKind(enum.StrEnum):
+    """Why a test is selected (or why selection fell back to the full suite)."""
+
+    CHANGED_BLOCK = "changed-block"
+    REMOVED_BLOCK = "removed-block"
+    NO_COVERAGE = "no-coverage"
+    FAILED_LAST_TIME = "failed-last-time"
+    NEW_TEST_FILE = "new-test-file"
+    FULL_SUITE = "full-suite"
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    kind: ReasonKind
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.kind.value}: {self.detail}"
+
+
+@dataclass(frozen=True, slots=True)
+class SelectedTest:
+    """A test the plan runs, its reasons, and what the history says of it."""
+
+    test_id: str
+    reasons: tuple[Reason, ...]
+    duration: float
+
+
+@dataclass(frozen=True, slots=True)
+class SelectionPlan:
+    """The tests to run, in order, and the ones the change cannot reach.
+
+    ``full_suite`` is set (with its reason) when selection cannot be trusted for this change:
+    then every test runs. ``new_test_files`` are test files the baseline never ran: pytest runs
+    them whole. ``suite_duration`` is what the whole suite took in the baseline.
+    """
+
+    baseline_run_id: int | None
+    base: str | None
+    selected: tuple[SelectedTest, ...]
+    unaffected: tuple[str, ...]
+    suite_duration: float
+    full_suite: Reason | None = None
+    new_test_files: tuple[str, ...] = ()
+
+    @property
+    def selected_duration(self) -> float:
+        return sum(t.duration for t in self.selected)

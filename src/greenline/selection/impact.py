@@ -1,0 +1,188 @@
+"""Impact analysis: from a baseline run's per-test coverage and a change, the tests to run.
+
+Pure: the caller reads the store, git and the files; this module only decides. The rules, each
+a Reason on the tests it selects:
+- a test ran a block (function, method or module code) whose checksum is no longer in its file:
+  changed, or removed (with the file, or renamed away);
+- a test has no coverage in the baseline (JUnit imports, collection errors): it cannot be judged;
+- a test failed in the baseline run: it runs until it passes;
+- a new test file the baseline never ran runs whole.
+A changed Python file that no recorded test ran (a new module, a conftest.py, code that only
+runs at import), or a different environment, means selection cannot be trusted: everything runs.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from greenline.model import (
+    Block,
+    Change,
+    Environment,
+    FileStatus,
+    Outcome,
+    Reason,
+    ReasonKind,
+    SelectedTest,
+    SelectionPlan,
+)
+
+TEST_FILE_PATTERNS = ("test_*.py", "*_test.py")
+#: Blocks as they are now: (name, checksum) pairs per file; None for a deleted or unparsable file.
+CurrentBlocks = Mapping[str, frozenset[tuple[str, str]] | None]
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """What the baseline run recorded, per test."""
+
+    run_id: int
+    base: str | None
+    environment: Environment | None
+    coverage: Mapping[str, frozenset[Block]]
+    outcomes: Mapping[str, Outcome]
+    durations: Mapping[str, float]
+    paths: Mapping[str, str | None]
+
+
+def is_test_file(path: str) -> bool:
+    name = path.rsplit("/", 1)[-1]
+    return any(fnmatch.fnmatch(name, pattern) for pattern in TEST_FILE_PATTERNS)
+
+
+def python_paths(change: Change) -> set[str]:
+    """Paths whose recorded blocks may be stale: old paths of renames, edited and deleted files."""
+    paths = set()
+    for f in change.files:
+        if f.status is not FileStatus.ADDED and (f.old_path or f.path).endswith(".py"):
+            paths.add(f.old_path or f.path)
+    return paths
+
+
+def plan_selection(
+    baseline: Baseline,
+    change: Change,
+    current: CurrentBlocks,
+    environment: Environment | None,
+) -> SelectionPlan:
+    """The plan for ``change`` against ``baseline``; ``current`` covers every changed .py path."""
+    fallback = _distrust(baseline, change, environment)
+    if fallback is not None:
+        return _full_suite(baseline, fallback)
+    reasons: dict[str, list[Reason]] = defaultdict(list)
+    _stale_blocks(baseline, change, current, reasons)
+    for test_id, outcome in baseline.outcomes.items():
+        if outcome.is_failure:
+            reasons[test_id].append(Reason(ReasonKind.FAILED_LAST_TIME, outcome.value))
+        if test_id not in baseline.coverage:
+            reasons[test_id].append(Reason(ReasonKind.NO_COVERAGE, "the baseline has none"))
+    known_files = {p for p in baseline.paths.values() if p}
+    new_files = tuple(
+        sorted(
+            f.path
+            for f in change.files
+            if f.status is not FileStatus.DELETED
+            and is_test_file(f.path)
+            and f.path not in known_files
+        )
+    )
+    return _plan(baseline, reasons, new_files)
+
+
+def _distrust(baseline: Baseline, change: Change, environment: Environment | None) -> Reason | None:
+    """Why this change cannot be judged from the baseline's coverage, if it cannot."""
+    before, now = baseline.environment, environment
+    if before is not None and now is not None:
+        if before.python != now.python:
+            return Reason(ReasonKind.FULL_SUITE, f"Python changed: {before.python} -> {now.python}")
+        if before.packages_hash != now.packages_hash:
+            return Reason(ReasonKind.FULL_SUITE, "installed packages changed")
+        if before.platform != now.platform:
+            return Reason(ReasonKind.FULL_SUITE, f"platform changed: {before.platform}")
+    covered = {block.path for blocks in baseline.coverage.values() for block in blocks}
+    for f in change.files:
+        path = f.old_path or f.path
+        name = f.path.rsplit("/", 1)[-1]
+        if not path.endswith(".py") or is_test_file(f.path):
+            continue
+        if name == "conftest.py":
+            return Reason(
+                ReasonKind.FULL_SUITE, f"{f.path} changed: its hooks can affect every test below it"
+            )
+        if f.status is FileStatus.ADDED and name != "__init__.py":
+            continue  # reachable only through a file that imports it, whose module block changed
+        if path not in covered:
+            return Reason(
+                ReasonKind.FULL_SUITE, f"{f.path} ({f.status.value}) is not in any test's coverage"
+            )
+    return None
+
+
+def _stale_blocks(
+    baseline: Baseline, change: Change, current: CurrentBlocks, reasons: dict[str, list[Reason]]
+) -> None:
+    renamed = {f.old_path: f.path for f in change.files if f.old_path}
+    stale_paths = python_paths(change)
+    verdicts: dict[Block, Reason | None] = {}
+    for test_id, blocks in baseline.coverage.items():
+        for block in blocks:
+            if block.path not in stale_paths:
+                continue
+            if block not in verdicts:
+                verdicts[block] = _judge(block, current.get(renamed.get(block.path, block.path)))
+            verdict = verdicts[block]
+            if verdict is not None:
+                reasons[test_id].append(verdict)
+
+
+def _judge(block: Block, now: frozenset[tuple[str, str]] | None) -> Reason | None:
+    where = f"{block.path}::{block.name}"
+    if now is None:
+        return Reason(ReasonKind.REMOVED_BLOCK, f"{where} (file deleted or unreadable)")
+    if (block.name, block.checksum) in now:
+        return None
+    if any(name == block.name for name, _ in now):
+        return Reason(ReasonKind.CHANGED_BLOCK, where)
+    return Reason(ReasonKind.REMOVED_BLOCK, where)
+
+
+def _full_suite(baseline: Baseline, reason: Reason) -> SelectionPlan:
+    selected = tuple(
+        SelectedTest(t, (reason,), baseline.durations.get(t, 0.0))
+        for t in sorted(baseline.outcomes)
+    )
+    return SelectionPlan(
+        baseline_run_id=baseline.run_id,
+        base=baseline.base,
+        selected=selected,
+        unaffected=(),
+        suite_duration=sum(baseline.durations.values()),
+        full_suite=reason,
+    )
+
+
+def _plan(
+    baseline: Baseline, reasons: Mapping[str, list[Reason]], new_files: tuple[str, ...]
+) -> SelectionPlan:
+    def priority(test_id: str) -> tuple[int, float, str]:
+        failed = any(r.kind is ReasonKind.FAILED_LAST_TIME for r in reasons[test_id])
+        hits = len(reasons[test_id])
+        duration = baseline.durations.get(test_id, 0.0)
+        return (0 if failed else 1, -hits / max(duration, 1e-3), test_id)
+
+    order = sorted(reasons, key=priority)
+    selected = tuple(
+        SelectedTest(t, tuple(dict.fromkeys(reasons[t])), baseline.durations.get(t, 0.0))
+        for t in order
+    )
+    return SelectionPlan(
+        baseline_run_id=baseline.run_id,
+        base=baseline.base,
+        selected=selected,
+        unaffected=tuple(sorted(set(baseline.outcomes) - set(reasons))),
+        suite_duration=sum(baseline.durations.values()),
+        new_test_files=new_files,
+    )

@@ -1,0 +1,109 @@
+"""``greenline select`` on a real git repository against a real recorded baseline."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+
+from tests.conftest import git
+
+RECORD = ("--greenline-record", "-p", "no:cacheprovider")
+
+
+def select(project: pytest.Pytester, *args: str) -> pytest.RunResult:
+    return project.run(sys.executable, "-m", "greenline", "select", *args)
+
+
+def ids(project: pytest.Pytester, *args: str) -> list[str]:
+    result = select(project, "-f", "ids", *args)
+    assert result.ret == 0, result.stderr.str()
+    return result.stdout.lines
+
+
+@pytest.fixture
+def recorded(project: pytest.Pytester) -> pytest.Pytester:
+    (project.path / ".gitignore").write_text("__pycache__/\n")
+    git(project.path, "add", "-A")
+    git(project.path, "commit", "-q", "-m", "ignore caches")
+    project.runpytest_subprocess(*RECORD).assert_outcomes(passed=4)
+    return project
+
+
+def edit(project: pytest.Pytester, old: str, new: str, path: str = "app.py") -> None:
+    file = project.path / path
+    file.write_text(file.read_text().replace(old, new))
+
+
+def test_an_unchanged_tree_selects_nothing(recorded: pytest.Pytester) -> None:
+    assert ids(recorded) == []
+    text = select(recorded)
+    text.stdout.fnmatch_lines(["0 of 4 tests selected*against run 1 at *"])
+
+
+def test_an_edited_function_selects_its_tests(recorded: pytest.Pytester) -> None:
+    edit(recorded, "return a * b", "return b * a  # commutative")
+    assert ids(recorded) == ["test_app.py::test_mul"]
+    git(recorded.path, "commit", "-q", "-am", "mul: swap operands")
+    assert ids(recorded) == ["test_app.py::test_mul"], "commits since the baseline count too"
+    why = select(recorded, "--why", "test_app.py::test_add")
+    why.stdout.fnmatch_lines(["test_app.py::test_add is not selected: it ran none*"])
+    explained = select(recorded, "--explain")
+    explained.stdout.fnmatch_lines(["*test_app.py::test_mul*changed-block: app.py::mul*"])
+
+
+def test_comments_and_formatting_select_nothing(recorded: pytest.Pytester) -> None:
+    edit(
+        recorded,
+        "def add(a, b):\n    return a + b",
+        "def add(a, b):\n    # sum\n    return (a  +  b)",
+    )
+    assert ids(recorded) == []
+
+
+def test_a_new_test_file_runs_whole(recorded: pytest.Pytester) -> None:
+    recorded.makepyfile(test_more="import app\n\ndef test_more():\n    assert app.add(2, 2) == 4\n")
+    assert ids(recorded) == ["test_more.py"]
+
+
+def test_json_document(recorded: pytest.Pytester) -> None:
+    edit(recorded, 'return f"hello {name}"', 'return f"hi {name}"')
+    doc = json.loads(select(recorded, "-f", "json").stdout.str())
+    assert doc["schema"] == "greenline.selection/1"
+    assert doc["baseline_run_id"] == 1
+    assert [t["test_id"] for t in doc["selected"]] == ["test_app.py::test_greet"]
+    assert doc["selected"][0]["reasons"] == [
+        {"kind": "changed-block", "detail": "app.py::Greeter.greet"}
+    ]
+    assert doc["unaffected"] == 3 and doc["full_suite"] is None
+
+
+def test_a_conftest_change_runs_everything(recorded: pytest.Pytester) -> None:
+    recorded.makeconftest("def pytest_configure(config):\n    pass\n")
+    result = select(recorded, "-f", "ids")
+    assert result.ret == 0
+    assert result.stdout.lines == [], "no ids: pytest then runs the whole suite"
+    result.stderr.fnmatch_lines(["greenline: running the full suite: conftest.py changed*"])
+
+
+def test_base_picks_the_baseline(recorded: pytest.Pytester) -> None:
+    first = git(recorded.path, "rev-parse", "HEAD")
+    edit(recorded, "return a + b", "return b + a")
+    git(recorded.path, "commit", "-q", "-am", "add: swap operands")
+    recorded.runpytest_subprocess(*RECORD).assert_outcomes(passed=4)
+    assert ids(recorded) == [], "the newest baseline on this history is the new commit's"
+    assert ids(recorded, "--base", first) == ["test_app.py::test_add"]
+    unknown = select(recorded, "--base", "nope")
+    assert unknown.ret == 4
+    unknown.stderr.fnmatch_lines(["*unknown revision 'nope'*", "Hint:*"])
+
+
+def test_without_a_baseline(project: pytest.Pytester) -> None:
+    missing = select(project)
+    assert missing.ret == 5
+    missing.stderr.fnmatch_lines(["greenline: error: no greenline store at*"])
+    project.runpytest_subprocess("--greenline-record", "-p", "no:cacheprovider", "-x", "-k", "zzz")
+    result = select(project)
+    assert result.ret == 5
+    result.stderr.fnmatch_lines(["*no baseline: no complete run with coverage*", "Hint:*"])
