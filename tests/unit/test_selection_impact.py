@@ -28,7 +28,7 @@ def baseline(failed: tuple[str, ...] = ()) -> Baseline:
         "tests/test_cart.py::test_remove": frozenset({REMOVE, CART_MODULE, TEST_MODULE}),
         "tests/test_money.py::test_percent": frozenset({PERCENT, MONEY_MODULE}),
     }
-    results = {t: Outcome.PASSED for t in [*coverage, "tests/test_skip.py::test_skipped"]}
+    results = dict.fromkeys([*coverage, "tests/test_skip.py::test_skipped"], Outcome.PASSED)
     results.update(dict.fromkeys(failed, Outcome.FAILED))
     return Baseline(
         run_id=7,
@@ -36,7 +36,7 @@ def baseline(failed: tuple[str, ...] = ()) -> Baseline:
         environment=ENV,
         coverage=coverage,
         outcomes=results,
-        durations={t: 1.0 for t in results} | {"tests/test_money.py::test_percent": 0.1},
+        durations=dict.fromkeys(results, 1.0) | {"tests/test_money.py::test_percent": 0.1},
         paths={t: t.split("::")[0] for t in results},
     )
 
