@@ -107,3 +107,67 @@ def test_without_a_baseline(project: pytest.Pytester) -> None:
     result = select(project)
     assert result.ret == 5
     result.stderr.fnmatch_lines(["*no baseline: no complete run with coverage*", "Hint:*"])
+
+
+def run_selected(project: pytest.Pytester, mode: str, *args: str) -> pytest.RunResult:
+    return project.runpytest_subprocess(
+        "-p", "no:cacheprovider", f"--greenline-select={mode}", *args
+    )
+
+
+def test_deselect_runs_only_affected_and_new_tests(recorded: pytest.Pytester) -> None:
+    edit(recorded, "return a * b", "return a * b * 1")
+    recorded.makepyfile(test_more="import app\n\ndef test_more():\n    assert app.add(1, 1) == 2\n")
+    result = run_selected(recorded, "deselect", "-v")
+    result.assert_outcomes(passed=2, deselected=3)
+    result.stdout.fnmatch_lines(
+        ["greenline: 2 of 5 tests can be affected by the change since run 1 at * (deselect)"]
+    )
+    ran = [line.split(" ")[0] for line in result.stdout.lines if " PASSED" in line]
+    assert ran == ["test_more.py::test_more", "test_app.py::test_mul"], "unseen tests first"
+
+
+def test_deselecting_everything_is_a_success(recorded: pytest.Pytester) -> None:
+    result = run_selected(recorded, "deselect")
+    assert result.ret == pytest.ExitCode.OK
+    result.assert_outcomes(deselected=4)
+
+
+def test_without_a_baseline_every_test_runs(project: pytest.Pytester) -> None:
+    result = run_selected(project, "deselect")
+    result.assert_outcomes(passed=4)
+    result.stdout.fnmatch_lines(["greenline: running every test: no greenline store at*"])
+
+
+def test_reorder_runs_everything_affected_first(recorded: pytest.Pytester) -> None:
+    edit(recorded, 'return f"hello {name}"', 'return f"hello, {name}"')
+    result = run_selected(recorded, "reorder", "-v")
+    result.assert_outcomes(passed=3, failed=1)
+    first = next(line for line in result.stdout.lines if "::test_" in line and "FAILED" in line)
+    assert first.startswith("test_app.py::test_greet")
+    order = [line.split(" ")[0] for line in result.stdout.lines if line.startswith("test_app.py::")]
+    assert order[0] == "test_app.py::test_greet"
+
+
+def test_shadow_reports_failures_selection_would_have_skipped(recorded: pytest.Pytester) -> None:
+    (recorded.path / "limit.txt").write_text("3\n")
+    recorded.makepyfile(
+        test_data="""
+        import pathlib
+
+        def test_reads_data():
+            assert pathlib.Path(__file__).with_name("limit.txt").read_text().strip() == "3"
+        """
+    )
+    git(recorded.path, "add", "-A")
+    git(recorded.path, "commit", "-q", "-m", "data-driven test")
+    recorded.runpytest_subprocess(*RECORD).assert_outcomes(passed=5)
+    (recorded.path / "limit.txt").write_text("4\n")  # not Python: no block changes
+    result = run_selected(recorded, "shadow")
+    result.assert_outcomes(passed=4, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "greenline shadow: selection would have skipped 1 failing test(s): "
+            "test_data.py::test_reads_data"
+        ]
+    )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 TRACERS = ("sys.monitoring", "c-profile", "python-profile")
+SELECT_MODES = ("off", "deselect", "reorder", "shadow")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -27,6 +28,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "or sqlite:///<repo>/.greenline/greenline.db)",
     )
     group.addoption(
+        "--greenline-select",
+        choices=SELECT_MODES,
+        default="off",
+        help="run what the change since the baseline can break: deselect the rest, reorder "
+        "(everything, most likely to fail first), shadow (everything, and report failures "
+        "selection would have skipped), or off",
+    )
+    group.addoption(
+        "--greenline-base",
+        metavar="REV",
+        default=None,
+        help="judge the change against the baseline run at this commit (default: the newest "
+        "complete run with coverage on HEAD's history)",
+    )
+    group.addoption(
         "--greenline-tracer",
         choices=TRACERS,
         default=None,
@@ -40,3 +56,7 @@ def pytest_configure(config: pytest.Config) -> None:
         from greenline.pytest_plugin.recorder import register_recorder
 
         register_recorder(config)
+    if config.getoption("greenline_select") != "off":  # xdist workers collect: they select too
+        from greenline.pytest_plugin.selector import SelectPlugin
+
+        config.pluginmanager.register(SelectPlugin(config), "greenline-select")

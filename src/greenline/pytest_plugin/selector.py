@@ -1,0 +1,94 @@
+"""Selection under pytest: deselect, reorder or shadow the collected tests by the plan.
+
+Fails open: without a baseline, or on any trouble of greenline's own, every test runs and one
+``greenline:`` line says why. A test the baseline never saw (new, or renamed) always runs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from greenline.api import Greenline
+from greenline.errors import GreenlineError
+from greenline.model import SelectionPlan
+
+
+class SelectPlugin:
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.mode: str = config.getoption("greenline_select")
+        self.base: str | None = config.getoption("greenline_base")
+        self.plan: SelectionPlan | None = None
+        self.note = ""
+        self.skipped_by_selection: set[str] = set()
+        self.missed: list[str] = []
+
+    def _make_plan(self) -> SelectionPlan | None:
+        try:
+            with Greenline.open(
+                self.config.rootpath, db=self.config.getoption("greenline_db"), create=False
+            ) as gl:
+                return gl.plan_selection(self.base)
+        except GreenlineError as exc:
+            self.note = f"greenline: running every test: {exc.message}"
+        except Exception as exc:  # our own trouble must never cost the user a test
+            self.note = f"greenline: running every test: selection failed ({exc!r})"
+        return None
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(
+        self, config: pytest.Config, items: list[pytest.Item]
+    ) -> None:
+        self.plan = self._make_plan()
+        plan = self.plan
+        if plan is None:
+            return
+        if plan.full_suite is not None:
+            self.note = f"greenline: running every test: {plan.full_suite.detail}"
+            return
+        rank = {t.test_id: i for i, t in enumerate(plan.selected)}
+        known = set(rank) | set(plan.unaffected)
+        chosen = [item for item in items if item.nodeid in rank or item.nodeid not in known]
+        rest = [item for item in items if item.nodeid not in rank and item.nodeid in known]
+        chosen.sort(key=lambda item: rank.get(item.nodeid, -1))  # unseen tests first
+        self.note = (
+            f"greenline: {len(chosen)} of {len(items)} tests can be affected by the change since "
+            f"run {plan.baseline_run_id} at {(plan.base or '?')[:10]} ({self.mode})"
+        )
+        if self.mode == "deselect":
+            if rest:
+                config.hook.pytest_deselected(items=rest)
+            items[:] = chosen
+        else:
+            self.skipped_by_selection = {item.nodeid for item in rest}
+            items[:] = chosen + rest if self.mode == "reorder" else items
+
+    def pytest_report_collectionfinish(self) -> str | None:
+        return self.note or None
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if self.mode == "shadow" and report.failed and report.nodeid in self.skipped_by_selection:
+            self.missed.append(report.nodeid)
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.mode != "shadow" or self.plan is None or self.plan.full_suite is not None:
+            return
+        if self.missed:
+            terminalreporter.write_line(
+                f"greenline shadow: selection would have skipped {len(self.missed)} failing "
+                f"test(s): {', '.join(sorted(set(self.missed)))}",
+                red=True,
+            )
+        else:
+            terminalreporter.write_line(
+                "greenline shadow: every failing test was among the selected ones"
+            )
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        # Deselecting everything is a success, not "no tests ran".
+        trusted = self.plan is not None and self.plan.full_suite is None
+        if self.mode == "deselect" and exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED and trusted:
+            session.exitstatus = pytest.ExitCode.OK
