@@ -1,5 +1,6 @@
 """greenline's demo: copy the bundled shop project into a fresh git repository, record its test
-suite with per-test coverage, and show what the store now knows.
+suite with per-test coverage, show what the store now knows, then edit one function and let
+greenline pick (and run) only the tests that edit can break.
 
 Run it with ``make demo``; it leaves the temporary repository behind and prints where it is, so
 you can go on exploring with the same commands.
@@ -42,9 +43,19 @@ def make_repository() -> Path:
     repo = Path(tempfile.mkdtemp(prefix="greenline-demo-")) / "shop"
     shutil.copytree(HERE / "shop", repo, ignore=shutil.ignore_patterns("__pycache__", ".greenline"))
     git(repo, "init", "-q", "-b", "main")
+    (repo / ".gitignore").write_text("__pycache__/\n.pytest_cache/\n")
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "shop: catalogue, cart, pricing and receipts")
     return repo
+
+
+def edit_rounding(repo: Path) -> None:
+    """A one-character edit that breaks rounding: the kind of change selection is for."""
+    money = repo / "shop" / "money.py"
+    money.write_text(money.read_text().replace("+ 50) // 100", "+ 49) // 100"))
+    console.print("\nedited shop/money.py: percent_of now rounds half down (a bug)")
+    diff = subprocess.run(["git", "diff", "--stat"], cwd=repo, capture_output=True, text=True)
+    console.print(diff.stdout.rstrip())
 
 
 def main() -> int:
@@ -58,6 +69,24 @@ def main() -> int:
     for args in (["runs"], ["tests", "--slowest", "5"], ["db", "info"]):
         if greenline(repo, *args) != 0:
             return 1
+    console.print(Rule("greenline demo: select what a change can break"))
+    edit_rounding(repo)
+    if greenline(repo, "select", "--explain") != 0:
+        return 1
+    console.print("\n[bold cyan]$ pytest --greenline-select=deselect[/]")
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--greenline-select=deselect",
+        ],
+        cwd=repo,
+        check=False,
+    )
     console.print(Rule("done"))
     console.print(
         f"Explore further: cd {repo} && {sys.executable} -m greenline run show 1 --all\n"

@@ -61,7 +61,7 @@ def test_tools_answer_with_the_cli_json(git_repo: Path) -> None:
         ],
     )
     tools = {tool.name: tool for tool in answers["tools"]}
-    assert set(tools) == {"list_runs", "get_run", "test_history"}
+    assert set(tools) == {"list_runs", "get_run", "test_history", "select_tests"}
     for tool in tools.values():
         assert tool.description and len(tool.description) > 80, "tools explain themselves"
         assert tool.input_schema["type"] == "object"

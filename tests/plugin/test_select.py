@@ -171,3 +171,26 @@ def test_shadow_reports_failures_selection_would_have_skipped(recorded: pytest.P
             "test_data.py::test_reads_data"
         ]
     )
+
+
+def test_select_tests_over_mcp(recorded: pytest.Pytester) -> None:
+    import anyio
+    from mcp.client.session import ClientSession
+    from mcp.client.stdio import StdioServerParameters, stdio_client
+
+    edit(recorded, "return a * b", "return a * b * 1")
+
+    async def ask() -> object:
+        params = StdioServerParameters(
+            command=sys.executable, args=["-m", "greenline.mcp"], cwd=str(recorded.path)
+        )
+        async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
+            await session.initialize()
+            return await session.call_tool("select_tests", {})
+
+    result = anyio.run(ask)
+    assert not result.is_error  # type: ignore[attr-defined]
+    doc = result.structured_content  # type: ignore[attr-defined]
+    cli_doc = json.loads(select(recorded, "-f", "json").stdout.str())
+    assert doc == {**cli_doc, "truncated": False}
+    assert [t["test_id"] for t in doc["selected"]] == ["test_app.py::test_mul"]

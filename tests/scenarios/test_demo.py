@@ -28,6 +28,10 @@ def test_demo_records_the_example_project(tmp_path: Path) -> None:
     assert "39 passed, 1 skipped, 1 xfailed" in out
     assert "function-level, per test" in out
     assert "the 5 slowest tests" in out
+    assert "11 of 41 tests selected" in out
+    assert "changed-block: shop/money.py::percent_of" in out
+    assert "greenline: 11 of 41 tests can be affected by the change" in out
+    assert "2 failed, 7 passed, 1 skipped, 30 deselected, 1 xfailed" in out
     rows = re.search(r"rows: coverage\s+(\d+)", out)
     assert rows and int(rows.group(1)) > 100
     demo_repo = next(tmp_path.glob("greenline-demo-*/shop"))

@@ -16,7 +16,7 @@ def serve_mcp(
         None, "--http", metavar="HOST:PORT", help="Serve streamable HTTP here instead of stdio."
     ),
 ) -> None:
-    """Run the MCP server (stdio by default) with tools list_runs, get_run and test_history.
+    """Run the MCP server (stdio by default): select_tests, list_runs, get_run, test_history.
 
     The server is its own interface (python -m greenline.mcp); this command hands the process
     over to it with the global --db and --repo options.

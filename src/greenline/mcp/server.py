@@ -20,8 +20,9 @@ from greenline.model import RunStatus
 
 INSTRUCTIONS = """\
 greenline records every test run of this repository (outcomes, durations, per-test coverage).
-Use list_runs to see recent runs and whether main is green, get_run for one run's failures,
-and test_history to judge one test over time (failing since when, on which commits)."""
+Use select_tests after editing code to learn which tests to run; list_runs to see recent runs
+and whether main is green; get_run for one run's failures; test_history to judge one test over
+time (failing since when, on which commits)."""
 
 MAX_LIMIT = 200
 
@@ -79,5 +80,20 @@ def build_server(open_api: Callable[[], Greenline]) -> MCPServer:
         bounded = max(1, min(limit, MAX_LIMIT))
         entries = _call(open_api, lambda gl: gl.test_history(test_id, limit=bounded))
         return views.history_document(test_id, entries)
+
+    @server.tool(name="select_tests", title="Select the tests a change can break")
+    def select_tests(base: str | None = None, limit: int = 200) -> dict[str, Any]:
+        """The tests the working tree's change (everything since the baseline run: commits,
+        edits, new files) can break, most likely to fail first, each with its reasons (a changed
+        or removed function it ran, failed last time, no coverage). base is a commit whose
+        recorded run to judge against (default: the newest on HEAD's history). full_suite is
+        set when the change cannot be judged and everything should run; new_test_files run
+        whole. Use it to decide what to run after editing code; at most limit tests listed."""
+        plan = _call(open_api, lambda gl: gl.plan_selection(base))
+        doc = views.selection_document(plan)
+        bounded = max(1, min(limit, MAX_LIMIT * 10))
+        doc["truncated"] = len(doc["selected"]) > bounded
+        doc["selected"] = doc["selected"][:bounded]
+        return doc
 
     return server
