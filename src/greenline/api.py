@@ -34,7 +34,7 @@ from greenline.model import (
     TestResult,
     TestSummary,
 )
-from greenline.selection import Baseline, plan_selection
+from greenline.selection import Baseline, Budget, limit_to_budget, plan_selection
 from greenline.selection.impact import python_paths
 from greenline.store import Store, reads, upgrade_schema, writes
 from greenline.store.engine import translate_errors
@@ -312,8 +312,11 @@ class Greenline:
             hint="record one on the base commit: greenline record (then select against it)",
         )
 
-    def plan_selection(self, base: str | None = None) -> SelectionPlan:
-        """Which tests the working tree's change (since the baseline) can break, and why."""
+    def plan_selection(
+        self, base: str | None = None, budget: Budget | None = None
+    ) -> SelectionPlan:
+        """Which tests the working tree's change (since the baseline) can break, and why;
+        with a budget, only as many as fit (in order)."""
         run = self.find_baseline(base)
         assert run.commit.sha is not None
         with self.store.read() as conn:
@@ -335,7 +338,8 @@ class Greenline:
                 f.path for f in change.files if (f.old_path or f.path) in python_paths(change)
             }
         }
-        return plan_selection(baseline, change, current, read_environment())
+        plan = plan_selection(baseline, change, current, read_environment())
+        return limit_to_budget(plan, budget) if budget is not None else plan
 
     def _sweep_if_needed(self) -> None:
         with self.store.read() as conn:

@@ -153,6 +153,7 @@ def selection_document(plan: SelectionPlan) -> JSON:
             for t in plan.selected
         ],
         "new_test_files": list(plan.new_test_files),
+        "over_budget": list(plan.over_budget),
         "unaffected": len(plan.unaffected),
         "selected_duration": round(plan.selected_duration, 3),
         "suite_duration": round(plan.suite_duration, 3),

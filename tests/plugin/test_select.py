@@ -194,3 +194,21 @@ def test_select_tests_over_mcp(recorded: pytest.Pytester) -> None:
     cli_doc = json.loads(select(recorded, "-f", "json").stdout.str())
     assert doc == {**cli_doc, "truncated": False}
     assert [t["test_id"] for t in doc["selected"]] == ["test_app.py::test_mul"]
+
+
+def test_budgets_in_the_cli_and_the_plugin(recorded: pytest.Pytester) -> None:
+    edit(recorded, "return a * b", "return a * b * 1")
+    edit(recorded, "return a + b", "return a + b + 0")
+    assert len(ids(recorded)) == 2
+    budgeted = ids(recorded, "--budget", "0.0001s")
+    assert len(budgeted) == 1, "the first test always fits"
+    doc = json.loads(select(recorded, "-f", "json", "--budget", "0.0001s").stdout.str())
+    assert len(doc["over_budget"]) == 1
+    bad = select(recorded, "--budget", "soon")
+    assert bad.ret == 4
+    bad.stderr.fnmatch_lines(["*--budget 'soon': not a budget*", "Hint:*"])
+    result = run_selected(recorded, "deselect", "--greenline-budget", "0.0001s")
+    result.assert_outcomes(passed=1, deselected=3)
+    result.stdout.fnmatch_lines(["greenline: 1 of 4 tests can be affected*; 1 more did not fit*"])
+    wrong = run_selected(recorded, "deselect", "--greenline-budget", "soon")
+    assert wrong.ret == pytest.ExitCode.USAGE_ERROR

@@ -13,6 +13,7 @@ from greenline import views
 from greenline.cli import render
 from greenline.cli.state import console, emit_json, err_console, state_of
 from greenline.model import SelectionPlan
+from greenline.selection import parse_budget
 
 
 class SelectFormat(enum.StrEnum):
@@ -31,14 +32,21 @@ def select_tests(
     why: str | None = typer.Option(
         None, "--why", metavar="TEST_ID", help="Say why one test was or was not selected."
     ),
+    budget: str | None = typer.Option(
+        None,
+        "--budget",
+        metavar="LIMIT",
+        help="Keep only what fits, most likely to fail first: 10% (of the suite's time), 90s, 2m.",
+    ),
 ) -> None:
     """Select the tests the change since the baseline can break, most likely to fail first.
 
     With --format ids the output feeds pytest directly: pytest $(greenline select -f ids).
     It prints nothing when everything must run (pytest then runs the whole suite).
     """
+    limit = parse_budget(budget) if budget else None
     with state_of(ctx).open_reader() as gl:
-        plan = gl.plan_selection(base)
+        plan = gl.plan_selection(base, limit)
     if plan.full_suite is not None:
         err_console.print(f"greenline: running the full suite: {plan.full_suite.detail}")
     if why is not None:
@@ -66,6 +74,8 @@ def _summary(plan: SelectionPlan) -> str:
 
 def _print_plan(plan: SelectionPlan, explain: bool) -> None:
     console.print(_summary(plan))
+    if plan.over_budget:
+        console.print(f"{len(plan.over_budget)} more affected tests did not fit the budget")
     if plan.full_suite is not None:
         return
     table = Table(show_header=explain, box=None if not explain else ROUNDED)
@@ -91,6 +101,8 @@ def _print_why(plan: SelectionPlan, test_id: str) -> None:
         console.print(f"{test_id} is selected:")
         for reason in chosen.reasons:
             console.print(f"  - {reason}")
+    elif test_id in plan.over_budget:
+        console.print(f"{test_id} is affected by the change but did not fit the budget")
     elif test_id in plan.unaffected:
         console.print(
             f"{test_id} is not selected: it ran none of the changed code in baseline run "

@@ -65,7 +65,8 @@ class SelectionPlan:
 
     ``full_suite`` is set (with its reason) when selection cannot be trusted for this change:
     then every test runs. ``new_test_files`` are test files the baseline never ran: pytest runs
-    them whole. ``suite_duration`` is what the whole suite took in the baseline.
+    them whole. ``suite_duration`` is what the whole suite took in the baseline. ``over_budget``
+    are selected tests a budget left out (in plan order).
     """
 
     baseline_run_id: int | None
@@ -75,6 +76,7 @@ class SelectionPlan:
     suite_duration: float
     full_suite: Reason | None = None
     new_test_files: tuple[str, ...] = ()
+    over_budget: tuple[str, ...] = ()
 
     @property
     def selected_duration(self) -> float:

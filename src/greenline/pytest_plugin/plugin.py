@@ -43,6 +43,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "complete run with coverage on HEAD's history)",
     )
     group.addoption(
+        "--greenline-budget",
+        metavar="LIMIT",
+        default=None,
+        help="with --greenline-select: keep only what fits, most likely to fail first "
+        "(10%% of the suite's time, 90s, 2m)",
+    )
+    group.addoption(
         "--greenline-tracer",
         choices=TRACERS,
         default=None,

@@ -13,6 +13,7 @@ import pytest
 from greenline.api import Greenline
 from greenline.errors import GreenlineError
 from greenline.model import SelectionPlan
+from greenline.selection import parse_budget
 
 
 class SelectPlugin:
@@ -20,6 +21,11 @@ class SelectPlugin:
         self.config = config
         self.mode: str = config.getoption("greenline_select")
         self.base: str | None = config.getoption("greenline_base")
+        text = config.getoption("greenline_budget")
+        try:
+            self.budget = parse_budget(text, "--greenline-budget") if text else None
+        except GreenlineError as exc:
+            raise pytest.UsageError(f"greenline: {exc}") from None
         self.plan: SelectionPlan | None = None
         self.note = ""
         self.skipped_by_selection: set[str] = set()
@@ -30,7 +36,7 @@ class SelectPlugin:
             with Greenline.open(
                 self.config.rootpath, db=self.config.getoption("greenline_db"), create=False
             ) as gl:
-                return gl.plan_selection(self.base)
+                return gl.plan_selection(self.base, self.budget)
         except GreenlineError as exc:
             self.note = f"greenline: running every test: {exc.message}"
         except Exception as exc:  # our own trouble must never cost the user a test
@@ -49,7 +55,7 @@ class SelectPlugin:
             self.note = f"greenline: running every test: {plan.full_suite.detail}"
             return
         rank = {t.test_id: i for i, t in enumerate(plan.selected)}
-        known = set(rank) | set(plan.unaffected)
+        known = set(rank) | set(plan.unaffected) | set(plan.over_budget)
         chosen = [item for item in items if item.nodeid in rank or item.nodeid not in known]
         rest = [item for item in items if item.nodeid not in rank and item.nodeid in known]
         chosen.sort(key=lambda item: rank.get(item.nodeid, -1))  # unseen tests first
@@ -57,6 +63,8 @@ class SelectPlugin:
             f"greenline: {len(chosen)} of {len(items)} tests can be affected by the change since "
             f"run {plan.baseline_run_id} at {(plan.base or '?')[:10]} ({self.mode})"
         )
+        if plan.over_budget:
+            self.note += f"; {len(plan.over_budget)} more did not fit the budget"
         if self.mode == "deselect":
             if rest:
                 config.hook.pytest_deselected(items=rest)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from greenline.selection.budget import Budget, limit_to_budget, parse_budget
 from greenline.selection.impact import Baseline, plan_selection
 
-__all__ = ["Baseline", "plan_selection"]
+__all__ = ["Baseline", "Budget", "limit_to_budget", "parse_budget", "plan_selection"]
