@@ -25,6 +25,7 @@ from greenline.executor import run_command
 from greenline.junit import JUnitReader
 from greenline.model import (
     Block,
+    Change,
     CommitInfo,
     Environment,
     Run,
@@ -34,7 +35,14 @@ from greenline.model import (
     TestResult,
     TestSummary,
 )
-from greenline.selection import Baseline, Budget, limit_to_budget, plan_selection
+from greenline.selection import (
+    Baseline,
+    Budget,
+    ImportGraph,
+    limit_to_budget,
+    plan_selection,
+    uncovered_changes,
+)
 from greenline.selection.impact import python_paths
 from greenline.store import Store, reads, upgrade_schema, writes
 from greenline.store.engine import translate_errors
@@ -338,8 +346,29 @@ class Greenline:
                 f.path for f in change.files if (f.old_path or f.path) in python_paths(change)
             }
         }
-        plan = plan_selection(baseline, change, current, read_environment())
+        importers = self._importers(uncovered_changes(baseline, change), change)
+        plan = plan_selection(baseline, change, current, read_environment(), importers)
         return limit_to_budget(plan, budget) if budget is not None else plan
+
+    def _importers(self, paths: list[str], change: Change) -> dict[str, dict[str, str]] | None:
+        """For each path, the project files importing it (read only when there is a path)."""
+        if not paths:
+            return None
+        sources = {}
+        for relative in vcs.list_python_files(self.root):
+            try:
+                sources[relative] = (self.root / relative).read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError):
+                continue
+        for f in change.files:  # deleted modules still have importers
+            sources.setdefault(f.old_path or f.path, "")
+        graph = ImportGraph(sources)
+        old_names = {f.path: f.old_path for f in change.files if f.old_path}
+        reached = {path: graph.reached_from(path) for path in paths}
+        for path, old in old_names.items():  # importers of the old name break too
+            if path in reached and old:
+                reached[path] = {**graph.reached_from(old), **reached[path]}
+        return reached
 
     def _sweep_if_needed(self) -> None:
         with self.store.read() as conn:

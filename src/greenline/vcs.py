@@ -129,3 +129,9 @@ def read_change(root: Path, base: str) -> Change:
     untracked = _git(root, "ls-files", "--others", "--exclude-standard", "-z") or ""
     changes += [FileChange(p, FileStatus.ADDED) for p in untracked.split("\x00") if p]
     return Change(base=base, files=tuple(changes))
+
+
+def list_python_files(root: Path) -> list[str]:
+    """Tracked and untracked (not ignored) .py files, relative to ``root``."""
+    out = _git(root, "ls-files", "-z", "--cached", "--others", "--exclude-standard", "*.py")
+    return sorted({p for p in (out or "").split("\x00") if p})

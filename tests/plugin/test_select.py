@@ -212,3 +212,18 @@ def test_budgets_in_the_cli_and_the_plugin(recorded: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(["greenline: 1 of 4 tests can be affected*; 1 more did not fit*"])
     wrong = run_selected(recorded, "deselect", "--greenline-budget", "soon")
     assert wrong.ret == pytest.ExitCode.USAGE_ERROR
+
+
+def test_a_constants_module_selects_the_tests_that_import_it(recorded: pytest.Pytester) -> None:
+    recorded.makepyfile(limits="MAX = 3\n")
+    recorded.makepyfile(
+        test_limits="from limits import MAX\n\ndef test_max():\n    assert MAX == 3\n"
+    )
+    git(recorded.path, "add", "-A")
+    git(recorded.path, "commit", "-q", "-m", "limits")
+    recorded.runpytest_subprocess(*RECORD).assert_outcomes(passed=5)
+    edit(recorded, "MAX = 3", "MAX = 4", "limits.py")
+    assert ids(recorded) == ["test_limits.py::test_max"]
+    explained = select(recorded, "--explain")
+    explained.stdout.fnmatch_lines(["*imports-changed-file: test_limits.py*", "*imports limits.py*"])
+    run_selected(recorded, "deselect").assert_outcomes(failed=1, deselected=4)

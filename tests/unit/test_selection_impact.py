@@ -143,3 +143,22 @@ def test_non_python_files_do_not_force_anything() -> None:
     plan = plan_selection(baseline(), change(FileChange("README.md", FileStatus.MODIFIED)), {}, ENV)
     assert plan.full_suite is None
     assert set(selected(plan)) == {"tests/test_skip.py::test_skipped"}
+
+
+def test_an_uncovered_module_selects_the_tests_that_import_it() -> None:
+    consts = change(FileChange("shop/consts.py", FileStatus.MODIFIED))
+    importers = {
+        "shop/consts.py": {
+            "shop/cart.py": "shop/consts.py",
+            "tests/test_cart.py": "shop/cart.py",
+        }
+    }
+    plan = plan_selection(baseline(), consts, {}, ENV, importers)
+    assert plan.full_suite is None
+    detail = "tests/test_cart.py imports shop/consts.py (through shop/cart.py)"
+    assert selected(plan)["tests/test_cart.py::test_add"] == {
+        (ReasonKind.IMPORTS_CHANGED_FILE, detail)
+    }
+    assert "tests/test_money.py::test_percent" in plan.unaffected
+    nobody = plan_selection(baseline(), consts, {}, ENV, {"shop/consts.py": {}})
+    assert set(selected(nobody)) == {"tests/test_skip.py::test_skipped"}

@@ -36,6 +36,7 @@ class ReasonKind(enum.StrEnum):
     CHANGED_BLOCK = "changed-block"
     REMOVED_BLOCK = "removed-block"
     NO_COVERAGE = "no-coverage"
+    IMPORTS_CHANGED_FILE = "imports-changed-file"
     FAILED_LAST_TIME = "failed-last-time"
     NEW_TEST_FILE = "new-test-file"
     FULL_SUITE = "full-suite"

@@ -7,8 +7,10 @@ a Reason on the tests it selects:
 - a test has no coverage in the baseline (JUnit imports, collection errors): it cannot be judged;
 - a test failed in the baseline run: it runs until it passes;
 - a new test file the baseline never ran runs whole.
-A changed Python file that no recorded test ran (a new module, a conftest.py, code that only
-runs at import), or a different environment, means selection cannot be trusted: everything runs.
+- a changed Python file that no recorded test ran (module-level code only, a package's
+  ``__init__.py``): the tests whose files import it, directly or through project modules.
+A changed conftest.py, a different environment, or an uncovered change without an import graph
+means selection cannot be trusted: everything runs.
 """
 
 from __future__ import annotations
@@ -33,6 +35,9 @@ from greenline.model import (
 TEST_FILE_PATTERNS = ("test_*.py", "*_test.py")
 #: Blocks as they are now: (name, checksum) pairs per file; None for a deleted or unparsable file.
 CurrentBlocks = Mapping[str, frozenset[tuple[str, str]] | None]
+#: For a changed file: every project file that imports it, mapped to the file it imports on the
+#: way (see ImportGraph.reached_from).
+Importers = Mapping[str, Mapping[str, str]]
 
 
 @dataclass(frozen=True)
@@ -62,18 +67,37 @@ def python_paths(change: Change) -> set[str]:
     return paths
 
 
+def uncovered_changes(baseline: Baseline, change: Change) -> list[str]:
+    """Changed Python files (not tests, not conftest.py) that no test ran any code in."""
+    covered = {block.path for blocks in baseline.coverage.values() for block in blocks}
+    out = []
+    for f in change.files:
+        path = f.old_path or f.path
+        name = f.path.rsplit("/", 1)[-1]
+        if not path.endswith(".py") or is_test_file(f.path) or name == "conftest.py":
+            continue
+        if f.status is FileStatus.ADDED and name != "__init__.py":
+            continue  # reachable only through a file that imports it, whose module block changed
+        if path not in covered:
+            out.append(f.path)
+    return out
+
+
 def plan_selection(
     baseline: Baseline,
     change: Change,
     current: CurrentBlocks,
     environment: Environment | None,
+    importers: Importers | None = None,
 ) -> SelectionPlan:
-    """The plan for ``change`` against ``baseline``; ``current`` covers every changed .py path."""
-    fallback = _distrust(baseline, change, environment)
+    """The plan for ``change`` against ``baseline``; ``current`` covers every changed .py path
+    and ``importers`` every path ``uncovered_changes`` names (without it they run everything)."""
+    fallback = _distrust(baseline, change, environment, importers)
     if fallback is not None:
         return _full_suite(baseline, fallback)
     reasons: dict[str, list[Reason]] = defaultdict(list)
     _stale_blocks(baseline, change, current, reasons)
+    _importing_tests(baseline, uncovered_changes(baseline, change), importers or {}, reasons)
     for test_id, outcome in baseline.outcomes.items():
         if outcome.is_failure:
             reasons[test_id].append(Reason(ReasonKind.FAILED_LAST_TIME, outcome.value))
@@ -92,7 +116,12 @@ def plan_selection(
     return _plan(baseline, reasons, new_files)
 
 
-def _distrust(baseline: Baseline, change: Change, environment: Environment | None) -> Reason | None:
+def _distrust(
+    baseline: Baseline,
+    change: Change,
+    environment: Environment | None,
+    importers: Importers | None,
+) -> Reason | None:
     """Why this change cannot be judged from the baseline's coverage, if it cannot."""
     before, now = baseline.environment, environment
     if before is not None and now is not None:
@@ -102,23 +131,34 @@ def _distrust(baseline: Baseline, change: Change, environment: Environment | Non
             return Reason(ReasonKind.FULL_SUITE, "installed packages changed")
         if before.platform != now.platform:
             return Reason(ReasonKind.FULL_SUITE, f"platform changed: {before.platform}")
-    covered = {block.path for blocks in baseline.coverage.values() for block in blocks}
     for f in change.files:
-        path = f.old_path or f.path
-        name = f.path.rsplit("/", 1)[-1]
-        if not path.endswith(".py") or is_test_file(f.path):
-            continue
-        if name == "conftest.py":
+        if f.path.rsplit("/", 1)[-1] == "conftest.py":
             return Reason(
                 ReasonKind.FULL_SUITE, f"{f.path} changed: its hooks can affect every test below it"
             )
-        if f.status is FileStatus.ADDED and name != "__init__.py":
-            continue  # reachable only through a file that imports it, whose module block changed
-        if path not in covered:
+    for path in uncovered_changes(baseline, change):
+        if importers is None or path not in importers:
             return Reason(
-                ReasonKind.FULL_SUITE, f"{f.path} ({f.status.value}) is not in any test's coverage"
+                ReasonKind.FULL_SUITE, f"{path} is not in any test's coverage (no import graph)"
             )
     return None
+
+
+def _importing_tests(
+    baseline: Baseline, paths: list[str], importers: Importers, reasons: dict[str, list[Reason]]
+) -> None:
+    by_file: dict[str, list[str]] = defaultdict(list)
+    for test_id, path in baseline.paths.items():
+        if path:
+            by_file[path].append(test_id)
+    for changed in paths:
+        reached = importers[changed]
+        for test_file, step in reached.items():
+            detail = f"{test_file} imports {changed}" + (
+                f" (through {step})" if step != changed else ""
+            )
+            for test_id in by_file.get(test_file, ()):
+                reasons[test_id].append(Reason(ReasonKind.IMPORTS_CHANGED_FILE, detail))
 
 
 def _stale_blocks(
