@@ -225,5 +225,7 @@ def test_a_constants_module_selects_the_tests_that_import_it(recorded: pytest.Py
     edit(recorded, "MAX = 3", "MAX = 4", "limits.py")
     assert ids(recorded) == ["test_limits.py::test_max"]
     explained = select(recorded, "--explain")
-    explained.stdout.fnmatch_lines(["*imports-changed-file: test_limits.py*", "*imports limits.py*"])
+    explained.stdout.fnmatch_lines(
+        ["*imports-changed-file: test_limits.py*", "*imports limits.py*"]
+    )
     run_selected(recorded, "deselect").assert_outcomes(failed=1, deselected=4)
