@@ -347,7 +347,14 @@ class Greenline:
             }
         }
         importers = self._importers(uncovered_changes(baseline, change), change)
-        plan = plan_selection(baseline, change, current, read_environment(), importers)
+        plan = plan_selection(
+            baseline,
+            change,
+            current,
+            read_environment(),
+            importers,
+            always_run=self.settings.always_run,
+        )
         return limit_to_budget(plan, budget) if budget is not None else plan
 
     def _importers(self, paths: list[str], change: Change) -> dict[str, dict[str, str]] | None:

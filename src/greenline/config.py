@@ -49,6 +49,11 @@ KEYS: dict[str, Key] = {
         (),
         "glob patterns (relative to the repository) whose coverage is not recorded",
     ),
+    "always_run": Key(
+        _parse_patterns,
+        (),
+        "test id glob patterns that selection always runs (smoke tests, say)",
+    ),
 }
 
 
@@ -77,6 +82,10 @@ class Settings:
     @property
     def coverage_exclude(self) -> tuple[str, ...]:
         return tuple(self.values["coverage_exclude"].value)
+
+    @property
+    def always_run(self) -> tuple[str, ...]:
+        return tuple(self.values["always_run"].value)
 
 
 def mask_url(url: str) -> str:

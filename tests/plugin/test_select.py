@@ -229,3 +229,24 @@ def test_a_constants_module_selects_the_tests_that_import_it(recorded: pytest.Py
         ["*imports-changed-file: test_limits.py*", "*imports limits.py*"]
     )
     run_selected(recorded, "deselect").assert_outcomes(failed=1, deselected=4)
+
+
+def test_always_run_by_setting_and_by_marker(recorded: pytest.Pytester) -> None:
+    (recorded.path / "pyproject.toml").write_text(
+        '[tool.greenline]\nalways_run = ["test_app.py::test_nothing"]\n'
+    )
+    assert ids(recorded) == ["test_app.py::test_nothing"]
+    edit(
+        recorded,
+        "def test_greet():",
+        "import pytest\n\n\n@pytest.mark.greenline_always\ndef test_greet():",
+        "test_app.py",
+    )
+    git(recorded.path, "commit", "-q", "-am", "mark")
+    recorded.runpytest_subprocess(*RECORD).assert_outcomes(passed=4)
+    result = run_selected(recorded, "deselect", "-v")
+    result.assert_outcomes(passed=2, deselected=2)
+    assert {line.split(" ")[0] for line in result.stdout.lines if " PASSED" in line} == {
+        "test_app.py::test_greet",
+        "test_app.py::test_nothing",
+    }

@@ -162,3 +162,10 @@ def test_an_uncovered_module_selects_the_tests_that_import_it() -> None:
     assert "tests/test_money.py::test_percent" in plan.unaffected
     nobody = plan_selection(baseline(), consts, {}, ENV, {"shop/consts.py": {}})
     assert set(selected(nobody)) == {"tests/test_skip.py::test_skipped"}
+
+
+def test_always_run_patterns() -> None:
+    plan = plan_selection(baseline(), change(), {}, ENV, always_run=("tests/test_money.py::*",))
+    assert selected(plan)["tests/test_money.py::test_percent"] == {
+        (ReasonKind.ALWAYS_RUN, "matches 'tests/test_money.py::*'")
+    }

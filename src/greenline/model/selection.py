@@ -37,6 +37,7 @@ class ReasonKind(enum.StrEnum):
     REMOVED_BLOCK = "removed-block"
     NO_COVERAGE = "no-coverage"
     IMPORTS_CHANGED_FILE = "imports-changed-file"
+    ALWAYS_RUN = "always-run"
     FAILED_LAST_TIME = "failed-last-time"
     NEW_TEST_FILE = "new-test-file"
     FULL_SUITE = "full-suite"

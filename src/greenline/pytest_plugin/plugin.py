@@ -59,6 +59,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "greenline_always: greenline's test selection always runs this test"
+    )
     if config.getoption("greenline_record"):
         from greenline.pytest_plugin.recorder import register_recorder
 

@@ -56,8 +56,13 @@ class SelectPlugin:
             return
         rank = {t.test_id: i for i, t in enumerate(plan.selected)}
         known = set(rank) | set(plan.unaffected) | set(plan.over_budget)
-        chosen = [item for item in items if item.nodeid in rank or item.nodeid not in known]
-        rest = [item for item in items if item.nodeid not in rank and item.nodeid in known]
+
+        def keep(item: pytest.Item) -> bool:
+            marked = item.get_closest_marker("greenline_always") is not None
+            return item.nodeid in rank or item.nodeid not in known or marked
+
+        chosen = [item for item in items if keep(item)]
+        rest = [item for item in items if not keep(item)]
         chosen.sort(key=lambda item: rank.get(item.nodeid, -1))  # unseen tests first
         self.note = (
             f"greenline: {len(chosen)} of {len(items)} tests can be affected by the change since "

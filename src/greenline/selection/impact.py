@@ -89,9 +89,11 @@ def plan_selection(
     current: CurrentBlocks,
     environment: Environment | None,
     importers: Importers | None = None,
+    always_run: tuple[str, ...] = (),
 ) -> SelectionPlan:
     """The plan for ``change`` against ``baseline``; ``current`` covers every changed .py path
-    and ``importers`` every path ``uncovered_changes`` names (without it they run everything)."""
+    and ``importers`` every path ``uncovered_changes`` names (without it they run everything).
+    Tests matching an ``always_run`` pattern are always selected."""
     fallback = _distrust(baseline, change, environment, importers)
     if fallback is not None:
         return _full_suite(baseline, fallback)
@@ -99,6 +101,9 @@ def plan_selection(
     _stale_blocks(baseline, change, current, reasons)
     _importing_tests(baseline, uncovered_changes(baseline, change), importers or {}, reasons)
     for test_id, outcome in baseline.outcomes.items():
+        pattern = next((p for p in always_run if fnmatch.fnmatchcase(test_id, p)), None)
+        if pattern is not None:
+            reasons[test_id].append(Reason(ReasonKind.ALWAYS_RUN, f"matches {pattern!r}"))
         if outcome.is_failure:
             reasons[test_id].append(Reason(ReasonKind.FAILED_LAST_TIME, outcome.value))
         if test_id not in baseline.coverage:
