@@ -19,8 +19,9 @@ from pathlib import Path
 from sqlalchemy import Connection
 
 from greenline import vcs
+from greenline.baselines import read_baseline, write_baseline
 from greenline.config import Settings, Value, load_settings, mask_url
-from greenline.errors import NoDataError, UsageError
+from greenline.errors import InputError, NoDataError, UsageError
 from greenline.executor import run_command
 from greenline.junit import JUnitReader
 from greenline.model import (
@@ -302,6 +303,51 @@ class Greenline:
             "rows": counts,
         }
 
+    # -- baselines between machines -----------------------------------------------------------
+
+    def export_baseline(self, path: Path, run_id: int | None = None) -> Run:
+        """Write a baseline run (default: the one selection would use) to a portable file."""
+        run = self.get_run(run_id) if run_id is not None else self.find_baseline()
+        if run.status is not RunStatus.COMPLETE or not run.has_coverage:
+            raise UsageError(
+                f"run {run.id} is {run.status.value}"
+                + ("" if run.has_coverage else ", without coverage")
+                + ": not a baseline",
+                hint="export a complete run recorded with pytest --greenline-record",
+            )
+        with self.store.read() as conn:
+            results = reads.run_results(conn, run.id)
+            coverage = {tc.test_id: tc.blocks for tc in reads.run_coverage(conn, run.id)}
+        write_baseline(path, run, results, coverage)
+        return run
+
+    def import_baseline(self, path: Path) -> tuple[Run, bool]:
+        """Store a baseline file as a complete run; (the run, whether it is new). Importing the
+        same file again finds the first copy; a bad file stores nothing."""
+        data = read_baseline(path)
+        if data.commit.sha is None:
+            raise InputError(f"{path}: the baseline has no commit", hint="export one made in git")
+        with self.store.write() as conn:
+            existing = reads.find_run_at(conn, self.repository, data.commit.sha, data.started_at)
+            if existing is None:
+                repo_id = writes.ensure_repository(conn, self.repository, str(self.root))
+                existing = writes.insert_run(
+                    conn,
+                    repo_id=repo_id,
+                    commit=data.commit,
+                    environment=data.environment,
+                    source="baseline",
+                    started_at=data.started_at,
+                    args=data.args,
+                )
+                writes.insert_results(conn, existing, repo_id, data.results)
+                writes.insert_coverage(conn, existing, repo_id, data.coverage)
+                writes.finish_run(conn, existing, RunStatus.COMPLETE, finished_at=data.finished_at)
+                new = True
+            else:
+                new = False
+        return self.get_run(existing), new
+
     # -- selection ---------------------------------------------------------------------------
 
     def find_baseline(self, base: str | None = None) -> Run:
@@ -313,7 +359,7 @@ class Greenline:
         for run in candidates:
             sha = run.commit.sha
             if sha and (sha == wanted if wanted else vcs.is_ancestor(self.root, sha)):
-                return run
+                return self.get_run(run.id)
         where = f"at {base}" if base else "on this branch's history"
         raise NoDataError(
             f"no baseline: no complete run with coverage {where}",

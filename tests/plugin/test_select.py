@@ -250,3 +250,73 @@ def test_always_run_by_setting_and_by_marker(recorded: pytest.Pytester) -> None:
         "test_app.py::test_greet",
         "test_app.py::test_nothing",
     }
+
+
+def test_a_baseline_travels_to_a_fresh_clone(recorded: pytest.Pytester, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    artifact = tmp_path / "main-baseline.json.gz"
+    exported = recorded.run(sys.executable, "-m", "greenline", "baseline", "export", str(artifact))
+    assert exported.ret == 0
+    exported.stdout.fnmatch_lines(
+        ["exported run 1 (*, 4 tests) to *main-baseline.json.gz: * bytes"]
+    )
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(recorded.path), str(clone))
+    (clone / "app.py").write_text((clone / "app.py").read_text().replace("a * b", "b * a"))
+
+    def in_clone(*args: str) -> pytest.RunResult:
+        return recorded.run(sys.executable, "-m", "greenline", "--repo", str(clone), *args)
+
+    assert in_clone("select").ret == 5, "the clone has no store yet"
+    first = in_clone("baseline", "import", str(artifact))
+    first.stdout.fnmatch_lines(["baseline at * imported as run 1 (4 tests)"])
+    again = in_clone("baseline", "import", str(artifact))
+    again.stdout.fnmatch_lines(["baseline at * already in the store as run 1 (4 tests)"])
+    assert in_clone("select", "-f", "ids").stdout.lines == ["test_app.py::test_mul"]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"not gzip at all", "not a greenline baseline file"),
+        (None, "schema is 'other/1'"),
+    ],
+)
+def test_bad_baseline_files_store_nothing(
+    recorded: pytest.Pytester,
+    tmp_path,
+    content: bytes | None,
+    message: str,  # type: ignore[no-untyped-def]
+) -> None:
+    import gzip
+
+    bad = tmp_path / "bad.json.gz"
+    if content is None:
+        bad.write_bytes(gzip.compress(b'{"schema": "other/1"}'))
+    else:
+        bad.write_bytes(content)
+    result = recorded.run(sys.executable, "-m", "greenline", "baseline", "import", str(bad))
+    assert result.ret == 4
+    result.stderr.fnmatch_lines([f"*{message}*", "Hint:*"])
+    runs = recorded.run(sys.executable, "-m", "greenline", "runs", "-f", "json")
+    assert len(json.loads(runs.stdout.str())["runs"]) == 1
+
+
+def test_only_complete_runs_with_coverage_export(project: pytest.Pytester, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from greenline.api import Greenline
+
+    with Greenline.open(project.path) as gl:
+        run = gl.import_junit(
+            [__import__("pathlib").Path(__file__).parents[1] / "data" / "junit" / "ant.xml"]
+        )
+    result = project.run(
+        sys.executable,
+        "-m",
+        "greenline",
+        "baseline",
+        "export",
+        str(tmp_path / "x"),
+        "--run",
+        str(run.id),
+    )
+    assert result.ret == 4
+    result.stderr.fnmatch_lines([f"*run {run.id} is complete, without coverage: not a baseline*"])

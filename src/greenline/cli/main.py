@@ -13,6 +13,7 @@ import typer
 from sqlalchemy.exc import SQLAlchemyError
 
 from greenline import __version__
+from greenline.cli.baseline import baseline_app
 from greenline.cli.configuration import config_app
 from greenline.cli.database import db_app
 from greenline.cli.mcp_server import serve_mcp
@@ -71,6 +72,7 @@ app.add_typer(test_app, name="test")
 app.add_typer(import_app, name="import")
 app.add_typer(config_app, name="config")
 app.add_typer(db_app, name="db")
+app.add_typer(baseline_app, name="baseline")
 
 
 def _error(message: str, hint: str | None = None) -> None:

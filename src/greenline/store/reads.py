@@ -284,6 +284,19 @@ def latest_baselines(conn: Connection, repository: str, limit: int = 50) -> list
     return [_to_run(row, ({}, 0.0)) for row in rows]
 
 
+def find_run_at(conn: Connection, repository: str, sha: str, started_at: datetime) -> int | None:
+    """The run of ``repository`` on commit ``sha`` that started at ``started_at`` (one copy of
+    a baseline imported twice)."""
+    query = (
+        select(runs.c.id, runs.c.started_at)
+        .join(repositories, runs.c.repository_id == repositories.c.id)
+        .join(commits, runs.c.commit_id == commits.c.id)
+        .where(repositories.c.name == repository, commits.c.sha == sha)
+    )
+    wanted = as_utc(started_at)
+    return next((row.id for row in conn.execute(query) if as_utc(row.started_at) == wanted), None)
+
+
 def known_test_ids(conn: Connection, repository: str) -> list[str]:
     query = (
         select(tests.c.test_id)

@@ -258,12 +258,20 @@ def _key(block: Block) -> tuple[str, str, str]:
 
 
 def finish_run(
-    conn: Connection, run_id: int, status: RunStatus, exit_status: int | None = None
+    conn: Connection,
+    run_id: int,
+    status: RunStatus,
+    exit_status: int | None = None,
+    finished_at: datetime | None = None,
 ) -> None:
     conn.execute(
         update(runs)
         .where(runs.c.id == run_id)
-        .values(status=status.value, finished_at=datetime.now(UTC), exit_status=exit_status)
+        .values(
+            status=status.value,
+            finished_at=to_utc(finished_at) or datetime.now(UTC),
+            exit_status=exit_status,
+        )
     )
 
 
