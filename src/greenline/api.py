@@ -172,13 +172,17 @@ class Greenline:
         run_id: int,
         results: Iterable[TestResult],
         coverage: Mapping[str, Iterable[Block]] | None = None,
+        file_reads: Mapping[str, Iterable[str]] | None = None,
     ) -> None:
-        """Store a batch of results and the coverage of the tests in it, in one transaction."""
+        """Store a batch of results, the coverage of the tests in it and the non-Python files
+        they read, in one transaction."""
         with self.store.write() as conn:
             repo_id = writes.ensure_repository(conn, self.repository, None)
             writes.insert_results(conn, run_id, repo_id, list(results))
             if coverage:
                 writes.insert_coverage(conn, run_id, repo_id, coverage)
+            if file_reads:
+                writes.insert_file_reads(conn, run_id, repo_id, file_reads)
 
     def finish_run(self, run_id: int, exit_status: int | None, *, complete: bool) -> None:
         status = RunStatus.COMPLETE if complete else RunStatus.INCOMPLETE
@@ -318,7 +322,8 @@ class Greenline:
         with self.store.read() as conn:
             results = reads.run_results(conn, run.id)
             coverage = {tc.test_id: tc.blocks for tc in reads.run_coverage(conn, run.id)}
-        write_baseline(path, run, results, coverage)
+            files = reads.run_file_reads(conn, run.id)
+        write_baseline(path, run, results, coverage, files)
         return run
 
     def import_baseline(self, path: Path) -> tuple[Run, bool]:
@@ -342,6 +347,7 @@ class Greenline:
                 )
                 writes.insert_results(conn, existing, repo_id, data.results)
                 writes.insert_coverage(conn, existing, repo_id, data.coverage)
+                writes.insert_file_reads(conn, existing, repo_id, data.files)
                 writes.finish_run(conn, existing, RunStatus.COMPLETE, finished_at=data.finished_at)
                 new = True
             else:
@@ -376,6 +382,7 @@ class Greenline:
         with self.store.read() as conn:
             finals = reads.final_results(conn, run.id)
             coverage = {tc.test_id: tc.blocks for tc in reads.run_coverage(conn, run.id)}
+            files = reads.run_file_reads(conn, run.id)
         baseline = Baseline(
             run_id=run.id,
             base=run.commit.sha,
@@ -384,6 +391,7 @@ class Greenline:
             outcomes={r.test_id: r.outcome for r in finals},
             durations={r.test_id: r.duration for r in finals},
             paths={r.test_id: r.path for r in finals},
+            files=files,
         )
         change = vcs.read_change(self.root, run.commit.sha)
         current = {

@@ -39,10 +39,15 @@ class BaselineFile:
     args: str | None
     results: list[TestResult]
     coverage: dict[str, list[Block]]
+    files: dict[str, list[str]]
 
 
 def write_baseline(
-    path: Path, run: Run, results: list[TestResult], coverage: dict[str, frozenset[Block]]
+    path: Path,
+    run: Run,
+    results: list[TestResult],
+    coverage: dict[str, frozenset[Block]],
+    files: dict[str, frozenset[str]],
 ) -> None:
     blocks = sorted({b for bs in coverage.values() for b in bs}, key=lambda b: (b.path, b.name))
     index = {b: i for i, b in enumerate(blocks)}
@@ -78,6 +83,7 @@ def write_baseline(
         ],
         "blocks": [[b.path, b.name, b.checksum] for b in blocks],
         "coverage": {t: sorted(index[b] for b in bs) for t, bs in sorted(coverage.items())},
+        "files": {t: sorted(paths) for t, paths in sorted(files.items())},
     }
     tmp = path.with_name(path.name + ".tmp")
     with gzip.open(tmp, "wt", encoding="utf-8") as out:
@@ -128,6 +134,7 @@ def _parse(doc: Any) -> BaselineFile:
         for t, o, d, ph, m, a, p in doc["results"]
     ]
     coverage = {str(t): [blocks[int(i)] for i in idx] for t, idx in doc["coverage"].items()}
+    files = {str(t): [str(p) for p in paths] for t, paths in doc.get("files", {}).items()}
     return BaselineFile(
         commit=CommitInfo(
             sha=commit["sha"],
@@ -143,4 +150,5 @@ def _parse(doc: Any) -> BaselineFile:
         args=doc.get("args"),
         results=results,
         coverage=coverage,
+        files=files,
     )

@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 
 from greenline.errors import NoDataError
+from greenline.store import HEAD_REVISION
 from tests.cli.conftest import Cli
 
 
@@ -129,11 +130,11 @@ def test_config_show(cli: Cli, git_repo) -> None:  # type: ignore[no-untyped-def
 def test_db_info_and_upgrade(cli: Cli) -> None:
     upgraded = cli("db", "upgrade")
     assert upgraded.code == 0
-    assert "upgraded: empty -> 0001" in upgraded.out
-    assert "up to date (revision 0001)" in cli("db", "upgrade").out
+    assert f"upgraded: empty -> {HEAD_REVISION}" in upgraded.out
+    assert f"up to date (revision {HEAD_REVISION})" in cli("db", "upgrade").out
     doc = cli("db", "info", "-f", "json").json()
     assert doc["schema"] == "greenline.db-info/1"
-    assert doc["revision"] == doc["head"] == "0001"
+    assert doc["revision"] == doc["head"] == HEAD_REVISION
     assert doc["rows"]["runs"] == 0
     assert "revision" in cli("db", "info").out
 

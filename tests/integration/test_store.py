@@ -53,6 +53,55 @@ def test_the_alembic_migrations_give_the_same_schema(database_url: str) -> None:
         new_run(store)
 
 
+def test_an_older_store_moves_forward_and_keeps_its_data(database_url: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    from greenline.store.engine import MIGRATIONS
+
+    engine = create_store_engine(database_url)
+    with engine.begin() as conn:  # a store made by the first release: revision 0001
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0001")
+    engine.dispose()
+    engine = create_store_engine(database_url)
+    with engine.begin() as conn:
+        assert read_revision(conn) == "0001"
+        repo = conn.execute(
+            sa.text(
+                "INSERT INTO repositories (name, created_at) VALUES ('old/repo', :now) RETURNING id"
+            ),
+            {"now": datetime.now(UTC)},
+        ).scalar()
+        conn.execute(
+            sa.text(
+                "INSERT INTO runs (repository_id, dirty, status, source, started_at, has_coverage)"
+                " VALUES (:repo, false, 'complete', 'pytest', :now, false)"
+            ),
+            {"repo": repo, "now": datetime.now(UTC)},
+        )
+    engine.dispose()
+    with Store(database_url) as store:
+        assert store.revision() == (HEAD_REVISION, HEAD_REVISION)
+        with store.read() as conn:
+            assert [r.repository for r in reads.list_runs(conn, None)] == ["old/repo"]
+            assert reads.count_rows(conn)["runs"] == 1
+
+
+def test_file_reads_round_trip(database_url: str) -> None:
+    with Store(database_url) as store:
+        repo_id, run_id = new_run(store)
+        with store.write() as conn:
+            writes.insert_results(conn, run_id, repo_id, [TestResult("t::a", Outcome.PASSED)])
+            writes.insert_file_reads(
+                conn, run_id, repo_id, {"t::a": ["data/x.json", "data/x.json"]}
+            )
+        with store.read() as conn:
+            assert reads.run_file_reads(conn, run_id) == {"t::a": frozenset({"data/x.json"})}
+
+
 def test_opening_twice_is_idempotent(database_url: str) -> None:
     Store(database_url).close()
     with Store(database_url) as store:

@@ -149,7 +149,7 @@ def test_reorder_runs_everything_affected_first(recorded: pytest.Pytester) -> No
     assert order[0] == "test_app.py::test_greet"
 
 
-def test_shadow_reports_failures_selection_would_have_skipped(recorded: pytest.Pytester) -> None:
+def test_a_changed_data_file_selects_the_tests_that_read_it(recorded: pytest.Pytester) -> None:
     (recorded.path / "limit.txt").write_text("3\n")
     recorded.makepyfile(
         test_data="""
@@ -162,13 +162,34 @@ def test_shadow_reports_failures_selection_would_have_skipped(recorded: pytest.P
     git(recorded.path, "add", "-A")
     git(recorded.path, "commit", "-q", "-m", "data-driven test")
     recorded.runpytest_subprocess(*RECORD).assert_outcomes(passed=5)
-    (recorded.path / "limit.txt").write_text("4\n")  # not Python: no block changes
+    (recorded.path / "limit.txt").write_text("4\n")
+    assert ids(recorded) == ["test_data.py::test_reads_data"]
+    explained = select(recorded, "--explain")
+    explained.stdout.fnmatch_lines(["*reads-changed-file: limit.txt*"])
+    run_selected(recorded, "deselect").assert_outcomes(failed=1, deselected=4)
+
+
+def test_shadow_reports_failures_selection_would_have_skipped(
+    recorded: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recorded.makepyfile(
+        test_env="""
+        import os
+
+        def test_reads_the_environment():
+            assert os.environ.get("GL_LIMIT", "3") == "3"
+        """
+    )
+    git(recorded.path, "add", "-A")
+    git(recorded.path, "commit", "-q", "-m", "environment-driven test")
+    recorded.runpytest_subprocess(*RECORD).assert_outcomes(passed=5)
+    monkeypatch.setenv("GL_LIMIT", "4")  # nothing greenline can see changed
     result = run_selected(recorded, "shadow")
     result.assert_outcomes(passed=4, failed=1)
     result.stdout.fnmatch_lines(
         [
             "greenline shadow: selection would have skipped 1 failing test(s): "
-            "test_data.py::test_reads_data"
+            "test_env.py::test_reads_the_environment"
         ]
     )
 

@@ -169,3 +169,23 @@ def test_always_run_patterns() -> None:
     assert selected(plan)["tests/test_money.py::test_percent"] == {
         (ReasonKind.ALWAYS_RUN, "matches 'tests/test_money.py::*'")
     }
+
+
+def test_tests_that_read_a_changed_data_file() -> None:
+    base = baseline()
+    with_files = Baseline(
+        **{
+            **base.__dict__,
+            "files": {"tests/test_cart.py::test_add": frozenset({"data/prices.json"})},
+        }
+    )
+    plan = plan_selection(
+        with_files, change(FileChange("data/prices.json", FileStatus.MODIFIED)), {}, ENV
+    )
+    assert selected(plan)["tests/test_cart.py::test_add"] == {
+        (ReasonKind.READS_CHANGED_FILE, "data/prices.json")
+    }
+    moved = FileChange("data/p.json", FileStatus.RENAMED, old_path="data/prices.json")
+    assert "tests/test_cart.py::test_add" in selected(
+        plan_selection(with_files, change(moved), {}, ENV)
+    )

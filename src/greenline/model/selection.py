@@ -38,6 +38,7 @@ class ReasonKind(enum.StrEnum):
     NO_COVERAGE = "no-coverage"
     IMPORTS_CHANGED_FILE = "imports-changed-file"
     ALWAYS_RUN = "always-run"
+    READS_CHANGED_FILE = "reads-changed-file"
     FAILED_LAST_TIME = "failed-last-time"
     NEW_TEST_FILE = "new-test-file"
     FULL_SUITE = "full-suite"

@@ -17,12 +17,14 @@ from greenline.model import Outcome, Phase
 from greenline.pytest_plugin.writer import StoreWriter
 from greenline.tracing import CoverageCollector
 from greenline.tracing.environment import read_environment
+from greenline.tracing.files import FileReadTracker
 from greenline.vcs import find_root
 
 FLUSH_RESULTS = 500
 FLUSH_SECONDS = 2.0
 MESSAGE_CHARS = 1000
 SITES_ATTR = "greenline_sites"
+FILES_ATTR = "greenline_files"
 #: pytest exit codes after which every collected test had its chance to run.
 FINISHED_EXIT_CODES = frozenset({0, 1, 5})
 
@@ -54,7 +56,9 @@ def register_recorder(config: pytest.Config) -> None:
         recording.display_url = mask_url(settings.database_url)
         recording.in_git = git_root is not None
         config.pluginmanager.register(recording, "greenline-recording")
-    config.pluginmanager.register(CoveragePlugin(collector), "greenline-coverage")
+    files = FileReadTracker(root)
+    files.start()
+    config.pluginmanager.register(CoveragePlugin(collector, files), "greenline-coverage")
 
 
 class CoveragePlugin:
@@ -62,41 +66,53 @@ class CoveragePlugin:
     teardown report. Only the three phases are traced, not pytest's reporting around them: on
     Python 3.11 any active hook slows every line that runs."""
 
-    def __init__(self, collector: CoverageCollector) -> None:
+    def __init__(self, collector: CoverageCollector, files: FileReadTracker) -> None:
         self.collector = collector
+        self.files = files
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_setup(self) -> Any:
         self.collector.begin_test()
+        self.files.begin()
         try:
             return (yield)
         finally:
-            self.collector.pause()
+            self._pause()
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self) -> Any:
-        self.collector.resume()
+        self._resume()
         try:
             return (yield)
         finally:
-            self.collector.pause()
+            self._pause()
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_teardown(self) -> Any:
-        self.collector.resume()
+        self._resume()
         try:
             return (yield)
         finally:
-            self.collector.pause()
+            self._pause()
+
+    def _pause(self) -> None:
+        self.collector.pause()
+        self.files.pause()
+
+    def _resume(self) -> None:
+        self.collector.resume()
+        self.files.resume()
 
     def pytest_unconfigure(self) -> None:
         self.collector.close()
+        self.files.close()
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, call: pytest.CallInfo[None]) -> Any:
         report = yield
         if call.when == "teardown":
             setattr(report, SITES_ATTR, [list(site) for site in self.collector.end_test()])
+            setattr(report, FILES_ATTR, self.files.take())
         return report
 
 
@@ -163,6 +179,7 @@ class RecordingPlugin:
         self.attempts: dict[str, int] = {}
         self.results: list[list[Any]] = []
         self.sites: dict[str, list[list[Any]]] = {}
+        self.files: dict[str, list[str]] = {}
         self.paths: dict[str, str] = {}
         self.last_flush = time.monotonic()
 
@@ -223,6 +240,9 @@ class RecordingPlugin:
         sites = getattr(report, SITES_ATTR, None)
         if sites:
             self.sites.setdefault(nodeid, []).extend(sites)
+        files = getattr(report, FILES_ATTR, None)
+        if files:
+            self.files.setdefault(nodeid, []).extend(files)
         if len(self.results) >= FLUSH_RESULTS or time.monotonic() - self.last_flush > FLUSH_SECONDS:
             self._flush()
 
@@ -238,8 +258,8 @@ class RecordingPlugin:
     def _flush(self) -> None:
         self.last_flush = time.monotonic()
         if self.results:
-            self.writer.send_batch(self.results, self.sites)
-        self.results, self.sites = [], {}
+            self.writer.send_batch(self.results, self.sites, self.files)
+        self.results, self.sites, self.files = [], {}, {}
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, exitstatus: int) -> None:

@@ -91,8 +91,13 @@ class StoreWriter:
             self._ready = True
         return self.error
 
-    def send_batch(self, results: list[list[Any]], sites: dict[str, list[list[Any]]]) -> None:
-        self._send({"type": "batch", "results": results, "sites": sites})
+    def send_batch(
+        self,
+        results: list[list[Any]],
+        sites: dict[str, list[list[Any]]],
+        files: dict[str, list[str]],
+    ) -> None:
+        self._send({"type": "batch", "results": results, "sites": sites, "files": files})
 
     def finish(self, exit_status: int, complete: bool) -> None:
         """Tell the writer the session ended, and wait until everything is stored."""
@@ -218,7 +223,7 @@ class _Child:
             test_id: mapper.blocks_of((path, line) for path, line in sites)
             for test_id, sites in message["sites"].items()
         }
-        gl.add_results(run_id, results, coverage)
+        gl.add_results(run_id, results, coverage, message.get("files") or {})
         self.stored += len(results)
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import fnmatch
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from greenline.model import (
     Block,
@@ -51,6 +51,7 @@ class Baseline:
     outcomes: Mapping[str, Outcome]
     durations: Mapping[str, float]
     paths: Mapping[str, str | None]
+    files: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
 
 def is_test_file(path: str) -> bool:
@@ -99,6 +100,7 @@ def plan_selection(
         return _full_suite(baseline, fallback)
     reasons: dict[str, list[Reason]] = defaultdict(list)
     _stale_blocks(baseline, change, current, reasons)
+    _changed_data(baseline, change, reasons)
     _importing_tests(baseline, uncovered_changes(baseline, change), importers or {}, reasons)
     for test_id, outcome in baseline.outcomes.items():
         pattern = next((p for p in always_run if fnmatch.fnmatchcase(test_id, p)), None)
@@ -147,6 +149,21 @@ def _distrust(
                 ReasonKind.FULL_SUITE, f"{path} is not in any test's coverage (no import graph)"
             )
     return None
+
+
+def _changed_data(baseline: Baseline, change: Change, reasons: dict[str, list[Reason]]) -> None:
+    """Tests that read a file (not Python source) that changed, moved or went away."""
+    changed = {
+        path
+        for f in change.files
+        for path in (f.path, f.old_path)
+        if path and not path.endswith(".py")
+    }
+    if not changed:
+        return
+    for test_id, paths in baseline.files.items():
+        for path in sorted(paths & changed):
+            reasons[test_id].append(Reason(ReasonKind.READS_CHANGED_FILE, path))
 
 
 def _importing_tests(

@@ -27,6 +27,7 @@ from greenline.store.schema import (
     commits,
     coverage,
     environments,
+    file_reads,
     repositories,
     results,
     runs,
@@ -321,6 +322,19 @@ def run_coverage(conn: Connection, run_id: int) -> list[TestCoverage]:
     for test_id, path, name, checksum in conn.execute(query):
         acc[test_id].add(Block(path, name, checksum))
     return [TestCoverage(t, frozenset(b)) for t, b in sorted(acc.items())]
+
+
+def run_file_reads(conn: Connection, run_id: int) -> dict[str, frozenset[str]]:
+    """The non-Python files each test of a run read."""
+    query = (
+        select(tests.c.test_id, file_reads.c.path)
+        .join(tests, file_reads.c.test_pk == tests.c.id)
+        .where(file_reads.c.run_id == run_id)
+    )
+    acc: dict[str, set[str]] = defaultdict(set)
+    for test_id, path in conn.execute(query):
+        acc[test_id].add(path)
+    return {t: frozenset(p) for t, p in acc.items()}
 
 
 def count_rows(conn: Connection) -> dict[str, int]:

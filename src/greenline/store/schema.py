@@ -123,3 +123,12 @@ coverage = Table(
     Column("block_id", ForeignKey("source_blocks.id"), primary_key=True),
     Index("ix_coverage_block", "block_id"),
 )
+
+file_reads = Table(
+    "file_reads",
+    metadata,
+    Column("run_id", ForeignKey("runs.id"), primary_key=True),
+    Column("test_pk", ForeignKey("tests.id"), primary_key=True),
+    Column("path", Text, primary_key=True),
+    Index("ix_file_reads_path", "path"),
+)

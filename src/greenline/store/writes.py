@@ -14,6 +14,7 @@ from greenline.store.schema import (
     commits,
     coverage,
     environments,
+    file_reads,
     repositories,
     results,
     runs,
@@ -251,6 +252,22 @@ def _insert_coverage_rows(conn: Connection, rows: list[tuple[int, int, int]]) ->
             _insert_ignoring_conflicts(
                 conn, coverage, [dict(zip(keys, r, strict=True)) for r in chunk]
             )
+
+
+def insert_file_reads(
+    conn: Connection, run_id: int, repo_id: int, batch: Mapping[str, Iterable[str]]
+) -> None:
+    """Store the non-Python files each test of a batch read."""
+    if not batch:
+        return
+    pks = ensure_tests(conn, repo_id, dict.fromkeys(batch))
+    rows = [
+        {"run_id": run_id, "test_pk": pks[test_id], "path": path}
+        for test_id, paths in batch.items()
+        for path in set(paths)
+    ]
+    for chunk in _chunks(rows):
+        _insert_ignoring_conflicts(conn, file_reads, list(chunk))
 
 
 def _key(block: Block) -> tuple[str, str, str]:
