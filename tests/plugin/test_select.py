@@ -341,3 +341,9 @@ def test_only_complete_runs_with_coverage_export(project: pytest.Pytester, tmp_p
     )
     assert result.ret == 4
     result.stderr.fnmatch_lines([f"*run {run.id} is complete, without coverage: not a baseline*"])
+
+
+def test_an_unknown_base_is_a_usage_error(recorded: pytest.Pytester) -> None:
+    result = run_selected(recorded, "deselect", "--greenline-base", "no-such-rev")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*greenline: unknown revision 'no-such-rev'*"])

@@ -1,7 +1,8 @@
 """Selection under pytest: deselect, reorder or shadow the collected tests by the plan.
 
-Fails open: without a baseline, or on any trouble of greenline's own, every test runs and one
-``greenline:`` line says why. A test the baseline never saw (new, or renamed) always runs.
+Fails open: without a store or a baseline, or on any trouble of greenline's own, every test runs
+and one ``greenline:`` line says why; a mistake of the user's (an unknown --greenline-base) is a
+usage error. A test the baseline never saw (new, or renamed) always runs.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any
 import pytest
 
 from greenline.api import Greenline
-from greenline.errors import GreenlineError
+from greenline.errors import GreenlineError, UsageError
 from greenline.model import SelectionPlan
 from greenline.selection import parse_budget
 
@@ -37,7 +38,9 @@ class SelectPlugin:
                 self.config.rootpath, db=self.config.getoption("greenline_db"), create=False
             ) as gl:
                 return gl.plan_selection(self.base, self.budget)
-        except GreenlineError as exc:
+        except UsageError as exc:  # the user's to fix (an unknown --greenline-base, say)
+            raise pytest.UsageError(f"greenline: {exc}") from None
+        except GreenlineError as exc:  # no store or no baseline yet: run everything
             self.note = f"greenline: running every test: {exc.message}"
         except Exception as exc:  # our own trouble must never cost the user a test
             self.note = f"greenline: running every test: selection failed ({exc!r})"
