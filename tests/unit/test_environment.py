@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import site
 import subprocess
 import sys
 from pathlib import Path
@@ -22,9 +23,19 @@ def test_fingerprint_changes_when_a_package_changes(
     assert before.python.startswith(sys.implementation.name)
     assert before == read_environment()
     (tmp_path / "newpkg-1.0.dist-info").mkdir()
-    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(site, "getsitepackages", lambda: [str(tmp_path)])
     assert read_environment().packages_hash != before.packages_hash
     assert read_environment().python == before.python
+
+
+def test_project_folders_on_sys_path_do_not_count(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pytest adds project folders to sys.path; greenline select does not."""
+    before = read_environment()
+    (tmp_path / "myproject.egg-info").mkdir()
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert read_environment() == before
 
 
 def test_same_fingerprint_in_a_fresh_process() -> None:
