@@ -234,7 +234,8 @@ def insert_coverage(
 
 #: Coverage is the one write with tens of thousands of rows per run; these statements hand the
 #: rows to the driver's executemany as plain tuples, skipping per-row parameter processing
-#: (5x faster on SQLite). Other dialects take the portable Core path.
+#: (insert_coverage of 36,000 rows on SQLite: 0.21 s -> 0.15 s). Other dialects take the
+#: portable Core path.
 _COVERAGE_SQL = {
     "sqlite": "INSERT OR IGNORE INTO coverage (run_id, test_pk, block_id) VALUES (?, ?, ?)",
     "postgresql": "INSERT INTO coverage (run_id, test_pk, block_id) VALUES (%s, %s, %s) "
