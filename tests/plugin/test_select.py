@@ -347,3 +347,53 @@ def test_an_unknown_base_is_a_usage_error(recorded: pytest.Pytester) -> None:
     result = run_selected(recorded, "deselect", "--greenline-base", "no-such-rev")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*greenline: unknown revision 'no-such-rev'*"])
+
+
+def test_a_wide_scoped_fixture_links_every_test_that_uses_it(recorded: pytest.Pytester) -> None:
+    recorded.makepyfile(
+        test_fixture="""
+        import pytest
+        import app
+
+        @pytest.fixture(scope="module")
+        def total():
+            return app.add(1, 2)
+
+        def test_first(total):
+            assert total == 3
+
+        def test_second(total):
+            assert total == 3
+
+        def test_without():
+            pass
+        """
+    )
+    git(recorded.path, "add", "-A")
+    git(recorded.path, "commit", "-q", "-m", "module fixture")
+    recorded.runpytest_subprocess(*RECORD).assert_outcomes(passed=7)
+    edit(recorded, "return app.add(1, 2)", "return app.add(2, 1)", "test_fixture.py")
+    assert ids(recorded) == ["test_fixture.py::test_first", "test_fixture.py::test_second"]
+
+
+def test_a_skipped_test_keeps_no_coverage_so_unskipping_it_runs_it(
+    recorded: pytest.Pytester,
+) -> None:
+    recorded.makepyfile(
+        test_skip="""
+        import pytest
+
+        @pytest.fixture
+        def value():
+            return 1
+
+        @pytest.mark.skip(reason="not yet")
+        def test_later(value):
+            assert value == 1
+        """
+    )
+    git(recorded.path, "add", "-A")
+    git(recorded.path, "commit", "-q", "-m", "skipped test")
+    recorded.runpytest_subprocess(*RECORD).assert_outcomes(passed=4, skipped=1)
+    edit(recorded, '@pytest.mark.skip(reason="not yet")\n', "", "test_skip.py")
+    assert "test_skip.py::test_later" in ids(recorded)

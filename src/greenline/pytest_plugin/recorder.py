@@ -62,13 +62,23 @@ def register_recorder(config: pytest.Config) -> None:
 
 
 class CoveragePlugin:
-    """Traces each test's setup, call and teardown, and attaches the blocks they ran to the
+    """Traces each test's setup, call and teardown, and attaches the code they ran to the
     teardown report. Only the three phases are traced, not pytest's reporting around them: on
-    Python 3.11 any active hook slows every line that runs."""
+    Python 3.11 any active hook slows every line that runs.
+
+    A fixture of wider scope runs once, for the first test that needs it; every test that
+    requests it is also linked to its function, so a change to the fixture reaches them all."""
 
     def __init__(self, collector: CoverageCollector, files: FileReadTracker) -> None:
         self.collector = collector
         self.files = files
+        self.fixture_sites: dict[str, set[tuple[str, int]]] = {}
+
+    def pytest_fixture_setup(self, fixturedef: pytest.FixtureDef[Any]) -> None:
+        code = getattr(getattr(fixturedef, "func", None), "__code__", None)
+        site = self.collector.site_of(code) if code is not None else None
+        if site is not None:
+            self.fixture_sites.setdefault(fixturedef.argname, set()).add(site)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_setup(self) -> Any:
@@ -108,10 +118,14 @@ class CoveragePlugin:
         self.files.close()
 
     @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_makereport(self, call: pytest.CallInfo[None]) -> Any:
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
         report = yield
         if call.when == "teardown":
-            setattr(report, SITES_ATTR, [list(site) for site in self.collector.end_test()])
+            sites = set(self.collector.end_test())
+            if sites:  # a test skipped before it ran anything keeps no coverage: always judged
+                for name in getattr(item, "fixturenames", ()):
+                    sites.update(self.fixture_sites.get(name, ()))
+            setattr(report, SITES_ATTR, [list(site) for site in sorted(sites)])
             setattr(report, FILES_ATTR, self.files.take())
         return report
 

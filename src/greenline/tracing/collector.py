@@ -50,6 +50,10 @@ class CoverageCollector:
     def close(self) -> None:
         self.tracer.close()
 
+    def site_of(self, code: CodeType) -> CodeSite | None:
+        """Where ``code`` starts in the repository, or None for code outside it."""
+        return self._site_of(code)
+
     def _site_of(self, code: CodeType) -> CodeSite | None:
         cached = self._sites.get(id(code))
         if cached is None:
