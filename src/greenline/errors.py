@@ -53,7 +53,3 @@ class NoDataError(GreenlineError):
 
     exit_code = 5
     http_status = 404
-
-
-class InternalError(GreenlineError):
-    """A bug in greenline: reported with a hint to rerun with --debug."""

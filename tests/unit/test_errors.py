@@ -14,7 +14,6 @@ from greenline import errors
         (errors.VcsError, 4, 400),
         (errors.StoreError, 4, 503),
         (errors.NoDataError, 5, 404),
-        (errors.InternalError, 3, 500),
     ],
 )
 def test_each_class_has_its_exit_code_and_status(

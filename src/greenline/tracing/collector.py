@@ -44,7 +44,7 @@ class CoverageCollector:
     def end_test(self) -> list[CodeSite]:
         """The sites of the code the test ran (tracing is paused first)."""
         self.tracer.pause()
-        sites = (self._site_of(code) for code in self.tracer.take())
+        sites = (self.site_of(code) for code in self.tracer.take())
         return [site for site in sites if site is not None]
 
     def close(self) -> None:
@@ -52,9 +52,6 @@ class CoverageCollector:
 
     def site_of(self, code: CodeType) -> CodeSite | None:
         """Where ``code`` starts in the repository, or None for code outside it."""
-        return self._site_of(code)
-
-    def _site_of(self, code: CodeType) -> CodeSite | None:
         cached = self._sites.get(id(code))
         if cached is None:
             relative = self._relative(code.co_filename)
