@@ -13,7 +13,6 @@ plain pytest's. Results go to ``results/record-<python>.json`` and a Markdown ta
 from __future__ import annotations
 
 import argparse
-import glob
 import json
 import os
 import platform
@@ -21,34 +20,30 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tarfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-REPO = HERE.parents[1]
 WORK = HERE / "work"
+sys.path.insert(0, str(HERE.parent))
 
-
-@dataclass(frozen=True)
-class Project:
-    name: str
-    version: str
-    test_deps: tuple[str, ...] = ()
-    tests: tuple[str, ...] = ("tests",)
-    install_deps: bool = False
-
+import common  # noqa: E402
+from common import (  # noqa: E402
+    REPO,
+    anchor_pytest,
+    clean_state,
+    fetch,
+    find_pythons,
+    init_git,
+    log,
+    make_venv,
+    python_tag,
+)
 
 PROJECTS = {
-    p.name: p
-    for p in (
-        Project("boltons", "26.2.0"),
-        Project("marshmallow", "4.4.0", ("simplejson",)),
-        Project("cachetools", "8.0.2"),
-        Project("python-slugify", "9.2.0", install_deps=True),
-        Project("more-itertools", "11.2.1"),
-    )
+    name: common.PROJECTS[name]
+    for name in ("boltons", "marshmallow", "cachetools", "python-slugify", "more-itertools")
 }
 MODES = {
     "plain": [],
@@ -66,147 +61,6 @@ class Timing:
     @property
     def median(self) -> float:
         return statistics.median(self.seconds)
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def run(cmd: list[str], cwd: Path | None = None, **kwargs: object) -> None:
-    subprocess.run(cmd, cwd=cwd, check=True, **kwargs)  # type: ignore[call-overload]
-
-
-def python_tag(python: str) -> str:
-    out = subprocess.run(
-        [python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return out.stdout.strip()
-
-
-def find_pythons() -> list[str]:
-    """This interpreter, plus 3.12+ ones that run here (their tracer is sys.monitoring)."""
-    found = [sys.executable]
-    candidates = [shutil.which(f"python3.{minor}") for minor in (12, 13, 14)]
-    candidates += sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.1[2-4]*/bin/python3")))
-    tags = {python_tag(sys.executable)}
-    for candidate in candidates:
-        if not candidate:
-            continue
-        try:
-            tag = python_tag(candidate)
-        except (subprocess.CalledProcessError, OSError):
-            continue
-        if tag not in tags:
-            tags.add(tag)
-            found.append(candidate)
-    return found
-
-
-def make_venv(python: str, projects: list[Project]) -> Path:
-    tag = python_tag(python)
-    venv = WORK / f"venv-{tag}"
-    stamp = venv / ".ready"
-    wanted = " ".join(sorted(p.name for p in projects))
-    if stamp.exists() and stamp.read_text() == wanted:
-        return venv
-    log(f"setting up {venv} ({python})")
-    run([python, "-m", "venv", "--clear", str(venv)])
-    pip = [
-        str(venv / "bin" / "python"),
-        "-m",
-        "pip",
-        "install",
-        "-q",
-        "--disable-pip-version-check",
-    ]
-    deps = sorted({d for p in projects for d in p.test_deps})
-    run([*pip, "-e", str(REPO), "pytest", "pytest-testmon>=2.1", *deps])
-    for project in projects:
-        source = fetch(project)
-        extra = [] if project.install_deps else ["--no-deps"]
-        run([*pip, *extra, "-e", str(source)])
-    stamp.write_text(wanted)
-    return venv
-
-
-def fetch(project: Project) -> Path:
-    """The project's source distribution, unpacked under work/src (downloaded once)."""
-    sdists = WORK / "sdists"
-    target = WORK / "src" / f"{project.name}-{project.version}"
-    if target.exists():
-        return target
-    sdists.mkdir(parents=True, exist_ok=True)
-    spec = f"{project.name}=={project.version}"
-    run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "download",
-            "-q",
-            "--no-deps",
-            "--no-binary",
-            project.name,
-            "-d",
-            str(sdists),
-            spec,
-        ]
-    )
-    normalized = project.name.replace("-", "_").lower()
-    archive = next(
-        p
-        for p in sdists.glob("*.tar.gz")
-        if p.name.lower().startswith((normalized + "-", project.name.lower() + "-"))
-        and project.version in p.name
-    )
-    with tarfile.open(archive) as tar:
-        top = tar.getnames()[0].split("/")[0]
-        tar.extractall(WORK / "src", filter="data")
-    (WORK / "src" / top).rename(target)
-    anchor_pytest(target)
-    init_git(target)
-    return target
-
-
-PYTEST_SECTIONS = {
-    "pytest.ini": "[pytest]",
-    "tox.ini": "[pytest]",
-    "setup.cfg": "[tool:pytest]",
-    "pyproject.toml": "[tool.pytest.ini_options]",
-}
-
-
-def anchor_pytest(path: Path) -> None:
-    """A project without pytest settings of its own gets an empty pytest.ini: otherwise pytest
-    would walk up and take this repository's configuration (and rootdir) instead."""
-    for name, section in PYTEST_SECTIONS.items():
-        config = path / name
-        if config.exists() and section in config.read_text(encoding="utf-8", errors="replace"):
-            return
-    (path / "pytest.ini").write_text("[pytest]\n")
-
-
-def init_git(path: Path) -> None:
-    env = {
-        **os.environ,
-        "GIT_AUTHOR_NAME": "bench",
-        "GIT_AUTHOR_EMAIL": "bench@example.com",
-        "GIT_COMMITTER_NAME": "bench",
-        "GIT_COMMITTER_EMAIL": "bench@example.com",
-    }
-    (path / ".gitignore").write_text("__pycache__/\n.pytest_cache/\n.testmondata*\n*.egg-info/\n")
-    for args in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "source distribution"]):
-        run(["git", *args], cwd=path, env=env, stdout=subprocess.DEVNULL)
-
-
-def clean_state(path: Path) -> None:
-    shutil.rmtree(path / ".greenline", ignore_errors=True)
-    shutil.rmtree(path / ".pytest_cache", ignore_errors=True)
-    for data in path.glob(".testmondata*"):
-        data.unlink()
 
 
 def time_mode(venv: Path, path: Path, tests: tuple[str, ...], mode: str) -> tuple[float, int]:
@@ -305,7 +159,7 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
     reports = []
     for python in pythons:
-        venv = make_venv(python, projects)
+        venv = make_venv(WORK, python, projects)
         tag = python_tag(python)
         report: dict[str, object] = {
             "benchmark": "record-overhead",
@@ -323,7 +177,7 @@ def main() -> int:
                 anchor_pytest(example)
                 init_git(example)
             targets.append(("example shop", example, ("tests",)))
-        targets += [(p.name, fetch(p), p.tests) for p in projects]
+        targets += [(p.name, fetch(WORK, p), p.tests) for p in projects]
         for name, path, tests in targets:
             log(f"{name} on Python {tag}")
             timings = bench_project(venv, path, tests, repeat)

@@ -1,0 +1,656 @@
+"""Test selection on real projects: greenline against pytest-testmon, on seeded mutants.
+
+For each project (its own test suite, from its PyPI source distribution):
+
+1. a clean run gives every test's outcome and duration (``perf_counter``, set-up to tear-down);
+   a ``pytest --greenline-record`` run and a ``pytest --testmon`` run give each tool its baseline;
+2. ``--mutants`` single-expression mutants are drawn (seeded) from the functions of the project's
+   source modules: an arithmetic, comparison or boolean operator swapped, a ``not`` dropped, an
+   integer moved by one, a boolean constant flipped;
+3. per mutant, in the working tree: the full suite gives the ground truth (the tests that fail
+   now and passed clean; a timeout of 15x the clean run marks a hung mutant, which is left out),
+   ``greenline select`` gives greenline's ordered selection (safe mode, and budgets of 5/10/20%
+   of the suite's time), and ``pytest --testmon --testmon-forceselect --testmon-nocollect
+   --collect-only`` gives testmon's (testmon's data is restored before each mutant);
+4. the mutant is reverted.
+
+Measured per tool, over the mutants the suite detects:
+- safe mode: the share whose failing tests are selected, and the selected share of suite time;
+- at each budget: the share detected by the tests that fit (testmon has no budget: its own order
+  is cut by the same rule greenline uses, so both are judged on equal terms);
+- time to the first failing test, in the tool's order, as a share of suite time (1.0 when the
+  selection misses the mutant: the failure then waits for a full run).
+Plus ``greenline select`` latency per project, and on a synthetic 10,000-test project.
+
+    python benchmarks/selection/run.py                      # every project, 50 mutants each
+    python benchmarks/selection/run.py --project boltons --mutants 20
+    python benchmarks/selection/run.py --smoke              # the bundled example, 6 mutants
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import os
+import platform
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+WORK = HERE / "work"
+sys.path.insert(0, str(HERE.parent))
+
+import common  # noqa: E402
+from common import REPO, anchor_pytest, clean_state, fetch, init_git, log, python_tag  # noqa: E402
+
+PROJECTS = {
+    name: common.PROJECTS[name]
+    for name in ("boltons", "cachetools", "humanize", "marshmallow", "python-slugify", "pluggy")
+}
+BUDGETS = (0.05, 0.10, 0.20)
+TIMEOUT_FACTOR = 15
+
+
+# --- mutants -------------------------------------------------------------------------------------
+
+SWAPS: dict[type, type] = {
+    ast.Add: ast.Sub,
+    ast.Sub: ast.Add,
+    ast.Mult: ast.FloorDiv,
+    ast.Div: ast.Mult,
+    ast.FloorDiv: ast.Mult,
+    ast.Mod: ast.FloorDiv,
+    ast.Pow: ast.Mult,
+    ast.LShift: ast.RShift,
+    ast.RShift: ast.LShift,
+    ast.BitAnd: ast.BitOr,
+    ast.BitOr: ast.BitAnd,
+    ast.BitXor: ast.BitAnd,
+    ast.Lt: ast.LtE,
+    ast.LtE: ast.Lt,
+    ast.Gt: ast.GtE,
+    ast.GtE: ast.Gt,
+    ast.Eq: ast.NotEq,
+    ast.NotEq: ast.Eq,
+    ast.Is: ast.IsNot,
+    ast.IsNot: ast.Is,
+    ast.In: ast.NotIn,
+    ast.NotIn: ast.In,
+    ast.And: ast.Or,
+    ast.Or: ast.And,
+}
+
+
+@dataclass(frozen=True)
+class Mutant:
+    path: str  # relative to the project
+    line: int
+    operator: str
+    start: int  # byte offsets of the replaced expression
+    end: int
+    replacement: str
+
+    def apply(self, source: bytes) -> bytes:
+        return source[: self.start] + self.replacement.encode() + source[self.end :]
+
+    def describe(self) -> str:
+        return f"{self.path}:{self.line} {self.operator}"
+
+
+def _mutations(node: ast.expr) -> Iterator[tuple[str, ast.expr]]:
+    """The single-expression mutants of ``node`` (it is not changed)."""
+    if isinstance(node, ast.BinOp) and type(node.op) in SWAPS:
+        new = SWAPS[type(node.op)]()
+        yield (
+            f"{type(node.op).__name__}->{type(new).__name__}",
+            ast.BinOp(node.left, new, node.right),
+        )
+    elif isinstance(node, ast.Compare) and len(node.ops) == 1 and type(node.ops[0]) in SWAPS:
+        new = SWAPS[type(node.ops[0])]()
+        yield (
+            f"{type(node.ops[0]).__name__}->{type(new).__name__}",
+            ast.Compare(node.left, [new], node.comparators),
+        )
+    elif isinstance(node, ast.BoolOp):
+        new = SWAPS[type(node.op)]()
+        yield f"{type(node.op).__name__}->{type(new).__name__}", ast.BoolOp(new, node.values)
+    elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+        yield "drop-not", node.operand
+    elif isinstance(node, ast.Constant) and isinstance(node.value, bool):
+        yield f"{node.value}->{not node.value}", ast.Constant(not node.value)
+    elif isinstance(node, ast.Constant) and type(node.value) is int:
+        yield f"{node.value}->{node.value + 1}", ast.Constant(node.value + 1)
+
+
+def _function_expressions(tree: ast.Module) -> Iterator[ast.expr]:
+    """Expressions in function bodies: not docstrings, decorators, defaults or annotations, and
+    not inside f-strings (whose text a replacement could break)."""
+
+    def walk(node: ast.AST) -> Iterator[ast.expr]:
+        if isinstance(node, ast.JoinedStr):
+            return
+        if isinstance(node, ast.expr):
+            yield node
+        for child in ast.iter_child_nodes(node):
+            yield from walk(child)
+
+    for func in ast.walk(tree):
+        if not isinstance(func, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        body = func.body
+        if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+            body = body[1:]  # the docstring
+        for statement in body:
+            if isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                continue  # nested definitions are walked on their own
+            yield from walk(statement)
+
+
+def _offsets(source: bytes) -> list[int]:
+    starts = [0]
+    for line in source.splitlines(keepends=True):
+        starts.append(starts[-1] + len(line))
+    return starts
+
+
+def make_mutants(root: Path, source_dir: str, count: int, seed: int) -> list[Mutant]:
+    candidates: list[tuple[str, int, int, int, str, ast.expr]] = []
+    for path in sorted((root / source_dir).rglob("*.py")):
+        relative = path.relative_to(root).as_posix()
+        source = path.read_bytes()
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            continue
+        lines = _offsets(source)
+        for node in _function_expressions(tree):
+            if node.end_lineno is None or node.end_col_offset is None:
+                continue
+            start = lines[node.lineno - 1] + node.col_offset
+            end = lines[node.end_lineno - 1] + node.end_col_offset
+            for operator, mutated in _mutations(node):
+                candidates.append((relative, node.lineno, start, end, operator, mutated))
+    rng = random.Random(seed)
+    rng.shuffle(candidates)
+    mutants: list[Mutant] = []
+    for relative, line, start, end, operator, mutated in candidates:
+        mutant = Mutant(relative, line, operator, start, end, f"({ast.unparse(mutated)})")
+        original = (root / relative).read_bytes()
+        changed = mutant.apply(original)
+        try:
+            if ast.dump(ast.parse(changed)) == ast.dump(ast.parse(original)):
+                continue  # e.g. a constant that unparses to the same tree
+        except SyntaxError:
+            continue
+        mutants.append(mutant)
+        if len(mutants) == count:
+            break
+    return mutants
+
+
+# --- running the tools ---------------------------------------------------------------------------
+
+
+@dataclass
+class SuiteRun:
+    order: list[str]
+    seconds: dict[str, float]
+    failed: set[str]
+    wall: float
+    timed_out: bool = False
+
+
+def bench_env(outcomes: Path | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GREENLINE_", "PYTEST_"))}
+    env["PYTHONPATH"] = str(HERE)
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    if outcomes is not None:
+        env["BENCH_OUTCOMES"] = str(outcomes)
+    return env
+
+
+def read_outcomes(path: Path) -> tuple[list[str], dict[str, float], set[str]]:
+    order: list[str] = []
+    seconds: dict[str, float] = {}
+    failed: set[str] = set()
+    if not path.exists():
+        return order, seconds, failed
+    for line in path.read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        if "collected" in record:
+            order = record["collected"]
+        else:
+            seconds[record["test"]] = record["seconds"]
+            if record["failed"]:
+                failed.add(record["test"])
+    return order, seconds, failed
+
+
+def pytest_cmd(venv: Path, root: Path, tests: tuple[str, ...], *extra: str) -> list[str]:
+    return [
+        str(venv / "bin" / "python"),
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "outcomes",
+        "--rootdir",
+        str(root),
+        *extra,
+        *tests,
+    ]
+
+
+def run_suite(
+    venv: Path, root: Path, tests: tuple[str, ...], scratch: Path, timeout: float | None
+) -> SuiteRun:
+    out = scratch / "outcomes.jsonl"
+    out.unlink(missing_ok=True)
+    cmd = pytest_cmd(venv, root, tests, "-p", "no:cacheprovider", "-p", "no:testmon")
+    start = time.perf_counter()
+    timed_out = False
+    try:
+        subprocess.run(
+            cmd,
+            cwd=root,
+            env=bench_env(out),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        timed_out = True
+    wall = time.perf_counter() - start
+    order, seconds, failed = read_outcomes(out)
+    return SuiteRun(order, seconds, failed, wall, timed_out)
+
+
+def record_baselines(venv: Path, root: Path, tests: tuple[str, ...], scratch: Path) -> None:
+    clean_state(root)
+    for flag in ("--greenline-record", "--testmon"):
+        out = scratch / "baseline.jsonl"
+        out.unlink(missing_ok=True)
+        subprocess.run(
+            pytest_cmd(venv, root, tests, flag),
+            cwd=root,
+            env=bench_env(out),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            check=False,
+        )
+    for data in root.glob(".testmondata*"):
+        shutil.copy2(data, scratch / data.name)
+
+
+def greenline_select(venv: Path, root: Path, budget: float | None) -> tuple[list[str], float, str]:
+    """The ordered selection, the command's wall time, and the full-suite reason if any."""
+    cmd = [str(venv / "bin" / "greenline"), "select", "--format", "json"]
+    if budget is not None:
+        cmd += ["--budget", f"{budget:.0%}"]
+    start = time.perf_counter()
+    proc = subprocess.run(
+        cmd, cwd=root, env=bench_env(), capture_output=True, text=True, check=False
+    )
+    wall = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise RuntimeError(f"greenline select failed in {root}: {proc.stderr.strip()}")
+    doc = json.loads(proc.stdout)
+    full = doc["full_suite"]["detail"] if doc["full_suite"] else ""
+    return [t["test_id"] for t in doc["selected"]], wall, full
+
+
+def testmon_select(venv: Path, root: Path, tests: tuple[str, ...], scratch: Path) -> list[str]:
+    for data in scratch.glob(".testmondata*"):
+        shutil.copy2(data, root / data.name)
+    out = scratch / "testmon.jsonl"
+    out.unlink(missing_ok=True)
+    flags = ("--testmon", "--testmon-forceselect", "--testmon-nocollect", "--collect-only")
+    subprocess.run(
+        pytest_cmd(venv, root, tests, *flags),
+        cwd=root,
+        env=bench_env(out),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        check=False,
+    )
+    order, _, _ = read_outcomes(out)
+    return order
+
+
+# --- scoring -------------------------------------------------------------------------------------
+
+
+def cut(order: list[str], seconds: dict[str, float], allowed: float) -> list[str]:
+    """greenline's budget rule: take tests in order, skip one that does not fit, keep the first."""
+    kept: list[str] = []
+    spent = 0.0
+    for test in order:
+        cost = seconds.get(test, 0.0)
+        if kept and spent + cost > allowed:
+            continue
+        kept.append(test)
+        spent += cost
+    return kept
+
+
+def first_failure(order: list[str], seconds: dict[str, float], failing: set[str]) -> float | None:
+    spent = 0.0
+    for test in order:
+        spent += seconds.get(test, 0.0)
+        if test in failing:
+            return spent
+    return None
+
+
+@dataclass
+class MutantResult:
+    mutant: str
+    status: str  # detected | survived | timeout
+    failing: int = 0
+    tools: dict[str, dict[str, object]] = field(default_factory=dict)
+
+
+def score(
+    order: list[str],
+    budgets: dict[str, list[str]],
+    failing: set[str],
+    seconds: dict[str, float],
+    suite: float,
+) -> dict[str, object]:
+    selected_time = sum(seconds.get(t, 0.0) for t in order)
+    ttff = first_failure(order, seconds, failing)
+    return {
+        "selected": len(order),
+        "detected": bool(failing & set(order)),
+        "time_share": selected_time / suite,
+        "budgets": {name: bool(failing & set(kept)) for name, kept in budgets.items()},
+        "ttff_share": (ttff / suite) if ttff is not None else 1.0,
+    }
+
+
+# --- one project ---------------------------------------------------------------------------------
+
+
+def bench_project(
+    venv: Path, root: Path, tests: tuple[str, ...], source: str, count: int, seed: int
+) -> dict[str, object]:
+    scratch = WORK / "scratch" / root.name
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir(parents=True)
+    subprocess.run(["git", "checkout", "-q", "--", "."], cwd=root, check=True)
+    clean = run_suite(venv, root, tests, scratch, timeout=None)
+    suite = sum(clean.seconds.values())
+    log(
+        f"  clean run: {len(clean.seconds)} tests, {suite:.2f}s of test time, "
+        f"{len(clean.failed)} failing already, {clean.wall:.1f}s wall"
+    )
+    record_baselines(venv, root, tests, scratch)
+    mutants = make_mutants(root, source, count, seed)
+    timeout = max(10.0, TIMEOUT_FACTOR * clean.wall)
+    results: list[MutantResult] = []
+    latencies: list[float] = []
+    full_suite_reasons: list[str] = []
+    for n, mutant in enumerate(mutants, 1):
+        target = root / mutant.path
+        original = target.read_bytes()
+        target.write_bytes(mutant.apply(original))
+        try:
+            truth = run_suite(venv, root, tests, scratch, timeout)
+            result = MutantResult(mutant.describe(), "timeout")
+            if not truth.timed_out:
+                # a test that passed clean and did not pass now (missing = never ran: the
+                # mutant broke collection or the session)
+                failing = {
+                    t
+                    for t in clean.seconds
+                    if t not in clean.failed and (t in truth.failed or t not in truth.seconds)
+                }
+                result = MutantResult(mutant.describe(), "detected" if failing else "survived")
+                result.failing = len(failing)
+            if result.status == "detected":
+                safe, latency, full = greenline_select(venv, root, None)
+                latencies.append(latency)
+                if full:
+                    full_suite_reasons.append(full)
+                greenline_budgets = {
+                    f"{b:.0%}": greenline_select(venv, root, b)[0] for b in BUDGETS
+                }
+                testmon = testmon_select(venv, root, tests, scratch)
+                testmon_budgets = {
+                    f"{b:.0%}": cut(testmon, clean.seconds, b * suite) for b in BUDGETS
+                }
+                result.tools = {
+                    "greenline": score(safe, greenline_budgets, failing, clean.seconds, suite),
+                    "testmon": score(testmon, testmon_budgets, failing, clean.seconds, suite),
+                    "pytest order": score(clean.order, {}, failing, clean.seconds, suite),
+                }
+        finally:
+            target.write_bytes(original)
+        results.append(result)
+        tools = result.tools
+        summary = (
+            f"greenline {'hit' if tools['greenline']['detected'] else 'MISS'}, "
+            f"testmon {'hit' if tools['testmon']['detected'] else 'MISS'}"
+            if tools
+            else ""
+        )
+        log(f"  [{n}/{len(mutants)}] {mutant.describe():<48} {result.status:<9} {summary}")
+    return {
+        "tests": len(clean.seconds),
+        "suite_seconds": round(suite, 3),
+        "clean_failing": len(clean.failed),
+        "mutants": len(mutants),
+        "detected_by_suite": sum(r.status == "detected" for r in results),
+        "timeouts": sum(r.status == "timeout" for r in results),
+        "select_latency_ms": {
+            "median": round(1000 * statistics.median(latencies), 1) if latencies else None,
+            "max": round(1000 * max(latencies), 1) if latencies else None,
+        },
+        "full_suite_fallbacks": full_suite_reasons,
+        "summary": summarize(results),
+        "results": [asdict(r) for r in results],
+    }
+
+
+def summarize(results: list[MutantResult]) -> dict[str, dict[str, object]]:
+    detected = [r for r in results if r.status == "detected"]
+    out: dict[str, dict[str, object]] = {}
+    if not detected:
+        return out
+    for tool in detected[0].tools:
+        rows = [r.tools[tool] for r in detected]
+        entry: dict[str, object] = {
+            "safe_recall": sum(bool(x["detected"]) for x in rows) / len(rows),
+            "safe_time_share": statistics.mean(float(x["time_share"]) for x in rows),  # type: ignore[arg-type]
+            "median_ttff_share": statistics.median(float(x["ttff_share"]) for x in rows),  # type: ignore[arg-type]
+        }
+        budgets = rows[0]["budgets"]
+        assert isinstance(budgets, dict)
+        for name in budgets:
+            entry[f"recall_at_{name}"] = sum(
+                bool(x["budgets"][name])
+                for x in rows  # type: ignore[index]
+            ) / len(rows)
+        out[tool] = entry
+    # the target: greenline detects every mutant testmon detects
+    out["greenline"]["misses_where_testmon_hits"] = [
+        r.mutant
+        for r in detected
+        if r.tools["testmon"]["detected"] and not r.tools["greenline"]["detected"]
+    ]
+    return out
+
+
+# --- latency on a synthetic 10,000-test project --------------------------------------------------
+
+
+def synthetic_project(
+    root: Path, modules: int, functions: int, test_files: int, per_file: int
+) -> None:
+    shutil.rmtree(root, ignore_errors=True)
+    package = root / "synth"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    for m in range(modules):
+        body = "".join(
+            f"def f{f}(x):\n    y = x * {f + 1}\n    return y + {m}\n\n\n" for f in range(functions)
+        )
+        (package / f"mod{m}.py").write_text(body)
+    tests = root / "tests"
+    tests.mkdir()
+    rng = random.Random(0)
+    for t in range(test_files):
+        lines = [
+            f"import synth.mod{t % modules} as a\nimport synth.mod{(t * 7 + 3) % modules} as b\n\n"
+        ]
+        for i in range(per_file):
+            f, g = rng.randrange(functions), rng.randrange(functions)
+            lines.append(
+                f"\ndef test_{i}():\n    assert a.f{f}({i}) >= 0\n    assert b.f{g}({i}) >= 0\n"
+            )
+        (tests / f"test_t{t}.py").write_text("".join(lines))
+    (root / "pytest.ini").write_text("[pytest]\n")
+    init_git(root)
+
+
+def synthetic_latency(venv: Path, repeat: int, size: int) -> dict[str, object]:
+    root = WORK / "src" / f"synthetic-{size}"
+    per_file = 100
+    synthetic_project(
+        root,
+        modules=max(1, size // 100),
+        functions=10,
+        test_files=size // per_file,
+        per_file=per_file,
+    )
+    log(f"synthetic project: recording {size} tests")
+    start = time.perf_counter()
+    subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "pytest", "-q", "-x", "--greenline-record", "tests"],
+        cwd=root,
+        env=bench_env(),
+        stdout=subprocess.DEVNULL,
+        check=True,
+    )
+    record_wall = time.perf_counter() - start
+    target = root / "synth" / "mod0.py"
+    target.write_text(target.read_text().replace("y = x * 1\n", "y = x * 1 + 0\n", 1))
+    walls = []
+    selected = 0
+    for _ in range(repeat):
+        ids, wall, full = greenline_select(venv, root, None)
+        assert not full, full
+        walls.append(wall)
+        selected = len(ids)
+    return {
+        "tests": size,
+        "record_seconds": round(record_wall, 2),
+        "selected": selected,
+        "select_ms": [round(1000 * w, 1) for w in walls],
+        "select_ms_median": round(1000 * statistics.median(walls), 1),
+    }
+
+
+# --- report --------------------------------------------------------------------------------------
+
+
+def pct(x: object) -> str:
+    return f"{100 * float(x):.1f}%"  # type: ignore[arg-type]
+
+
+def markdown(report: dict[str, object]) -> str:
+    lines = [
+        "| project | tests | mutants (detected by suite) | tool | safe: detected | safe: time "
+        "| 5% budget | 10% budget | 20% budget | median time to 1st failure | select latency |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, row in report["projects"].items():  # type: ignore[attr-defined]
+        summary = row["summary"]
+        for tool in ("greenline", "testmon", "pytest order"):
+            if tool not in summary:
+                continue
+            s = summary[tool]
+            safe = pct(s["safe_recall"]) if tool != "pytest order" else "(all)"
+            share = pct(s["safe_time_share"]) if tool != "pytest order" else "100%"
+            budgets = [
+                pct(s[f"recall_at_{b:.0%}"]) if f"recall_at_{b:.0%}" in s else "–" for b in BUDGETS
+            ]
+            latency = f"{row['select_latency_ms']['median']:.0f} ms" if tool == "greenline" else ""
+            lines.append(
+                f"| {name} | {row['tests']} | {row['mutants']} ({row['detected_by_suite']}) | "
+                f"{tool} | {safe} | {share} | {' | '.join(budgets)} | "
+                f"{pct(s['median_ttff_share'])} | {latency} |"
+            )
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--project", action="append", choices=sorted(PROJECTS))
+    parser.add_argument(
+        "--python", default=None, help="interpreter (default: a 3.12+ one if found)"
+    )
+    parser.add_argument("--mutants", type=int, default=50)
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument(
+        "--synthetic", type=int, default=10_000, help="tests in the synthetic project (0: skip)"
+    )
+    parser.add_argument("--smoke", action="store_true", help="the bundled example, 6 mutants")
+    parser.add_argument("--out", type=Path, default=HERE / "results")
+    args = parser.parse_args()
+
+    python = args.python or (sys.executable if args.smoke else common.find_pythons()[-1])
+    projects = [PROJECTS[n] for n in (args.project or ([] if args.smoke else sorted(PROJECTS)))]
+    venv = common.make_venv(WORK, python, projects)
+    tag = python_tag(python)
+    report: dict[str, object] = {
+        "benchmark": "selection",
+        "python": tag,
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
+        "seed": args.seed,
+        "mutants_per_project": args.mutants if not args.smoke else 6,
+        "budgets": [f"{b:.0%}" for b in BUDGETS],
+        "projects": {},
+    }
+    targets: list[tuple[str, Path, tuple[str, ...], str]] = []
+    if args.smoke:
+        example = WORK / "src" / "shop"
+        if not example.exists():
+            shutil.copytree(REPO / "examples" / "shop", example)
+            anchor_pytest(example)
+            init_git(example)
+        targets.append(("example shop", example, ("tests",), "shop"))
+    targets += [(p.name, fetch(WORK, p), p.tests, p.source) for p in projects]
+    for name, root, tests, source in targets:
+        log(f"{name} on Python {tag}")
+        count = 6 if args.smoke else args.mutants
+        report["projects"][name] = bench_project(venv, root, tests, source, count, args.seed)  # type: ignore[index]
+    size = 500 if args.smoke else args.synthetic
+    if size:
+        report["synthetic"] = synthetic_latency(venv, repeat=5, size=size)
+    out = args.out if not args.smoke else WORK / "smoke-results"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"selection-{tag}.json").write_text(json.dumps(report, indent=2) + "\n")
+    print(markdown(report))
+    if "synthetic" in report:
+        syn = report["synthetic"]
+        print(
+            f"\ngreenline select on a synthetic {syn['tests']}-test project: "  # type: ignore[index]
+            f"{syn['select_ms_median']} ms (median of 5)"
+        )  # type: ignore[index]
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
