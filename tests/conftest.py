@@ -36,6 +36,9 @@ def git(repo: Path, *args: str) -> str:
 def init_repo(path: Path, branch: str = "main") -> str:
     """Make ``path`` a git repository with everything in it committed; returns HEAD's sha."""
     git(path, "init", "-q", "-b", branch)
+    # what pytester writes next to a project (its runs' output and temp dirs) is no project file
+    exclude = path / ".git" / "info" / "exclude"
+    exclude.write_text("__pycache__/\nrunpytest-*\n/stdout\n/stderr\n")
     git(path, "add", "-A")
     git(path, "commit", "-q", "--allow-empty", "-m", "initial commit")
     return git(path, "rev-parse", "HEAD")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import importlib.util
+import json
 import os
 import socket
 import sys
@@ -15,13 +16,14 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Connection
 
 from greenline import vcs
 from greenline.baselines import read_baseline, write_baseline
 from greenline.config import Settings, Value, load_settings, mask_url
-from greenline.errors import InputError, NoDataError, UsageError
+from greenline.errors import GreenlineError, InputError, NoDataError, UsageError
 from greenline.executor import run_command
 from greenline.junit import JUnitReader
 from greenline.model import (
@@ -29,6 +31,7 @@ from greenline.model import (
     Change,
     CommitInfo,
     Environment,
+    Outcome,
     Run,
     RunStatus,
     SelectionPlan,
@@ -40,11 +43,14 @@ from greenline.selection import (
     Baseline,
     Budget,
     ImportGraph,
+    learn,
     limit_to_budget,
     plan_selection,
     uncovered_changes,
 )
-from greenline.selection.impact import python_paths
+from greenline.selection.impact import changed_paths, python_paths
+from greenline.selection.learn import Example, TreeEnsemble
+from greenline.selection.ranking import FEATURES, History
 from greenline.store import Store, reads, upgrade_schema, writes
 from greenline.store.engine import translate_errors
 from greenline.tracing import read_file_blocks
@@ -379,10 +385,15 @@ class Greenline:
         with a budget, only as many as fit (in order)."""
         run = self.find_baseline(base)
         assert run.commit.sha is not None
+        change = vcs.read_change(self.root, run.commit.sha)
         with self.store.read() as conn:
             finals = reads.final_results(conn, run.id)
-            coverage = {tc.test_id: tc.blocks for tc in reads.run_coverage(conn, run.id)}
+            wanted = changed_paths(change)
+            coverage = {tc.test_id: tc.blocks for tc in reads.run_coverage(conn, run.id, wanted)}
+            sizes = reads.coverage_sizes(conn, run.id)
             files = reads.run_file_reads(conn, run.id)
+            failures, taken = reads.recent_outcomes(conn, self.repository)
+            ranker = self._ranker(conn)
         baseline = Baseline(
             run_id=run.id,
             base=run.commit.sha,
@@ -392,8 +403,8 @@ class Greenline:
             durations={r.test_id: r.duration for r in finals},
             paths={r.test_id: r.path for r in finals},
             files=files,
+            coverage_sizes=sizes,
         )
-        change = vcs.read_change(self.root, run.commit.sha)
         current = {
             new: _current_blocks(self.root / new)
             for new in {
@@ -408,8 +419,84 @@ class Greenline:
             read_environment(),
             importers,
             always_run=self.settings.always_run,
+            history=History(failures, taken),
+            model=ranker,
         )
         return limit_to_budget(plan, budget) if budget is not None else plan
+
+    def _ranker(self, conn: Connection) -> tuple[str, TreeEnsemble] | None:
+        """The newest learned ranking model, if one was adopted (else the heuristic ranks)."""
+        found = reads.latest_ranker(conn, self.repository)
+        if found is None:
+            return None
+        ranker_id, _, text = found
+        doc = json.loads(text)
+        if not doc.get("adopted"):
+            return None
+        try:
+            return f"model {ranker_id} ({doc['examples']} examples)", TreeEnsemble(doc)
+        except (ValueError, KeyError, TypeError):  # a model from another version's features
+            return None
+
+    def note_affected_tests(self, run_id: int) -> int:
+        """Store which tests the change of a run being recorded affects, with their ranking
+        features: the examples ranking learns from once the run's outcomes are in. Returns how
+        many (0 without a baseline, or when everything must run)."""
+        try:
+            plan = self.plan_selection()
+        except GreenlineError:
+            return 0
+        if plan.full_suite is not None or not plan.selected:
+            return 0
+        # the tests exist already: the baseline ran them
+        rows = [(t.test_id, None, t.likelihood, t.features) for t in plan.selected]
+        with self.store.write() as conn:
+            repo_id = writes.ensure_repository(conn, self.repository, None)
+            writes.insert_selection_features(conn, run_id, repo_id, rows)
+        return len(rows)
+
+    def ranking_examples(self) -> list[Example]:
+        with self.store.read() as conn:
+            rows = reads.selection_examples(conn, self.repository)
+        out = []
+        for run_id, features, outcome in rows:
+            if Outcome(outcome) in (Outcome.SKIPPED, Outcome.XFAILED):
+                continue  # neither a pass nor a failure
+            values = tuple(float(x) for x in json.loads(features))
+            if len(values) == len(FEATURES):
+                out.append(Example(run_id, values, Outcome(outcome).is_failure))
+        return out
+
+    def learn_ranking(self, *, only_if_grown: float | None = None) -> dict[str, Any] | None:
+        """Train a ranking model on the history and store it. With ``only_if_grown`` (say 0.25)
+        nothing happens unless there is enough history and it grew by that share since the last
+        model (so recording can call this after every run); returns the model document."""
+        examples = self.ranking_examples()
+        if only_if_grown is not None:
+            if not learn.enough(examples) or importlib.util.find_spec("sklearn") is None:
+                return None
+            with self.store.read() as conn:
+                last = reads.latest_ranker(conn, self.repository)
+            if last is not None:
+                before = int(json.loads(last[2]).get("examples", 0))
+                if len(examples) < before * (1 + only_if_grown):
+                    return None
+        doc = learn.train(examples)
+        with self.store.write() as conn:
+            repo_id = writes.ensure_repository(conn, self.repository, None)
+            doc["id"] = writes.insert_ranker(conn, repo_id, doc, datetime.now(UTC))
+        return doc
+
+    def ranking_model(self) -> dict[str, Any] | None:
+        """The newest learned model's document (None before any)."""
+        with self.store.read() as conn:
+            found = reads.latest_ranker(conn, self.repository)
+        if found is None:
+            return None
+        ranker_id, created, text = found
+        doc: dict[str, Any] = json.loads(text)
+        doc.update(id=ranker_id, created_at=created.isoformat())
+        return doc
 
     def _importers(self, paths: list[str], change: Change) -> dict[str, dict[str, str]] | None:
         """For each path, the project files importing it (read only when there is a path)."""

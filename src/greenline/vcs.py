@@ -59,7 +59,8 @@ def read_commit(root: Path) -> CommitInfo:
     if not head:
         return CommitInfo(branch=branch)
     sha, when, subject = head.split("\x00", 2)
-    status = _git(root, "status", "--porcelain", "--untracked-files=normal")
+    # tracked changes only (like git describe --dirty): build outputs and reports do not count
+    status = _git(root, "status", "--porcelain", "--untracked-files=no")
     return CommitInfo(
         sha=sha,
         branch=branch,

@@ -144,10 +144,12 @@ def selection_document(plan: SelectionPlan) -> JSON:
         "baseline_run_id": plan.baseline_run_id,
         "base": plan.base,
         "full_suite": reason(plan.full_suite) if plan.full_suite else None,
+        "ranker": plan.ranker,
         "selected": [
             {
                 "test_id": t.test_id,
                 "duration": round(t.duration, 6),
+                "likelihood": t.likelihood,
                 "reasons": [reason(r) for r in t.reasons],
             }
             for t in plan.selected
@@ -157,4 +159,22 @@ def selection_document(plan: SelectionPlan) -> JSON:
         "unaffected": len(plan.unaffected),
         "selected_duration": round(plan.selected_duration, 3),
         "suite_duration": round(plan.suite_duration, 3),
+    }
+
+
+def ranking_document(model: Mapping[str, Any] | None, examples: int, failing: int) -> JSON:
+    """What ranks selected tests: the newest learned model (without its trees) and the history."""
+    summary = None
+    if model is not None:
+        summary = {
+            key: model.get(key)
+            for key in ("id", "created_at", "examples", "failing", "runs", "held_out", "adopted")
+        }
+        summary["trees"] = len(model.get("trees", ()))
+    in_use = "heuristic" if model is None or not model.get("adopted") else "model"
+    return {
+        **_schema("ranking"),
+        "ranking": in_use,
+        "history": {"examples": examples, "failing": failing},
+        "model": summary,
     }

@@ -21,8 +21,10 @@ def test_commit_branch_and_dirty_flag(git_repo: Path) -> None:
     assert vcs.read_commit(git_repo).branch == "feature/x"
 
 
-def test_untracked_files_make_the_tree_dirty(git_repo: Path) -> None:
-    (git_repo / "new.py").write_text("x = 1\n")
+def test_edits_make_the_tree_dirty_but_untracked_files_do_not(git_repo: Path) -> None:
+    (git_repo / "report.xml").write_text("<testsuite/>\n")
+    assert not vcs.read_commit(git_repo).dirty, "build outputs and reports are not edits"
+    (git_repo / "README.md").write_text("edited\n")
     assert vcs.read_commit(git_repo).dirty
 
 

@@ -17,6 +17,7 @@ from greenline.cli.baseline import baseline_app
 from greenline.cli.configuration import config_app
 from greenline.cli.database import db_app
 from greenline.cli.mcp_server import serve_mcp
+from greenline.cli.ranking import ranking_app
 from greenline.cli.recording import import_app, record
 from greenline.cli.runs import list_runs, run_app
 from greenline.cli.selecting import select_tests
@@ -73,6 +74,7 @@ app.add_typer(import_app, name="import")
 app.add_typer(config_app, name="config")
 app.add_typer(db_app, name="db")
 app.add_typer(baseline_app, name="baseline")
+app.add_typer(ranking_app, name="ranking")
 
 
 def _error(message: str, hint: str | None = None) -> None:

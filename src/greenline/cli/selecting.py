@@ -13,7 +13,7 @@ from greenline import views
 from greenline.cli import render
 from greenline.cli.state import console, emit_json, err_console, state_of
 from greenline.model import SelectionPlan
-from greenline.selection import parse_budget
+from greenline.selection import make_budget
 
 
 class SelectFormat(enum.StrEnum):
@@ -38,13 +38,20 @@ def select_tests(
         metavar="LIMIT",
         help="Keep only what fits, most likely to fail first: 10% (of the suite's time), 90s, 2m.",
     ),
+    confidence: str | None = typer.Option(
+        None,
+        "--confidence",
+        metavar="P",
+        help="Keep tests, most likely to fail first, until they hold this share of the change's "
+        "estimated failures: 0.99 or 99%.",
+    ),
 ) -> None:
     """Select the tests the change since the baseline can break, most likely to fail first.
 
     With --format ids the output feeds pytest directly: pytest $(greenline select -f ids).
     It prints nothing when everything must run (pytest then runs the whole suite).
     """
-    limit = parse_budget(budget) if budget else None
+    limit = make_budget(budget, confidence)
     with state_of(ctx).open_reader() as gl:
         plan = gl.plan_selection(base, limit)
     if plan.full_suite is not None:
@@ -74,6 +81,10 @@ def _summary(plan: SelectionPlan) -> str:
 
 def _print_plan(plan: SelectionPlan, explain: bool) -> None:
     console.print(_summary(plan))
+    if explain and plan.full_suite is None and plan.selected:
+        console.print(
+            f"ordered by estimated failure probability per second ({plan.ranker})", soft_wrap=True
+        )
     if plan.over_budget:
         console.print(f"{len(plan.over_budget)} more affected tests did not fit the budget")
     if plan.full_suite is not None:
@@ -82,15 +93,18 @@ def _print_plan(plan: SelectionPlan, explain: bool) -> None:
     table.add_column("test", overflow="fold")
     if explain:
         table.add_column("time", justify="right")
+        table.add_column("p(fail)", justify="right")
         table.add_column("why", overflow="fold")
     for test in plan.selected:
         if explain:
             why = "\n".join(str(r) for r in test.reasons)
-            table.add_row(test.test_id, render.seconds(test.duration), why)
+            p = f"{test.likelihood:.2f}" if plan.full_suite is None else "-"
+            table.add_row(test.test_id, render.seconds(test.duration), p, why)
         else:
             table.add_row(test.test_id)
     for path in plan.new_test_files:
-        table.add_row(path, *(["-", "new-test-file: never run in the baseline"] if explain else []))
+        row = ["-", "-", "new-test-file: never run in the baseline"]
+        table.add_row(path, *(row if explain else []))
     if plan.selected or plan.new_test_files:
         console.print(table)
 
@@ -98,7 +112,11 @@ def _print_plan(plan: SelectionPlan, explain: bool) -> None:
 def _print_why(plan: SelectionPlan, test_id: str) -> None:
     chosen = next((t for t in plan.selected if t.test_id == test_id), None)
     if chosen is not None:
-        console.print(f"{test_id} is selected:")
+        place = plan.selected.index(chosen) + 1
+        console.print(
+            f"{test_id} is selected ({place} of {len(plan.selected)} in run order, "
+            f"estimated p(fail) {chosen.likelihood:.2f}, {plan.ranker}):"
+        )
         for reason in chosen.reasons:
             console.print(f"  - {reason}")
     elif test_id in plan.over_budget:

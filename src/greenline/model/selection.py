@@ -60,6 +60,10 @@ class SelectedTest:
     test_id: str
     reasons: tuple[Reason, ...]
     duration: float
+    #: estimated probability that the test fails with this change (see selection.ranking)
+    likelihood: float = 0.0
+    #: the ranking features behind ``likelihood`` (selection.ranking.FEATURES, in order)
+    features: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +84,8 @@ class SelectionPlan:
     full_suite: Reason | None = None
     new_test_files: tuple[str, ...] = ()
     over_budget: tuple[str, ...] = ()
+    #: how the likelihoods were estimated: "heuristic", or the learned model that gave them
+    ranker: str = "heuristic"
 
     @property
     def selected_duration(self) -> float:

@@ -50,6 +50,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "(10%% of the suite's time, 90s, 2m)",
     )
     group.addoption(
+        "--greenline-confidence",
+        metavar="P",
+        default=None,
+        help="with --greenline-select: keep tests, most likely to fail first, until they hold "
+        "this share of the change's estimated failures (0.99)",
+    )
+    group.addoption(
         "--greenline-tracer",
         choices=TRACERS,
         default=None,

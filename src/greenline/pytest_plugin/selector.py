@@ -14,7 +14,7 @@ import pytest
 from greenline.api import Greenline
 from greenline.errors import GreenlineError, UsageError
 from greenline.model import SelectionPlan
-from greenline.selection import parse_budget
+from greenline.selection import make_budget
 
 
 class SelectPlugin:
@@ -22,9 +22,12 @@ class SelectPlugin:
         self.config = config
         self.mode: str = config.getoption("greenline_select")
         self.base: str | None = config.getoption("greenline_base")
-        text = config.getoption("greenline_budget")
         try:
-            self.budget = parse_budget(text, "--greenline-budget") if text else None
+            self.budget = make_budget(
+                config.getoption("greenline_budget"),
+                config.getoption("greenline_confidence"),
+                prefix="--greenline-",
+            )
         except GreenlineError as exc:
             raise pytest.UsageError(f"greenline: {exc}") from None
         self.plan: SelectionPlan | None = None

@@ -18,6 +18,7 @@ import queue
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
@@ -150,12 +151,15 @@ class _Child:
             self.emit(type="error", message=exc.message, hint=exc.hint)
             return exc.exit_code
         self.emit(type="ready", run_id=run_id)
+        _quietly(gl.note_affected_tests, run_id)  # ranking's examples, while pytest collects
         finish, failure = self._consume(lines, gl, run_id, mapper)
         complete = bool(finish and finish.get("complete")) and failure is None
         try:
             gl.finish_run(run_id, finish.get("exit_status") if finish else None, complete=complete)
         except GreenlineError as exc:
             failure = failure or exc
+        if complete and failure is None:
+            _quietly(gl.learn_ranking, only_if_grown=0.25)
         mapper.close()
         gl.close()
         if failure is not None:
@@ -225,6 +229,12 @@ class _Child:
         }
         gl.add_results(run_id, results, coverage, message.get("files") or {})
         self.stored += len(results)
+
+
+def _quietly(step: Callable[..., object], *args: Any, **kwargs: Any) -> None:
+    """Learning the ranking is a bonus: no trouble of it may cost the run its results."""
+    with contextlib.suppress(Exception):
+        step(*args, **kwargs)
 
 
 def main() -> int:

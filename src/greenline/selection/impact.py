@@ -31,6 +31,7 @@ from greenline.model import (
     SelectedTest,
     SelectionPlan,
 )
+from greenline.selection.ranking import History, Model, features, heuristic
 
 TEST_FILE_PATTERNS = ("test_*.py", "*_test.py")
 #: Blocks as they are now: (name, checksum) pairs per file; None for a deleted or unparsable file.
@@ -42,7 +43,12 @@ Importers = Mapping[str, Mapping[str, str]]
 
 @dataclass(frozen=True)
 class Baseline:
-    """What the baseline run recorded, per test."""
+    """What the baseline run recorded, per test.
+
+    ``coverage`` may hold only the blocks in the change's Python files (all that selection looks
+    at; reading every block of a large suite is most of the cost); ``coverage_sizes`` then says
+    how many blocks each test ran in all, and which tests have coverage at all.
+    """
 
     run_id: int
     base: str | None
@@ -52,11 +58,27 @@ class Baseline:
     durations: Mapping[str, float]
     paths: Mapping[str, str | None]
     files: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    coverage_sizes: Mapping[str, int] | None = None
+
+    def has_coverage(self, test_id: str) -> bool:
+        if self.coverage_sizes is not None:
+            return self.coverage_sizes.get(test_id, 0) > 0
+        return test_id in self.coverage
+
+    def coverage_size(self, test_id: str) -> int:
+        if self.coverage_sizes is not None:
+            return self.coverage_sizes.get(test_id, 0)
+        return len(self.coverage.get(test_id, ()))
 
 
 def is_test_file(path: str) -> bool:
     name = path.rsplit("/", 1)[-1]
     return any(fnmatch.fnmatch(name, pattern) for pattern in TEST_FILE_PATTERNS)
+
+
+def changed_paths(change: Change) -> set[str]:
+    """Every Python path the change touches, old and new names: the coverage selection reads."""
+    return {p for f in change.files for p in (f.path, f.old_path) if p and p.endswith(".py")}
 
 
 def python_paths(change: Change) -> set[str]:
@@ -91,15 +113,19 @@ def plan_selection(
     environment: Environment | None,
     importers: Importers | None = None,
     always_run: tuple[str, ...] = (),
+    history: History | None = None,
+    model: tuple[str, Model] | None = None,
 ) -> SelectionPlan:
     """The plan for ``change`` against ``baseline``; ``current`` covers every changed .py path
     and ``importers`` every path ``uncovered_changes`` names (without it they run everything).
-    Tests matching an ``always_run`` pattern are always selected."""
+    Tests matching an ``always_run`` pattern are always selected. Tests are ranked by ``model``
+    (a name and a learned model) when given, else by the heuristic, with ``history``'s recent
+    failure rates among the features."""
     fallback = _distrust(baseline, change, environment, importers)
     if fallback is not None:
         return _full_suite(baseline, fallback)
     reasons: dict[str, list[Reason]] = defaultdict(list)
-    _stale_blocks(baseline, change, current, reasons)
+    stale = _stale_blocks(baseline, change, current, reasons)
     _changed_data(baseline, change, reasons)
     _importing_tests(baseline, uncovered_changes(baseline, change), importers or {}, reasons)
     for test_id, outcome in baseline.outcomes.items():
@@ -108,7 +134,7 @@ def plan_selection(
             reasons[test_id].append(Reason(ReasonKind.ALWAYS_RUN, f"matches {pattern!r}"))
         if outcome.is_failure:
             reasons[test_id].append(Reason(ReasonKind.FAILED_LAST_TIME, outcome.value))
-        if test_id not in baseline.coverage:
+        if not baseline.has_coverage(test_id):
             reasons[test_id].append(Reason(ReasonKind.NO_COVERAGE, "the baseline has none"))
     known_files = {p for p in baseline.paths.values() if p}
     new_files = tuple(
@@ -120,7 +146,7 @@ def plan_selection(
             and f.path not in known_files
         )
     )
-    return _plan(baseline, reasons, new_files)
+    return _plan(baseline, change, reasons, stale, new_files, history or History(), model)
 
 
 def _distrust(
@@ -185,10 +211,12 @@ def _importing_tests(
 
 def _stale_blocks(
     baseline: Baseline, change: Change, current: CurrentBlocks, reasons: dict[str, list[Reason]]
-) -> None:
+) -> dict[str, list[Block]]:
+    """Adds a reason per changed or removed block a test ran; returns those blocks per test."""
     renamed = {f.old_path: f.path for f in change.files if f.old_path}
     stale_paths = python_paths(change)
     verdicts: dict[Block, Reason | None] = {}
+    stale: dict[str, list[Block]] = defaultdict(list)
     for test_id, blocks in baseline.coverage.items():
         for block in blocks:
             if block.path not in stale_paths:
@@ -198,6 +226,8 @@ def _stale_blocks(
             verdict = verdicts[block]
             if verdict is not None:
                 reasons[test_id].append(verdict)
+                stale[test_id].append(block)
+    return stale
 
 
 def _judge(block: Block, now: frozenset[tuple[str, str]] | None) -> Reason | None:
@@ -227,19 +257,47 @@ def _full_suite(baseline: Baseline, reason: Reason) -> SelectionPlan:
 
 
 def _plan(
-    baseline: Baseline, reasons: Mapping[str, list[Reason]], new_files: tuple[str, ...]
+    baseline: Baseline,
+    change: Change,
+    reasons: Mapping[str, list[Reason]],
+    stale: Mapping[str, list[Block]],
+    new_files: tuple[str, ...],
+    history: History,
+    model: tuple[str, Model] | None,
 ) -> SelectionPlan:
-    def priority(test_id: str) -> tuple[int, float, str]:
-        failed = any(r.kind is ReasonKind.FAILED_LAST_TIME for r in reasons[test_id])
-        hits = len(reasons[test_id])
-        duration = baseline.durations.get(test_id, 0.0)
-        return (0 if failed else 1, -hits / max(duration, 1e-3), test_id)
+    change_size = len({b for blocks in stale.values() for b in blocks})
+    tests = sorted(reasons)
+    rows = [
+        features(
+            t,
+            baseline.paths.get(t),
+            reasons[t],
+            stale.get(t, ()),
+            baseline.coverage_size(t),
+            change,
+            change_size,
+            history,
+            baseline.durations.get(t, 0.0),
+        )
+        for t in tests
+    ]
+    likelihoods = model[1].predict(rows) if model and rows else [heuristic(r) for r in rows]
+    chosen = {
+        t: SelectedTest(
+            t,
+            tuple(dict.fromkeys(reasons[t])),
+            baseline.durations.get(t, 0.0),
+            likelihood=round(p, 4),
+            features=row,
+        )
+        for t, row, p in zip(tests, rows, likelihoods, strict=True)
+    }
 
-    order = sorted(reasons, key=priority)
-    selected = tuple(
-        SelectedTest(t, tuple(dict.fromkeys(reasons[t])), baseline.durations.get(t, 0.0))
-        for t in order
-    )
+    def priority(test: SelectedTest) -> tuple[int, float, str]:
+        failed = any(r.kind is ReasonKind.FAILED_LAST_TIME for r in test.reasons)
+        return (0 if failed else 1, -test.likelihood / max(test.duration, 1e-3), test.test_id)
+
+    selected = tuple(sorted(chosen.values(), key=priority))
     return SelectionPlan(
         baseline_run_id=baseline.run_id,
         base=baseline.base,
@@ -247,4 +305,5 @@ def _plan(
         unaffected=tuple(sorted(set(baseline.outcomes) - set(reasons))),
         suite_duration=sum(baseline.durations.values()),
         new_test_files=new_files,
+        ranker=model[0] if model else "heuristic",
     )

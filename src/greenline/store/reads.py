@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, func, select
+from sqlalchemy import Connection, Select, and_, case, func, select
 
 from greenline.model import (
     Block,
@@ -28,9 +28,11 @@ from greenline.store.schema import (
     coverage,
     environments,
     file_reads,
+    rankers,
     repositories,
     results,
     runs,
+    selection_features,
     source_blocks,
     tests,
 )
@@ -269,6 +271,88 @@ def final_results(conn: Connection, run_id: int) -> list[TestResult]:
     return [_to_result(row) for row in conn.execute(query)]
 
 
+def recent_outcomes(
+    conn: Connection, repository: str, runs_back: int = 20
+) -> tuple[dict[str, int], dict[str, int]]:
+    """Over the repository's last ``runs_back`` finished runs: per test, the runs whose final
+    outcome was a failure, and the runs it took part in."""
+    recent = list(
+        conn.execute(
+            select(runs.c.id)
+            .join(repositories, runs.c.repository_id == repositories.c.id)
+            .where(
+                repositories.c.name == repository,
+                runs.c.status.in_([RunStatus.COMPLETE.value, RunStatus.INCOMPLETE.value]),
+            )
+            .order_by(runs.c.started_at.desc(), runs.c.id.desc())
+            .limit(runs_back)
+        ).scalars()
+    )
+    if not recent:
+        return {}, {}
+    final = _final_results(recent).subquery()
+    failed = func.sum(
+        case((final.c.outcome.in_([Outcome.FAILED.value, Outcome.ERROR.value]), 1), else_=0)
+    )
+    query = (
+        select(tests.c.test_id, failed, func.count())
+        .select_from(final)
+        .join(tests, final.c.test_pk == tests.c.id)
+        .group_by(tests.c.test_id)
+    )
+    failures: dict[str, int] = {}
+    taken: dict[str, int] = {}
+    for test_id, n_failed, n in conn.execute(query):
+        taken[test_id] = int(n)
+        if n_failed:
+            failures[test_id] = int(n_failed)
+    return failures, taken
+
+
+def selection_examples(conn: Connection, repository: str) -> list[tuple[int, str, str]]:
+    """(run id, features JSON, final outcome) of every affected test a recorded run ran."""
+    with_features = (
+        select(selection_features.c.run_id)
+        .distinct()
+        .join(runs, runs.c.id == selection_features.c.run_id)
+        .join(repositories, runs.c.repository_id == repositories.c.id)
+        .where(repositories.c.name == repository)
+    )
+    run_ids = list(conn.execute(with_features).scalars())
+    if not run_ids:
+        return []
+    final = _final_results(run_ids).subquery()
+    query = (
+        select(selection_features.c.run_id, selection_features.c.features, final.c.outcome)
+        .join(
+            final,
+            and_(
+                final.c.run_id == selection_features.c.run_id,
+                final.c.test_pk == selection_features.c.test_pk,
+            ),
+        )
+        .order_by(selection_features.c.run_id)
+    )
+    return [(int(r), f, o) for r, f, o in conn.execute(query)]
+
+
+def latest_ranker(conn: Connection, repository: str) -> tuple[int, datetime, str] | None:
+    """The repository's newest learned model: (id, created at, JSON), adopted or not."""
+    query = (
+        select(rankers.c.id, rankers.c.created_at, rankers.c.model)
+        .join(repositories, rankers.c.repository_id == repositories.c.id)
+        .where(repositories.c.name == repository)
+        .order_by(rankers.c.created_at.desc(), rankers.c.id.desc())
+        .limit(1)
+    )
+    row = conn.execute(query).first()
+    if row is None:
+        return None
+    created = as_utc(row.created_at)
+    assert created is not None
+    return int(row.id), created, str(row.model)
+
+
 def latest_baselines(conn: Connection, repository: str, limit: int = 50) -> list[Run]:
     """Complete runs with coverage, newest first: the candidates for a selection baseline."""
     query = (
@@ -277,6 +361,9 @@ def latest_baselines(conn: Connection, repository: str, limit: int = 50) -> list
             repositories.c.name == repository,
             runs.c.status == RunStatus.COMPLETE.value,
             runs.c.has_coverage.is_(True),
+            # a run on an uncommitted tree recorded code no commit holds: the change since its
+            # commit would not show what differs from what it ran
+            runs.c.dirty.is_(False),
         )
         .order_by(runs.c.started_at.desc(), runs.c.id.desc())
         .limit(limit)
@@ -307,8 +394,10 @@ def known_test_ids(conn: Connection, repository: str) -> list[str]:
     return list(conn.execute(query).scalars())
 
 
-def run_coverage(conn: Connection, run_id: int) -> list[TestCoverage]:
-    """The blocks each test of a run executed."""
+def run_coverage(
+    conn: Connection, run_id: int, paths: Collection[str] | None = None
+) -> list[TestCoverage]:
+    """The blocks each test of a run executed (only blocks in ``paths``, when given)."""
     query = (
         select(
             tests.c.test_id, source_blocks.c.path, source_blocks.c.name, source_blocks.c.checksum
@@ -318,10 +407,26 @@ def run_coverage(conn: Connection, run_id: int) -> list[TestCoverage]:
         .join(source_blocks, coverage.c.block_id == source_blocks.c.id)
         .where(coverage.c.run_id == run_id)
     )
+    if paths is not None:
+        if not paths:
+            return []
+        query = query.where(source_blocks.c.path.in_(sorted(paths)))
     acc: dict[str, set[Block]] = defaultdict(set)
     for test_id, path, name, checksum in conn.execute(query):
         acc[test_id].add(Block(path, name, checksum))
     return [TestCoverage(t, frozenset(b)) for t, b in sorted(acc.items())]
+
+
+def coverage_sizes(conn: Connection, run_id: int) -> dict[str, int]:
+    """How many blocks each test of a run executed (tests without coverage are absent)."""
+    sizes = (
+        select(coverage.c.test_pk, func.count().label("n"))
+        .where(coverage.c.run_id == run_id)
+        .group_by(coverage.c.test_pk)
+        .subquery()
+    )
+    query = select(tests.c.test_id, sizes.c.n).join(sizes, sizes.c.test_pk == tests.c.id)
+    return dict(conn.execute(query).tuples().all())
 
 
 def run_file_reads(conn: Connection, run_id: int) -> dict[str, frozenset[str]]:

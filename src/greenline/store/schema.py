@@ -132,3 +132,29 @@ file_reads = Table(
     Column("path", Text, primary_key=True),
     Index("ix_file_reads_path", "path"),
 )
+
+#: The tests a recorded run's change affected, with the ranking features selection saw (JSON
+#: list in ranking.FEATURES order) and the likelihood it gave: with the run's outcomes, the
+#: examples a ranking model learns from.
+selection_features = Table(
+    "selection_features",
+    metadata,
+    Column("run_id", ForeignKey("runs.id"), primary_key=True),
+    Column("test_pk", ForeignKey("tests.id"), primary_key=True),
+    Column("likelihood", Float, nullable=False),
+    Column("features", Text, nullable=False),
+)
+
+#: Learned ranking models (JSON, see selection.learn), newest last.
+rankers = Table(
+    "rankers",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("repository_id", ForeignKey("repositories.id"), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("examples", Integer, nullable=False),
+    Column("failing", Integer, nullable=False),
+    Column("adopted", Boolean, nullable=False),
+    Column("model", Text, nullable=False),
+    Index("ix_rankers_repository", "repository_id", "created_at"),
+)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -15,9 +16,11 @@ from greenline.store.schema import (
     coverage,
     environments,
     file_reads,
+    rankers,
     repositories,
     results,
     runs,
+    selection_features,
     source_blocks,
     tests,
 )
@@ -269,6 +272,47 @@ def insert_file_reads(
     ]
     for chunk in _chunks(rows):
         _insert_ignoring_conflicts(conn, file_reads, list(chunk))
+
+
+def insert_selection_features(
+    conn: Connection,
+    run_id: int,
+    repo_id: int,
+    rows: Sequence[tuple[str, str | None, float, Sequence[float]]],
+) -> None:
+    """Store the affected tests of a run's change: (test id, path, likelihood, features)."""
+    if not rows:
+        return
+    pks = ensure_tests(conn, repo_id, {test_id: path for test_id, path, _, _ in rows})
+    values = [
+        {
+            "run_id": run_id,
+            "test_pk": pks[test_id],
+            "likelihood": likelihood,
+            "features": json.dumps([round(x, 6) for x in features]),
+        }
+        for test_id, _, likelihood, features in rows
+    ]
+    for chunk in _chunks(values):
+        _insert_ignoring_conflicts(conn, selection_features, list(chunk))
+
+
+def insert_ranker(
+    conn: Connection, repo_id: int, doc: Mapping[str, Any], created_at: datetime
+) -> int:
+    result = conn.execute(
+        rankers.insert().values(
+            repository_id=repo_id,
+            created_at=created_at,
+            examples=int(doc["examples"]),
+            failing=int(doc["failing"]),
+            adopted=bool(doc["adopted"]),
+            model=json.dumps(doc),
+        )
+    )
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])
 
 
 def _key(block: Block) -> tuple[str, str, str]:
