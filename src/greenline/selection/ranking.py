@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import math
 import posixpath
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -45,8 +44,6 @@ FEATURES = (
     "recent_runs",
     "log_duration",
 )
-
-_WORD = re.compile(r"[a-z0-9]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,11 +80,11 @@ def _distance(a: str, b: str) -> int:
     return (len(pa) - common) + (len(pb) - common)
 
 
-def _function_words(block_name: str) -> set[str]:
-    """The words of a changed function's name that are specific enough to look for."""
-    last = block_name.rsplit(".", 1)[-1].lower()
-    words = {last.strip("_")} | set(_WORD.findall(last))
-    return {w for w in words if len(w) >= 4}
+def _function_name(block_name: str) -> str | None:
+    """A changed function's name as a test's name would mention it (``Cart.add_item`` ->
+    ``add_item``); None when too short to mean anything."""
+    last = block_name.rsplit(".", 1)[-1].strip("_").lower()
+    return last if len(last) >= 3 and last != "<module>" else None
 
 
 def features(
@@ -111,7 +108,8 @@ def features(
     stems = {_stem(p) for p in changed}
     file_affinity = any(s and (s == test_stem or s in test_stem or test_stem in s) for s in stems)
     test_name = test_id.rsplit("::", 1)[-1].lower()
-    name_affinity = any(w in test_name for b in stale for w in _function_words(b.name))
+    names = {_function_name(b.name) for b in stale} - {None}
+    name_affinity = any(name in test_name for name in names if name)
     distance = min((_distance(test_path, p) for p in changed), default=0)
     return (
         float(len(stale)),
