@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 PYTEST_ARGS ?=
 
-.PHONY: venv demo test lint bench bench-smoke clean
+.PHONY: venv demo test lint bench bench-record bench-selection bench-smoke clean
 
 $(STAMP): pyproject.toml setup.py src/greenline/_ctracer.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,9 +31,17 @@ lint: $(STAMP)
 # Benchmarks build their own environments under benchmarks/*/work (not committed).
 bench: $(STAMP)
 	$(BIN)/python benchmarks/record/run.py $(BENCH_ARGS)
+	$(BIN)/python benchmarks/selection/run.py $(BENCH_ARGS)
+
+bench-record: $(STAMP)
+	$(BIN)/python benchmarks/record/run.py $(BENCH_ARGS)
+
+bench-selection: $(STAMP)
+	$(BIN)/python benchmarks/selection/run.py $(BENCH_ARGS)
 
 bench-smoke: $(STAMP)
 	$(BIN)/python benchmarks/record/run.py --smoke
+	$(BIN)/python benchmarks/selection/run.py --smoke
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info src/greenline/*.so

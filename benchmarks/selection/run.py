@@ -43,6 +43,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 WORK = HERE / "work"
@@ -291,21 +292,35 @@ def record_baselines(venv: Path, root: Path, tests: tuple[str, ...], scratch: Pa
         shutil.copy2(data, scratch / data.name)
 
 
-def greenline_select(venv: Path, root: Path, budget: float | None) -> tuple[list[str], float, str]:
-    """The ordered selection, the command's wall time, and the full-suite reason if any."""
-    cmd = [str(venv / "bin" / "greenline"), "select", "--format", "json"]
-    if budget is not None:
-        cmd += ["--budget", f"{budget:.0%}"]
-    start = time.perf_counter()
+def greenline_select(venv: Path, root: Path) -> dict[str, Any]:
+    """greenline's plan in safe mode and at each budget, with the in-process planning time
+    (``probe.py`` runs in the benchmark's environment)."""
+    cmd = [str(venv / "bin" / "python"), str(HERE / "probe.py"), str(root)]
+    cmd += [str(b) for b in BUDGETS]
     proc = subprocess.run(
         cmd, cwd=root, env=bench_env(), capture_output=True, text=True, check=False
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"greenline selection failed in {root}: {proc.stderr.strip()}")
+    doc: dict[str, Any] = json.loads(proc.stdout)
+    return doc
+
+
+def greenline_cli(venv: Path, root: Path) -> tuple[list[str], float]:
+    """``greenline select --format ids`` as a user runs it: its output and wall time."""
+    start = time.perf_counter()
+    proc = subprocess.run(
+        [str(venv / "bin" / "greenline"), "select", "--format", "ids"],
+        cwd=root,
+        env=bench_env(),
+        capture_output=True,
+        text=True,
+        check=False,
     )
     wall = time.perf_counter() - start
     if proc.returncode != 0:
         raise RuntimeError(f"greenline select failed in {root}: {proc.stderr.strip()}")
-    doc = json.loads(proc.stdout)
-    full = doc["full_suite"]["detail"] if doc["full_suite"] else ""
-    return [t["test_id"] for t in doc["selected"]], wall, full
+    return proc.stdout.split(), wall
 
 
 def testmon_select(venv: Path, root: Path, tests: tuple[str, ...], scratch: Path) -> list[str]:
@@ -398,6 +413,7 @@ def bench_project(
     timeout = max(10.0, TIMEOUT_FACTOR * clean.wall)
     results: list[MutantResult] = []
     latencies: list[float] = []
+    cli_walls: list[float] = []
     full_suite_reasons: list[str] = []
     for n, mutant in enumerate(mutants, 1):
         target = root / mutant.path
@@ -417,13 +433,16 @@ def bench_project(
                 result = MutantResult(mutant.describe(), "detected" if failing else "survived")
                 result.failing = len(failing)
             if result.status == "detected":
-                safe, latency, full = greenline_select(venv, root, None)
-                latencies.append(latency)
-                if full:
-                    full_suite_reasons.append(full)
-                greenline_budgets = {
-                    f"{b:.0%}": greenline_select(venv, root, b)[0] for b in BUDGETS
-                }
+                plan = greenline_select(venv, root)
+                safe = plan["safe"]
+                latencies.append(plan["plan_ms"])
+                cli_ids, wall = greenline_cli(venv, root)
+                cli_walls.append(1000 * wall)
+                if not plan["full_suite"] and cli_ids != safe:
+                    raise RuntimeError(f"greenline select printed another plan for {mutant}")
+                if plan["full_suite"]:
+                    full_suite_reasons.append(plan["full_suite"])
+                greenline_budgets = plan["budgets"]
                 testmon = testmon_select(venv, root, tests, scratch)
                 testmon_budgets = {
                     f"{b:.0%}": cut(testmon, clean.seconds, b * suite) for b in BUDGETS
@@ -452,8 +471,9 @@ def bench_project(
         "detected_by_suite": sum(r.status == "detected" for r in results),
         "timeouts": sum(r.status == "timeout" for r in results),
         "select_latency_ms": {
-            "median": round(1000 * statistics.median(latencies), 1) if latencies else None,
-            "max": round(1000 * max(latencies), 1) if latencies else None,
+            "plan_median": round(statistics.median(latencies), 1) if latencies else None,
+            "plan_max": round(max(latencies), 1) if latencies else None,
+            "command_median": round(statistics.median(cli_walls), 1) if cli_walls else None,
         },
         "full_suite_fallbacks": full_suite_reasons,
         "summary": summarize(results),
@@ -544,19 +564,31 @@ def synthetic_latency(venv: Path, repeat: int, size: int) -> dict[str, object]:
     record_wall = time.perf_counter() - start
     target = root / "synth" / "mod0.py"
     target.write_text(target.read_text().replace("y = x * 1\n", "y = x * 1 + 0\n", 1))
-    walls = []
+    plans, walls = [], []
     selected = 0
     for _ in range(repeat):
-        ids, wall, full = greenline_select(venv, root, None)
-        assert not full, full
-        walls.append(wall)
-        selected = len(ids)
+        plan = greenline_select(venv, root)
+        assert not plan["full_suite"], plan["full_suite"]
+        plans.append(plan["plan_ms"])
+        _, wall = greenline_cli(venv, root)
+        walls.append(1000 * wall)
+        selected = len(plan["safe"])
+    start = time.perf_counter()
+    subprocess.run(
+        [str(venv / "bin" / "python"), "-c", "import greenline.cli.main"],
+        env=bench_env(),
+        check=True,
+    )
+    startup = 1000 * (time.perf_counter() - start)
     return {
         "tests": size,
         "record_seconds": round(record_wall, 2),
         "selected": selected,
-        "select_ms": [round(1000 * w, 1) for w in walls],
-        "select_ms_median": round(1000 * statistics.median(walls), 1),
+        "plan_ms": plans,
+        "plan_ms_median": round(statistics.median(plans), 1),
+        "command_ms": [round(w, 1) for w in walls],
+        "command_ms_median": round(statistics.median(walls), 1),
+        "cli_import_ms": round(startup, 1),
     }
 
 
@@ -584,7 +616,12 @@ def markdown(report: dict[str, object]) -> str:
             budgets = [
                 pct(s[f"recall_at_{b:.0%}"]) if f"recall_at_{b:.0%}" in s else "–" for b in BUDGETS
             ]
-            latency = f"{row['select_latency_ms']['median']:.0f} ms" if tool == "greenline" else ""
+            ms = row["select_latency_ms"]
+            latency = (
+                f"{ms['plan_median']:.0f} ms ({ms['command_median']:.0f} ms)"
+                if tool == "greenline"
+                else ""
+            )
             lines.append(
                 f"| {name} | {row['tests']} | {row['mutants']} ({row['detected_by_suite']}) | "
                 f"{tool} | {safe} | {share} | {' | '.join(budgets)} | "
@@ -644,11 +681,13 @@ def main() -> int:
     (out / f"selection-{tag}.json").write_text(json.dumps(report, indent=2) + "\n")
     print(markdown(report))
     if "synthetic" in report:
-        syn = report["synthetic"]
+        syn: dict[str, Any] = report["synthetic"]  # type: ignore[assignment]
         print(
-            f"\ngreenline select on a synthetic {syn['tests']}-test project: "  # type: ignore[index]
-            f"{syn['select_ms_median']} ms (median of 5)"
-        )  # type: ignore[index]
+            f"\ngreenline select on a synthetic {syn['tests']}-test project (median of 5): "
+            f"planning {syn['plan_ms_median']} ms; the whole command "
+            f"{syn['command_ms_median']} ms, of which {syn['cli_import_ms']} ms is starting "
+            "Python and importing the CLI"
+        )
     return 0
 
 

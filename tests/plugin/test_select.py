@@ -397,3 +397,34 @@ def test_a_skipped_test_keeps_no_coverage_so_unskipping_it_runs_it(
     recorded.runpytest_subprocess(*RECORD).assert_outcomes(passed=4, skipped=1)
     edit(recorded, '@pytest.mark.skip(reason="not yet")\n', "", "test_skip.py")
     assert "test_skip.py::test_later" in ids(recorded)
+
+
+def test_shadow_under_xdist_reports_what_selection_missed(
+    recorded: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recorded.makepyfile(
+        test_env="""
+        import os
+
+        def test_reads_the_environment():
+            assert os.environ.get("GL_LIMIT", "3") == "3"
+        """
+    )
+    git(recorded.path, "add", "-A")
+    git(recorded.path, "commit", "-q", "-m", "environment-driven test")
+    recorded.runpytest_subprocess(*RECORD).assert_outcomes(passed=5)
+    monkeypatch.setenv("GL_LIMIT", "4")
+    edit(recorded, "return a * b", "return b * a")
+    result = run_selected(recorded, "shadow", "-n", "2")
+    result.assert_outcomes(passed=4, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "greenline shadow: selection would have skipped 1 failing test(s): "
+            "test_env.py::test_reads_the_environment"
+        ]
+    )
+    monkeypatch.setenv("GL_LIMIT", "3")
+    edit(recorded, "return b * a", "return b * a + 1")
+    result = run_selected(recorded, "shadow", "-n", "2")
+    result.assert_outcomes(passed=4, failed=1)
+    result.stdout.fnmatch_lines(["greenline shadow: every failing test was among the selected*"])

@@ -17,6 +17,15 @@ from greenline.model import SelectionPlan
 from greenline.selection import make_budget
 
 
+def _controls_xdist(config: pytest.Config) -> bool:
+    """This process is the controller of an xdist session (its workers run the tests)."""
+    if hasattr(config, "workerinput"):
+        return False
+    workers = getattr(config.option, "numprocesses", None)
+    dist = getattr(config.option, "dist", "no")
+    return bool(workers) or (dist not in (None, "no"))
+
+
 class SelectPlugin:
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
@@ -87,8 +96,20 @@ class SelectPlugin:
     def pytest_report_collectionfinish(self) -> str | None:
         return self.note or None
 
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        # Under xdist the workers collect and select; the controller only sees their reports.
+        # In shadow mode it makes the same plan, so it can tell which failures selection missed.
+        if self.mode != "shadow" or not _controls_xdist(self.config):
+            return
+        self.plan = self._make_plan()
+        if self.plan is not None and self.plan.full_suite is None:
+            self.skipped_by_selection = set(self.plan.unaffected) | set(self.plan.over_budget)
+
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        if self.mode == "shadow" and report.failed and report.nodeid in self.skipped_by_selection:
+        if self.mode != "shadow" or not report.failed:
+            return
+        if report.nodeid in self.skipped_by_selection and "greenline_always" not in report.keywords:
             self.missed.append(report.nodeid)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
