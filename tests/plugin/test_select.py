@@ -203,20 +203,34 @@ def test_select_tests_over_mcp(recorded: pytest.Pytester) -> None:
 
     edit(recorded, "return a * b", "return a * b * 1")
 
-    async def ask() -> object:
+    edit(recorded, "return a + b", "return a + b + 0")
+
+    async def ask() -> list[object]:
         params = StdioServerParameters(
             command=sys.executable, args=["-m", "greenline.mcp"], cwd=str(recorded.path)
         )
         async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
             await session.initialize()
-            return await session.call_tool("select_tests", {})
+            return [
+                await session.call_tool("select_tests", {}),
+                await session.call_tool("select_tests", {"budget": "0.0001s"}),
+                await session.call_tool("select_tests", {"confidence": "2"}),
+            ]
 
-    result = anyio.run(ask)
-    assert not result.is_error  # type: ignore[attr-defined]
-    doc = result.structured_content  # type: ignore[attr-defined]
+    plain, budgeted, bad = anyio.run(ask)
+    assert not plain.is_error  # type: ignore[attr-defined]
+    doc = plain.structured_content  # type: ignore[attr-defined]
     cli_doc = json.loads(select(recorded, "-f", "json").stdout.str())
     assert doc == {**cli_doc, "truncated": False}
-    assert [t["test_id"] for t in doc["selected"]] == ["test_app.py::test_mul"]
+    assert {t["test_id"] for t in doc["selected"]} == {
+        "test_app.py::test_mul",
+        "test_app.py::test_add",
+    }
+    assert all(0 < t["likelihood"] <= 1 for t in doc["selected"])
+    cut = budgeted.structured_content  # type: ignore[attr-defined]
+    assert len(cut["selected"]) == 1 and len(cut["over_budget"]) == 1
+    assert bad.is_error  # type: ignore[attr-defined]
+    assert "not a confidence" in bad.content[0].text  # type: ignore[attr-defined]
 
 
 def test_budgets_in_the_cli_and_the_plugin(recorded: pytest.Pytester) -> None:
@@ -235,6 +249,15 @@ def test_budgets_in_the_cli_and_the_plugin(recorded: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(["greenline: 1 of 4 tests can be affected*; 1 more did not fit*"])
     wrong = run_selected(recorded, "deselect", "--greenline-budget", "soon")
     assert wrong.ret == pytest.ExitCode.USAGE_ERROR
+    likely = json.loads(select(recorded, "-f", "json").stdout.str())["selected"]
+    share = likely[0]["likelihood"] / sum(t["likelihood"] for t in likely)
+    assert ids(recorded, "--confidence", f"{share / 2:.3f}") == [likely[0]["test_id"]]
+    assert len(ids(recorded, "--confidence", "1")) == 2
+    bad = select(recorded, "--confidence", "certain")
+    assert bad.ret == 4
+    bad.stderr.fnmatch_lines(["*--confidence 'certain': not a confidence*", "Hint:*"])
+    confident = run_selected(recorded, "deselect", "--greenline-confidence", f"{share / 2:.3f}")
+    confident.assert_outcomes(passed=1, deselected=3)
 
 
 def test_a_constants_module_selects_the_tests_that_import_it(recorded: pytest.Pytester) -> None:

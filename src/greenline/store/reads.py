@@ -426,7 +426,7 @@ def coverage_sizes(conn: Connection, run_id: int) -> dict[str, int]:
         .subquery()
     )
     query = select(tests.c.test_id, sizes.c.n).join(sizes, sizes.c.test_pk == tests.c.id)
-    return dict(conn.execute(query).tuples().all())
+    return {str(test_id): int(n) for test_id, n in conn.execute(query)}
 
 
 def run_file_reads(conn: Connection, run_id: int) -> dict[str, frozenset[str]]:
