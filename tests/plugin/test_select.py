@@ -451,3 +451,35 @@ def test_shadow_under_xdist_reports_what_selection_missed(
     result = run_selected(recorded, "shadow", "-n", "2")
     result.assert_outcomes(passed=4, failed=1)
     result.stdout.fnmatch_lines(["greenline shadow: every failing test was among the selected*"])
+
+
+def test_deselect_under_xdist(recorded: pytest.Pytester) -> None:
+    edit(recorded, "return a * b", "return b * a + 0")
+    result = run_selected(recorded, "deselect", "-n", "2")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "greenline: 1 of the baseline's 4 tests can be affected by the change since run 1 *; "
+            "the workers deselected the other 3 (deselect)"
+        ]
+    )
+
+
+def test_a_broken_store_fails_open(recorded: pytest.Pytester) -> None:
+    edit(recorded, "return a * b", "return b * a + 0")
+    (recorded.path / ".greenline" / "greenline.db").write_bytes(b"not a database" * 100)
+    result = run_selected(recorded, "deselect")
+    result.assert_outcomes(passed=4)
+    result.stdout.fnmatch_lines(["greenline: running every test: *"])
+
+
+def test_a_run_on_an_edited_tree_is_no_baseline(recorded: pytest.Pytester) -> None:
+    edit(recorded, "return a * b", "return b * a")
+    recorded.runpytest_subprocess(*RECORD).assert_outcomes(passed=4)
+    runs = json.loads(
+        recorded.run(sys.executable, "-m", "greenline", "runs", "-f", "json").stdout.str()
+    )["runs"]
+    assert [r["commit"]["dirty"] for r in runs] == [True, False]
+    doc = json.loads(select(recorded, "-f", "json").stdout.str())
+    assert doc["baseline_run_id"] == runs[1]["id"], "judged against the committed tree's run"
+    assert [t["test_id"] for t in doc["selected"]] == ["test_app.py::test_mul"]

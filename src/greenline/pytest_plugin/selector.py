@@ -43,6 +43,7 @@ class SelectPlugin:
         self.note = ""
         self.skipped_by_selection: set[str] = set()
         self.missed: list[str] = []
+        self.xdist_controller = False
 
     def _make_plan(self) -> SelectionPlan | None:
         try:
@@ -99,9 +100,10 @@ class SelectPlugin:
     @pytest.hookimpl(trylast=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         # Under xdist the workers collect and select; the controller only sees their reports.
-        # In shadow mode it makes the same plan, so it can tell which failures selection missed.
-        if self.mode != "shadow" or not _controls_xdist(self.config):
+        # It makes the same plan, to say what was selected and (shadow) what selection missed.
+        if not _controls_xdist(self.config):
             return
+        self.xdist_controller = True
         self.plan = self._make_plan()
         if self.plan is not None and self.plan.full_suite is None:
             self.skipped_by_selection = set(self.plan.unaffected) | set(self.plan.over_budget)
@@ -113,6 +115,8 @@ class SelectPlugin:
             self.missed.append(report.nodeid)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.xdist_controller:
+            terminalreporter.write_line(self._controller_note())
         if self.mode != "shadow" or self.plan is None or self.plan.full_suite is not None:
             return
         if self.missed:
@@ -125,6 +129,21 @@ class SelectPlugin:
             terminalreporter.write_line(
                 "greenline shadow: every failing test was among the selected ones"
             )
+
+    def _controller_note(self) -> str:
+        plan = self.plan
+        if plan is None:
+            return self.note  # why selection could not run (it failed open)
+        if plan.full_suite is not None:
+            return f"greenline: running every test: {plan.full_suite.detail}"
+        known = len(plan.selected) + len(plan.unaffected) + len(plan.over_budget)
+        left = len(plan.unaffected) + len(plan.over_budget)
+        what = {"deselect": "deselected", "reorder": "ran after them", "shadow": "ran too"}
+        return (
+            f"greenline: {len(plan.selected)} of the baseline's {known} tests can be affected by "
+            f"the change since run {plan.baseline_run_id} at {(plan.base or '?')[:10]}; "
+            f"the workers {what.get(self.mode, 'ran')} the other {left} ({self.mode})"
+        )
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
