@@ -2,6 +2,7 @@
 project, in safe mode and at each budget, and how long planning took in-process.
 
     python probe.py ROOT 0.05 0.10 0.20   ->  JSON on stdout
+    python probe.py --heuristic ROOT ...  (rank with the heuristic even when a model is in use)
 """
 
 from __future__ import annotations
@@ -16,11 +17,14 @@ from greenline.selection import Budget, limit_to_budget
 
 
 def main() -> int:
-    root = Path(sys.argv[1])
-    budgets = [float(x) for x in sys.argv[2:]]
+    args = sys.argv[1:]
+    learned = "--heuristic" not in args
+    args = [a for a in args if a != "--heuristic"]
+    root = Path(args[0])
+    budgets = [float(x) for x in args[1:]]
     with Greenline.open(root, create=False) as gl:
         start = time.perf_counter()
-        plan = gl.plan_selection()
+        plan = gl.plan_selection(learned=learned)
         elapsed = time.perf_counter() - start
     doc = {
         "plan_ms": round(1000 * elapsed, 1),

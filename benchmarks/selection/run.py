@@ -292,10 +292,12 @@ def record_baselines(venv: Path, root: Path, tests: tuple[str, ...], scratch: Pa
         shutil.copy2(data, scratch / data.name)
 
 
-def greenline_select(venv: Path, root: Path) -> dict[str, Any]:
+def greenline_select(venv: Path, root: Path, *, heuristic: bool = False) -> dict[str, Any]:
     """greenline's plan in safe mode and at each budget, with the in-process planning time
     (``probe.py`` runs in the benchmark's environment)."""
     cmd = [str(venv / "bin" / "python"), str(HERE / "probe.py"), str(root)]
+    if heuristic:
+        cmd.append("--heuristic")
     cmd += [str(b) for b in BUDGETS]
     proc = subprocess.run(
         cmd, cwd=root, env=bench_env(), capture_output=True, text=True, check=False

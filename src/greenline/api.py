@@ -379,10 +379,11 @@ class Greenline:
         )
 
     def plan_selection(
-        self, base: str | None = None, budget: Budget | None = None
+        self, base: str | None = None, budget: Budget | None = None, *, learned: bool = True
     ) -> SelectionPlan:
         """Which tests the working tree's change (since the baseline) can break, and why;
-        with a budget, only as many as fit (in order)."""
+        with a budget, only as many as fit (in order). ``learned=False`` ranks with the
+        heuristic even when a learned model is in use (to compare the two)."""
         run = self.find_baseline(base)
         assert run.commit.sha is not None
         change = vcs.read_change(self.root, run.commit.sha)
@@ -393,7 +394,7 @@ class Greenline:
             sizes = reads.coverage_sizes(conn, run.id)
             files = reads.run_file_reads(conn, run.id)
             failures, taken = reads.recent_outcomes(conn, self.repository)
-            ranker = self._ranker(conn)
+            ranker = self._ranker(conn) if learned else None
         baseline = Baseline(
             run_id=run.id,
             base=run.commit.sha,
