@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -265,3 +266,47 @@ def test_unreachable_server_is_one_clear_error() -> None:
 def test_not_a_url() -> None:
     with pytest.raises(StoreError, match="not a database URL"):
         Store("definitely not a url")
+
+
+def test_ranking_examples_history_and_models_round_trip(database_url: str) -> None:
+    with Store(database_url) as store:
+        repo_id, first = new_run(store)
+        _, second = new_run(store, pid=2)
+        for run_id, outcome in ((first, Outcome.FAILED), (second, Outcome.PASSED)):
+            with store.write() as conn:
+                writes.insert_results(
+                    conn,
+                    run_id,
+                    repo_id,
+                    [
+                        TestResult("t.py::a", outcome, 0.5, path="t.py"),
+                        TestResult("t.py::b", Outcome.SKIPPED, 0.0, path="t.py"),
+                    ],
+                )
+                writes.insert_selection_features(
+                    conn,
+                    run_id,
+                    repo_id,
+                    [("t.py::a", None, 0.25, (1.0, 0.5)), ("t.py::b", None, 0.1, (2.0,))],
+                )
+                writes.finish_run(conn, run_id, RunStatus.COMPLETE, 0)
+        with store.read() as conn:
+            examples = reads.selection_examples(conn, "acme/shop")
+            failures, taken = reads.recent_outcomes(conn, "acme/shop")
+        assert sorted(examples) == sorted(
+            [
+                (first, "[1.0, 0.5]", "failed"),
+                (first, "[2.0]", "skipped"),
+                (second, "[1.0, 0.5]", "passed"),
+                (second, "[2.0]", "skipped"),
+            ]
+        )
+        assert failures == {"t.py::a": 1} and taken == {"t.py::a": 2, "t.py::b": 2}
+        with store.write() as conn:
+            doc = {"examples": 2, "failing": 1, "adopted": True, "trees": []}
+            model_id = writes.insert_ranker(conn, repo_id, doc, datetime.now(UTC))
+        with store.read() as conn:
+            found = reads.latest_ranker(conn, "acme/shop")
+            assert reads.latest_ranker(conn, "someone/else") is None
+        assert found is not None and found[0] == model_id
+        assert found[1].tzinfo is not None and json.loads(found[2]) == doc
