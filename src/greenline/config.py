@@ -21,6 +21,16 @@ def _parse_str(value: object) -> str:
     return value.strip()
 
 
+def _parse_count(value: object) -> int:
+    try:
+        number = int(str(value))
+    except ValueError:
+        number = 0
+    if isinstance(value, bool) or number < 1:
+        raise ValueError("expected a whole number of at least 1")
+    return number
+
+
 def _parse_patterns(value: object) -> tuple[str, ...]:
     if isinstance(value, str):
         return tuple(p.strip() for p in value.split(",") if p.strip())
@@ -54,6 +64,11 @@ KEYS: dict[str, Key] = {
         (),
         "test id glob patterns that selection always runs (smoke tests, say)",
     ),
+    "quarantine_release_after": Key(
+        _parse_count,
+        20,
+        "a quarantined test is released after this many recorded runs in a row that it passed",
+    ),
 }
 
 
@@ -86,6 +101,10 @@ class Settings:
     @property
     def always_run(self) -> tuple[str, ...]:
         return tuple(self.values["always_run"].value)
+
+    @property
+    def quarantine_release_after(self) -> int:
+        return int(self.values["quarantine_release_after"].value)
 
 
 def mask_url(url: str) -> str:

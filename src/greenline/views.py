@@ -12,6 +12,8 @@ from typing import Any
 
 from greenline.config import Value
 from greenline.model import (
+    FlakyVerdict,
+    QuarantineEntry,
     Reason,
     Run,
     SelectionPlan,
@@ -178,3 +180,64 @@ def ranking_document(model: Mapping[str, Any] | None, examples: int, failing: in
         "history": {"examples": examples, "failing": failing},
         "model": summary,
     }
+
+
+def flaky_verdict_view(v: FlakyVerdict) -> JSON:
+    return {
+        "test_id": v.test_id,
+        "verdict": v.verdict.value,
+        "category": v.category.value,
+        "confidence": v.confidence,
+        "runs": v.runs,
+        "failures": v.failures,
+        "wasted_seconds": v.wasted_seconds,
+        "polluters": list(v.polluters),
+        "cleaners": list(v.cleaners),
+        "evidence": [
+            {"kind": e.kind.value, "detail": e.detail, "run_ids": list(e.run_ids)}
+            for e in v.evidence
+        ],
+    }
+
+
+def quarantine_view(e: QuarantineEntry) -> JSON:
+    return {
+        "test_id": e.test_id,
+        "reason": e.reason,
+        "owner": e.owner,
+        "created_at": _stamp(e.created_at),
+        "expires_at": _stamp(e.expires_at),
+        "released_at": _stamp(e.released_at),
+        "release_reason": e.release_reason,
+    }
+
+
+def flaky_document(
+    verdicts: list[FlakyVerdict], quarantined: Mapping[str, QuarantineEntry]
+) -> JSON:
+    """Flaky (and failing) tests from history, each with its quarantine entry if any."""
+    return {
+        **_schema("flaky"),
+        "tests": [
+            {
+                **flaky_verdict_view(v),
+                "quarantine": quarantine_view(quarantined[v.test_id])
+                if v.test_id in quarantined
+                else None,
+            }
+            for v in verdicts
+        ],
+        "quarantined": [quarantine_view(e) for e in quarantined.values()],
+    }
+
+
+def flaky_explanation_document(v: FlakyVerdict, entries: list[QuarantineEntry]) -> JSON:
+    return {
+        **_schema("flaky-test"),
+        **flaky_verdict_view(v),
+        "quarantine_history": [quarantine_view(e) for e in entries],
+    }
+
+
+def quarantine_document(entry: QuarantineEntry) -> JSON:
+    return {**_schema("quarantine"), **quarantine_view(entry)}

@@ -14,7 +14,13 @@ from mcp.client.stdio import StdioServerParameters, stdio_client
 
 from greenline.api import Greenline
 from greenline.cli.main import run_cli
-from greenline.views import history_document, run_document, runs_document
+from greenline.views import (
+    flaky_document,
+    flaky_explanation_document,
+    history_document,
+    run_document,
+    runs_document,
+)
 
 DATA = Path(__file__).parent.parent / "data" / "junit"
 
@@ -49,6 +55,8 @@ def test_tools_answer_with_the_cli_json(git_repo: Path) -> None:
         )
         flaky = "com.acme.PaymentTest::retriesThenPasses"
         expected_history = history_document(flaky, gl.test_history(flaky, limit=30))
+        expected_flaky = flaky_document(gl.flaky_tests(), gl.active_quarantine())
+        expected_explain = flaky_explanation_document(*gl.explain_flaky(flaky))
 
     answers = call_server(
         git_repo,
@@ -58,10 +66,19 @@ def test_tools_answer_with_the_cli_json(git_repo: Path) -> None:
             ("test_history", {"test_id": flaky}),
             ("get_run", {"run_id": 999}),
             ("test_history", {"test_id": "com.acme.PaymentTest::retriesThenPass"}),
+            ("list_flaky_tests", {}),
+            ("explain_flaky_test", {"test_id": flaky}),
         ],
     )
     tools = {tool.name: tool for tool in answers["tools"]}
-    assert set(tools) == {"list_runs", "get_run", "test_history", "select_tests"}
+    assert set(tools) == {
+        "list_runs",
+        "get_run",
+        "test_history",
+        "select_tests",
+        "list_flaky_tests",
+        "explain_flaky_test",
+    }
     for tool in tools.values():
         assert tool.description and len(tool.description) > 80, "tools explain themselves"
         assert tool.input_schema["type"] == "object"
@@ -76,6 +93,9 @@ def test_tools_answer_with_the_cli_json(git_repo: Path) -> None:
     assert structured(f'get_run{{"run_id": {first.id}}}') == expected_run
     assert structured(f'test_history{{"test_id": "{flaky}"}}') == expected_history
     assert [r["id"] for r in expected_runs["runs"]] == [second.id, first.id]
+    assert structured("list_flaky_tests{}") == {**expected_flaky, "truncated": False}
+    assert structured(f'explain_flaky_test{{"test_id": "{flaky}"}}') == expected_explain
+    assert expected_explain["verdict"] == "flaky", "Surefire's flakyFailure: passed on a retry"
 
     missing = answers['get_run{"run_id": 999}']
     assert missing.is_error

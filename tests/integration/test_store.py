@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -9,7 +9,16 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from greenline.errors import StoreError
-from greenline.model import Block, CommitInfo, Environment, Outcome, Phase, RunStatus, TestResult
+from greenline.model import (
+    Block,
+    CommitInfo,
+    Environment,
+    Outcome,
+    Phase,
+    QuarantineEntry,
+    RunStatus,
+    TestResult,
+)
 from greenline.store import HEAD_REVISION, Store, reads, upgrade_schema, writes
 from greenline.store.engine import create_store_engine, read_revision
 from greenline.store.schema import metadata
@@ -310,3 +319,41 @@ def test_ranking_examples_history_and_models_round_trip(database_url: str) -> No
             assert reads.latest_ranker(conn, "someone/else") is None
         assert found is not None and found[0] == model_id
         assert found[1].tzinfo is not None and json.loads(found[2]) == doc
+
+
+def test_quarantine_and_observations_round_trip(database_url: str) -> None:
+    now = datetime(2026, 11, 28, 12, tzinfo=UTC)
+    with Store(database_url) as store:
+        repo_id, run_id = new_run(store)
+        with store.write() as conn:
+            writes.insert_results(
+                conn,
+                run_id,
+                repo_id,
+                [
+                    TestResult("t.py::a", Outcome.FAILED, 0.5, Phase.CALL, "boom", 1, "t.py"),
+                    TestResult("t.py::a", Outcome.PASSED, 0.4, attempt=2, path="t.py"),
+                    TestResult("t.py::b", Outcome.SKIPPED, 0.0, path="t.py"),
+                ],
+            )
+            writes.finish_run(conn, run_id, RunStatus.COMPLETE, 1)
+            writes.insert_quarantine(
+                conn,
+                repo_id,
+                QuarantineEntry("t.py::a", "flaky", "ana", now, now + timedelta(days=1)),
+            )
+        with store.read() as conn:
+            seen = reads.observations(conn, "acme/shop", runs_back=10)
+            (entry,) = reads.quarantine_entries(conn, "acme/shop", "t.py::a")
+        assert sorted((o.test_id, o.attempt, o.outcome.value, o.message) for o in seen) == [
+            ("t.py::a", 1, "failed", "boom"),
+            ("t.py::a", 2, "passed", None),
+        ]
+        assert seen[0].sha == COMMIT.sha and seen[0].environment == ENV.fingerprint
+        assert entry.is_active(now) and not entry.is_active(now + timedelta(days=2))
+        with store.write() as conn:
+            assert writes.release_quarantine(conn, repo_id, "t.py::a", now, "fixed") == 1
+            assert writes.release_quarantine(conn, repo_id, "t.py::a", now, "fixed") == 0
+        with store.read() as conn:
+            (entry,) = reads.quarantine_entries(conn, "acme/shop")
+        assert entry.released_at == now and entry.release_reason == "fixed"

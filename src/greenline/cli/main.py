@@ -16,6 +16,7 @@ from greenline import __version__
 from greenline.cli.baseline import baseline_app
 from greenline.cli.configuration import config_app
 from greenline.cli.database import db_app
+from greenline.cli.flaky import flaky_app
 from greenline.cli.mcp_server import serve_mcp
 from greenline.cli.ranking import ranking_app
 from greenline.cli.recording import import_app, record
@@ -75,6 +76,7 @@ app.add_typer(config_app, name="config")
 app.add_typer(db_app, name="db")
 app.add_typer(baseline_app, name="baseline")
 app.add_typer(ranking_app, name="ranking")
+app.add_typer(flaky_app, name="flaky")
 
 
 def _error(message: str, hint: str | None = None) -> None:

@@ -23,7 +23,8 @@ INSTRUCTIONS = """\
 greenline records every test run of this repository (outcomes, durations, per-test coverage).
 Use select_tests after editing code to learn which tests to run; list_runs to see recent runs
 and whether main is green; get_run for one run's failures; test_history to judge one test over
-time (failing since when, on which commits)."""
+time (failing since when, on which commits); list_flaky_tests and explain_flaky_test to tell a
+flaky test from a real failure."""
 
 MAX_LIMIT = 200
 
@@ -107,5 +108,28 @@ def build_server(open_api: Callable[[], Greenline]) -> MCPServer:
         doc["truncated"] = len(doc["selected"]) > bounded
         doc["selected"] = doc["selected"][:bounded]
         return doc
+
+    @server.tool(name="list_flaky_tests", title="List flaky tests")
+    def list_flaky_tests(limit: int = 50) -> dict[str, Any]:
+        """Tests the recorded history shows to be flaky (passed and failed on the same code, or
+        passed on a retry, or flipping across runs) or failing every time, most CI time lost
+        first, each with its likely cause, confidence and evidence, plus the tests in
+        quarantine (their failures do not fail the build). Use it before trusting a red test:
+        a failure of a flaky test is weak evidence that a change broke something."""
+        doc: dict[str, Any] = _call(
+            open_api, lambda gl: views.flaky_document(gl.flaky_tests(), gl.active_quarantine())
+        )
+        bounded = max(1, min(limit, MAX_LIMIT))
+        doc["truncated"] = len(doc["tests"]) > bounded
+        doc["tests"] = doc["tests"][:bounded]
+        return doc
+
+    @server.tool(name="explain_flaky_test", title="Is this test flaky, and why?")
+    def explain_flaky_test(test_id: str) -> dict[str, Any]:
+        """One test's verdict (flaky, stable or failing), its likely cause, the evidence from
+        recorded runs (run ids included) and its quarantine history. test_id is a pytest node
+        id such as tests/test_cart.py::test_total."""
+        verdict, entries = _call(open_api, lambda gl: gl.explain_flaky(test_id))
+        return views.flaky_explanation_document(verdict, entries)
 
     return server

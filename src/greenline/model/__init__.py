@@ -1,8 +1,18 @@
-"""Frozen dataclasses for the values every layer passes around: runs, results, coverage."""
+"""Frozen dataclasses for the values every layer passes around: runs, results, coverage,
+selection plans and flaky-test verdicts."""
 
 from __future__ import annotations
 
 from greenline.model.coverage import Block, TestCoverage
+from greenline.model.flaky import (
+    Evidence,
+    EvidenceKind,
+    FlakyCategory,
+    FlakyVerdict,
+    Observation,
+    QuarantineEntry,
+    Verdict,
+)
 from greenline.model.runs import (
     CommitInfo,
     Environment,
@@ -29,10 +39,16 @@ __all__ = [
     "Change",
     "CommitInfo",
     "Environment",
+    "Evidence",
+    "EvidenceKind",
     "FileChange",
     "FileStatus",
+    "FlakyCategory",
+    "FlakyVerdict",
+    "Observation",
     "Outcome",
     "Phase",
+    "QuarantineEntry",
     "Reason",
     "ReasonKind",
     "Run",
@@ -43,4 +59,5 @@ __all__ = [
     "TestHistoryEntry",
     "TestResult",
     "TestSummary",
+    "Verdict",
 ]

@@ -57,6 +57,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "this share of the change's estimated failures (0.99)",
     )
     group.addoption(
+        "--greenline-quarantine",
+        action="store_true",
+        default=False,
+        help="quarantined tests still run, but their failures do not fail the session "
+        "(see greenline flaky quarantine)",
+    )
+    group.addoption(
         "--greenline-tracer",
         choices=TRACERS,
         default=None,
@@ -77,3 +84,7 @@ def pytest_configure(config: pytest.Config) -> None:
         from greenline.pytest_plugin.selector import SelectPlugin
 
         config.pluginmanager.register(SelectPlugin(config), "greenline-select")
+    if config.getoption("greenline_quarantine"):
+        from greenline.pytest_plugin.quarantine import QuarantinePlugin
+
+        config.pluginmanager.register(QuarantinePlugin(config), "greenline-quarantine")

@@ -157,6 +157,13 @@ def _message(report: pytest.TestReport | pytest.CollectReport) -> str | None:
 
 def _apply(pending: _Pending, report: pytest.TestReport) -> None:
     """Fold one phase report into the attempt's outcome."""
+    quarantined = getattr(report, "greenline_quarantined", None)
+    if quarantined:  # a quarantined test's failure is stored as the failure it was
+        phase = Phase(quarantined)
+        pending.outcome = Outcome.FAILED if phase is Phase.CALL else Outcome.ERROR
+        pending.phase = phase
+        pending.message = pending.message or _message(report)
+        return
     xfail = hasattr(report, "wasxfail")
     if report.when == "setup":
         if report.failed:

@@ -160,6 +160,7 @@ class _Child:
             failure = failure or exc
         if complete and failure is None:
             _quietly(gl.learn_ranking, only_if_grown=0.25)
+            _quietly(gl.release_recovered)
         mapper.close()
         gl.close()
         if failure is not None:

@@ -13,8 +13,10 @@ from greenline.model import (
     Block,
     CommitInfo,
     Environment,
+    Observation,
     Outcome,
     Phase,
+    QuarantineEntry,
     Run,
     RunStatus,
     TestCoverage,
@@ -28,6 +30,7 @@ from greenline.store.schema import (
     coverage,
     environments,
     file_reads,
+    quarantine,
     rankers,
     repositories,
     results,
@@ -450,3 +453,89 @@ def count_rows(conn: Connection) -> dict[str, int]:
         name: int(conn.execute(select(func.count()).select_from(t)).scalar() or 0)
         for name, t in tables.items()
     }
+
+
+def observations(conn: Connection, repository: str, runs_back: int) -> list[Observation]:
+    """Every pass/fail/error attempt in the repository's last ``runs_back`` finished runs."""
+    recent = (
+        select(runs.c.id)
+        .join(repositories, runs.c.repository_id == repositories.c.id)
+        .where(
+            repositories.c.name == repository,
+            runs.c.status.in_([RunStatus.COMPLETE.value, RunStatus.INCOMPLETE.value]),
+        )
+        .order_by(runs.c.started_at.desc(), runs.c.id.desc())
+        .limit(runs_back)
+        .subquery()
+    )
+    query = (
+        select(
+            tests.c.test_id,
+            results.c.run_id,
+            runs.c.started_at,
+            commits.c.sha,
+            runs.c.dirty,
+            environments.c.fingerprint,
+            results.c.attempt,
+            results.c.outcome,
+            results.c.duration,
+            results.c.message,
+        )
+        .join(recent, recent.c.id == results.c.run_id)
+        .join(runs, runs.c.id == results.c.run_id)
+        .join(tests, tests.c.id == results.c.test_pk)
+        .outerjoin(commits, commits.c.id == runs.c.commit_id)
+        .outerjoin(environments, environments.c.id == runs.c.environment_id)
+        .where(
+            results.c.outcome.in_([Outcome.PASSED.value, Outcome.FAILED.value, Outcome.ERROR.value])
+        )
+    )
+    out = []
+    for row in conn.execute(query):
+        started = as_utc(row.started_at)
+        assert started is not None
+        out.append(
+            Observation(
+                test_id=row.test_id,
+                run_id=row.run_id,
+                started_at=started,
+                sha=row.sha,
+                dirty=bool(row.dirty),
+                environment=row.fingerprint,
+                attempt=row.attempt,
+                outcome=Outcome(row.outcome),
+                duration=row.duration or 0.0,
+                message=row.message,
+            )
+        )
+    return out
+
+
+def quarantine_entries(
+    conn: Connection, repository: str, test_id: str | None = None
+) -> list[QuarantineEntry]:
+    """The repository's quarantine entries (optionally one test's), newest first."""
+    query = (
+        select(quarantine)
+        .join(repositories, quarantine.c.repository_id == repositories.c.id)
+        .where(repositories.c.name == repository)
+        .order_by(quarantine.c.created_at.desc(), quarantine.c.id.desc())
+    )
+    if test_id is not None:
+        query = query.where(quarantine.c.test_id == test_id)
+    out = []
+    for row in conn.execute(query):
+        created = as_utc(row.created_at)
+        assert created is not None
+        out.append(
+            QuarantineEntry(
+                test_id=row.test_id,
+                reason=row.reason,
+                owner=row.owner,
+                created_at=created,
+                expires_at=as_utc(row.expires_at),
+                released_at=as_utc(row.released_at),
+                release_reason=row.release_reason,
+            )
+        )
+    return out

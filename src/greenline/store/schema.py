@@ -158,3 +158,19 @@ rankers = Table(
     Column("model", Text, nullable=False),
     Index("ix_rankers_repository", "repository_id", "created_at"),
 )
+
+#: Quarantined tests (one row per quarantine; released or expired ones stay as history).
+quarantine = Table(
+    "quarantine",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("repository_id", ForeignKey("repositories.id"), nullable=False),
+    Column("test_id", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("owner", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True)),
+    Column("released_at", DateTime(timezone=True)),
+    Column("release_reason", Text),
+    Index("ix_quarantine_test", "repository_id", "test_id"),
+)

@@ -9,13 +9,14 @@ from typing import Any
 
 from sqlalchemy import Connection, Executable, Table, func, select, tuple_, update
 
-from greenline.model import Block, CommitInfo, Environment, RunStatus, TestResult
+from greenline.model import Block, CommitInfo, Environment, QuarantineEntry, RunStatus, TestResult
 from greenline.store.schema import (
     branches,
     commits,
     coverage,
     environments,
     file_reads,
+    quarantine,
     rankers,
     repositories,
     results,
@@ -350,3 +351,32 @@ def mark_dead_runs_incomplete(
             update(runs).where(runs.c.id.in_(dead)).values(status=RunStatus.INCOMPLETE.value)
         )
     return len(dead)
+
+
+def insert_quarantine(conn: Connection, repo_id: int, entry: QuarantineEntry) -> None:
+    conn.execute(
+        quarantine.insert().values(
+            repository_id=repo_id,
+            test_id=entry.test_id,
+            reason=entry.reason,
+            owner=entry.owner,
+            created_at=entry.created_at,
+            expires_at=entry.expires_at,
+        )
+    )
+
+
+def release_quarantine(
+    conn: Connection, repo_id: int, test_id: str, when: datetime, reason: str
+) -> int:
+    """Release the test's open quarantine entries; returns how many there were."""
+    result = conn.execute(
+        quarantine.update()
+        .where(
+            quarantine.c.repository_id == repo_id,
+            quarantine.c.test_id == test_id,
+            quarantine.c.released_at.is_(None),
+        )
+        .values(released_at=when, release_reason=reason)
+    )
+    return int(result.rowcount or 0)

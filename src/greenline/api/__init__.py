@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from greenline import vcs
+from greenline.api.flaky import FlakyApi
 from greenline.baselines import read_baseline, write_baseline
 from greenline.config import Settings, Value, load_settings, mask_url
 from greenline.errors import GreenlineError, InputError, NoDataError, UsageError
@@ -82,7 +83,7 @@ class RecordOutcome:
     run: Run | None
 
 
-class Greenline:
+class Greenline(FlakyApi):
     """One repository's view of a store."""
 
     def __init__(

@@ -1,0 +1,170 @@
+"""``greenline flaky list|explain|quarantine|release``: tests that lie, why, and quarantine."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import typer
+from rich.table import Table
+
+from greenline import views
+from greenline.cli import render
+from greenline.cli.state import FORMAT_OPTION, Format, console, emit_json, state_of
+from greenline.errors import UsageError
+from greenline.model import FlakyVerdict, QuarantineEntry, Verdict
+
+flaky_app = typer.Typer(
+    help="Flaky tests: found in history, explained, quarantined.", no_args_is_help=True
+)
+
+_DURATION = re.compile(r"^\s*(\d+)\s*([hdw])\s*$")
+
+
+def parse_expiry(text: str, now: datetime) -> datetime:
+    """``14d``, ``12h``, ``2w`` from now, or an ISO date / datetime (UTC unless it says)."""
+    match = _DURATION.match(text)
+    if match:
+        unit = {"h": "hours", "d": "days", "w": "weeks"}[match.group(2)]
+        return now + timedelta(**{unit: int(match.group(1))})
+    try:
+        when = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise UsageError(
+            f"--expires {text!r}: not a duration or a date",
+            hint="14d, 12h, 2w, or a date such as 2026-12-31",
+        ) from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+@flaky_app.command("list")
+def list_flaky(
+    ctx: typer.Context,
+    fmt: Format = FORMAT_OPTION,
+    stable: bool = typer.Option(False, "--all", help="Also list the tests judged stable."),
+) -> None:
+    """Flaky and always-failing tests found in the recorded history, most wasted time first,
+    and the tests in quarantine."""
+    with state_of(ctx).open_reader() as gl:
+        verdicts = gl.flaky_tests(include_stable=stable)
+        quarantined = gl.active_quarantine()
+    if fmt is Format.json:
+        emit_json(views.flaky_document(verdicts, quarantined))
+        return
+    flaky = [v for v in verdicts if v.verdict is Verdict.FLAKY]
+    console.print(
+        f"{len(flaky)} flaky, {sum(v.verdict is Verdict.FAILING for v in verdicts)} failing "
+        f"every time, {len(quarantined)} in quarantine"
+    )
+    if verdicts:
+        console.print(_verdict_table(verdicts, quarantined))
+    if quarantined:
+        console.print(_quarantine_table(list(quarantined.values())))
+
+
+@flaky_app.command("explain")
+def explain(
+    ctx: typer.Context,
+    test_id: str = typer.Argument(..., help="The test id (as greenline tests lists it)."),
+    fmt: Format = FORMAT_OPTION,
+) -> None:
+    """One test's verdict, with the evidence behind it and its quarantine history."""
+    with state_of(ctx).open_reader() as gl:
+        verdict, entries = gl.explain_flaky(test_id)
+    if fmt is Format.json:
+        emit_json(views.flaky_explanation_document(verdict, entries))
+        return
+    console.print(
+        f"{test_id}: {verdict.verdict.value}"
+        + (f" ({verdict.category.value})" if verdict.verdict is Verdict.FLAKY else "")
+        + f", confidence {verdict.confidence:.2f}, from {verdict.runs} recorded runs "
+        f"({verdict.failures} failed first time)",
+        soft_wrap=True,
+    )
+    for e in verdict.evidence:
+        runs = f" [runs {', '.join(map(str, e.run_ids[:10]))}]" if e.run_ids else ""
+        console.print(f"  - {e}{runs}", soft_wrap=True)
+    if verdict.wasted_seconds:
+        console.print(f"  CI time lost to its failures: {render.seconds(verdict.wasted_seconds)}")
+    for entry in entries:
+        console.print(f"  quarantine: {_quarantine_line(entry)}", soft_wrap=True)
+
+
+@flaky_app.command("quarantine")
+def quarantine(
+    ctx: typer.Context,
+    test_id: str = typer.Argument(..., help="The test to quarantine."),
+    reason: str = typer.Option(..., "--reason", help="Why (an issue link, say)."),
+    owner: str | None = typer.Option(None, "--owner", help="Who will fix it."),
+    expires: str | None = typer.Option(
+        None, "--expires", help="When quarantine ends: 14d, 12h, 2w or a date."
+    ),
+    fmt: Format = FORMAT_OPTION,
+) -> None:
+    """Quarantine a test: under pytest --greenline-quarantine it still runs, but its failure
+    does not fail the build. It is released when it expires, by hand, or after a streak of
+    passing recorded runs ([tool.greenline] quarantine_release_after)."""
+    now = datetime.now(UTC)
+    until = parse_expiry(expires, now) if expires else None
+    with state_of(ctx).open_api() as gl:
+        entry = gl.quarantine_test(test_id, reason, owner, until, now=now)
+    if fmt is Format.json:
+        emit_json(views.quarantine_document(entry))
+        return
+    console.print(f"quarantined {_quarantine_line(entry)}", soft_wrap=True)
+
+
+@flaky_app.command("release")
+def release(
+    ctx: typer.Context,
+    test_id: str = typer.Argument(..., help="The quarantined test."),
+    reason: str = typer.Option("released by hand", "--reason", help="Why (fixed in #124)."),
+) -> None:
+    """End a test's quarantine: its failures fail the build again."""
+    with state_of(ctx).open_api() as gl:
+        gl.release_test(test_id, reason)
+    console.print(f"released {test_id} from quarantine ({reason})", soft_wrap=True)
+
+
+def _verdict_table(verdicts: list[FlakyVerdict], quarantined: dict[str, QuarantineEntry]) -> Table:
+    table = Table(box=None)
+    for column in ("test", "verdict", "cause", "confidence", "failed", "time lost", "quarantined"):
+        table.add_column(column, overflow="fold")
+    for v in verdicts:
+        table.add_row(
+            v.test_id,
+            v.verdict.value,
+            v.category.value if v.verdict is Verdict.FLAKY else "-",
+            f"{v.confidence:.2f}",
+            f"{v.failures}/{v.runs}",
+            render.seconds(v.wasted_seconds),
+            "yes" if v.test_id in quarantined else "",
+        )
+    return table
+
+
+def _quarantine_table(entries: list[QuarantineEntry]) -> Table:
+    table = Table(title="quarantine", box=None)
+    for column in ("test", "reason", "owner", "since", "expires"):
+        table.add_column(column, overflow="fold")
+    for e in entries:
+        table.add_row(
+            e.test_id,
+            e.reason,
+            e.owner or "",
+            e.created_at.strftime("%Y-%m-%d"),
+            e.expires_at.strftime("%Y-%m-%d %H:%M") if e.expires_at else "never",
+        )
+    return table
+
+
+def _quarantine_line(e: QuarantineEntry) -> str:
+    parts = [f"{e.test_id}: {e.reason}"]
+    if e.owner:
+        parts.append(f"owner {e.owner}")
+    parts.append(f"since {e.created_at:%Y-%m-%d %H:%M}")
+    if e.expires_at:
+        parts.append(f"until {e.expires_at:%Y-%m-%d %H:%M}")
+    if e.released_at:
+        parts.append(f"released {e.released_at:%Y-%m-%d %H:%M} ({e.release_reason})")
+    return ", ".join(parts)

@@ -1,0 +1,61 @@
+"""A first guess at why a test flakes, from what its failures say (experiments confirm it).
+
+Each category has patterns that its failures typically print: a network error's exception names,
+float noise's long decimals, a time-dependent test's dates. The guess is the category whose
+patterns match most of the failure messages; ``unknown`` when none do.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable
+
+from greenline.model import FlakyCategory
+
+PATTERNS: dict[FlakyCategory, re.Pattern[str]] = {
+    FlakyCategory.NETWORK: re.compile(
+        r"ConnectionError|ConnectionRefused|ConnectTimeout|ReadTimeout|socket\.|gaierror|"
+        r"Name or service not known|Temporary failure in name resolution|URLError|"
+        r"HTTPError|SSLError|Max retries exceeded",
+        re.IGNORECASE,
+    ),
+    FlakyCategory.FLOATING_POINT: re.compile(r"\d\.\d*(?:0{6,}|9{6,})\d+|approx|isclose"),
+    FlakyCategory.TIME: re.compile(
+        r"datetime|timedelta|timezone|tzinfo|\bdate\(|freezegun|strftime|"
+        r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}"
+    ),
+    FlakyCategory.CONCURRENCY: re.compile(
+        r"Thread|threading|race|deadlock|Lock\b|multiprocessing|concurrent\.futures",
+        re.IGNORECASE,
+    ),
+    FlakyCategory.ASYNC_WAIT: re.compile(
+        r"asyncio|TimeoutError|timed out|wait_for|did not complete|Event loop", re.IGNORECASE
+    ),
+    FlakyCategory.RANDOMNESS: re.compile(r"\brandom\b|randint|shuffle|uuid|secrets\.", re.I),
+    FlakyCategory.UNORDERED_COLLECTION: re.compile(
+        r"\bset\(|frozenset|\{'[^']*', '|dict_keys|ordering|order differs", re.IGNORECASE
+    ),
+    FlakyCategory.RESOURCE_LEAK: re.compile(
+        r"ResourceWarning|Too many open files|unclosed|leak", re.IGNORECASE
+    ),
+    FlakyCategory.IO: re.compile(
+        r"FileNotFoundError|FileExistsError|PermissionError|No such file|IsADirectoryError|"
+        r"OSError|BlockingIOError"
+    ),
+    FlakyCategory.PLATFORM: re.compile(r"sys\.platform|platform\.|os\.name|win32|darwin"),
+}
+
+
+def guess_category(messages: Iterable[str]) -> tuple[FlakyCategory, int]:
+    """The category most failure messages point to, and how many of them do."""
+    votes: Counter[FlakyCategory] = Counter()
+    for message in messages:
+        for category, pattern in PATTERNS.items():
+            if pattern.search(message):
+                votes[category] += 1
+                break  # the first (most specific) category a message matches
+    if not votes:
+        return FlakyCategory.UNKNOWN, 0
+    category, count = votes.most_common(1)[0]
+    return category, count
