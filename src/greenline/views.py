@@ -241,3 +241,13 @@ def flaky_explanation_document(v: FlakyVerdict, entries: list[QuarantineEntry]) 
 
 def quarantine_document(entry: QuarantineEntry) -> JSON:
     return {**_schema("quarantine"), **quarantine_view(entry)}
+
+
+def scan_document(verdicts: list[FlakyVerdict], trials: int, seconds: float) -> JSON:
+    """What a scan found: every judged test, and what the scan cost."""
+    return {
+        **_schema("flaky-scan"),
+        "tests": [flaky_verdict_view(v) for v in verdicts],
+        "trials": trials,
+        "seconds": seconds,
+    }

@@ -3,16 +3,28 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import typer
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn
 from rich.table import Table
 
 from greenline import views
 from greenline.cli import render
-from greenline.cli.state import FORMAT_OPTION, Format, console, emit_json, state_of
+from greenline.cli.state import (
+    FORMAT_OPTION,
+    Format,
+    console,
+    emit_json,
+    err_console,
+    split_passthrough,
+    state_of,
+)
 from greenline.errors import UsageError
 from greenline.model import FlakyVerdict, QuarantineEntry, Verdict
+from greenline.selection import parse_budget
 
 flaky_app = typer.Typer(
     help="Flaky tests: found in history, explained, quarantined.", no_args_is_help=True
@@ -35,6 +47,79 @@ def parse_expiry(text: str, now: datetime) -> datetime:
             hint="14d, 12h, 2w, or a date such as 2026-12-31",
         ) from None
     return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+@flaky_app.command(
+    "scan", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
+)
+def scan(
+    ctx: typer.Context,
+    test_ids: list[str] = typer.Argument(
+        None, help="Judge only these tests (the whole suite still runs: any test may pollute)."
+    ),
+    runs: int = typer.Option(10, "--runs", help="Reruns of the suite (same and shuffled order)."),
+    budget: str | None = typer.Option(
+        None, "--budget", help="Stop starting new runs after this long: 90s, 10m."
+    ),
+    workers: int = typer.Option(1, "--workers", help="Reruns to run at once."),
+    fmt: Format = FORMAT_OPTION,
+) -> None:
+    """Rerun the suite to find flaky tests: greenline flaky scan [TEST_ID...] [-- PYTEST_ARGS]
+
+    Runs it again in the collected order, in seeded random orders and each failing test alone
+    (fresh processes), judges every test (flaky, stable, failing), and for order-dependent
+    tests finds the polluter by delta debugging, and the tests that clean up after it."""
+    wanted, pytest_args = split_passthrough(list(test_ids or []))
+    seconds = parse_budget(budget, "--budget").limit(0.0) if budget else None
+    if workers < 1:
+        raise UsageError(f"--workers {workers}: must be at least 1", hint="--workers 2")
+    with state_of(ctx).open_api() as gl, scan_progress() as on_progress:
+        report = gl.scan_flaky(
+            wanted,
+            runs=runs,
+            budget_seconds=seconds,
+            workers=workers,
+            pytest_args=pytest_args,
+            progress=on_progress,
+        )
+    if fmt is Format.json:
+        emit_json(views.scan_document(report.verdicts, report.trials, report.seconds))
+        return
+    flaky = [v for v in report.verdicts if v.verdict is Verdict.FLAKY]
+    console.print(
+        f"{len(flaky)} flaky of {len(report.verdicts)} tests after {report.trials} runs "
+        f"({render.seconds(report.seconds)})"
+        + (" (stopped by the budget)" if report.stopped_by_budget else "")
+    )
+    for v in report.verdicts:
+        if v.verdict is Verdict.STABLE:
+            continue
+        cause = f" ({v.category.value})" if v.verdict is Verdict.FLAKY else ""
+        console.print(f"{v.test_id}: {v.verdict.value}{cause}", soft_wrap=True)
+        for e in v.evidence:
+            console.print(f"  - {e}", soft_wrap=True)
+
+
+@contextmanager
+def scan_progress() -> Iterator[Callable[[str, int, int], None] | None]:
+    """A progress bar on a terminal; nothing otherwise (the output stays parseable)."""
+    if not err_console.is_terminal:
+        yield None
+        return
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} runs"),
+        console=err_console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("scanning", total=None)
+
+        def update(what: str, done: int, planned: int) -> None:
+            bar.update(task, description=what, completed=done, total=planned)
+
+        yield update
 
 
 @flaky_app.command("list")

@@ -22,7 +22,7 @@ from greenline.cli.ranking import ranking_app
 from greenline.cli.recording import import_app, record
 from greenline.cli.runs import list_runs, run_app
 from greenline.cli.selecting import select_tests
-from greenline.cli.state import CliState, err_console
+from greenline.cli.state import PASSTHROUGH, CliState, err_console
 from greenline.cli.tests import list_tests, test_app
 from greenline.errors import GreenlineError
 
@@ -95,6 +95,7 @@ def run_cli(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code (the console script exits with it)."""
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
+    PASSTHROUGH.set(tuple(args[args.index("--") + 1 :]) if "--" in args else ())
     command = typer.main.get_command(app)
     try:
         result = command.main(args=args, prog_name="greenline", standalone_mode=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import json
 import sys
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,19 @@ class Format(enum.StrEnum):
 
 
 FORMAT_OPTION = typer.Option(Format.text, "--format", "-f", help="Output format.")
+
+
+#: What came after ``--`` on the command line (arguments for pytest), set by run_cli.
+PASSTHROUGH: ContextVar[tuple[str, ...]] = ContextVar("greenline_passthrough", default=())
+
+
+def split_passthrough(positional: list[str]) -> tuple[list[str], list[str]]:
+    """A command's positional arguments, split into its own and pytest's (after ``--``):
+    click hands both over as one list."""
+    after = list(PASSTHROUGH.get())
+    if after and positional[-len(after) :] == after:
+        return positional[: -len(after)], after
+    return positional, []
 
 
 @dataclass

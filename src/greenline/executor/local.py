@@ -31,3 +31,29 @@ def run_command(
         except KeyboardInterrupt:
             code = proc.wait()
     return CommandResult(exit_code=code, pid=proc.pid)
+
+
+def run_quiet(
+    argv: Sequence[str],
+    cwd: Path,
+    env: Mapping[str, str] | None = None,
+    timeout: float | None = None,
+) -> int | None:
+    """Run ``argv`` with its output discarded; its exit code, or None when it timed out (the
+    whole process group is killed, so nothing it started lingers)."""
+    merged = {**os.environ, **(env or {})}
+    with subprocess.Popen(
+        list(argv),
+        cwd=cwd,
+        env=merged,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    ) as proc:
+        try:
+            return proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, 9)
+            proc.wait()
+            return None

@@ -64,6 +64,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "(see greenline flaky quarantine)",
     )
     group.addoption(
+        "--greenline-order",
+        metavar="SEED",
+        type=int,
+        default=None,
+        help="run the tests in a random order drawn with this seed (greenline flaky scan)",
+    )
+    group.addoption(
+        "--greenline-outcomes",
+        metavar="FILE",
+        default=None,
+        help="append each test's outcome to FILE as a JSON line (greenline flaky scan)",
+    )
+    group.addoption(
         "--greenline-tracer",
         choices=TRACERS,
         default=None,
@@ -88,3 +101,11 @@ def pytest_configure(config: pytest.Config) -> None:
         from greenline.pytest_plugin.quarantine import QuarantinePlugin
 
         config.pluginmanager.register(QuarantinePlugin(config), "greenline-quarantine")
+    seed, outcomes = config.getoption("greenline_order"), config.getoption("greenline_outcomes")
+    if seed is not None or outcomes:
+        from greenline.pytest_plugin.outcomes import OrderPlugin, OutcomesPlugin
+
+        if seed is not None:
+            config.pluginmanager.register(OrderPlugin(seed), "greenline-order")
+        if outcomes and not hasattr(config, "workerinput"):
+            config.pluginmanager.register(OutcomesPlugin(outcomes), "greenline-outcomes")

@@ -1,0 +1,238 @@
+"""The facade's active flaky scan: reruns in fresh pytest processes, then polluter search.
+
+Trials: the suite again in its collected order, in seeded random orders, and each test that
+failed somewhere alone. ``flaky.active`` judges them; for an order-dependent test
+``flaky.polluters`` proposes the smaller runs that find its polluter (or state-setter), and the
+tests that clean up after it.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from greenline.errors import UsageError
+from greenline.executor import run_quiet
+from greenline.flaky.active import Trial, TrialKind, judge_scan
+from greenline.flaky.polluters import DeltaSearch
+from greenline.model import Evidence, EvidenceKind, FlakyCategory, FlakyVerdict, Outcome, Verdict
+
+if TYPE_CHECKING:
+    from greenline.store import Store
+
+#: Progress: (what is running, trials done, trials planned).
+Progress = Callable[[str, int, int], None]
+MAX_VICTIMS = 10
+MAX_CLEANER_CANDIDATES = 20
+ISOLATED_RUNS = 2
+
+
+@dataclass(frozen=True, slots=True)
+class ScanReport:
+    verdicts: list[FlakyVerdict]
+    trials: int
+    seconds: float
+    stopped_by_budget: bool
+
+
+class _Runner:
+    """Runs one trial: a fresh pytest process that writes each test's outcome."""
+
+    def __init__(self, workdir: Path, pytest_args: Sequence[str], timeout: float | None) -> None:
+        self.workdir = workdir
+        self.pytest_args = list(pytest_args)
+        self.timeout = timeout
+        self.count = 0
+        self.scratch = Path(tempfile.mkdtemp(prefix="greenline-scan-"))
+
+    def run(self, kind: TrialKind, tests: Sequence[str] = (), seed: int | None = None) -> Trial:
+        self.count += 1
+        out = self.scratch / f"trial-{self.count}.jsonl"
+        argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+        argv += ["-p", "no:randomly", f"--greenline-outcomes={out}"]
+        if seed is not None:
+            argv.append(f"--greenline-order={seed}")
+        argv += [*tests] if tests else self.pytest_args
+        start = time.monotonic()
+        run_quiet(argv, self.workdir, timeout=self.timeout)
+        seconds = time.monotonic() - start
+        order, outcomes, messages = [], {}, {}
+        if out.exists():
+            for line in out.read_text(encoding="utf-8").splitlines():
+                row = json.loads(line)
+                order.append(row["test_id"])
+                outcomes[row["test_id"]] = Outcome(row["outcome"])
+                if row.get("message"):
+                    messages[row["test_id"]] = row["message"]
+        return Trial(kind, tuple(order), outcomes, messages, seed, seconds)
+
+
+class ScanApi:
+    """Mixed into Greenline (which provides the working directory)."""
+
+    workdir: Path
+    store: Store
+
+    def scan_flaky(
+        self,
+        test_ids: Sequence[str] = (),
+        *,
+        runs: int = 10,
+        budget_seconds: float | None = None,
+        workers: int = 1,
+        pytest_args: Sequence[str] = (),
+        progress: Progress | None = None,
+    ) -> ScanReport:
+        """Rerun the suite (same order, shuffled, each failing test alone) and judge each test;
+        find the polluters and cleaners of order-dependent ones. ``test_ids`` narrows the
+        verdicts (the whole suite still runs, since any test may be a polluter)."""
+        if runs < 2:
+            raise UsageError(
+                f"--runs {runs}: too few to tell", hint="at least 2 (10 is a good start)"
+            )
+        start = time.monotonic()
+        deadline = start + budget_seconds if budget_seconds else None
+        runner = _Runner(self.workdir, pytest_args, timeout=None)
+        first = runner.run(TrialKind.SAME_ORDER)
+        if not first.order:
+            raise UsageError(
+                "the scan's first run collected no tests",
+                hint="run pytest yourself to see why (pass its arguments after --)",
+            )
+        runner.timeout = max(60.0, 20 * first.seconds)
+        wanted = list(test_ids) or list(first.order)
+        unknown = [t for t in wanted if t not in first.outcomes]
+        if unknown:
+            raise UsageError(
+                f"not in the suite: {', '.join(unknown[:3])}",
+                hint="pass test ids as pytest collects them (greenline tests lists them)",
+            )
+        planned = runs
+        trials = [first]
+        stopped = False
+
+        def tick(what: str) -> None:
+            if progress:
+                progress(what, len(trials), planned)
+
+        plan = [
+            (TrialKind.SAME_ORDER, None) if i % 4 == 0 else (TrialKind.SHUFFLED, i)
+            for i in range(1, runs)
+        ]
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            for trial in pool.map(lambda p: runner.run(p[0], seed=p[1]), plan):
+                trials.append(trial)
+                tick("reruns")
+            suspects = [
+                t
+                for t in wanted
+                if any(tr.outcomes.get(t) in (Outcome.FAILED, Outcome.ERROR) for tr in trials)
+            ]
+            planned += len(suspects) * ISOLATED_RUNS
+            alone = [t for t in suspects for _ in range(ISOLATED_RUNS)]
+            if deadline and time.monotonic() > deadline:
+                alone, stopped = [], True
+            for trial in pool.map(lambda t: runner.run(TrialKind.ISOLATED, (t,)), alone):
+                trials.append(trial)
+                tick("each failing test alone")
+        verdicts = [judge_scan(t, trials) for t in wanted]
+        order_dependent = [v for v in verdicts if v.category is FlakyCategory.ORDER_DEPENDENT][
+            :MAX_VICTIMS
+        ]
+        found: dict[str, FlakyVerdict] = {}
+        for victim in order_dependent:
+            if deadline and time.monotonic() > deadline:
+                stopped = True
+                break
+            found[victim.test_id] = self._find_culprits(victim, trials, runner, tick)
+        verdicts = [found.get(v.test_id, v) for v in verdicts]
+        rank = {Verdict.FLAKY: 0, Verdict.FAILING: 1, Verdict.STABLE: 2}
+        verdicts.sort(key=lambda v: (rank[v.verdict], v.test_id))
+        return ScanReport(verdicts, runner.count, round(time.monotonic() - start, 2), stopped)
+
+    def _find_culprits(
+        self,
+        victim: FlakyVerdict,
+        trials: list[Trial],
+        runner: _Runner,
+        tick: Callable[[str], None],
+    ) -> FlakyVerdict:
+        test_id = victim.test_id
+        fails_alone = any(
+            t.kind is TrialKind.ISOLATED
+            and t.outcomes.get(test_id) in (Outcome.FAILED, Outcome.ERROR)
+            for t in trials
+        )
+        # a polluter: the smallest prefix that still breaks it; a state-setter: that fixes it
+        want_failure = not fails_alone
+        source = next(
+            (
+                t
+                for t in trials
+                if t.kind is not TrialKind.ISOLATED
+                and (t.outcomes.get(test_id) in (Outcome.FAILED, Outcome.ERROR)) == want_failure
+                and test_id in t.order
+            ),
+            None,
+        )
+        if source is None:
+            return victim
+        before = source.order[: source.order.index(test_id)]
+
+        def reproduces(prefix: Sequence[str]) -> bool:
+            trial = runner.run(TrialKind.SHUFFLED, (*prefix, test_id))
+            trials.append(trial)
+            tick(f"searching what {test_id.rsplit('::', 1)[-1]} depends on")
+            failed = trial.outcomes.get(test_id) in (Outcome.FAILED, Outcome.ERROR)
+            return failed == want_failure
+
+        search = DeltaSearch(before)
+        while (step := search.next_trial()) is not None:
+            search.record(reproduces(step))
+        if search.result is None:  # no order reproduces it: not order after all
+            note = Evidence(EvidenceKind.ORDER, "rerunning the tests before it did not reproduce")
+            return replace(
+                victim, category=FlakyCategory.UNKNOWN, evidence=(*victim.evidence, note)
+            )
+        culprits = search.result
+        role = "polluter" if want_failure else "state-setter"
+        evidence = [
+            *victim.evidence,
+            Evidence(
+                EvidenceKind.POLLUTER,
+                f"{role}: running {', '.join(culprits)} first makes it "
+                + ("fail" if want_failure else "pass")
+                + f" ({search.trials} runs of delta debugging)",
+            ),
+        ]
+        cleaners: list[str] = []
+        if want_failure:
+            others = [t for t in source.order if t not in culprits and t != test_id]
+            same_file = [t for t in others if t.split("::")[0] == test_id.split("::")[0]]
+            rest = [t for t in others if t not in same_file]
+            for candidate in (same_file + rest)[:MAX_CLEANER_CANDIDATES]:
+                trial = runner.run(TrialKind.SHUFFLED, (*culprits, candidate, test_id))
+                trials.append(trial)
+                tick(f"looking for tests that clean up after {culprits[0].rsplit('::', 1)[-1]}")
+                if trial.outcomes.get(test_id) is Outcome.PASSED:
+                    cleaners.append(candidate)
+            if cleaners:
+                evidence.append(
+                    Evidence(
+                        EvidenceKind.CLEANER,
+                        f"run between them, {', '.join(cleaners)} makes it pass",
+                    )
+                )
+        return replace(
+            victim,
+            evidence=tuple(evidence),
+            polluters=tuple(culprits),
+            cleaners=tuple(cleaners),
+        )
