@@ -38,6 +38,10 @@ def project(pytester: pytest.Pytester) -> pytest.Pytester:
         def test_broken():
             assert 1 + 1 == 3
         """,
+        test_four="""
+        def test_set_order():
+            assert list({"alpha", "beta", "gamma"})[0] == "alpha"
+        """,
         test_three="""
         from pathlib import Path
 
@@ -71,6 +75,7 @@ def test_scan_finds_flaky_tests_and_the_polluter(project: pytest.Pytester) -> No
         "test_one.py::test_steady": "stable",
         "test_two.py::test_switches_mode": "stable",
         "test_two.py::test_resets_mode": "stable",
+        "test_four.py::test_set_order": "flaky",
     }
     victim = tests[VICTIM]
     assert victim["category"] == "order-dependent"
@@ -81,6 +86,9 @@ def test_scan_finds_flaky_tests_and_the_polluter(project: pytest.Pytester) -> No
     toggle = tests["test_three.py::test_every_other_run"]
     assert toggle["category"] != "order-dependent"
     assert toggle["polluters"] == [], "nothing before it decides it: it flips by itself"
+    hashed = tests["test_four.py::test_set_order"]
+    assert hashed["category"] == "unordered-collection"
+    assert "with a fixed hash seed it passed all" in hashed["evidence"][-1]["detail"]
 
 
 def test_scan_narrowed_to_one_test_and_its_text_report(project: pytest.Pytester) -> None:

@@ -69,3 +69,14 @@ def test_delta_search_without_a_culprit_stops_at_once() -> None:
     assert search.next_trial() == ("a", "b", "c")
     search.record(False)
     assert search.next_trial() is None and search.result is None and search.trials == 1
+
+
+def test_experiments_need_enough_runs_to_rule_out_luck() -> None:
+    from greenline.flaky.experiments import attributes, chance_agreement, runs_needed
+
+    assert runs_needed(0.5) == 6  # 2 * 0.5**6 = 0.031
+    assert runs_needed(0.02) is None, "a rare flake cannot be pinned in a dozen runs"
+    assert chance_agreement(0.5, 6) < 0.05 <= chance_agreement(0.5, 5)
+    assert attributes([False] * 6, 0.5) and attributes([True] * 6, 0.5)
+    assert not attributes([False] * 4, 0.5), "four agreeing runs can be luck"
+    assert not attributes([False, True, False, False, False, False], 0.5)

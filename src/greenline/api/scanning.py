@@ -21,6 +21,13 @@ from typing import TYPE_CHECKING
 from greenline.errors import UsageError
 from greenline.executor import run_quiet
 from greenline.flaky.active import Trial, TrialKind, judge_scan
+from greenline.flaky.experiments import (
+    CAUSE,
+    Condition,
+    attributes,
+    chance_agreement,
+    runs_needed,
+)
 from greenline.flaky.polluters import DeltaSearch
 from greenline.model import Evidence, EvidenceKind, FlakyCategory, FlakyVerdict, Outcome, Verdict
 
@@ -32,6 +39,8 @@ Progress = Callable[[str, int, int], None]
 MAX_VICTIMS = 10
 MAX_CLEANER_CANDIDATES = 20
 ISOLATED_RUNS = 2
+#: Uncontrolled runs alone before experiments, to know how often the test fails by itself.
+EXPERIMENT_BASELINE = 6
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +49,10 @@ class ScanReport:
     trials: int
     seconds: float
     stopped_by_budget: bool
+
+
+def _failed(outcome: Outcome | None) -> bool:
+    return outcome is not None and outcome.is_failure
 
 
 class _Runner:
@@ -52,16 +65,26 @@ class _Runner:
         self.count = 0
         self.scratch = Path(tempfile.mkdtemp(prefix="greenline-scan-"))
 
-    def run(self, kind: TrialKind, tests: Sequence[str] = (), seed: int | None = None) -> Trial:
+    def run(
+        self,
+        kind: TrialKind,
+        tests: Sequence[str] = (),
+        seed: int | None = None,
+        extra: Sequence[str] = (),
+        env: dict[str, str] | None = None,
+    ) -> Trial:
         self.count += 1
         out = self.scratch / f"trial-{self.count}.jsonl"
         argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
         argv += ["-p", "no:randomly", f"--greenline-outcomes={out}"]
         if seed is not None:
             argv.append(f"--greenline-order={seed}")
-        argv += [*tests] if tests else self.pytest_args
+        argv += [*extra, *tests] if tests else [*extra, *self.pytest_args]
         start = time.monotonic()
-        run_quiet(argv, self.workdir, timeout=self.timeout)
+        # a distinct, known hash seed per run: set and dict order vary between runs (as they
+        # would in CI) yet a scan is repeatable
+        env = {"PYTHONHASHSEED": str(self.count), **(env or {})}
+        run_quiet(argv, self.workdir, env=env, timeout=self.timeout)
         seconds = time.monotonic() - start
         order, outcomes, messages = [], {}, {}
         if out.exists():
@@ -153,9 +176,71 @@ class ScanApi:
                 break
             found[victim.test_id] = self._find_culprits(victim, trials, runner, tick)
         verdicts = [found.get(v.test_id, v) for v in verdicts]
+        for i, verdict in enumerate(verdicts):
+            if verdict.verdict is not Verdict.FLAKY:
+                continue
+            if verdict.category is FlakyCategory.ORDER_DEPENDENT:
+                continue
+            if deadline and time.monotonic() > deadline:
+                stopped = True
+                break
+            verdicts[i] = self._experiment(verdict, trials, runner, tick)
         rank = {Verdict.FLAKY: 0, Verdict.FAILING: 1, Verdict.STABLE: 2}
         verdicts.sort(key=lambda v: (rank[v.verdict], v.test_id))
         return ScanReport(verdicts, runner.count, round(time.monotonic() - start, 2), stopped)
+
+    def _experiment(
+        self,
+        verdict: FlakyVerdict,
+        trials: list[Trial],
+        runner: _Runner,
+        tick: Callable[[str], None],
+    ) -> FlakyVerdict:
+        """Alone, does a fixed hash seed or a seeded ``random`` make the test agree with itself?"""
+        test_id = verdict.test_id
+
+        def alone(condition: Condition | None) -> list[bool]:
+            return [
+                _failed(t.outcomes.get(test_id))
+                for t in trials
+                if t.kind is TrialKind.ISOLATED
+                and t.order == (test_id,)
+                and t.condition == (condition.value if condition else "")
+            ]
+
+        def run_alone(condition: Condition | None, times: int) -> None:
+            extra: list[str] = []
+            env: dict[str, str] = {}
+            if condition is Condition.HASH_SEED:
+                env = {"PYTHONHASHSEED": "0"}
+            elif condition is Condition.RANDOM_SEED:
+                extra = ["--greenline-seed=0"]
+            for _ in range(times):
+                trial = runner.run(TrialKind.ISOLATED, (test_id,), extra=extra, env=env)
+                trials.append(replace(trial, condition=condition.value if condition else ""))
+                tick(f"experiments on {test_id.rsplit('::', 1)[-1]}")
+
+        run_alone(None, max(0, EXPERIMENT_BASELINE - len(alone(None))))
+        free = alone(None)
+        rate = sum(free) / len(free) if free else 0.0
+        needed = runs_needed(rate) if 0 < rate < 1 else None
+        if needed is None:
+            return verdict
+        for condition in Condition:
+            run_alone(condition, needed)
+            outcomes = alone(condition)
+            if attributes(outcomes, rate):
+                chance = chance_agreement(rate, len(outcomes))
+                what = "failed" if outcomes[0] else "passed"
+                note = Evidence(
+                    EvidenceKind.EXPERIMENT,
+                    f"alone it failed {sum(free)} of {len(free)} runs; with a {condition.value} "
+                    f"it {what} all {len(outcomes)} (chance agreement {chance:.3f})",
+                )
+                return replace(
+                    verdict, category=CAUSE[condition], evidence=(*verdict.evidence, note)
+                )
+        return verdict
 
     def _find_culprits(
         self,

@@ -34,6 +34,8 @@ class Trial:
     messages: dict[str, str] = field(default_factory=dict)
     seed: int | None = None
     seconds: float = 0.0
+    #: an experiment's controlled condition (flaky.experiments.Condition), "" for none
+    condition: str = ""
 
 
 _FAILED = (Outcome.FAILED, Outcome.ERROR)

@@ -41,6 +41,7 @@ class EvidenceKind(enum.StrEnum):
     ORDER = "order"  # how the outcome depends on which tests ran before it
     POLLUTER = "polluter"  # running these tests first makes it fail
     CLEANER = "cleaner"  # running these between the polluter and it makes it pass
+    EXPERIMENT = "experiment"  # a controlled condition made it agree with itself
 
 
 @dataclass(frozen=True, slots=True)

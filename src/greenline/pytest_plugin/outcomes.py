@@ -21,6 +21,22 @@ class OrderPlugin:
         random.Random(self.seed).shuffle(items)
 
 
+class SeedPlugin:
+    """``--greenline-seed=N``: seed ``random`` (and NumPy's global generator, when loaded)
+    before every test, so that randomness is the same in every run."""
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+
+    def pytest_runtest_setup(self) -> None:
+        import sys
+
+        random.seed(self.seed)
+        numpy = sys.modules.get("numpy")
+        if numpy is not None:
+            numpy.random.seed(self.seed)
+
+
 class OutcomesPlugin:
     """``--greenline-outcomes=FILE``: one JSON line per test with its final outcome, in run
     order (the controller writes them under xdist)."""

@@ -71,6 +71,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="run the tests in a random order drawn with this seed (greenline flaky scan)",
     )
     group.addoption(
+        "--greenline-seed",
+        metavar="N",
+        type=int,
+        default=None,
+        help="seed random (and NumPy) with N before every test (greenline flaky scan)",
+    )
+    group.addoption(
         "--greenline-outcomes",
         metavar="FILE",
         default=None,
@@ -102,10 +109,13 @@ def pytest_configure(config: pytest.Config) -> None:
 
         config.pluginmanager.register(QuarantinePlugin(config), "greenline-quarantine")
     seed, outcomes = config.getoption("greenline_order"), config.getoption("greenline_outcomes")
-    if seed is not None or outcomes:
-        from greenline.pytest_plugin.outcomes import OrderPlugin, OutcomesPlugin
+    fixed = config.getoption("greenline_seed")
+    if seed is not None or outcomes or fixed is not None:
+        from greenline.pytest_plugin.outcomes import OrderPlugin, OutcomesPlugin, SeedPlugin
 
         if seed is not None:
             config.pluginmanager.register(OrderPlugin(seed), "greenline-order")
+        if fixed is not None:
+            config.pluginmanager.register(SeedPlugin(fixed), "greenline-seed")
         if outcomes and not hasattr(config, "workerinput"):
             config.pluginmanager.register(OutcomesPlugin(outcomes), "greenline-outcomes")
