@@ -251,3 +251,24 @@ def scan_document(verdicts: list[FlakyVerdict], trials: int, seconds: float) -> 
         "trials": trials,
         "seconds": seconds,
     }
+
+
+def fix_document(
+    verdict: FlakyVerdict,
+    patch: Any,
+    verified_runs: int,
+    tried: tuple[str, ...],
+    applied: bool,
+) -> JSON:
+    """A flaky test's fix: the verified patch (a unified diff) or why none holds."""
+    return {
+        **_schema("flaky-fix"),
+        "test": flaky_verdict_view(verdict),
+        "fixed": patch is not None,
+        "patch": None
+        if patch is None
+        else {"path": patch.path, "description": patch.description, "diff": patch.diff()},
+        "verified_runs": verified_runs,
+        "applied": applied,
+        "not_offered": list(tried),
+    }

@@ -78,6 +78,7 @@ def test_tools_answer_with_the_cli_json(git_repo: Path) -> None:
         "select_tests",
         "list_flaky_tests",
         "explain_flaky_test",
+        "propose_flaky_fix",
     }
     for tool in tools.values():
         assert tool.description and len(tool.description) > 80, "tools explain themselves"

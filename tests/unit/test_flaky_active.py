@@ -80,3 +80,35 @@ def test_experiments_need_enough_runs_to_rule_out_luck() -> None:
     assert attributes([False] * 6, 0.5) and attributes([True] * 6, 0.5)
     assert not attributes([False] * 4, 0.5), "four agreeing runs can be luck"
     assert not attributes([False, True, False, False, False, False], 0.5)
+
+
+def test_patches_only_add_statements_and_never_weaken_a_test() -> None:
+    from greenline.flaky.fixes import FixError, borrow_reset, donor_statements, seed_random
+
+    victim = 'import settings\n\n\ndef test_v():\n    """Doc."""\n    assert settings.X == 1\n'
+    cleaner = (
+        "import settings\nimport time\n\n\ndef test_c():\n    settings.X = 1\n"
+        "    time.sleep(1)\n    assert settings.X == 1\n"
+    )
+    assert donor_statements(cleaner, "test_c") == ["settings.X = 1"]
+    patch = borrow_reset("t.py", victim, "test_v", cleaner, "c.py::test_c", "cleaner")
+    assert patch.after == (
+        'import settings\n\n\ndef test_v():\n    """Doc."""\n'
+        "    # greenline: reset what other tests leave behind (from cleaner c.py::test_c)\n"
+        "    settings.X = 1\n    assert settings.X == 1\n"
+    )
+    seeded = seed_random(
+        "t.py",
+        '"""Module."""\nfrom __future__ import annotations\n\n\ndef test_r():\n    assert 1\n',
+        "test_r",
+    )
+    assert seeded.after.splitlines()[:3] == [
+        '"""Module."""',
+        "from __future__ import annotations",
+        "import random",
+    ]
+    assert "    random.seed(0)\n    assert 1\n" in seeded.after
+    with pytest.raises(FixError, match="no statements"):
+        donor_statements("def test_c():\n    assert True\n", "test_c")
+    with pytest.raises(FixError, match="takes fixtures"):
+        donor_statements("def test_c(tmp_path):\n    x = 1\n", "test_c")

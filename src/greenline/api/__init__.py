@@ -21,8 +21,8 @@ from typing import Any
 from sqlalchemy import Connection
 
 from greenline import vcs
+from greenline.api.fixing import FixApi
 from greenline.api.flaky import FlakyApi
-from greenline.api.scanning import ScanApi
 from greenline.baselines import read_baseline, write_baseline
 from greenline.config import Settings, Value, load_settings, mask_url
 from greenline.errors import GreenlineError, InputError, NoDataError, UsageError
@@ -84,7 +84,7 @@ class RecordOutcome:
     run: Run | None
 
 
-class Greenline(FlakyApi, ScanApi):
+class Greenline(FlakyApi, FixApi):
     """One repository's view of a store."""
 
     def __init__(

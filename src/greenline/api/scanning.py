@@ -14,7 +14,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -49,6 +49,8 @@ class ScanReport:
     trials: int
     seconds: float
     stopped_by_budget: bool
+    #: how every test ended in the scan's first run (the suite as it is)
+    reference: dict[str, Outcome] = field(default_factory=dict)
 
 
 def _failed(outcome: Outcome | None) -> bool:
@@ -187,7 +189,8 @@ class ScanApi:
             verdicts[i] = self._experiment(verdict, trials, runner, tick)
         rank = {Verdict.FLAKY: 0, Verdict.FAILING: 1, Verdict.STABLE: 2}
         verdicts.sort(key=lambda v: (rank[v.verdict], v.test_id))
-        return ScanReport(verdicts, runner.count, round(time.monotonic() - start, 2), stopped)
+        seconds = round(time.monotonic() - start, 2)
+        return ScanReport(verdicts, runner.count, seconds, stopped, dict(first.outcomes))
 
     def _experiment(
         self,

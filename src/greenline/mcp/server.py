@@ -132,4 +132,16 @@ def build_server(open_api: Callable[[], Greenline]) -> MCPServer:
         verdict, entries = _call(open_api, lambda gl: gl.explain_flaky(test_id))
         return views.flaky_explanation_document(verdict, entries)
 
+    @server.tool(name="propose_flaky_fix", title="Propose a verified fix for a flaky test")
+    def propose_flaky_fix(test_id: str) -> dict[str, Any]:
+        """Scan one flaky test (reruns in several orders and alone), find its root cause, and
+        synthesise a patch for it, verified in a scratch copy: the test passes 60 of 60 runs
+        under the condition that made it fail and every other test still passes. Returns the
+        patch as a unified diff (not applied), or why no patch holds. Slow: it runs the suite
+        many times."""
+        result = _call(open_api, lambda gl: gl.fix_flaky(test_id))
+        return views.fix_document(
+            result.verdict, result.patch, result.verified_runs, result.tried, result.applied
+        )
+
     return server
