@@ -194,7 +194,9 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=HERE / "results")
     args = parser.parse_args()
     python = args.python or corpus.find_pythons()[-1]
-    projects = [PROJECTS[n] for n in (args.project or sorted(PROJECTS))]
+    # smallest suites first
+    order = ("python-slugify", "cachetools", "pluggy", "boltons", "marshmallow", "humanize")
+    projects = [PROJECTS[n] for n in (args.project or order)]
     venv = corpus.make_venv(WORK, python, projects)
     ensure_learning(venv)
     tag = corpus.python_tag(python)
@@ -206,14 +208,16 @@ def main() -> int:
         "mutants_per_project": args.mutants,
         "projects": {},
     }
+    args.out.mkdir(parents=True, exist_ok=True)
     for project in projects:
         root = corpus.fetch(WORK, project)
         log(f"{project.name} on Python {tag}: learning")
         report["projects"][project.name] = bench_project(
             venv, root, project.tests, project.source, args.mutants, args.seed
         )
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / f"selection-learning-{tag}.json").write_text(json.dumps(report, indent=2) + "\n")
+        # after every project, so a long run that is stopped keeps what it measured
+        out = args.out / f"selection-learning-{tag}.json"
+        out.write_text(json.dumps(report, indent=2) + "\n")
     print(markdown(report))
     return 0
 
