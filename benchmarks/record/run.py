@@ -28,8 +28,8 @@ HERE = Path(__file__).resolve().parent
 WORK = HERE / "work"
 sys.path.insert(0, str(HERE.parent))
 
-import common  # noqa: E402
-from common import (  # noqa: E402
+import corpus  # noqa: E402
+from corpus import (  # noqa: E402
     REPO,
     anchor_pytest,
     clean_state,
@@ -42,7 +42,7 @@ from common import (  # noqa: E402
 )
 
 PROJECTS = {
-    name: common.PROJECTS[name]
+    name: corpus.PROJECTS[name]
     for name in ("boltons", "marshmallow", "cachetools", "python-slugify", "more-itertools")
 }
 MODES = {

@@ -29,7 +29,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
-import common  # noqa: E402
+import corpus  # noqa: E402
 from run import (  # noqa: E402
     BUDGETS,
     PROJECTS,
@@ -91,7 +91,7 @@ def bench_project(
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir(parents=True)
     subprocess.run(["git", "checkout", "-q", "--", "."], cwd=root, check=True)
-    common.clean_state(root)
+    corpus.clean_state(root)
     clean = run_suite(venv, root, tests, scratch, timeout=None)
     suite = sum(clean.seconds.values())
     timeout = max(10.0, TIMEOUT_FACTOR * clean.wall)
@@ -193,11 +193,13 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--out", type=Path, default=HERE / "results")
     args = parser.parse_args()
-    python = args.python or common.find_pythons()[-1]
-    projects = [PROJECTS[n] for n in (args.project or sorted(PROJECTS))]
-    venv = common.make_venv(WORK, python, projects)
+    python = args.python or corpus.find_pythons()[-1]
+    # smallest suites first
+    order = ("python-slugify", "cachetools", "pluggy", "boltons", "marshmallow", "humanize")
+    projects = [PROJECTS[n] for n in (args.project or order)]
+    venv = corpus.make_venv(WORK, python, projects)
     ensure_learning(venv)
-    tag = common.python_tag(python)
+    tag = corpus.python_tag(python)
     report: dict[str, Any] = {
         "benchmark": "selection-learning",
         "python": tag,
@@ -206,14 +208,16 @@ def main() -> int:
         "mutants_per_project": args.mutants,
         "projects": {},
     }
+    args.out.mkdir(parents=True, exist_ok=True)
     for project in projects:
-        root = common.fetch(WORK, project)
+        root = corpus.fetch(WORK, project)
         log(f"{project.name} on Python {tag}: learning")
         report["projects"][project.name] = bench_project(
             venv, root, project.tests, project.source, args.mutants, args.seed
         )
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / f"selection-learning-{tag}.json").write_text(json.dumps(report, indent=2) + "\n")
+        # after every project, so a long run that is stopped keeps what it measured
+        out = args.out / f"selection-learning-{tag}.json"
+        out.write_text(json.dumps(report, indent=2) + "\n")
     print(markdown(report))
     return 0
 

@@ -49,11 +49,11 @@ HERE = Path(__file__).resolve().parent
 WORK = HERE / "work"
 sys.path.insert(0, str(HERE.parent))
 
-import common  # noqa: E402
-from common import REPO, anchor_pytest, clean_state, fetch, init_git, log, python_tag  # noqa: E402
+import corpus  # noqa: E402
+from corpus import REPO, anchor_pytest, clean_state, fetch, init_git, log, python_tag  # noqa: E402
 
 PROJECTS = {
-    name: common.PROJECTS[name]
+    name: corpus.PROJECTS[name]
     for name in ("boltons", "cachetools", "humanize", "marshmallow", "python-slugify", "pluggy")
 }
 BUDGETS = (0.05, 0.10, 0.20)
@@ -651,9 +651,9 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=HERE / "results")
     args = parser.parse_args()
 
-    python = args.python or (sys.executable if args.smoke else common.find_pythons()[-1])
+    python = args.python or (sys.executable if args.smoke else corpus.find_pythons()[-1])
     projects = [PROJECTS[n] for n in (args.project or ([] if args.smoke else sorted(PROJECTS)))]
-    venv = common.make_venv(WORK, python, projects)
+    venv = corpus.make_venv(WORK, python, projects)
     tag = python_tag(python)
     report: dict[str, object] = {
         "benchmark": "selection",

@@ -1,4 +1,4 @@
-"""What the benchmarks share: the real projects they measure, and how each is fetched and set up.
+"""The real projects the benchmarks measure (their own test suites, from PyPI), and their set-up.
 
 Every project comes from its PyPI source distribution (downloaded once into the benchmark's
 ``work/`` folder), becomes a git repository of its own, and is installed editable into one virtual
