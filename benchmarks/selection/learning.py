@@ -43,6 +43,7 @@ from run import (  # noqa: E402
     pytest_cmd,
     run_suite,
     score,
+    stable_tests,
 )
 
 
@@ -94,6 +95,7 @@ def bench_project(
     corpus.clean_state(root)
     clean = run_suite(venv, root, tests, scratch, timeout=None)
     suite = sum(clean.seconds.values())
+    stable = stable_tests(clean, run_suite(venv, root, tests, scratch, timeout=None))
     timeout = max(10.0, TIMEOUT_FACTOR * clean.wall)
     record(venv, root, tests, scratch)  # the baseline
     mutants = make_mutants(root, source, count, seed)
@@ -118,11 +120,7 @@ def bench_project(
             truth = run_suite(venv, root, tests, scratch, timeout)
             if truth.timed_out:
                 continue
-            failing = {
-                t
-                for t in clean.seconds
-                if t not in clean.failed and (t in truth.failed or t not in truth.seconds)
-            }
+            failing = {t for t in stable if t in truth.failed or t not in truth.seconds}
             if not failing:
                 continue
             row: dict[str, Any] = {"mutant": mutant.describe(), "failing": len(failing)}

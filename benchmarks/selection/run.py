@@ -235,6 +235,16 @@ def read_outcomes(path: Path) -> tuple[list[str], dict[str, float], set[str]]:
     return order, seconds, failed
 
 
+def stable_tests(first: SuiteRun, second: SuiteRun) -> set[str]:
+    """Tests that passed in two clean runs under the same id: the only ones a mutant's failure
+    can be judged on (some suites generate test ids from random values, some tests flake)."""
+    return {
+        t
+        for t in first.seconds
+        if t in second.seconds and t not in first.failed and t not in second.failed
+    }
+
+
 def pytest_cmd(venv: Path, root: Path, tests: tuple[str, ...], *extra: str) -> list[str]:
     return [
         str(venv / "bin" / "python"),
@@ -406,9 +416,11 @@ def bench_project(
     subprocess.run(["git", "checkout", "-q", "--", "."], cwd=root, check=True)
     clean = run_suite(venv, root, tests, scratch, timeout=None)
     suite = sum(clean.seconds.values())
+    stable = stable_tests(clean, run_suite(venv, root, tests, scratch, timeout=None))
     log(
         f"  clean run: {len(clean.seconds)} tests, {suite:.2f}s of test time, "
-        f"{len(clean.failed)} failing already, {clean.wall:.1f}s wall"
+        f"{len(clean.failed)} failing already, {len(clean.seconds) - len(stable)} not judged "
+        f"(failing, flaky or with ids that change between runs), {clean.wall:.1f}s wall"
     )
     record_baselines(venv, root, tests, scratch)
     mutants = make_mutants(root, source, count, seed)
@@ -428,11 +440,7 @@ def bench_project(
             if not truth.timed_out:
                 # a test that passed clean and did not pass now (missing = never ran: the
                 # mutant broke collection or the session)
-                failing = {
-                    t
-                    for t in clean.seconds
-                    if t not in clean.failed and (t in truth.failed or t not in truth.seconds)
-                }
+                failing = {t for t in stable if t in truth.failed or t not in truth.seconds}
                 result = MutantResult(mutant.describe(), "detected" if failing else "survived")
                 result.failing = len(failing)
             if result.status == "detected":
@@ -470,6 +478,7 @@ def bench_project(
         "tests": len(clean.seconds),
         "suite_seconds": round(suite, 3),
         "clean_failing": len(clean.failed),
+        "not_judged": len(clean.seconds) - len(stable),
         "mutants": len(mutants),
         "detected_by_suite": sum(r.status == "detected" for r in results),
         "timeouts": sum(r.status == "timeout" for r in results),

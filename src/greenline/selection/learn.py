@@ -5,14 +5,16 @@ features (as selection would have seen them) and, once the run ends, their outco
 Training needs scikit-learn (``pip install 'greenline[learn]'``); using a model does not: the
 trees are exported to plain data and evaluated here, so ranking stays fast and dependency-free.
 
-A model is only adopted when it ranks better than the heuristic on the newest quarter of the
-examples (held out by run, so it is judged on changes it never saw).
+A model is only adopted when it ranks at least as well as the heuristic on the newest quarter of
+the runs (held out, so it is judged on changes it never saw): the mean over those runs of the AUC
+of each run's affected tests (ranking orders the tests of one change, so it is judged per
+change).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -111,14 +113,15 @@ def train(examples: Sequence[Example], seed: int = 0) -> dict[str, Any]:
 
     held_out: dict[str, float | int] = {"examples": len(newer), "failing": 0}
     adopted = True
-    labels = [e.failed for e in newer]
-    if older and newer and 0 < sum(labels) < len(labels) and sum(e.failed for e in older) > 0:
+    judged = _runs_with_both(newer)
+    if older and judged and sum(e.failed for e in older) > 0:
         trial = TreeEnsemble(_export(fit(older)))
-        learned = auc(trial.predict([e.features for e in newer]), labels)
-        baseline = auc([heuristic(e.features) for e in newer], labels)
+        learned = _mean_auc(judged, trial.predict)
+        baseline = _mean_auc(judged, lambda rows: [heuristic(r) for r in rows])
         held_out = {
             "examples": len(newer),
-            "failing": sum(labels),
+            "failing": sum(e.failed for e in newer),
+            "runs": len(judged),
             "auc_model": round(learned, 4),
             "auc_heuristic": round(baseline, 4),
         }
@@ -132,6 +135,22 @@ def train(examples: Sequence[Example], seed: int = 0) -> dict[str, Any]:
         adopted=adopted,
     )
     return doc
+
+
+def _runs_with_both(examples: Sequence[Example]) -> list[list[Example]]:
+    """The examples grouped by run, keeping runs with both failing and passing tests: ranking
+    orders the tests of one change, so it is judged one run at a time."""
+    runs: dict[int, list[Example]] = {}
+    for e in examples:
+        runs.setdefault(e.run_id, []).append(e)
+    return [group for group in runs.values() if 0 < sum(e.failed for e in group) < len(group)]
+
+
+def _mean_auc(
+    runs: Sequence[Sequence[Example]], score: Callable[[list[tuple[float, ...]]], list[float]]
+) -> float:
+    total = sum(auc(score([e.features for e in run]), [e.failed for e in run]) for run in runs)
+    return total / len(runs)
 
 
 def _export(model: Any) -> dict[str, Any]:
