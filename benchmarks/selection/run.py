@@ -523,6 +523,81 @@ def summarize(results: list[MutantResult]) -> dict[str, dict[str, object]]:
     return out
 
 
+def overall(report: dict[str, Any]) -> dict[str, Any]:
+    """Every project's detected mutants pooled, and the issue's targets checked against them."""
+    rows = [
+        r
+        for project in report["projects"].values()
+        for r in project["results"]
+        if r["status"] == "detected"
+    ]
+    if not rows:
+        return {}
+    both = [
+        r for r in rows if r["tools"]["greenline"]["detected"] and r["tools"]["testmon"]["detected"]
+    ]
+    out: dict[str, Any] = {"detected_mutants": len(rows), "both_detect": len(both)}
+    for tool in ("greenline", "testmon"):
+        mine = [r["tools"][tool] for r in rows]
+        out[tool] = {
+            "safe_recall": sum(m["detected"] for m in mine) / len(mine),
+            "time_share_where_both_detect": statistics.mean(
+                r["tools"][tool]["time_share"] for r in both
+            )
+            if both
+            else None,
+            "median_ttff_share": statistics.median(m["ttff_share"] for m in mine),
+            **{
+                f"recall_at_{b:.0%}": sum(m["budgets"][f"{b:.0%}"] for m in mine) / len(mine)
+                for b in BUDGETS
+            },
+        }
+    g, t = out["greenline"], out["testmon"]
+    misses = [
+        r["mutant"]
+        for r in rows
+        if r["tools"]["testmon"]["detected"] and not r["tools"]["greenline"]["detected"]
+    ]
+    more_time = [
+        r["mutant"]
+        for r in both
+        if r["tools"]["greenline"]["time_share"] > r["tools"]["testmon"]["time_share"] + 1e-9
+    ]
+    out["targets"] = {
+        "safe mode detects every mutant testmon detects": not misses,
+        "safe mode selects no more test time than testmon (mutants both detect)": not more_time,
+        "at a 10% budget >= 99% of detected mutants are caught": g["recall_at_10%"] >= 0.99,
+        "median time to first failure <= 5% of the suite's time": g["median_ttff_share"] <= 0.05,
+    }
+    if "synthetic" in report:
+        out["targets"]["planning a selection at 10,000 tests <= 300 ms"] = (
+            report["synthetic"]["plan_ms_median"] <= 300
+        )
+    out["greenline_misses_where_testmon_hits"] = misses
+    out["greenline_more_time_than_testmon"] = more_time
+    del t
+    return out
+
+
+def overall_markdown(total: dict[str, Any]) -> str:
+    lines = [
+        "| tool | safe: detected | safe: time (mutants both detect) | 5% budget | 10% budget "
+        "| 20% budget | median time to 1st failure |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for tool in ("greenline", "testmon"):
+        s = total[tool]
+        budgets = " | ".join(pct(s[f"recall_at_{b:.0%}"]) for b in BUDGETS)
+        lines.append(
+            f"| {tool} | {pct(s['safe_recall'])} | {pct(s['time_share_where_both_detect'])} | "
+            f"{budgets} | {pct(s['median_ttff_share'])} |"
+        )
+    lines.append("")
+    for target, held in total["targets"].items():
+        lines.append(f"- {'met' if held else 'NOT met'}: {target}")
+    return "\n".join(lines)
+
+
 # --- latency on a synthetic 10,000-test project --------------------------------------------------
 
 
@@ -658,7 +733,16 @@ def main() -> int:
     )
     parser.add_argument("--smoke", action="store_true", help="the bundled example, 6 mutants")
     parser.add_argument("--out", type=Path, default=HERE / "results")
+    parser.add_argument(
+        "--report", type=Path, metavar="JSON", help="only print the tables of a results file"
+    )
     args = parser.parse_args()
+    if args.report:
+        saved = json.loads(args.report.read_text())
+        print(markdown(saved))
+        print()
+        print(overall_markdown(overall(saved)))
+        return 0
 
     python = args.python or (sys.executable if args.smoke else corpus.find_pythons()[-1])
     projects = [PROJECTS[n] for n in (args.project or ([] if args.smoke else sorted(PROJECTS)))]
@@ -691,8 +775,11 @@ def main() -> int:
         report["synthetic"] = synthetic_latency(venv, repeat=5, size=size)
     out = args.out if not args.smoke else WORK / "smoke-results"
     out.mkdir(parents=True, exist_ok=True)
+    report["overall"] = overall(report)
     (out / f"selection-{tag}.json").write_text(json.dumps(report, indent=2) + "\n")
     print(markdown(report))
+    print()
+    print(overall_markdown(report["overall"]))
     if "synthetic" in report:
         syn: dict[str, Any] = report["synthetic"]  # type: ignore[assignment]
         print(
