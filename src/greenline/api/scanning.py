@@ -99,6 +99,66 @@ class _Runner:
         return Trial(kind, tuple(order), outcomes, messages, seed, seconds)
 
 
+class _Scan:
+    """One scan's trials so far, its time budget and its progress reports."""
+
+    def __init__(
+        self, runner: _Runner, budget_seconds: float | None, progress: Progress | None
+    ) -> None:
+        self.runner = runner
+        self.start = time.monotonic()
+        self.deadline = self.start + budget_seconds if budget_seconds else None
+        self.progress = progress
+        self.trials: list[Trial] = []
+        self.planned = 0
+        self.stopped = False
+
+    def tick(self, what: str) -> None:
+        if self.progress:
+            self.progress(what, len(self.trials), max(self.planned, len(self.trials)))
+
+    def out_of_time(self) -> bool:
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            self.stopped = True
+        return self.stopped
+
+    def elapsed(self) -> float:
+        return round(time.monotonic() - self.start, 2)
+
+    def first_run(self) -> Trial:
+        first = self.runner.run(TrialKind.SAME_ORDER)
+        if not first.order:
+            raise UsageError(
+                "the scan's first run collected no tests",
+                hint="run pytest yourself to see why (pass its arguments after --)",
+            )
+        self.runner.timeout = max(60.0, 20 * first.seconds)  # a hung test ends its trial
+        self.trials.append(first)
+        return first
+
+    def rerun(self, pool: ThreadPoolExecutor, runs: int) -> None:
+        """The suite again: every fourth run in the collected order, the others shuffled."""
+        self.planned += runs - 1
+        plan = [
+            (TrialKind.SAME_ORDER, None) if i % 4 == 0 else (TrialKind.SHUFFLED, i)
+            for i in range(1, runs)
+        ]
+        for trial in pool.map(lambda p: self.runner.run(p[0], seed=p[1]), plan):
+            self.trials.append(trial)
+            self.tick("reruns")
+
+    def isolate(self, pool: ThreadPoolExecutor, wanted: Sequence[str]) -> None:
+        """Each wanted test that failed somewhere, alone in fresh processes."""
+        if self.out_of_time():
+            return
+        suspects = [t for t in wanted if any(_failed(tr.outcomes.get(t)) for tr in self.trials)]
+        alone = [t for t in suspects for _ in range(ISOLATED_RUNS)]
+        self.planned += len(alone)
+        for trial in pool.map(lambda t: self.runner.run(TrialKind.ISOLATED, (t,)), alone):
+            self.trials.append(trial)
+            self.tick("each failing test alone")
+
+
 class ScanApi:
     """Mixed into Greenline (which provides the working directory)."""
 
@@ -116,22 +176,15 @@ class ScanApi:
         progress: Progress | None = None,
     ) -> ScanReport:
         """Rerun the suite (same order, shuffled, each failing test alone) and judge each test;
-        find the polluters and cleaners of order-dependent ones. ``test_ids`` narrows the
-        verdicts (the whole suite still runs, since any test may be a polluter)."""
+        find the polluters and cleaners of order-dependent ones, and run experiments on the
+        others. ``test_ids`` narrows the verdicts (the whole suite still runs, since any test
+        may be a polluter)."""
         if runs < 2:
             raise UsageError(
                 f"--runs {runs}: too few to tell", hint="at least 2 (10 is a good start)"
             )
-        start = time.monotonic()
-        deadline = start + budget_seconds if budget_seconds else None
-        runner = _Runner(self.workdir, pytest_args, timeout=None)
-        first = runner.run(TrialKind.SAME_ORDER)
-        if not first.order:
-            raise UsageError(
-                "the scan's first run collected no tests",
-                hint="run pytest yourself to see why (pass its arguments after --)",
-            )
-        runner.timeout = max(60.0, 20 * first.seconds)
+        scan = _Scan(_Runner(self.workdir, pytest_args, timeout=None), budget_seconds, progress)
+        first = scan.first_run()
         wanted = list(test_ids) or list(first.order)
         unknown = [t for t in wanted if t not in first.outcomes]
         if unknown:
@@ -139,58 +192,27 @@ class ScanApi:
                 f"not in the suite: {', '.join(unknown[:3])}",
                 hint="pass test ids as pytest collects them (greenline tests lists them)",
             )
-        planned = runs
-        trials = [first]
-        stopped = False
-
-        def tick(what: str) -> None:
-            if progress:
-                progress(what, len(trials), planned)
-
-        plan = [
-            (TrialKind.SAME_ORDER, None) if i % 4 == 0 else (TrialKind.SHUFFLED, i)
-            for i in range(1, runs)
-        ]
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-            for trial in pool.map(lambda p: runner.run(p[0], seed=p[1]), plan):
-                trials.append(trial)
-                tick("reruns")
-            suspects = [
-                t
-                for t in wanted
-                if any(tr.outcomes.get(t) in (Outcome.FAILED, Outcome.ERROR) for tr in trials)
-            ]
-            planned += len(suspects) * ISOLATED_RUNS
-            alone = [t for t in suspects for _ in range(ISOLATED_RUNS)]
-            if deadline and time.monotonic() > deadline:
-                alone, stopped = [], True
-            for trial in pool.map(lambda t: runner.run(TrialKind.ISOLATED, (t,)), alone):
-                trials.append(trial)
-                tick("each failing test alone")
-        verdicts = [judge_scan(t, trials) for t in wanted]
-        order_dependent = [v for v in verdicts if v.category is FlakyCategory.ORDER_DEPENDENT][
-            :MAX_VICTIMS
-        ]
-        found: dict[str, FlakyVerdict] = {}
-        for victim in order_dependent:
-            if deadline and time.monotonic() > deadline:
-                stopped = True
+            scan.rerun(pool, runs)
+            scan.isolate(pool, wanted)
+        verdicts = [judge_scan(t, scan.trials) for t in wanted]
+        victims = [i for i, v in enumerate(verdicts) if v.category is FlakyCategory.ORDER_DEPENDENT]
+        for i in victims[:MAX_VICTIMS]:  # who it depends on, for order-dependent tests
+            if scan.out_of_time():
                 break
-            found[victim.test_id] = self._find_culprits(victim, trials, runner, tick)
-        verdicts = [found.get(v.test_id, v) for v in verdicts]
-        for i, verdict in enumerate(verdicts):
-            if verdict.verdict is not Verdict.FLAKY:
-                continue
-            if verdict.category is FlakyCategory.ORDER_DEPENDENT:
-                continue
-            if deadline and time.monotonic() > deadline:
-                stopped = True
-                break
-            verdicts[i] = self._experiment(verdict, trials, runner, tick)
+            verdicts[i] = self._find_culprits(verdicts[i], scan.trials, scan.runner, scan.tick)
+        for i, verdict in enumerate(verdicts):  # what else decides the others
+            if verdict.verdict is Verdict.FLAKY and verdict.category is not (
+                FlakyCategory.ORDER_DEPENDENT
+            ):
+                if scan.out_of_time():
+                    break
+                verdicts[i] = self._experiment(verdict, scan.trials, scan.runner, scan.tick)
         rank = {Verdict.FLAKY: 0, Verdict.FAILING: 1, Verdict.STABLE: 2}
         verdicts.sort(key=lambda v: (rank[v.verdict], v.test_id))
-        seconds = round(time.monotonic() - start, 2)
-        return ScanReport(verdicts, runner.count, seconds, stopped, dict(first.outcomes))
+        return ScanReport(
+            verdicts, scan.runner.count, scan.elapsed(), scan.stopped, dict(first.outcomes)
+        )
 
     def _experiment(
         self,
