@@ -20,13 +20,16 @@ PATTERNS: dict[FlakyCategory, re.Pattern[str]] = {
         r"HTTPError|SSLError|Max retries exceeded",
         re.IGNORECASE,
     ),
-    FlakyCategory.FLOATING_POINT: re.compile(r"\d\.\d*(?:0{6,}|9{6,})\d+|approx|isclose"),
+    # float noise: a long run of 0s or 9s, or more digits than a decimal literal would have
+    FlakyCategory.FLOATING_POINT: re.compile(
+        r"\d\.\d*(?:0{6,}|9{6,})\d+|\d\.\d{15,}|approx|isclose"
+    ),
     FlakyCategory.TIME: re.compile(
         r"datetime|timedelta|timezone|tzinfo|\bdate\(|freezegun|strftime|"
         r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}"
     ),
     FlakyCategory.CONCURRENCY: re.compile(
-        r"Thread|threading|race|deadlock|Lock\b|multiprocessing|concurrent\.futures",
+        r"\bthreads?\b|threading|\brace\b|deadlock|\bLock\b|multiprocessing|concurrent\.futures",
         re.IGNORECASE,
     ),
     FlakyCategory.ASYNC_WAIT: re.compile(

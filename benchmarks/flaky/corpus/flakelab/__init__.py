@@ -1,0 +1,1 @@
+"""A small library whose test suite is the flaky-test benchmark's corpus."""
