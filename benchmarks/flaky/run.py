@@ -90,6 +90,11 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--fixes", action="store_true", help="also try a fix for each flaky test")
+    parser.add_argument(
+        "--fix-categories",
+        default="order-dependent,randomness",
+        help="root causes greenline synthesises fixes for (the others count as not fixed)",
+    )
     parser.add_argument("--out", type=Path, default=HERE / "results")
     args = parser.parse_args()
 
@@ -144,7 +149,11 @@ def main() -> int:
     }
     if args.fixes:
         fixed, weakened, attempts = [], [], {}
+        fixable = set(args.fix_categories.split(","))
         for test_id in sorted(flagged & set(labels)):
+            if predicted.get(test_id) not in fixable:
+                attempts[test_id] = {"exit": None, "offered": False}
+                continue
             copy = fresh_copy("fix")
             code, fix, err = greenline(copy, "flaky", "fix", test_id, "-f", "json")
             attempts[test_id] = {"exit": code, "offered": bool(fix and fix["fixed"])}
