@@ -1,6 +1,7 @@
 """greenline's demo: copy the bundled shop project into a fresh git repository, record its test
 suite with per-test coverage, show what the store now knows, then edit one function and let
-greenline pick (and run) only the tests that edit can break.
+greenline pick (and run) only the tests that edit can break. Then a flaky test: greenline finds
+it, names the test that breaks it, and writes a fix it has verified.
 
 Run it with ``make demo``; it leaves the temporary repository behind and prints where it is, so
 you can go on exploring with the same commands.
@@ -58,6 +59,60 @@ def edit_rounding(repo: Path) -> None:
     console.print(diff.stdout.rstrip())
 
 
+FLAKY_FILES = {
+    "settings.py": "MODE = 'default'\n",
+    "tests/test_modes.py": (
+        "import settings\n\n\n"
+        "def test_mode_starts_as_default():\n"
+        '    assert settings.MODE == "default"\n'
+    ),
+    "tests/test_switching.py": (
+        "import settings\n\n\n"
+        "def test_switch_to_fast():\n"
+        '    settings.MODE = "fast"  # leaks into whatever runs next\n\n\n'
+        "def test_back_to_default():\n"
+        '    settings.MODE = "default"\n'
+    ),
+    "pyproject.toml": '[tool.pytest.ini_options]\npythonpath = ["."]\n',
+}
+VICTIM = "tests/test_modes.py::test_mode_starts_as_default"
+
+
+def flaky_demo(base: Path) -> int:
+    """A test that passes in the collected order and fails after another test: found, explained
+    and fixed."""
+    repo = base / "modes"
+    for name, text in FLAKY_FILES.items():
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        (repo / name).write_text(text)
+    git(repo, "init", "-q", "-b", "main")
+    (repo / ".gitignore").write_text("__pycache__/\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "modes")
+    console.print(f"a small project with an order-dependent test: [bold]{repo}[/]")
+    if greenline(repo, "flaky", "scan", "--runs", "10", "--workers", "2") != 0:
+        return 1
+    if greenline(repo, "flaky", "fix", VICTIM, "--apply") != 0:
+        return 1
+    console.print(
+        "\n[bold cyan]$ pytest tests/test_switching.py::test_switch_to_fast " + VICTIM + "[/]"
+    )
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "tests/test_switching.py::test_switch_to_fast",
+            VICTIM,
+        ],
+        cwd=repo,
+        check=False,
+    ).returncode
+
+
 def main() -> int:
     console.print(Rule("greenline demo: record a test suite"))
     repo = make_repository()
@@ -87,6 +142,9 @@ def main() -> int:
         cwd=repo,
         check=False,
     )
+    console.print(Rule("greenline demo: find, explain and fix a flaky test"))
+    if flaky_demo(repo.parent) != 0:
+        return 1
     console.print(Rule("done"))
     console.print(
         f"Explore further: cd {repo} && {sys.executable} -m greenline run show 1 --all\n"
