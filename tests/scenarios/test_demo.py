@@ -36,7 +36,7 @@ def test_demo_records_the_example_project(tmp_path: Path) -> None:
     assert "tests/test_modes.py::test_mode_starts_as_default: flaky (order-dependent)" in out
     assert "polluter: running tests/test_switching.py::test_switch_to_fast first" in out
     assert "+    settings.MODE = 'default'" in out
-    assert "verified over 60 runs and the whole suite" in out.replace("\n", " ")
+    assert "verified over 60 runs and the whole suite" in proc.stderr.replace("\n", " ")
     assert out.rstrip().count("2 passed") >= 1
     rows = re.search(r"rows: coverage\s+(\d+)", out)
     assert rows and int(rows.group(1)) > 100
