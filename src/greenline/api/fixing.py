@@ -58,7 +58,8 @@ class FixApi(ScanApi):
             )
         tried: list[str] = []
         for patch in self._candidates(verdict, tried):
-            failure = self._verify(patch, verdict, report.reference, workers)
+            reference = {t: o for t, o in report.reference.items() if t not in report.unreliable}
+            failure = self._verify(patch, verdict, reference, workers)
             if failure is None:
                 if apply:
                     (self.workdir / patch.path).write_text(patch.after, encoding="utf-8")
@@ -94,7 +95,8 @@ class FixApi(ScanApi):
         self, patch: Patch, verdict: FlakyVerdict, reference: dict[str, Outcome], workers: int
     ) -> str | None:
         """None when the patch holds; else what went wrong. ``reference`` is how every test
-        ended in the unpatched suite: what passed there must still pass."""
+        that never failed in the scan ended in the unpatched suite: each must still pass (tests
+        that flake by themselves are no evidence against the patch)."""
         scratch = Path(tempfile.mkdtemp(prefix="greenline-fix-")) / "project"
         shutil.copytree(self.workdir, scratch, ignore=SCRATCH_IGNORE)
         (scratch / patch.path).write_text(patch.after, encoding="utf-8")

@@ -51,6 +51,8 @@ class ScanReport:
     stopped_by_budget: bool
     #: how every test ended in the scan's first run (the suite as it is)
     reference: dict[str, Outcome] = field(default_factory=dict)
+    #: tests that failed in some run of the scan (flaky or failing: no reference for a fix)
+    unreliable: frozenset[str] = frozenset()
 
 
 def _failed(outcome: Outcome | None) -> bool:
@@ -210,8 +212,16 @@ class ScanApi:
                 verdicts[i] = self._experiment(verdict, scan.trials, scan.runner, scan.tick)
         rank = {Verdict.FLAKY: 0, Verdict.FAILING: 1, Verdict.STABLE: 2}
         verdicts.sort(key=lambda v: (rank[v.verdict], v.test_id))
+        unreliable = frozenset(
+            t for trial in scan.trials for t, o in trial.outcomes.items() if _failed(o)
+        )
         return ScanReport(
-            verdicts, scan.runner.count, scan.elapsed(), scan.stopped, dict(first.outcomes)
+            verdicts,
+            scan.runner.count,
+            scan.elapsed(),
+            scan.stopped,
+            dict(first.outcomes),
+            unreliable,
         )
 
     def _experiment(
