@@ -171,9 +171,8 @@ def test_a_changed_data_file_selects_the_tests_that_read_it(recorded: pytest.Pyt
     run_selected(recorded, "deselect").assert_outcomes(failed=1, deselected=4)
 
 
-def test_shadow_reports_failures_selection_would_have_skipped(
-    recorded: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def add_environment_test(recorded: pytest.Pytester) -> None:
+    """A committed, recorded test that depends on something greenline cannot see."""
     recorded.makepyfile(
         test_env="""
         import os
@@ -185,6 +184,12 @@ def test_shadow_reports_failures_selection_would_have_skipped(
     git(recorded.path, "add", "-A")
     git(recorded.path, "commit", "-q", "-m", "environment-driven test")
     recorded.runpytest_subprocess(*RECORD).assert_outcomes(passed=5)
+
+
+def test_shadow_reports_failures_selection_would_have_skipped(
+    recorded: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    add_environment_test(recorded)
     monkeypatch.setenv("GL_LIMIT", "4")  # nothing greenline can see changed
     result = run_selected(recorded, "shadow")
     result.assert_outcomes(passed=4, failed=1)
@@ -425,17 +430,7 @@ def test_a_skipped_test_keeps_no_coverage_so_unskipping_it_runs_it(
 def test_shadow_under_xdist_reports_what_selection_missed(
     recorded: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    recorded.makepyfile(
-        test_env="""
-        import os
-
-        def test_reads_the_environment():
-            assert os.environ.get("GL_LIMIT", "3") == "3"
-        """
-    )
-    git(recorded.path, "add", "-A")
-    git(recorded.path, "commit", "-q", "-m", "environment-driven test")
-    recorded.runpytest_subprocess(*RECORD).assert_outcomes(passed=5)
+    add_environment_test(recorded)
     monkeypatch.setenv("GL_LIMIT", "4")
     edit(recorded, "return a * b", "return b * a")
     result = run_selected(recorded, "shadow", "-n", "2")

@@ -274,23 +274,26 @@ def final_results(conn: Connection, run_id: int) -> list[TestResult]:
     return [_to_result(row) for row in conn.execute(query)]
 
 
+def _recent_runs(repository: str, runs_back: int) -> Select[Any]:
+    """The ids of the repository's last ``runs_back`` finished runs, newest first."""
+    return (
+        select(runs.c.id)
+        .join(repositories, runs.c.repository_id == repositories.c.id)
+        .where(
+            repositories.c.name == repository,
+            runs.c.status.in_([RunStatus.COMPLETE.value, RunStatus.INCOMPLETE.value]),
+        )
+        .order_by(runs.c.started_at.desc(), runs.c.id.desc())
+        .limit(runs_back)
+    )
+
+
 def recent_outcomes(
     conn: Connection, repository: str, runs_back: int = 20
 ) -> tuple[dict[str, int], dict[str, int]]:
     """Over the repository's last ``runs_back`` finished runs: per test, the runs whose final
     outcome was a failure, and the runs it took part in."""
-    recent = list(
-        conn.execute(
-            select(runs.c.id)
-            .join(repositories, runs.c.repository_id == repositories.c.id)
-            .where(
-                repositories.c.name == repository,
-                runs.c.status.in_([RunStatus.COMPLETE.value, RunStatus.INCOMPLETE.value]),
-            )
-            .order_by(runs.c.started_at.desc(), runs.c.id.desc())
-            .limit(runs_back)
-        ).scalars()
-    )
+    recent = list(conn.execute(_recent_runs(repository, runs_back)).scalars())
     if not recent:
         return {}, {}
     final = _final_results(recent).subquery()
@@ -457,17 +460,7 @@ def count_rows(conn: Connection) -> dict[str, int]:
 
 def observations(conn: Connection, repository: str, runs_back: int) -> list[Observation]:
     """Every pass/fail/error attempt in the repository's last ``runs_back`` finished runs."""
-    recent = (
-        select(runs.c.id)
-        .join(repositories, runs.c.repository_id == repositories.c.id)
-        .where(
-            repositories.c.name == repository,
-            runs.c.status.in_([RunStatus.COMPLETE.value, RunStatus.INCOMPLETE.value]),
-        )
-        .order_by(runs.c.started_at.desc(), runs.c.id.desc())
-        .limit(runs_back)
-        .subquery()
-    )
+    recent = _recent_runs(repository, runs_back).subquery()
     query = (
         select(
             tests.c.test_id,
