@@ -6,7 +6,9 @@ randomness, set order, time, network errors, float noise, thread races, async ti
 files) and 62 stable tests, among them decoys that look flaky but are deterministic.
 ``labels.json`` is the ground truth. The corpus is copied into ``work/``, made a git repository,
 and ``greenline flaky scan`` runs on it with the installed greenline; then, with ``--fixes``,
-``greenline flaky fix`` on each flaky test it found (in a fresh copy each time, not applied).
+``greenline flaky fix --apply`` on each flaky test it found, each in a fresh copy of the scanned
+project (so the fix reuses the scan's root cause, as it would after a scan in CI), and the
+applied patch is checked against the original for any weakened assertion.
 
 Measured: detection recall (order-dependent tests and the others apart) and precision, root-cause
 macro-F1 over the labelled categories, polluters found, verified fixes and whether any of them
@@ -19,6 +21,7 @@ weakens a test, and the runs and time the scan spent.
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import os
 import platform
@@ -44,6 +47,12 @@ def fresh_copy(name: str) -> Path:
     shutil.rmtree(target, ignore_errors=True)
     shutil.copytree(HERE / "corpus", target, ignore=shutil.ignore_patterns("__pycache__"))
     init_git(target)
+    # one repository name for every copy (greenline names a repository by its origin)
+    subprocess.run(
+        ["git", "remote", "add", "origin", "https://example.org/bench/flakelab.git"],
+        cwd=target,
+        check=True,
+    )
     return target
 
 
@@ -71,16 +80,49 @@ def f1(labels: dict[str, str], predicted: dict[str, str]) -> dict[str, float]:
     return out
 
 
-def weakens(diff: str) -> bool:
-    """A patch that removes a line, or adds an assert, a sleep, a skip, a retry or an xfail."""
-    for line in diff.splitlines():
-        if line.startswith("-") and not line.startswith("---"):
-            return True
-        if line.startswith("+") and not line.startswith("+++"):
-            lowered = line.lower()
-            if any(w in lowered for w in ("assert", "sleep", "skip", "xfail", "retry", "rerun")):
-                return True
-    return False
+WEAKENING_WORDS = ("sleep", "skip", "xfail", "retry", "rerun", "flaky")
+
+
+class _Unwrap(ast.NodeTransformer):
+    """Remove the wrappers a fix may add around an asserted expression: ``sorted(x)`` and a
+    ``pytest.approx(x, rel=r)`` tight enough to be float noise (r <= 1e-9)."""
+
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        self.generic_visit(node)
+        name = ast.unparse(node.func)
+        if name == "sorted" and len(node.args) == 1 and not node.keywords:
+            return node.args[0]
+        if name == "pytest.approx" and len(node.args) == 1:
+            rel = [k.value for k in node.keywords if k.arg == "rel"]
+            if len(node.keywords) == 1 and rel and ast.literal_eval(rel[0]) <= 1e-9:
+                return node.args[0]
+        return node
+
+
+def _asserts(source: str) -> list[str]:
+    tree = _Unwrap().visit(ast.parse(source))
+    return sorted(ast.dump(n) for n in ast.walk(tree) if isinstance(n, ast.Assert))
+
+
+def weakens(before: str, after: str) -> bool:
+    """Whether a fix removed or changed an assertion (beyond sorting an iteration or a
+    float-noise tolerance), or added an assert, a sleep, a skip, a retry or an xfail."""
+    if _asserts(before) != _asserts(after):
+        return True
+    added = set(after.splitlines()) - set(before.splitlines())
+    removed = set(before.splitlines()) - set(after.splitlines())
+    if any(w in line.lower() for line in added for w in WEAKENING_WORDS):
+        return True
+    # a removed line must come back rewritten (same statement once unwrapped), never dropped
+    rewritten = {_statement(line) for line in added}
+    return any(_statement(line) not in rewritten for line in removed if line.strip())
+
+
+def _statement(line: str) -> str:
+    try:
+        return ast.dump(_Unwrap().visit(ast.parse(line.strip())))
+    except SyntaxError:
+        return line.strip()
 
 
 def main() -> int:
@@ -92,7 +134,7 @@ def main() -> int:
     parser.add_argument("--fixes", action="store_true", help="also try a fix for each flaky test")
     parser.add_argument(
         "--fix-categories",
-        default="order-dependent,randomness",
+        default="order-dependent,randomness,unordered-collection,floating-point,time",
         help="root causes greenline synthesises fixes for (the others count as not fixed)",
     )
     parser.add_argument("--out", type=Path, default=HERE / "results")
@@ -154,16 +196,31 @@ def main() -> int:
             if predicted.get(test_id) not in fixable:
                 attempts[test_id] = {"exit": None, "offered": False}
                 continue
-            copy = fresh_copy("fix")
-            code, fix, err = greenline(copy, "flaky", "fix", test_id, "-f", "json")
-            attempts[test_id] = {"exit": code, "offered": bool(fix and fix["fixed"])}
+            copy = WORK / "fix"  # the scanned project, with its store: fix reuses the scan
+            shutil.rmtree(copy, ignore_errors=True)
+            shutil.copytree(root, copy)
+            started = time.monotonic()
+            code, fix, err = greenline(copy, "flaky", "fix", test_id, "--apply", "-f", "json")
+            attempts[test_id] = {
+                "exit": code,
+                "offered": bool(fix and fix["fixed"]),
+                "seconds": round(time.monotonic() - started, 1),
+                "patch": fix["patch"] if fix else None,
+                "not_offered": fix["not_offered"] if fix else err[-500:],
+            }
             if fix and fix["fixed"]:
                 fixed.append(test_id)
-                if weakens(fix["patch"]["diff"]):
+                path = fix["patch"]["path"]
+                before = (HERE / "corpus" / path).read_text()
+                if weakens(before, (copy / path).read_text()):
                     weakened.append(test_id)
             log(f"  fix {test_id}: {'verified patch' if fix and fix['fixed'] else 'none'}")
         report["fixes"] = {
             "verified": len(fixed),
+            "by_category": {
+                c: f"{sum(labels[t] == c for t in fixed)} of {sum(v == c for v in labels.values())}"
+                for c in sorted(set(labels.values()))
+            },
             "share_of_flaky": len(fixed) / len(labels),
             "weakening": weakened,
             "attempts": attempts,
@@ -193,6 +250,11 @@ def markdown(r: dict[str, Any]) -> str:
         fixes = r["fixes"]
         lines.append(f"| verified fixes | {pct(fixes['share_of_flaky'])} of flaky tests | ≥ 60% |")
         lines.append(f"| fixes that weaken a test | {len(fixes['weakening'])} | 0 |")
+        lines.append("")
+        lines.append(
+            "Verified fixes per root cause: "
+            + ", ".join(f"{c} {n}" for c, n in fixes["by_category"].items())
+        )
     lines.append("")
     lines.append(
         "Root-cause F1 per category: "

@@ -231,11 +231,20 @@ def flaky_document(
     }
 
 
-def flaky_explanation_document(v: FlakyVerdict, entries: list[QuarantineEntry]) -> JSON:
+def flaky_explanation_document(
+    v: FlakyVerdict,
+    entries: list[QuarantineEntry],
+    scan: tuple[datetime, str | None, FlakyVerdict] | None = None,
+) -> JSON:
+    """A test's verdict (from history, or from its newest scan when it has none), its
+    quarantine history, and what its newest ``greenline flaky scan`` found."""
     return {
         **_schema("flaky-test"),
         **flaky_verdict_view(v),
         "quarantine_history": [quarantine_view(e) for e in entries],
+        "scan": None
+        if scan is None
+        else {"started_at": scan[0].isoformat(), "sha": scan[1], **flaky_verdict_view(scan[2])},
     }
 
 
@@ -259,6 +268,7 @@ def fix_document(
     verified_runs: int,
     tried: tuple[str, ...],
     applied: bool,
+    scan: str = "",
 ) -> JSON:
     """A flaky test's fix: the verified patch (a unified diff) or why none holds."""
     return {
@@ -270,5 +280,6 @@ def fix_document(
         else {"path": patch.path, "description": patch.description, "diff": patch.diff()},
         "verified_runs": verified_runs,
         "applied": applied,
+        "scan": scan,
         "not_offered": list(tried),
     }

@@ -357,3 +357,26 @@ def test_quarantine_and_observations_round_trip(database_url: str) -> None:
         with store.read() as conn:
             (entry,) = reads.quarantine_entries(conn, "acme/shop")
         assert entry.released_at == now and entry.release_reason == "fixed"
+
+
+def test_flaky_scans_round_trip_newest_first_per_commit(database_url: str) -> None:
+    t0 = datetime(2026, 11, 30, 9, tzinfo=UTC)
+    with Store(database_url) as store:
+        repo_id, _ = new_run(store)
+        with store.write() as conn:
+            writes.insert_flaky_scan(conn, repo_id, COMMIT, t0, 20, 12.5, '{"n": 1}')
+            edited = CommitInfo(sha=COMMIT.sha, branch="main", dirty=True)
+            writes.insert_flaky_scan(conn, repo_id, edited, t0 + timedelta(hours=1), 5, 1.0, "{}")
+            other = CommitInfo(sha="f" * 40, branch="main")
+            writes.insert_flaky_scan(conn, repo_id, other, t0 + timedelta(hours=2), 8, 3.0, "[]")
+        with store.read() as conn:
+            everything = reads.recent_flaky_scans(conn, "acme/shop")
+            on_commit = reads.recent_flaky_scans(conn, "acme/shop", COMMIT.sha)
+            assert reads.recent_flaky_scans(conn, "someone/else") == []
+        assert [(s[1], s[2]) for s in everything] == [
+            ("f" * 40, "[]"),
+            (COMMIT.sha, "{}"),
+            (COMMIT.sha, '{"n": 1}'),
+        ]
+        # only a clean tree at that commit counts as a scan of it
+        assert on_commit == [(t0, COMMIT.sha, '{"n": 1}')]

@@ -82,13 +82,33 @@ def test_scan_finds_flaky_tests_and_the_polluter(project: pytest.Pytester) -> No
     assert victim["polluters"] == ["test_two.py::test_switches_mode"]
     assert victim["cleaners"] == ["test_two.py::test_resets_mode"]
     kinds = [e["kind"] for e in victim["evidence"]]
-    assert kinds == ["reruns", "order", "polluter", "cleaner"]
+    assert kinds == ["reruns", "order", "polluter", "polluter", "cleaner"]
+    assert victim["evidence"][3]["detail"] == "it leaves changed: settings.MODE (was 'default')"
     toggle = tests["test_three.py::test_every_other_run"]
     assert toggle["category"] != "order-dependent"
     assert toggle["polluters"] == [], "nothing before it decides it: it flips by itself"
     hashed = tests["test_four.py::test_set_order"]
     assert hashed["category"] == "unordered-collection"
     assert "with a fixed hash seed it passed all" in hashed["evidence"][-1]["detail"]
+    # the scan is kept: explain shows it (this test has no recorded history at all)
+    explained = project.run(sys.executable, "-m", "greenline", "flaky", "explain", VICTIM)
+    assert explained.ret == 0, explained.stderr.str()
+    explained.stdout.fnmatch_lines(
+        [
+            f"{VICTIM}: newest scan, * UTC at *: flaky (order-dependent), failed * of * runs",
+            "  - reruns: *",
+            "  - order: passes alone and in the collected order, fails after some other tests",
+            "  - polluter: running test_two.py::test_switches_mode first makes it fail*",
+            "  - polluter: it leaves changed: settings.MODE (was 'default')",
+            "  - cleaner: run between them, test_two.py::test_resets_mode makes it pass",
+        ]
+    )
+    as_json = project.run(
+        sys.executable, "-m", "greenline", "flaky", "explain", VICTIM, "--format", "json"
+    )
+    doc = json.loads(as_json.stdout.str())
+    assert doc["scan"]["polluters"] == ["test_two.py::test_switches_mode"]
+    assert doc["scan"]["sha"] and doc["polluters"] == doc["scan"]["polluters"]
 
 
 def test_scan_narrowed_to_one_test_and_its_text_report(project: pytest.Pytester) -> None:

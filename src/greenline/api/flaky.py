@@ -6,6 +6,7 @@ import difflib
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from greenline.api.scanning import ScanApi
 from greenline.errors import NoDataError, UsageError
 from greenline.flaky import detect_flaky
 from greenline.model import FlakyVerdict, Observation, QuarantineEntry, Verdict
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 RUNS_BACK = 200
 
 
-class FlakyApi:
+class FlakyApi(ScanApi):
     """Mixed into Greenline (which provides the store, the repository and the settings)."""
 
     store: Store
@@ -36,12 +37,16 @@ class FlakyApi:
         return [v for v in verdicts if v.verdict is not Verdict.STABLE]
 
     def explain_flaky(self, test_id: str) -> tuple[FlakyVerdict, list[QuarantineEntry]]:
-        """One test's verdict with its evidence, and its quarantine history."""
+        """One test's verdict from history (or, with no history, from its newest scan) with
+        its evidence, and its quarantine history."""
         with self.store.read() as conn:
             seen = reads.observations(conn, self.repository, RUNS_BACK)
             entries = reads.quarantine_entries(conn, self.repository, test_id)
         mine = [o for o in seen if o.test_id == test_id]
         if not mine:
+            scanned = self.scanned_verdict(test_id)
+            if scanned is not None:
+                return scanned[2], entries
             raise self._unknown_test(test_id, {o.test_id for o in seen})
         verdict = next(v for v in detect_flaky(mine) if v.test_id == test_id)
         return verdict, entries

@@ -11,25 +11,32 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from greenline import vcs
 from greenline.errors import UsageError
 from greenline.executor import run_quiet
 from greenline.flaky.active import Trial, TrialKind, judge_scan
+from greenline.flaky.causes import guess_category, with_observations
 from greenline.flaky.experiments import (
     CAUSE,
+    CLOCK_INSTANTS,
     Condition,
     attributes,
     chance_agreement,
     runs_needed,
 )
+from greenline.flaky.fixes import Leak
 from greenline.flaky.polluters import DeltaSearch
 from greenline.model import Evidence, EvidenceKind, FlakyCategory, FlakyVerdict, Outcome, Verdict
+from greenline.store import reads, writes
 
 if TYPE_CHECKING:
     from greenline.store import Store
@@ -53,6 +60,65 @@ class ScanReport:
     reference: dict[str, Outcome] = field(default_factory=dict)
     #: tests that failed in some run of the scan (flaky or failing: no reference for a fix)
     unreliable: frozenset[str] = frozenset()
+    #: each failing test's failure messages across the scan
+    messages: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+def report_to_json(report: ScanReport) -> str:
+    """A scan report as stored (and read back by ``report_from_json``)."""
+    return json.dumps(
+        {
+            "verdicts": [
+                {
+                    "test_id": v.test_id,
+                    "verdict": v.verdict.value,
+                    "category": v.category.value,
+                    "confidence": v.confidence,
+                    "evidence": [{"kind": e.kind.value, "detail": e.detail} for e in v.evidence],
+                    "runs": v.runs,
+                    "failures": v.failures,
+                    "wasted_seconds": v.wasted_seconds,
+                    "polluters": list(v.polluters),
+                    "cleaners": list(v.cleaners),
+                }
+                for v in report.verdicts
+            ],
+            "trials": report.trials,
+            "seconds": report.seconds,
+            "stopped_by_budget": report.stopped_by_budget,
+            "reference": {t: o.value for t, o in report.reference.items()},
+            "unreliable": sorted(report.unreliable),
+            "messages": {t: list(m) for t, m in report.messages.items()},
+        }
+    )
+
+
+def report_from_json(text: str) -> ScanReport:
+    doc = json.loads(text)
+    verdicts = [
+        FlakyVerdict(
+            test_id=v["test_id"],
+            verdict=Verdict(v["verdict"]),
+            category=FlakyCategory(v["category"]),
+            confidence=v["confidence"],
+            evidence=tuple(Evidence(EvidenceKind(e["kind"]), e["detail"]) for e in v["evidence"]),
+            runs=v["runs"],
+            failures=v["failures"],
+            wasted_seconds=v["wasted_seconds"],
+            polluters=tuple(v["polluters"]),
+            cleaners=tuple(v["cleaners"]),
+        )
+        for v in doc["verdicts"]
+    ]
+    return ScanReport(
+        verdicts,
+        doc["trials"],
+        doc["seconds"],
+        doc["stopped_by_budget"],
+        {t: Outcome(o) for t, o in doc["reference"].items()},
+        frozenset(doc["unreliable"]),
+        {t: tuple(m) for t, m in doc["messages"].items()},
+    )
 
 
 def _failed(outcome: Outcome | None) -> bool:
@@ -67,6 +133,7 @@ class _Runner:
         self.pytest_args = list(pytest_args)
         self.timeout = timeout
         self.count = 0
+        self.lock = threading.Lock()  # trials run from several threads at once
         self.scratch = Path(tempfile.mkdtemp(prefix="greenline-scan-"))
 
     def run(
@@ -77,8 +144,8 @@ class _Runner:
         extra: Sequence[str] = (),
         env: dict[str, str] | None = None,
     ) -> Trial:
-        self.count += 1
-        out = self.scratch / f"trial-{self.count}.jsonl"
+        number = self._next()
+        out = self.scratch / f"trial-{number}.jsonl"
         argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
         argv += ["-p", "no:randomly", f"--greenline-outcomes={out}"]
         if seed is not None:
@@ -87,7 +154,7 @@ class _Runner:
         start = time.monotonic()
         # a distinct, known hash seed per run: set and dict order vary between runs (as they
         # would in CI) yet a scan is repeatable
-        env = {"PYTHONHASHSEED": str(self.count), **(env or {})}
+        env = {"PYTHONHASHSEED": str(number), **(env or {})}
         run_quiet(argv, self.workdir, env=env, timeout=self.timeout)
         seconds = time.monotonic() - start
         order, outcomes, messages = [], {}, {}
@@ -99,6 +166,39 @@ class _Runner:
                 if row.get("message"):
                     messages[row["test_id"]] = row["message"]
         return Trial(kind, tuple(order), outcomes, messages, seed, seconds)
+
+    def _next(self, counted: bool = True) -> int:
+        """A number no other run of this scan has (``counted``: a trial of the scan)."""
+        with self.lock:
+            if counted:
+                self.count += 1
+                return self.count
+            self.extra = getattr(self, "extra", 0) + 1
+            return -self.extra
+
+    def probe(self, test_id: str) -> dict[str, list[str]]:
+        """What ``test_id`` touches when it runs alone (not counted as a trial)."""
+        out = self.scratch / f"probe-{self._next(counted=False)}.jsonl"
+        argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+        argv += ["-p", "no:randomly", f"--greenline-probe={out}", test_id]
+        run_quiet(argv, self.workdir, timeout=self.timeout)
+        rows = _read_jsonl(out)
+        row = next((r for r in rows if r.get("test_id") == test_id), {})
+        return {k: v for k, v in row.items() if k != "test_id"}
+
+    def state(self, before: Sequence[str], test_id: str) -> list[dict[str, Any]]:
+        """The module-level state each of ``before`` then ``test_id`` left changed."""
+        out = self.scratch / f"state-{self._next(counted=False)}.jsonl"
+        argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+        argv += ["-p", "no:randomly", f"--greenline-state={out}", *before, test_id]
+        run_quiet(argv, self.workdir, timeout=self.timeout)
+        return _read_jsonl(out)
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
 
 
 class _Scan:
@@ -165,6 +265,8 @@ class ScanApi:
     """Mixed into Greenline (which provides the working directory)."""
 
     workdir: Path
+    root: Path
+    repository: str
     store: Store
 
     def scan_flaky(
@@ -197,32 +299,97 @@ class ScanApi:
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
             scan.rerun(pool, runs)
             scan.isolate(pool, wanted)
-        verdicts = [judge_scan(t, scan.trials) for t in wanted]
-        victims = [i for i, v in enumerate(verdicts) if v.category is FlakyCategory.ORDER_DEPENDENT]
-        for i in victims[:MAX_VICTIMS]:  # who it depends on, for order-dependent tests
-            if scan.out_of_time():
-                break
-            verdicts[i] = self._find_culprits(verdicts[i], scan.trials, scan.runner, scan.tick)
-        for i, verdict in enumerate(verdicts):  # what else decides the others
-            if verdict.verdict is Verdict.FLAKY and verdict.category is not (
-                FlakyCategory.ORDER_DEPENDENT
-            ):
-                if scan.out_of_time():
-                    break
-                verdicts[i] = self._experiment(verdict, scan.trials, scan.runner, scan.tick)
+            verdicts = [judge_scan(t, scan.trials) for t in wanted]
+            # who each order-dependent test depends on (one search per victim, side by side)
+            victims = [
+                i for i, v in enumerate(verdicts) if v.category is FlakyCategory.ORDER_DEPENDENT
+            ][:MAX_VICTIMS]
+            found = pool.map(
+                lambda i: (
+                    self._find_culprits(verdicts[i], scan.trials, scan.runner, scan.tick)
+                    if not scan.out_of_time()
+                    else verdicts[i]
+                ),
+                victims,
+            )
+            for i, verdict in zip(victims, found, strict=True):
+                verdicts[i] = verdict
+            # what else decides the others (their experiments side by side)
+            others = [
+                i
+                for i, v in enumerate(verdicts)
+                if v.verdict is Verdict.FLAKY and v.category is not FlakyCategory.ORDER_DEPENDENT
+            ]
+            tested = pool.map(
+                lambda i: (
+                    self._experiment(verdicts[i], scan.trials, scan.runner, scan.tick)
+                    if not scan.out_of_time()
+                    else verdicts[i]
+                ),
+                others,
+            )
+            for i, verdict in zip(others, tested, strict=True):
+                verdicts[i] = verdict
         rank = {Verdict.FLAKY: 0, Verdict.FAILING: 1, Verdict.STABLE: 2}
         verdicts.sort(key=lambda v: (rank[v.verdict], v.test_id))
-        unreliable = frozenset(
-            t for trial in scan.trials for t, o in trial.outcomes.items() if _failed(o)
-        )
-        return ScanReport(
+        started_at = datetime.now(UTC) - timedelta(seconds=scan.elapsed())
+        messages: dict[str, list[str]] = {}
+        for trial in scan.trials:
+            for test, outcome in trial.outcomes.items():
+                if _failed(outcome):
+                    messages.setdefault(test, [])
+                    if test in trial.messages:
+                        messages[test].append(trial.messages[test])
+        report = ScanReport(
             verdicts,
             scan.runner.count,
             scan.elapsed(),
             scan.stopped,
             dict(first.outcomes),
-            unreliable,
+            frozenset(messages),
+            {t: tuple(m) for t, m in messages.items()},
         )
+        if not pytest_args:  # a scan of the suite as it is configured: fix and explain reuse it
+            with self.store.write() as conn:
+                repo_id = writes.ensure_repository(conn, self.repository, str(self.root))
+                writes.insert_flaky_scan(
+                    conn,
+                    repo_id,
+                    vcs.read_commit(self.root),
+                    started_at,
+                    report.trials,
+                    report.seconds,
+                    report_to_json(report),
+                )
+        return report
+
+    def stored_scan(self, test_id: str) -> tuple[datetime, ScanReport] | None:
+        """The newest scan of the checked-out commit (clean tree) that judged ``test_id``."""
+        commit = vcs.read_commit(self.root)
+        if commit.sha is None or commit.dirty:
+            return None
+        found = self._scans_with(test_id, commit.sha)
+        return (found[0], found[2]) if found else None
+
+    def scanned_verdict(self, test_id: str) -> tuple[datetime, str | None, FlakyVerdict] | None:
+        """The newest stored scan's verdict on ``test_id`` (any commit): when, at which
+        commit, and what it found."""
+        found = self._scans_with(test_id, None)
+        if found is None:
+            return None
+        started_at, sha, report = found
+        return started_at, sha, next(v for v in report.verdicts if v.test_id == test_id)
+
+    def _scans_with(
+        self, test_id: str, sha: str | None
+    ) -> tuple[datetime, str | None, ScanReport] | None:
+        with self.store.read() as conn:
+            scans = reads.recent_flaky_scans(conn, self.repository, sha)
+        for started_at, scan_sha, text in scans:
+            report = report_from_json(text)
+            if any(v.test_id == test_id for v in report.verdicts):
+                return started_at, scan_sha, report
+        return None
 
     def _experiment(
         self,
@@ -231,7 +398,8 @@ class ScanApi:
         runner: _Runner,
         tick: Callable[[str], None],
     ) -> FlakyVerdict:
-        """Alone, does a fixed hash seed or a seeded ``random`` make the test agree with itself?"""
+        """Alone, what does the test touch, and does a fixed hash seed, a seeded ``random``, a
+        frozen clock or a blocked network make it agree with itself?"""
         test_id = verdict.test_id
 
         def alone(condition: Condition | None) -> list[bool]:
@@ -250,18 +418,33 @@ class ScanApi:
                 env = {"PYTHONHASHSEED": "0"}
             elif condition is Condition.RANDOM_SEED:
                 extra = ["--greenline-seed=0"]
+            elif condition is Condition.FROZEN_CLOCK:
+                extra = [f"--greenline-clock={CLOCK_INSTANTS[0]}"]
+            elif condition is Condition.NO_NETWORK:
+                extra = ["--greenline-offline"]
             for _ in range(times):
                 trial = runner.run(TrialKind.ISOLATED, (test_id,), extra=extra, env=env)
                 trials.append(replace(trial, condition=condition.value if condition else ""))
                 tick(f"experiments on {test_id.rsplit('::', 1)[-1]}")
 
+        touched = runner.probe(test_id)
+        tick(f"experiments on {test_id.rsplit('::', 1)[-1]}")
+        category, seen = with_observations(verdict.category, touched)
+        if seen:
+            note = Evidence(EvidenceKind.OBSERVED, seen)
+            verdict = replace(verdict, category=category, evidence=(*verdict.evidence, note))
         run_alone(None, max(0, EXPERIMENT_BASELINE - len(alone(None))))
         free = alone(None)
         rate = sum(free) / len(free) if free else 0.0
         needed = runs_needed(rate) if 0 < rate < 1 else None
         if needed is None:
             return verdict
-        for condition in Condition:
+        conditions = [Condition.HASH_SEED, Condition.RANDOM_SEED]
+        if touched.get("clock"):
+            conditions.append(Condition.FROZEN_CLOCK)
+        if touched.get("network"):
+            conditions.append(Condition.NO_NETWORK)
+        for condition in conditions:
             run_alone(condition, needed)
             outcomes = alone(condition)
             if attributes(outcomes, rate):
@@ -276,6 +459,18 @@ class ScanApi:
                     verdict, category=CAUSE[condition], evidence=(*verdict.evidence, note)
                 )
         return verdict
+
+    def _leaks(self, runner: _Runner, polluters: Sequence[str], victim: str) -> list[Leak]:
+        """The project's module-level values the polluters leave changed when ``victim`` runs
+        after them (one run with greenline's state probe)."""
+        rows = runner.state(polluters, victim)
+        last = next((r for r in reversed(rows) if r["test_id"] == polluters[-1]), None)
+        if last is None:
+            return []
+        return [
+            Leak(c["module"], c.get("file"), c["name"], c["initial"], bool(c.get("rebound")))
+            for c in last["changed"]
+        ]
 
     def _find_culprits(
         self,
@@ -318,22 +513,35 @@ class ScanApi:
             search.record(reproduces(step))
         if search.result is None:  # no order reproduces it: not order after all
             note = Evidence(EvidenceKind.ORDER, "rerunning the tests before it did not reproduce")
-            return replace(
-                victim, category=FlakyCategory.UNKNOWN, evidence=(*victim.evidence, note)
-            )
+            messages = [t.messages[test_id] for t in trials if test_id in t.messages]
+            category, matched = guess_category(messages)
+            notes = [note]
+            if matched:
+                notes.append(
+                    Evidence(
+                        EvidenceKind.FAILURE_MESSAGE,
+                        f"{matched} of {len(messages)} failure messages point to {category.value}",
+                    )
+                )
+            return replace(victim, category=category, evidence=(*victim.evidence, *notes))
         culprits = search.result
-        role = "polluter" if want_failure else "state-setter"
         evidence = [
             *victim.evidence,
             Evidence(
                 EvidenceKind.POLLUTER,
-                f"{role}: running {', '.join(culprits)} first makes it "
+                ("" if want_failure else "state-setter: ")
+                + f"running {', '.join(culprits)} first makes it "
                 + ("fail" if want_failure else "pass")
                 + f" ({search.trials} runs of delta debugging)",
             ),
         ]
         cleaners: list[str] = []
         if want_failure:
+            leaks = self._leaks(runner, culprits, test_id)
+            tick(f"what {culprits[0].rsplit('::', 1)[-1]} leaves behind")
+            if leaks:
+                changed = ", ".join(f"{x.module}.{x.name} (was {x.initial})" for x in leaks[:3])
+                evidence.append(Evidence(EvidenceKind.POLLUTER, f"it leaves changed: {changed}"))
             others = [t for t in source.order if t not in culprits and t != test_id]
             same_file = [t for t in others if t.split("::")[0] == test_id.split("::")[0]]
             rest = [t for t in others if t not in same_file]

@@ -135,26 +135,47 @@ def fix(
     test_id: str = typer.Argument(..., help="The flaky test to fix."),
     apply: bool = typer.Option(False, "--apply", help="Write the verified patch to the file."),
     workers: int = typer.Option(2, "--workers", help="Verification runs to run at once."),
+    rescan: bool = typer.Option(
+        False, "--rescan", help="Scan again even when this commit has a scan to reuse."
+    ),
+    verify_runs: int = typer.Option(
+        60, "--verify-runs", help="Runs under the failing condition a patch must pass."
+    ),
     fmt: FixFormat = typer.Option(FixFormat.diff, "--format", "-f", help="Output format."),
 ) -> None:
-    """Find a flaky test's root cause and a patch for it, verified before it is offered: the
-    test must pass 60 of 60 runs under the condition that made it fail (after its polluter,
-    say), and every other test must still pass. A patch only adds statements at the top of the
-    test; it never removes an assertion, sleeps, retries, skips or marks xfail. Exits 1 when
-    no patch holds."""
+    """Find a flaky test's root cause (from this commit's newest scan, or a new one) and a
+    patch for it, verified before it is offered: the test must pass 60 of 60 runs under the
+    condition that made it fail (after its polluter, other hash seeds), and every other test
+    must still pass. Patches restore leaked state, seed random, sort sets, compare float noise
+    with a tight pytest.approx or freeze the clock; none removes or loosens an assertion,
+    sleeps, retries, skips or marks xfail. Exits 1 when no patch holds."""
     with state_of(ctx).open_api() as gl, scan_progress() as on_progress:
-        result = gl.fix_flaky(test_id, apply=apply, workers=workers, progress=on_progress)
+        result = gl.fix_flaky(
+            test_id,
+            apply=apply,
+            workers=workers,
+            rescan=rescan,
+            verify_runs=verify_runs,
+            progress=on_progress,
+        )
     if fmt is FixFormat.json:
         emit_json(
             views.fix_document(
-                result.verdict, result.patch, result.verified_runs, result.tried, result.applied
+                result.verdict,
+                result.patch,
+                result.verified_runs,
+                result.tried,
+                result.applied,
+                result.scan,
             )
         )
     elif result.patch is not None:
         sys.stdout.write(result.patch.diff())
         err_console.print(
             f"greenline: {result.patch.description}: verified over {result.verified_runs} runs "
-            "and the whole suite" + (f"; written to {result.patch.path}" if result.applied else ""),
+            "and the whole suite"
+            + (f"; written to {result.patch.path}" if result.applied else "")
+            + f" (root cause from {result.scan})",
             soft_wrap=True,
         )
     else:
@@ -199,26 +220,43 @@ def explain(
     test_id: str = typer.Argument(..., help="The test id (as greenline tests lists it)."),
     fmt: Format = FORMAT_OPTION,
 ) -> None:
-    """One test's verdict, with the evidence behind it and its quarantine history."""
+    """One test's verdict from the recorded history, with the evidence behind it, what its
+    newest scan found (root cause, polluters, cleaners) and its quarantine history."""
     with state_of(ctx).open_reader() as gl:
         verdict, entries = gl.explain_flaky(test_id)
+        scan = gl.scanned_verdict(test_id)
     if fmt is Format.json:
-        emit_json(views.flaky_explanation_document(verdict, entries))
+        emit_json(views.flaky_explanation_document(verdict, entries, scan))
         return
-    console.print(
-        f"{test_id}: {verdict.verdict.value}"
-        + (f" ({verdict.category.value})" if verdict.verdict is Verdict.FLAKY else "")
-        + f", confidence {verdict.confidence:.2f}, from {verdict.runs} recorded runs "
-        f"({verdict.failures} failed first time)",
-        soft_wrap=True,
-    )
+    label = f" ({verdict.category.value})" if verdict.verdict is Verdict.FLAKY else ""
+    only_scanned = scan is not None and verdict == scan[2]  # no recorded history
+    if not only_scanned:
+        console.print(
+            f"{test_id}: {verdict.verdict.value}{label}, confidence {verdict.confidence:.2f}, "
+            f"from {verdict.runs} recorded runs ({verdict.failures} failed first time)",
+            soft_wrap=True,
+        )
+        _print_evidence(verdict)
+    if scan is not None:
+        when, sha, found = scan
+        label = f" ({found.category.value})" if found.verdict is Verdict.FLAKY else ""
+        console.print(
+            f"{test_id + ': ' if only_scanned else ''}newest scan, "
+            f"{when:%Y-%m-%d %H:%M} UTC at {sha[:10] if sha else 'no commit'}: "
+            f"{found.verdict.value}{label}, failed {found.failures} of {found.runs} runs",
+            soft_wrap=True,
+        )
+        _print_evidence(found)
+    for entry in entries:
+        console.print(f"  quarantine: {_quarantine_line(entry)}", soft_wrap=True)
+
+
+def _print_evidence(verdict: FlakyVerdict) -> None:
     for e in verdict.evidence:
         runs = f" [runs {', '.join(map(str, e.run_ids[:10]))}]" if e.run_ids else ""
         console.print(f"  - {e}{runs}", soft_wrap=True)
     if verdict.wasted_seconds:
         console.print(f"  CI time lost to its failures: {render.seconds(verdict.wasted_seconds)}")
-    for entry in entries:
-        console.print(f"  quarantine: {_quarantine_line(entry)}", soft_wrap=True)
 
 
 @flaky_app.command("quarantine")

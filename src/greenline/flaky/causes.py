@@ -62,3 +62,38 @@ def guess_category(messages: Iterable[str]) -> tuple[FlakyCategory, int]:
         return FlakyCategory.UNKNOWN, 0
     category, count = votes.most_common(1)[0]
     return category, count
+
+
+#: what a probe run saw the test touch -> the cause it points to, most telling first
+TOUCHED = {
+    "network": FlakyCategory.NETWORK,
+    "async": FlakyCategory.ASYNC_WAIT,
+    "threads": FlakyCategory.CONCURRENCY,
+    "clock": FlakyCategory.TIME,
+    "files": FlakyCategory.IO,
+}
+WHAT = {
+    "network": "used the network",
+    "async": "waited on asyncio",
+    "threads": "started threads",
+    "clock": "read the wall clock",
+    "files": "opened files outside its temporary directory",
+}
+
+
+def with_observations(
+    guess: FlakyCategory, touched: dict[str, list[str]]
+) -> tuple[FlakyCategory, str | None]:
+    """The cause once what the test touched is known: the failure messages' guess when the test
+    did touch what it names; else the most telling thing it touched; else the guess. Also a
+    sentence on what it touched (None when nothing telling)."""
+    seen = [key for key in TOUCHED if touched.get(key)]
+    if not seen:
+        return guess, None
+    detail = "alone it " + "; ".join(f"{WHAT[key]} ({', '.join(touched[key][:2])})" for key in seen)
+    pointed = {TOUCHED[key] for key in seen}
+    if guess in pointed:
+        return guess, detail
+    if guess in (FlakyCategory.UNKNOWN, *TOUCHED.values()):
+        return TOUCHED[seen[0]], detail
+    return guess, detail  # e.g. float noise in a test that also reads the clock

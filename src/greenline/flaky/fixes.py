@@ -17,7 +17,9 @@ import ast
 import difflib
 from dataclasses import dataclass
 
-FORBIDDEN_CALLS = frozenset({"sleep", "skip", "xfail", "skipif", "importorskip", "flaky"})
+FORBIDDEN_CALLS = frozenset(
+    {"sleep", "skip", "xfail", "skipif", "importorskip", "flaky", "retry", "rerun"}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +44,7 @@ class FixError(ValueError):
     """The test or the donor cannot be patched this way (the reason says why)."""
 
 
-def _function(tree: ast.Module, name: str) -> ast.FunctionDef | ast.AsyncFunctionDef:
+def find_function(tree: ast.Module, name: str) -> ast.FunctionDef | ast.AsyncFunctionDef:
     """A test function by its name; ``Class::method`` reaches into a class."""
     scope: list[ast.stmt] = tree.body
     *classes, func = name.split("::")
@@ -80,7 +82,7 @@ def _is_safe(statement: ast.stmt) -> bool:
 def donor_statements(source: str, name: str) -> list[str]:
     """The statements of test ``name`` that change state (its asserts left out)."""
     tree = ast.parse(source)
-    func = _function(tree, name)
+    func = find_function(tree, name)
     body = func.body
     if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
         body = body[1:]
@@ -95,7 +97,7 @@ def donor_statements(source: str, name: str) -> list[str]:
 def insert_at_start(source: str, name: str, statements: list[str], why: str) -> str:
     """``source`` with ``statements`` (and a comment saying ``why``) first in test ``name``."""
     tree = ast.parse(source)
-    func = _function(tree, name)
+    func = find_function(tree, name)
     body = func.body
     first = body[0]
     if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and len(body) > 1:
@@ -112,17 +114,21 @@ def insert_at_start(source: str, name: str, statements: list[str], why: str) -> 
 
 
 def ensure_import(source: str, module: str) -> str:
+    """``source`` importing ``module``: after the file's leading imports (or its docstring)."""
     tree = ast.parse(source)
     for node in tree.body:
         if isinstance(node, ast.Import) and any(a.name == module for a in node.names):
             return source
     lines = source.splitlines(keepends=True)
     at = 0
-    for node in tree.body:  # after the docstring and __future__ imports
-        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and at == 0:
-            at = node.end_lineno or 0
-        elif isinstance(node, ast.ImportFrom) and node.module == "__future__":
+    for index, node in enumerate(tree.body):
+        docstring = (
+            index == 0 and isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+        )
+        if docstring or isinstance(node, ast.Import | ast.ImportFrom):
             at = node.end_lineno or at
+        else:
+            break
     return "".join([*lines[:at], f"import {module}\n", *lines[at:]])
 
 
@@ -137,7 +143,64 @@ def borrow_reset(
     return Patch(path, source, after, f"run {role} {donor}'s statements first")
 
 
-def seed_random(path: str, source: str, test_name: str) -> Patch:
+def seed_random(path: str, source: str, test_name: str, seed: int = 0) -> Patch:
     why = "greenline: the test's outcome depended on unseeded random numbers"
-    after = insert_at_start(ensure_import(source, "random"), test_name, ["random.seed(0)"], why)
-    return Patch(path, source, after, "seed random at the start of the test")
+    statement = [f"random.seed({seed})"]
+    after = insert_at_start(ensure_import(source, "random"), test_name, statement, why)
+    return Patch(path, source, after, f"seed random with {seed} at the start of the test")
+
+
+@dataclass(frozen=True, slots=True)
+class Leak:
+    """A module-level value a polluter left changed, and the value it had before."""
+
+    module: str  # dotted module name
+    file: str | None  # the module's file, relative to the project
+    name: str
+    initial: str  # a Python literal
+    rebound: bool  # the name now refers to another object (else it was changed in place)
+
+
+def _module_refs(tree: ast.Module) -> dict[str, str]:
+    """How the test module can refer to each module it imports: dotted name -> expression."""
+    refs: dict[str, str] = {}
+    for node in tree.body:
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                refs.setdefault(alias.name, alias.asname or alias.name)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            for alias in node.names:
+                refs.setdefault(f"{node.module}.{alias.name}", alias.asname or alias.name)
+    return refs
+
+
+def _restore(target: str, leak: Leak) -> list[str]:
+    value = ast.literal_eval(leak.initial)
+    if not leak.rebound and isinstance(value, dict | set):
+        return [f"{target}.clear()", f"{target}.update({leak.initial})"]
+    if not leak.rebound and isinstance(value, list):
+        return [f"{target}[:] = {leak.initial}"]
+    return [f"{target} = {leak.initial}"]
+
+
+def restore_state(path: str, source: str, test_name: str, leaks: list[Leak]) -> Patch:
+    """The victim first puts back the module-level values its polluter leaves changed (in place,
+    so every reference to a changed dict, list or set sees it)."""
+    if not leaks:
+        raise FixError("the polluter leaves no module-level value changed that can be restored")
+    refs = _module_refs(ast.parse(source))
+    statements: list[str] = []
+    after = source
+    for leak in leaks:
+        if leak.file == path:  # the test module's own global
+            target = f'globals()["{leak.name}"]' if leak.rebound else leak.name
+        else:
+            ref = refs.get(leak.module)
+            if ref is None:
+                after, ref = ensure_import(after, leak.module), leak.module
+            target = f"{ref}.{leak.name}"
+        statements += _restore(target, leak)
+    names = ", ".join(f"{leak.module}.{leak.name}" for leak in leaks)
+    why = f"greenline: restore what other tests leave changed ({names})"
+    after = insert_at_start(after, test_name, statements, why)
+    return Patch(path, source, after, f"restore {names} to their initial values first")

@@ -127,21 +127,30 @@ def build_server(open_api: Callable[[], Greenline]) -> MCPServer:
     @server.tool(name="explain_flaky_test", title="Is this test flaky, and why?")
     def explain_flaky_test(test_id: str) -> dict[str, Any]:
         """One test's verdict (flaky, stable or failing), its likely cause, the evidence from
-        recorded runs (run ids included) and its quarantine history. test_id is a pytest node
+        recorded runs (run ids included), what its newest greenline flaky scan found (root
+        cause, polluters, cleaners) and its quarantine history. test_id is a pytest node
         id such as tests/test_cart.py::test_total."""
-        verdict, entries = _call(open_api, lambda gl: gl.explain_flaky(test_id))
-        return views.flaky_explanation_document(verdict, entries)
+        verdict, entries, scan = _call(
+            open_api, lambda gl: (*gl.explain_flaky(test_id), gl.scanned_verdict(test_id))
+        )
+        return views.flaky_explanation_document(verdict, entries, scan)
 
     @server.tool(name="propose_flaky_fix", title="Propose a verified fix for a flaky test")
     def propose_flaky_fix(test_id: str) -> dict[str, Any]:
-        """Scan one flaky test (reruns in several orders and alone), find its root cause, and
-        synthesise a patch for it, verified in a scratch copy: the test passes 60 of 60 runs
+        """Find a flaky test's root cause (from this commit's newest greenline flaky scan, or a
+        new scan: reruns in several orders and alone) and synthesise a patch for it, verified
+        in a scratch copy: the test passes 60 of 60 runs
         under the condition that made it fail and every other test still passes. Returns the
         patch as a unified diff (not applied), or why no patch holds. Slow: it runs the suite
         many times."""
         result = _call(open_api, lambda gl: gl.fix_flaky(test_id))
         return views.fix_document(
-            result.verdict, result.patch, result.verified_runs, result.tried, result.applied
+            result.verdict,
+            result.patch,
+            result.verified_runs,
+            result.tried,
+            result.applied,
+            result.scan,
         )
 
     return server

@@ -42,6 +42,7 @@ class EvidenceKind(enum.StrEnum):
     POLLUTER = "polluter"  # running these tests first makes it fail
     CLEANER = "cleaner"  # running these between the polluter and it makes it pass
     EXPERIMENT = "experiment"  # a controlled condition made it agree with itself
+    OBSERVED = "observed"  # what the test touched when it ran alone (clock, sockets, threads)
 
 
 @dataclass(frozen=True, slots=True)

@@ -84,6 +84,33 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="append each test's outcome to FILE as a JSON line (greenline flaky scan)",
     )
     group.addoption(
+        "--greenline-probe",
+        metavar="FILE",
+        default=None,
+        help="append what each test touched (clock, random, threads, sockets, files) to FILE "
+        "(greenline flaky scan)",
+    )
+    group.addoption(
+        "--greenline-state",
+        metavar="FILE",
+        default=None,
+        help="append the project's module-level state each test left changed to FILE "
+        "(greenline flaky scan)",
+    )
+    group.addoption(
+        "--greenline-clock",
+        metavar="INSTANT",
+        default=None,
+        help="run every test with the wall clock frozen at this ISO instant (needs "
+        "time-machine; greenline flaky scan)",
+    )
+    group.addoption(
+        "--greenline-offline",
+        action="store_true",
+        default=False,
+        help="run every test with the network blocked (greenline flaky scan)",
+    )
+    group.addoption(
         "--greenline-tracer",
         choices=TRACERS,
         default=None,
@@ -119,3 +146,25 @@ def pytest_configure(config: pytest.Config) -> None:
             config.pluginmanager.register(SeedPlugin(fixed), "greenline-seed")
         if outcomes and not hasattr(config, "workerinput"):
             config.pluginmanager.register(OutcomesPlugin(outcomes), "greenline-outcomes")
+    probe, state, clock = (
+        config.getoption("greenline_probe"),
+        config.getoption("greenline_state"),
+        config.getoption("greenline_clock"),
+    )
+    offline = config.getoption("greenline_offline")
+    if probe or state or clock or offline:
+        from greenline.pytest_plugin.probes import (
+            ClockPlugin,
+            OfflinePlugin,
+            ProbePlugin,
+            StatePlugin,
+        )
+
+        if probe:
+            config.pluginmanager.register(ProbePlugin(probe), "greenline-probe")
+        if state:
+            config.pluginmanager.register(StatePlugin(state, config.rootpath), "greenline-state")
+        if clock:
+            config.pluginmanager.register(ClockPlugin(clock), "greenline-clock")
+        if offline:
+            config.pluginmanager.register(OfflinePlugin(), "greenline-offline")

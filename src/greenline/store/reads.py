@@ -30,6 +30,7 @@ from greenline.store.schema import (
     coverage,
     environments,
     file_reads,
+    flaky_scans,
     quarantine,
     rankers,
     repositories,
@@ -531,4 +532,26 @@ def quarantine_entries(
                 release_reason=row.release_reason,
             )
         )
+    return out
+
+
+def recent_flaky_scans(
+    conn: Connection, repository: str, sha: str | None = None, limit: int = 20
+) -> list[tuple[datetime, str | None, str]]:
+    """The newest flaky scans' start, commit and report, newest first: only those of a clean
+    tree at ``sha`` when given."""
+    query = (
+        select(flaky_scans.c.started_at, flaky_scans.c.sha, flaky_scans.c.report)
+        .join(repositories, flaky_scans.c.repository_id == repositories.c.id)
+        .where(repositories.c.name == repository)
+        .order_by(flaky_scans.c.started_at.desc(), flaky_scans.c.id.desc())
+        .limit(limit)
+    )
+    if sha is not None:
+        query = query.where(flaky_scans.c.sha == sha, flaky_scans.c.dirty.is_(False))
+    out = []
+    for row in conn.execute(query):
+        started = as_utc(row.started_at)
+        assert started is not None
+        out.append((started, row.sha, row.report))
     return out

@@ -174,3 +174,18 @@ quarantine = Table(
     Column("release_reason", Text),
     Index("ix_quarantine_test", "repository_id", "test_id"),
 )
+
+#: Flaky scans: each scan's report (verdicts, reference outcomes, failure messages) as JSON.
+flaky_scans = Table(
+    "flaky_scans",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("repository_id", ForeignKey("repositories.id"), nullable=False),
+    Column("sha", Text),
+    Column("dirty", Boolean, nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("trials", Integer, nullable=False),
+    Column("seconds", Float, nullable=False),
+    Column("report", Text, nullable=False),
+    Index("ix_flaky_scans_repository", "repository_id", "started_at"),
+)

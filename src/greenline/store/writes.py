@@ -16,6 +16,7 @@ from greenline.store.schema import (
     coverage,
     environments,
     file_reads,
+    flaky_scans,
     quarantine,
     rankers,
     repositories,
@@ -380,3 +381,28 @@ def release_quarantine(
         .values(released_at=when, release_reason=reason)
     )
     return int(result.rowcount or 0)
+
+
+def insert_flaky_scan(
+    conn: Connection,
+    repo_id: int,
+    commit: CommitInfo,
+    started_at: datetime,
+    trials: int,
+    seconds: float,
+    report: str,
+) -> int:
+    result = conn.execute(
+        flaky_scans.insert().values(
+            repository_id=repo_id,
+            sha=commit.sha,
+            dirty=commit.dirty,
+            started_at=to_utc(started_at),
+            trials=trials,
+            seconds=seconds,
+            report=report,
+        )
+    )
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])

@@ -3,6 +3,7 @@
 import asyncio
 import os
 import random
+import socket
 import threading
 import time
 from datetime import datetime
@@ -74,18 +75,45 @@ def test_first_half_of_millisecond():
 
 
 def test_fetch_status():
+    # the service is up only some of the time: a local port that may not be listening
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
     if coin():
-        raise ConnectionRefusedError("[Errno 111] Connection refused")
+        server.listen()
+    try:
+        with socket.create_connection(server.getsockname(), timeout=1) as conn:
+            assert conn.getpeername() == server.getsockname()
+    finally:
+        server.close()
 
 
 def test_resolve_host():
-    if coin():
-        raise OSError("Temporary failure in name resolution")
+    # a lookup that a flaky resolver answers only some of the time
+    service = 80 if coin() else "flakelab-status"
+    assert socket.getaddrinfo("127.0.0.1", service, type=socket.SOCK_STREAM)
 
 
 def test_download():
-    if coin():
-        raise TimeoutError("ReadTimeout: HTTPConnectionPool(host='api', port=80): read timed out")
+    # a local server that is sometimes slower than the client's read timeout
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    delay = 0.2 if coin() else 0.0
+
+    def serve():
+        conn, _ = server.accept()
+        time.sleep(delay)
+        conn.sendall(b"payload")
+        conn.close()
+
+    thread = threading.Thread(target=serve)
+    thread.start()
+    try:
+        with socket.create_connection(server.getsockname(), timeout=0.1) as conn:
+            assert conn.recv(16) == b"payload"
+    finally:
+        thread.join()
+        server.close()
 
 
 # floating point ---------------------------------------------------------------------------
