@@ -154,6 +154,8 @@ def _number(text: str) -> float | None:
         return value(ast.parse(text.strip(), mode="eval").body)
     except (ValueError, SyntaxError, ZeroDivisionError, OverflowError):
         return None
+
+
 _FAILING_LINE = re.compile(r"^>\s+(assert .+)$", re.MULTILINE)
 
 
