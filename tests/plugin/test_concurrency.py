@@ -56,7 +56,7 @@ def test_a_run_killed_midway_stays_incomplete(project: pytest.Pytester) -> None:
         import os, time
 
         def test_wait():
-            deadline = time.monotonic() + 300
+            deadline = time.monotonic() + 600
             while not os.path.exists({str(flag)!r}) and time.monotonic() < deadline:
                 time.sleep(0.05)
         """
@@ -69,7 +69,7 @@ def test_a_run_killed_midway_stays_incomplete(project: pytest.Pytester) -> None:
     )
     db = project.path / ".greenline" / "greenline.db"
     try:
-        deadline = time.monotonic() + 300  # generous: a loaded machine is slow, not wrong
+        deadline = time.monotonic() + 600  # generous: a loaded machine is slow, not wrong
         stored = 0
         while stored < 500 and time.monotonic() < deadline:
             time.sleep(0.1)

@@ -74,12 +74,12 @@ def test_delta_search_without_a_culprit_stops_at_once() -> None:
 def test_experiments_need_enough_runs_to_rule_out_luck() -> None:
     from greenline.flaky.experiments import attributes, chance_agreement, runs_needed
 
-    assert runs_needed(0.5) == 6  # 2 * 0.5**6 = 0.031
-    assert runs_needed(0.02) is None, "a rare flake cannot be pinned in a dozen runs"
-    assert chance_agreement(0.5, 6) < 0.05 <= chance_agreement(0.5, 5)
-    assert attributes([False] * 6, 0.5) and attributes([True] * 6, 0.5)
-    assert not attributes([False] * 4, 0.5), "four agreeing runs can be luck"
-    assert not attributes([False, True, False, False, False, False], 0.5)
+    assert runs_needed(0.5) == 8  # 2 * 0.5**8 = 0.008
+    assert runs_needed(0.02) is None, "a rare flake cannot be pinned in 16 runs"
+    assert chance_agreement(0.5, 8) < 0.01 <= chance_agreement(0.5, 7)
+    assert attributes([False] * 8, 0.5) and attributes([True] * 8, 0.5)
+    assert not attributes([False] * 6, 0.5), "six agreeing runs can still be luck"
+    assert not attributes([False, True, False, False, False, False, False, False], 0.5)
 
 
 def test_patches_only_add_statements_and_never_weaken_a_test() -> None:

@@ -436,6 +436,8 @@ class ScanApi:
         run_alone(None, max(0, EXPERIMENT_BASELINE - len(alone(None))))
         free = alone(None)
         rate = sum(free) / len(free) if free else 0.0
+        if not 0 < rate < 1:  # alone it happened to agree with itself: use the scan's rate
+            rate = verdict.failures / verdict.runs if verdict.runs else 0.0
         needed = runs_needed(rate) if 0 < rate < 1 else None
         if needed is None:
             return verdict

@@ -16,8 +16,8 @@ import enum
 
 from greenline.model import FlakyCategory
 
-SIGNIFICANCE = 0.05
-MAX_RUNS = 12
+SIGNIFICANCE = 0.01
+MAX_RUNS = 16
 
 
 class Condition(enum.StrEnum):
