@@ -134,8 +134,9 @@ def _number(text: str) -> float | None:
     results (``(1.2 / 7)``); None for anything else."""
 
     def value(node: ast.expr) -> float:
-        if isinstance(node, ast.Constant) and type(node.value) in (int, float):
-            return float(node.value)
+        number = node.value if isinstance(node, ast.Constant) else None
+        if isinstance(number, int | float) and not isinstance(number, bool):
+            return float(number)
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
             inner = value(node.operand)
             return -inner if isinstance(node.op, ast.USub) else inner
