@@ -433,11 +433,12 @@ class ScanApi:
         if seen:
             note = Evidence(EvidenceKind.OBSERVED, seen)
             verdict = replace(verdict, category=category, evidence=(*verdict.evidence, note))
-        run_alone(None, max(0, EXPERIMENT_BASELINE - len(alone(None))))
+        judged = len(alone(None))  # runs alone that the verdict already counted
+        run_alone(None, max(0, EXPERIMENT_BASELINE - judged))
         free = alone(None)
-        rate = sum(free) / len(free) if free else 0.0
-        if not 0 < rate < 1:  # alone it happened to agree with itself: use the scan's rate
-            rate = verdict.failures / verdict.runs if verdict.runs else 0.0
+        # how often it fails by itself: every uncontrolled run of it (the scan's and these)
+        runs = verdict.runs + len(free) - judged
+        rate = (verdict.failures + sum(free[judged:])) / runs if runs else 0.0
         needed = runs_needed(rate) if 0 < rate < 1 else None
         if needed is None:
             return verdict
