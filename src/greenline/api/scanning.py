@@ -133,6 +133,7 @@ class _Runner:
         self.pytest_args = list(pytest_args)
         self.timeout = timeout
         self.count = 0
+        self.extra = 0  # probe and state runs, which are not trials
         self.lock = threading.Lock()  # trials run from several threads at once
         self.scratch = Path(tempfile.mkdtemp(prefix="greenline-scan-"))
 
@@ -173,7 +174,7 @@ class _Runner:
             if counted:
                 self.count += 1
                 return self.count
-            self.extra = getattr(self, "extra", 0) + 1
+            self.extra += 1
             return -self.extra
 
     def probe(self, test_id: str) -> dict[str, list[str]]:
@@ -261,6 +262,27 @@ class _Scan:
             self.tick("each failing test alone")
 
 
+_Step = Callable[[FlakyVerdict, list[Trial], "_Runner", Callable[[str], None]], FlakyVerdict]
+
+
+def _side_by_side(
+    pool: ThreadPoolExecutor,
+    verdicts: list[FlakyVerdict],
+    indices: list[int],
+    scan: _Scan,
+    step: _Step,
+) -> None:
+    """Replace each ``verdicts[i]`` by ``step`` on it, on the scan's workers (within budget)."""
+
+    def one(i: int) -> FlakyVerdict:
+        if scan.out_of_time():
+            return verdicts[i]
+        return step(verdicts[i], scan.trials, scan.runner, scan.tick)
+
+    for i, verdict in zip(indices, list(pool.map(one, indices)), strict=True):
+        verdicts[i] = verdict
+
+
 class ScanApi:
     """Mixed into Greenline (which provides the working directory)."""
 
@@ -301,35 +323,17 @@ class ScanApi:
             scan.isolate(pool, wanted)
             verdicts = [judge_scan(t, scan.trials) for t in wanted]
             # who each order-dependent test depends on (one search per victim, side by side)
-            victims = [
+            order = [
                 i for i, v in enumerate(verdicts) if v.category is FlakyCategory.ORDER_DEPENDENT
             ][:MAX_VICTIMS]
-            found = pool.map(
-                lambda i: (
-                    self._find_culprits(verdicts[i], scan.trials, scan.runner, scan.tick)
-                    if not scan.out_of_time()
-                    else verdicts[i]
-                ),
-                victims,
-            )
-            for i, verdict in zip(victims, found, strict=True):
-                verdicts[i] = verdict
+            _side_by_side(pool, verdicts, order, scan, self._find_culprits)
             # what else decides the others (their experiments side by side)
             others = [
                 i
                 for i, v in enumerate(verdicts)
                 if v.verdict is Verdict.FLAKY and v.category is not FlakyCategory.ORDER_DEPENDENT
             ]
-            tested = pool.map(
-                lambda i: (
-                    self._experiment(verdicts[i], scan.trials, scan.runner, scan.tick)
-                    if not scan.out_of_time()
-                    else verdicts[i]
-                ),
-                others,
-            )
-            for i, verdict in zip(others, tested, strict=True):
-                verdicts[i] = verdict
+            _side_by_side(pool, verdicts, others, scan, self._experiment)
         rank = {Verdict.FLAKY: 0, Verdict.FAILING: 1, Verdict.STABLE: 2}
         verdicts.sort(key=lambda v: (rank[v.verdict], v.test_id))
         started_at = datetime.now(UTC) - timedelta(seconds=scan.elapsed())
