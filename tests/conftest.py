@@ -44,6 +44,19 @@ def init_repo(path: Path, branch: str = "main") -> str:
     return git(path, "rev-parse", "HEAD")
 
 
+#: The projects the flaky tests scan need no third-party pytest plugin, and discovering the
+#: ones installed here (hypothesis alone takes a second to import) would cost every one of a
+#: scan's hundreds of pytest runs about two seconds. greenline names its own plugin with ``-p``,
+#: so its runs work without discovery; these tests check that too.
+NO_PLUGIN_AUTOLOAD = {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+
+
+@pytest.fixture
+def without_plugin_autoload(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in NO_PLUGIN_AUTOLOAD.items():
+        monkeypatch.setenv(name, value)
+
+
 @pytest.fixture
 def git_repo(tmp_path: Path) -> Path:
     repo = tmp_path / "repo"

@@ -11,7 +11,10 @@ import pytest
 from greenline.api import Greenline
 from tests.conftest import git, init_repo
 
-RECORD = ("--greenline-record", "-p", "no:cacheprovider")
+RECORD = ("-p", "greenline", "--greenline-record", "-p", "no:cacheprovider")
+
+pytestmark = pytest.mark.usefixtures("without_plugin_autoload")
+
 COIN = "test_flaky.py::test_coin"
 
 
@@ -61,7 +64,7 @@ def test_history_shows_which_tests_flake_and_why(
     project.runpytest_subprocess(*RECORD)
     monkeypatch.delenv("FLIP")
     (project.path / "first-attempt.done").unlink()
-    project.runpytest_subprocess(*RECORD, "--reruns", "1")
+    project.runpytest_subprocess(*RECORD, "-p", "rerunfailures", "--reruns", "1")
     tests = flaky_doc(project)
     assert set(tests) == {COIN, "test_flaky.py::test_broken", "test_flaky.py::test_retried"}
     coin = tests[COIN]
@@ -138,7 +141,7 @@ def test_quarantine_keeps_a_flaky_failure_from_failing_the_build(
 
     monkeypatch.setenv("FLIP", "1")
     released = project.runpytest_subprocess(
-        "-p", "no:cacheprovider", "--greenline-quarantine", "-k", "coin"
+        "-p", "greenline", "-p", "no:cacheprovider", "--greenline-quarantine", "-k", "coin"
     )
     assert released.ret == 1, "released: its failures fail the build again"
 

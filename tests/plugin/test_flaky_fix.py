@@ -12,6 +12,8 @@ from tests.conftest import init_repo
 
 VICTIM = "test_one.py::test_reads_the_default"
 
+pytestmark = pytest.mark.usefixtures("without_plugin_autoload")
+
 
 @pytest.fixture
 def project(pytester: pytest.Pytester) -> pytest.Pytester:

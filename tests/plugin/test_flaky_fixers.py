@@ -4,6 +4,7 @@ under the failing condition and the whole suite) before offering it."""
 
 from __future__ import annotations
 
+import fcntl
 import fnmatch
 import json
 import os
@@ -16,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import init_repo
+from tests.conftest import NO_PLUGIN_AUTOLOAD, init_repo
 
 FILES = {
     "registry.py": "ITEMS = {}\n",
@@ -74,20 +75,29 @@ def greenline(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
         capture_output=True,
         text=True,
         check=False,
+        env={**os.environ, **NO_PLUGIN_AUTOLOAD},
     )
 
 
 @pytest.fixture(scope="module")
 def scanned(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
-    root = tmp_path_factory.mktemp("fixers") / "project"
-    root.mkdir()
-    for name, text in FILES.items():
-        (root / name).write_text(textwrap.dedent(text).lstrip())
-    (root / "pytest.ini").write_text("[pytest]\npythonpath = .\n")
-    init_repo(root)
-    scan = greenline(root, "scan", "--runs", "10", "--workers", "2", "-f", "json")
-    assert scan.returncode == 0, scan.stderr
-    doc = json.loads(scan.stdout)
+    """The project, scanned once for every case even when xdist spreads them over workers (they
+    share the parent of their temp dirs; a lock lets the first one scan)."""
+    shared = tmp_path_factory.getbasetemp().parent
+    root, result = shared / "fixers" / "project", shared / "fixers" / "scan.json"
+    with (shared / "fixers.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not result.exists():
+            shutil.rmtree(root.parent, ignore_errors=True)
+            root.mkdir(parents=True)
+            for name, text in FILES.items():
+                (root / name).write_text(textwrap.dedent(text).lstrip())
+            (root / "pytest.ini").write_text("[pytest]\npythonpath = .\n")
+            init_repo(root)
+            scan = greenline(root, "scan", "--runs", "10", "--workers", "2", "-f", "json")
+            assert scan.returncode == 0, scan.stderr
+            result.write_text(scan.stdout)
+    doc = json.loads(result.read_text())
     return root, {t["test_id"]: t for t in doc["tests"]}
 
 

@@ -12,6 +12,8 @@ from tests.conftest import init_repo
 
 VICTIM = "test_one.py::test_reads_the_default"
 
+pytestmark = pytest.mark.usefixtures("without_plugin_autoload")
+
 
 @pytest.fixture
 def project(pytester: pytest.Pytester) -> pytest.Pytester:
@@ -89,7 +91,7 @@ def test_scan_finds_flaky_tests_and_the_polluter(project: pytest.Pytester) -> No
     assert toggle["polluters"] == [], "nothing before it decides it: it flips by itself"
     hashed = tests["test_four.py::test_set_order"]
     assert hashed["category"] == "unordered-collection"
-    assert "with a fixed hash seed it passed all" in hashed["evidence"][-1]["detail"]
+    assert "with a fixed hash seed: hash seed" in hashed["evidence"][-1]["detail"]
     # the scan is kept: explain shows it (this test has no recorded history at all)
     explained = project.run(sys.executable, "-m", "greenline", "flaky", "explain", VICTIM)
     assert explained.ret == 0, explained.stderr.str()

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Callable
+
 import pytest
 
 from greenline.flaky.active import Trial, TrialKind, judge_scan
+from greenline.flaky.experiments import MAX_RUNS, Condition, Experiment
 from greenline.flaky.polluters import DeltaSearch
 from greenline.model import FlakyCategory, Outcome, Verdict
 
@@ -71,15 +75,44 @@ def test_delta_search_without_a_culprit_stops_at_once() -> None:
     assert search.next_trial() is None and search.result is None and search.trials == 1
 
 
-def test_experiments_need_enough_runs_to_rule_out_luck() -> None:
-    from greenline.flaky.experiments import attributes, chance_agreement, runs_needed
+def drive(condition: str, rate: float, outcome: Callable[[int, int], bool]) -> Experiment:
+    """Run an experiment to its end; ``outcome(setting, nth run there)`` says if it failed."""
+    experiment = Experiment(Condition(condition), rate)
+    seen: Counter[int] = Counter()
+    while (setting := experiment.next_setting()) is not None:
+        experiment.record(setting, outcome(setting, seen[setting]))
+        seen[setting] += 1
+    return experiment
 
-    assert runs_needed(0.5) == 8  # 2 * 0.5**8 = 0.008
-    assert runs_needed(0.02) is None, "a rare flake cannot be pinned in 16 runs"
-    assert chance_agreement(0.5, 8) < 0.01 <= chance_agreement(0.5, 7)
-    assert attributes([False] * 8, 0.5) and attributes([True] * 8, 0.5)
-    assert not attributes([False] * 6, 0.5), "six agreeing runs can still be luck"
-    assert not attributes([False, True, False, False, False, False, False, False], 0.5)
+
+def test_an_experiment_needs_enough_agreeing_runs_to_rule_out_luck() -> None:
+    # fails half the time by itself; the condition decides it: 1 + 7 runs at the first setting
+    decided = drive("fixed hash seed", 0.5, lambda s, n: s % 2 == 0)
+    assert decided.attributed and decided.runs == [(0, True)] * 8
+    assert decided.chance == 0.5**7 < 0.01 <= 0.5**6
+    assert decided.describe() == "hash seed 0 failed all 8 (chance agreement 0.008)"
+    # the second run at a setting disagrees with the first: refuted at once
+    luck = drive("fixed hash seed", 0.5, lambda s, n: n == 1)
+    assert luck.refuted and not luck.attributed and len(luck.runs) == 2
+    # it never agrees with itself: the budget runs out without a verdict either way
+    assert not drive("seeded random", 0.99, lambda s, n: True).attributed
+
+
+def test_an_experiment_repeats_the_setting_whose_outcome_is_rare() -> None:
+    # fails 5 runs in 6 by itself; seeds 0-2 fail, seed 3 passes: three passes there suffice
+    experiment = drive("fixed hash seed", 5 / 6, lambda s, n: s != 3)
+    assert experiment.attributed
+    assert experiment.runs == [(0, True), (1, True), (2, True), (3, False)] + [(3, False)] * 3
+    assert experiment.describe().startswith("hash seed 3 passed all 4")
+    # an 8-instant clock, every instant failing: it ends repeating one of them, undecided
+    clock = drive("frozen clock", 5 / 6, lambda s, n: True)
+    assert [s for s, _ in clock.runs[:8]] == list(range(8)) and len(clock.runs) == MAX_RUNS
+    assert not clock.attributed and not clock.refuted
+    # a single setting (the network blocked): all runs there
+    network = drive("blocked network", 0.3, lambda s, n: True)
+    assert network.attributed and {s for s, _ in network.runs} == {0} and len(network.runs) == 5
+    with pytest.raises(ValueError):
+        Experiment(Condition.HASH_SEED, 0.0)
 
 
 def test_patches_only_add_statements_and_never_weaken_a_test() -> None:

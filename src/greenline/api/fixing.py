@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 import tempfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -14,10 +13,10 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from greenline.api.scanning import ScanApi, ScanReport, _Runner
+from greenline.api.scanning import ScanApi, ScanReport, _Runner, pytest_argv
 from greenline.errors import NoDataError, UsageError
 from greenline.executor import run_quiet
-from greenline.flaky.experiments import CLOCK_INSTANTS
+from greenline.flaky.experiments import CLOCK_INSTANTS, FIX_INSTANTS
 from greenline.flaky.fixes import FixError, Patch, borrow_reset, restore_state, seed_random
 from greenline.flaky.rewrites import approx_floats, check_patch, freeze_clock, sort_unordered
 from greenline.model import FlakyCategory, FlakyVerdict, Outcome, Verdict
@@ -115,7 +114,7 @@ class FixApi(ScanApi):
         elif category is FlakyCategory.TIME:
             makers = [
                 (f"clock at {at}", partial(freeze_clock, path, source, name, at))
-                for at in CLOCK_INSTANTS
+                for at in CLOCK_INSTANTS[:FIX_INSTANTS]
             ]
         else:
             tried.append(
@@ -183,7 +182,7 @@ class FixApi(ScanApi):
             )
 
             def once(i: int) -> int | None:
-                argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *condition]
+                argv = pytest_argv(*condition)
                 # a different hash seed each run: set order varies as it did when it failed
                 return run_quiet(argv, scratch, env={"PYTHONHASHSEED": str(i + 1)}, timeout=120)
 
@@ -198,8 +197,8 @@ class FixApi(ScanApi):
                             f"{verify_runs}) under its failing condition"
                         )
             outcomes = scratch.parent / "suite.jsonl"
-            argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
-            run_quiet([*argv, f"--greenline-outcomes={outcomes}"], scratch, timeout=1800)
+            argv = pytest_argv(f"--greenline-outcomes={outcomes}")
+            run_quiet(argv, scratch, timeout=1800)
             now = _read_outcomes(outcomes)
             broke = sorted(
                 t

@@ -29,9 +29,7 @@ from greenline.flaky.experiments import (
     CAUSE,
     CLOCK_INSTANTS,
     Condition,
-    attributes,
-    chance_agreement,
-    runs_needed,
+    Experiment,
 )
 from greenline.flaky.fixes import Leak
 from greenline.flaky.polluters import DeltaSearch
@@ -147,8 +145,7 @@ class _Runner:
     ) -> Trial:
         number = self._next()
         out = self.scratch / f"trial-{number}.jsonl"
-        argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
-        argv += ["-p", "no:randomly", f"--greenline-outcomes={out}"]
+        argv = pytest_argv("-p", "no:randomly", f"--greenline-outcomes={out}")
         if seed is not None:
             argv.append(f"--greenline-order={seed}")
         argv += [*extra, *tests] if tests else [*extra, *self.pytest_args]
@@ -180,8 +177,7 @@ class _Runner:
     def probe(self, test_id: str) -> dict[str, list[str]]:
         """What ``test_id`` touches when it runs alone (not counted as a trial)."""
         out = self.scratch / f"probe-{self._next(counted=False)}.jsonl"
-        argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
-        argv += ["-p", "no:randomly", f"--greenline-probe={out}", test_id]
+        argv = pytest_argv("-p", "no:randomly", f"--greenline-probe={out}", test_id)
         run_quiet(argv, self.workdir, timeout=self.timeout)
         rows = _read_jsonl(out)
         row = next((r for r in rows if r.get("test_id") == test_id), {})
@@ -190,10 +186,25 @@ class _Runner:
     def state(self, before: Sequence[str], test_id: str) -> list[dict[str, Any]]:
         """The module-level state each of ``before`` then ``test_id`` left changed."""
         out = self.scratch / f"state-{self._next(counted=False)}.jsonl"
-        argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
-        argv += ["-p", "no:randomly", f"--greenline-state={out}", *before, test_id]
+        argv = pytest_argv("-p", "no:randomly", f"--greenline-state={out}", *before, test_id)
         run_quiet(argv, self.workdir, timeout=self.timeout)
         return _read_jsonl(out)
+
+
+def pytest_argv(*args: str) -> list[str]:
+    """A quiet pytest run in this interpreter with greenline's plugin named explicitly (so its
+    options work even where ``PYTEST_DISABLE_PLUGIN_AUTOLOAD`` turns plugin discovery off)."""
+    return [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "greenline",
+        *args,
+    ]
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -406,30 +417,29 @@ class ScanApi:
         frozen clock or a blocked network make it agree with itself?"""
         test_id = verdict.test_id
 
-        def alone(condition: Condition | None) -> list[bool]:
+        def alone() -> list[bool]:
             return [
                 _failed(t.outcomes.get(test_id))
                 for t in trials
-                if t.kind is TrialKind.ISOLATED
-                and t.order == (test_id,)
-                and t.condition == (condition.value if condition else "")
+                if t.kind is TrialKind.ISOLATED and t.order == (test_id,) and not t.condition
             ]
 
-        def run_alone(condition: Condition | None, times: int) -> None:
+        def run_alone(condition: Condition | None = None, setting: int = 0) -> bool:
             extra: list[str] = []
             env: dict[str, str] = {}
             if condition is Condition.HASH_SEED:
-                env = {"PYTHONHASHSEED": "0"}
+                env = {"PYTHONHASHSEED": str(setting)}
             elif condition is Condition.RANDOM_SEED:
-                extra = ["--greenline-seed=0"]
+                extra = [f"--greenline-seed={setting}"]
             elif condition is Condition.FROZEN_CLOCK:
-                extra = [f"--greenline-clock={CLOCK_INSTANTS[0]}"]
+                extra = [f"--greenline-clock={CLOCK_INSTANTS[setting]}"]
             elif condition is Condition.NO_NETWORK:
                 extra = ["--greenline-offline"]
-            for _ in range(times):
-                trial = runner.run(TrialKind.ISOLATED, (test_id,), extra=extra, env=env)
-                trials.append(replace(trial, condition=condition.value if condition else ""))
-                tick(f"experiments on {test_id.rsplit('::', 1)[-1]}")
+            trial = runner.run(TrialKind.ISOLATED, (test_id,), extra=extra, env=env)
+            label = f"{condition.value} {setting}" if condition else ""
+            trials.append(replace(trial, condition=label))
+            tick(f"experiments on {test_id.rsplit('::', 1)[-1]}")
+            return _failed(trial.outcomes.get(test_id))
 
         touched = runner.probe(test_id)
         tick(f"experiments on {test_id.rsplit('::', 1)[-1]}")
@@ -437,30 +447,37 @@ class ScanApi:
         if seen:
             note = Evidence(EvidenceKind.OBSERVED, seen)
             verdict = replace(verdict, category=category, evidence=(*verdict.evidence, note))
-        judged = len(alone(None))  # runs alone that the verdict already counted
-        run_alone(None, max(0, EXPERIMENT_BASELINE - judged))
-        free = alone(None)
+        judged = len(alone())  # runs alone that the verdict already counted
+        for _ in range(EXPERIMENT_BASELINE - judged):
+            run_alone()
+        free = alone()
         # how often it fails by itself: every uncontrolled run of it (the scan's and these)
         runs = verdict.runs + len(free) - judged
         rate = (verdict.failures + sum(free[judged:])) / runs if runs else 0.0
-        needed = runs_needed(rate) if 0 < rate < 1 else None
-        if needed is None:
+        if not 0 < rate < 1:
             return verdict
-        conditions = [Condition.HASH_SEED, Condition.RANDOM_SEED]
-        if touched.get("clock"):
-            conditions.append(Condition.FROZEN_CLOCK)
-        if touched.get("network"):
-            conditions.append(Condition.NO_NETWORK)
+        # what the probe saw it touch first; the clock and the network only if it touched them
+        conditions = [
+            condition
+            for condition, key in (
+                (Condition.FROZEN_CLOCK, "clock"),
+                (Condition.RANDOM_SEED, "random"),
+                (Condition.NO_NETWORK, "network"),
+            )
+            if touched.get(key)
+        ]
+        conditions += [
+            c for c in (Condition.HASH_SEED, Condition.RANDOM_SEED) if c not in conditions
+        ]
         for condition in conditions:
-            run_alone(condition, needed)
-            outcomes = alone(condition)
-            if attributes(outcomes, rate):
-                chance = chance_agreement(rate, len(outcomes))
-                what = "failed" if outcomes[0] else "passed"
+            experiment = Experiment(condition, rate)
+            while (setting := experiment.next_setting()) is not None:
+                experiment.record(setting, run_alone(condition, setting))
+            if experiment.attributed:
                 note = Evidence(
                     EvidenceKind.EXPERIMENT,
-                    f"alone it failed {sum(free)} of {len(free)} runs; with a {condition.value} "
-                    f"it {what} all {len(outcomes)} (chance agreement {chance:.3f})",
+                    f"by itself it failed {verdict.failures + sum(free[judged:])} of {runs} "
+                    f"runs; with a {condition.value}: {experiment.describe()}",
                 )
                 return replace(
                     verdict, category=CAUSE[condition], evidence=(*verdict.evidence, note)
