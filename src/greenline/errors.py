@@ -53,3 +53,10 @@ class NoDataError(GreenlineError):
 
     exit_code = 5
     http_status = 404
+
+
+class ForgeError(GreenlineError):
+    """A code host or CI provider refused or failed a request (token, rate limit, network)."""
+
+    exit_code = 4
+    http_status = 502

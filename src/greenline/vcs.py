@@ -45,6 +45,18 @@ def repository_name(root: Path) -> str:
     return root.resolve().name
 
 
+def default_branch(root: Path) -> str:
+    """The branch the origin remote calls its default (``origin/HEAD``), else ``main`` or
+    ``master`` when one exists, else ``main``."""
+    head = _git(root, "symbolic-ref", "--short", "-q", "refs/remotes/origin/HEAD")
+    if head and "/" in head:
+        return head.split("/", 1)[1]
+    for name in ("main", "master"):
+        if _git(root, "rev-parse", "--verify", "-q", f"refs/heads/{name}") is not None:
+            return name
+    return "main"
+
+
 def _branch(root: Path) -> str | None:
     branch = _git(root, "symbolic-ref", "--short", "-q", "HEAD")
     if branch:

@@ -23,6 +23,7 @@ from sqlalchemy import Connection
 from greenline import vcs
 from greenline.api.fixing import FixApi
 from greenline.api.flaky import FlakyApi
+from greenline.api.insights import InsightsApi
 from greenline.baselines import read_baseline, write_baseline
 from greenline.config import Settings, Value, load_settings, mask_url
 from greenline.errors import GreenlineError, InputError, NoDataError, UsageError
@@ -84,7 +85,7 @@ class RecordOutcome:
     run: Run | None
 
 
-class Greenline(FlakyApi, FixApi):
+class Greenline(FlakyApi, FixApi, InsightsApi):
     """One repository's view of a store."""
 
     def __init__(

@@ -1,0 +1,221 @@
+"""The facade's delivery-insights part: ingest workflow runs (GitHub Actions, CircleCI,
+greenline's own runs, bulk tables) into the warehouse, and compute metrics and reports."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from greenline import vcs
+from greenline.errors import NoDataError, UsageError
+from greenline.forge import circleci, github
+from greenline.insights.metrics import Window, prepare, span
+from greenline.insights.summary import Extras, summarise
+from greenline.model import RunStatus
+from greenline.model.delivery import Conclusion, IngestBatch, WorkflowRun
+from greenline.store import reads
+from greenline.store.warehouse import IngestCount, Warehouse, connect_duckdb
+
+if TYPE_CHECKING:
+    import httpx
+
+    from greenline.store import Store
+
+#: how greenline's own run statuses and pytest exit codes read as workflow conclusions
+EXIT_CONCLUSIONS = {0: Conclusion.SUCCESS, 1: Conclusion.FAILURE, 2: Conclusion.CANCELLED}
+
+
+class InsightsApi:
+    """Mixed into Greenline (which provides the store, the repository and the root)."""
+
+    store: Store
+    repository: str
+    root: Path
+
+    @property
+    def warehouse(self) -> Warehouse:
+        return Warehouse(self.root / ".greenline" / "insights")
+
+    # -- ingest ----------------------------------------------------------------------------
+    def ingest_github_files(
+        self, paths: Sequence[Path], default_branch: str | None = None
+    ) -> tuple[dict[str, IngestCount], IngestBatch]:
+        batch = github.read_files(list(paths), default_branch)
+        return self.warehouse.ingest(batch.runs, batch.jobs), batch
+
+    def ingest_circleci_files(
+        self, paths: Sequence[Path], default_branch: str | None = None
+    ) -> tuple[dict[str, IngestCount], IngestBatch]:
+        batch = circleci.read_files(list(paths), default_branch)
+        return self.warehouse.ingest(batch.runs, batch.jobs), batch
+
+    def fetch_github(
+        self,
+        repository: str,
+        *,
+        token: str | None = None,
+        since: datetime | None = None,
+        with_jobs: bool = True,
+        transport: httpx.BaseTransport | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> tuple[dict[str, IngestCount], IngestBatch]:
+        """Fetch runs live; without ``since`` it resumes a day before the newest run stored."""
+        token = token or next((os.environ[v] for v in github.TOKEN_ENV if os.environ.get(v)), None)
+        if since is None:
+            since = github.overlap_since(self.warehouse.newest("github", repository))
+        client = github.GitHubClient(token, transport=transport)
+        try:
+            batch = github.fetch(client, repository, since, with_jobs=with_jobs, progress=progress)
+        finally:
+            client.close()
+        return self.warehouse.ingest(batch.runs, batch.jobs), batch
+
+    def fetch_circleci(
+        self,
+        slug: str,
+        *,
+        token: str | None = None,
+        since: datetime | None = None,
+        with_jobs: bool = True,
+        save: Path | None = None,
+        transport: httpx.BaseTransport | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> tuple[dict[str, IngestCount], IngestBatch]:
+        token = token or next(
+            (os.environ[v] for v in circleci.TOKEN_ENV if os.environ.get(v)), None
+        )
+        if since is None:
+            newest = self.warehouse.newest("circleci", circleci.repository_of(slug))
+            since = github.overlap_since(newest)
+        client = circleci.CircleClient(token, transport=transport)
+        try:
+            batch = circleci.fetch(
+                client, slug, since, with_jobs=with_jobs, save=save, progress=progress
+            )
+        finally:
+            client.close()
+        return self.warehouse.ingest(batch.runs, batch.jobs), batch
+
+    def ingest_own_runs(self) -> tuple[dict[str, IngestCount], IngestBatch]:
+        """greenline's recorded runs of this repository, as runs of a workflow named after
+        their source (``pytest``, ``junit``)."""
+        default = vcs.default_branch(self.root)
+        with self.store.read() as conn:
+            own = reads.list_runs(conn, self.repository, limit=10_000_000)
+        runs = [_own_run(run, default) for run in own]
+        return self.warehouse.ingest(runs), IngestBatch(runs, [], [])
+
+    def ingest_table(self, path: Path) -> dict[str, IngestCount]:
+        return self.warehouse.ingest_table(path)
+
+    # -- metrics ---------------------------------------------------------------------------
+    def delivery_metrics(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        days: int = 30,
+        repository: str | None = None,
+        workflow: str | None = None,
+        now: datetime | None = None,
+    ) -> dict[str, Any]:
+        """The summary over ``[since, until)`` (default: the last ``days`` days of the data)."""
+        if not self.warehouse.exists():
+            raise NoDataError(
+                "no workflow runs ingested yet",
+                hint="greenline insights ingest github FILE… (or fetch github OWNER/REPO, or "
+                "ingest greenline for this store's own runs)",
+            )
+        con = connect_duckdb()
+        try:
+            self.warehouse.attach(con)
+            where, params = [], []
+            if repository:
+                where.append("repository = ?")
+                params.append(repository)
+            if workflow:
+                where.append("workflow = ?")
+                params.append(workflow)
+            prepare(con, " AND ".join(where), params)
+            bounds = span(con)
+            if bounds is None:
+                raise NoDataError(
+                    "no workflow runs match",
+                    hint="greenline insights metrics without --repository/--workflow lists all",
+                )
+            window = _window(since, until, days, bounds[1], now)
+            return summarise(con, window, self._extras())
+        finally:
+            con.close()
+
+    def _extras(self) -> Extras:
+        """Tests and flaky tests from the store, when it has this repository's runs."""
+        try:
+            slowest = self.list_tests(slowest=5)  # type: ignore[attr-defined]
+            failing = self.list_tests(failing=True)  # type: ignore[attr-defined]
+            flaky = self.flaky_tests()  # type: ignore[attr-defined]
+        except NoDataError:
+            return Extras()
+        return Extras(
+            slowest_tests=[
+                {"test_id": t.test_id, "mean_duration_s": t.mean_duration, "runs": t.runs}
+                for t in slowest
+            ],
+            failing_tests=[
+                {"test_id": t.test_id, "failures": t.failures, "runs": t.runs}
+                for t in sorted(failing, key=lambda t: -t.failures)[:5]
+            ],
+            flaky_seconds=sum(v.wasted_seconds for v in flaky) if flaky else None,
+            flaky_tests=len(flaky),
+        )
+
+
+def _window(
+    since: datetime | None,
+    until: datetime | None,
+    days: int,
+    newest: datetime,
+    now: datetime | None,
+) -> Window:
+    if days < 1:
+        raise UsageError(f"--days {days}: at least 1", hint="--days 30")
+    end = until or (newest + timedelta(microseconds=1) if now is None else now)
+    start = since or end - timedelta(days=days)
+    if start >= end:
+        raise UsageError(
+            f"--since {start.isoformat()} is not before --until {end.isoformat()}",
+            hint="--since 2026-01-01 --until 2026-02-01",
+        )
+    return Window(start.astimezone(UTC), end.astimezone(UTC))
+
+
+def _own_run(run: Any, default_branch: str) -> WorkflowRun:
+    if run.status is RunStatus.RUNNING:
+        conclusion = Conclusion.RUNNING
+    elif run.status is RunStatus.INCOMPLETE:
+        conclusion = Conclusion.CANCELLED  # stopped before it ended (killed, interrupted)
+    else:
+        conclusion = EXIT_CONCLUSIONS.get(run.exit_status or 0, Conclusion.INFRA_FAILURE)
+        if run.exit_status == 5:  # pytest collected nothing: the run itself succeeded
+            conclusion = Conclusion.SUCCESS
+        if run.exit_status is None:
+            conclusion = Conclusion.FAILURE if run.counts.get("failed") else Conclusion.SUCCESS
+    branch = run.commit.branch or "(detached)"
+    return WorkflowRun(
+        provider="greenline",
+        repository=run.repository,
+        workflow=run.source,
+        run_id=str(run.id),
+        attempt=1,
+        branch=branch,
+        default_branch=branch == default_branch,
+        conclusion=conclusion,
+        created_at=run.started_at,
+        started_at=run.started_at,
+        finished_at=run.finished_at,
+        event="local",
+        commit=run.commit.sha or "",
+    )

@@ -1,0 +1,88 @@
+"""One HTTP client for the providers' REST APIs: errors as ForgeError with a hint, and rate
+limits (429, or 403 with no requests left) waited out when the wait is short, reported when it
+is long."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import httpx
+
+from greenline.errors import ForgeError
+
+
+class ApiClient:
+    def __init__(
+        self,
+        name: str,
+        base_url: str,
+        headers: dict[str, str],
+        *,
+        token_hint: str,
+        transport: httpx.BaseTransport | None = None,
+        max_wait: float = 900.0,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.name = name
+        self.token_hint = token_hint
+        self.http = httpx.Client(
+            base_url=base_url, headers=headers, transport=transport, timeout=30.0
+        )
+        self.max_wait, self.sleep, self.clock = max_wait, sleep, clock
+        self.requests = 0
+        self.waited = 0.0
+
+    def close(self) -> None:
+        self.http.close()
+
+    def get(self, url: str, params: dict[str, str] | None = None) -> httpx.Response:
+        for _ in range(5):
+            try:
+                response = self.http.get(url, params=params)
+            except httpx.HTTPError as exc:
+                raise ForgeError(
+                    f"{self.name} did not answer {url}: {exc}",
+                    hint="check the network and run it again",
+                ) from None
+            self.requests += 1
+            wait = self._rate_limit_wait(response)
+            if wait is None:
+                break
+            if wait > self.max_wait:
+                raise ForgeError(
+                    f"{self.name}'s rate limit is spent for {wait / 60:.0f} more minutes",
+                    hint="run the fetch again later: it resumes where it stopped",
+                )
+            self.waited += wait
+            self.sleep(wait)
+        if response.status_code in (401, 403):
+            raise ForgeError(
+                f"{self.name} refused the request ({response.status_code}): {url}",
+                hint=self.token_hint,
+            )
+        if response.status_code == 404:
+            raise ForgeError(
+                f"{self.name} has no {url} (404)",
+                hint="check the project's name, and that the token can see it",
+            )
+        if response.status_code >= 400:
+            raise ForgeError(
+                f"{self.name} answered {response.status_code} to {url}: {response.text[:200]}",
+                hint="run it again; if it persists, check the provider's status page",
+            )
+        return response
+
+    def _rate_limit_wait(self, response: httpx.Response) -> float | None:
+        """Seconds to wait before retrying, or None when this is no rate-limit response."""
+        if response.status_code not in (403, 429):
+            return None
+        if "retry-after" in response.headers:
+            return max(1.0, float(response.headers["retry-after"]))
+        if response.headers.get("x-ratelimit-remaining") == "0":
+            reset = float(response.headers.get("x-ratelimit-reset", self.clock() + 60))
+            return max(1.0, reset - self.clock())
+        if response.status_code == 429:
+            return 60.0
+        return None

@@ -1,0 +1,284 @@
+"""The delivery summary: figures per branch class and workflow for a window, compared with the
+previous window, the same weeks a year before, the recommended benchmarks and the 2026 industry
+medians; weekly trends; the slowest and most failing workflows and jobs; plain-language
+findings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from greenline.insights.metrics import Figures, Window, figures
+
+if TYPE_CHECKING:
+    import duckdb
+
+SCHEMA = "greenline.delivery-metrics/1"
+#: what the industry report recommends
+RECOMMENDED = {
+    "success_rate_default": 0.90,  # main-branch success rate, at least
+    "recovery_s": 60 * 60,  # mean time to recovery, under
+    "duration_s": 10 * 60,  # workflow duration, at most
+}
+#: the 2026 industry report's medians and growth figures (28 million workflow runs)
+INDUSTRY_2026 = {
+    "success_rate_default": 0.708,
+    "recovery_s": 72 * 60,
+    "throughput_growth_mean": 0.59,
+    "throughput_growth_median": 0.04,
+    "throughput_growth_top5": 0.97,
+    "throughput_growth_feature": 0.15,
+    "throughput_growth_default": -0.07,
+}
+TOP = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Extras:
+    """What the store adds when it has it: tests' durations and failures, flaky tests' cost."""
+
+    slowest_tests: list[dict[str, Any]] = field(default_factory=list)
+    failing_tests: list[dict[str, Any]] = field(default_factory=list)
+    flaky_seconds: float | None = None
+    flaky_tests: int = 0
+
+
+def change(now: float | None, then: float | None) -> float | None:
+    """Relative change from ``then`` to ``now`` (None when either is missing or then is 0)."""
+    if now is None or then is None or then == 0:
+        return None
+    return (now - then) / then
+
+
+def _compared(now: Figures, before: Figures, year: Figures) -> dict[str, Any]:
+    def changes(then: Figures) -> dict[str, float | None]:
+        return {
+            "throughput": change(
+                now.throughput_per_day, then.throughput_per_day if then.runs else None
+            ),
+            "success_rate": change(now.success_rate, then.success_rate),
+            "duration_p50": change(now.duration_p50_s, then.duration_p50_s),
+            "recovery_mean": change(now.recovery_mean_s, then.recovery_mean_s),
+        }
+
+    return {
+        **now.to_dict(),
+        "previous": before.to_dict(),
+        "year_ago": year.to_dict(),
+        "change_vs_previous": changes(before),
+        "change_vs_year_ago": changes(year),
+    }
+
+
+def summarise(
+    con: duckdb.DuckDBPyConnection, window: Window, extras: Extras | None = None
+) -> dict[str, Any]:
+    """The whole summary for ``window`` (``prepare`` has run on ``con``)."""
+    extras = extras or Extras()
+    windows = {"now": window, "previous": window.previous(), "year_ago": window.year_ago()}
+    by_class = {name: figures(con, w, ("branch_class",)) for name, w in windows.items()}
+    overall_all = {name: figures(con, w) for name, w in windows.items()}
+    overall: dict[str, Any] = {}
+    for cls in ("default", "other"):
+        now, before, year = (by_class[n].get((cls,), Figures()) for n in windows)
+        overall[cls] = _compared(now, before, year)
+    overall["all"] = _compared(*(overall_all[n].get((), Figures()) for n in windows))
+    groups = ("repository", "workflow", "branch_class")
+    per_workflow = {name: figures(con, w, groups) for name, w in windows.items()}
+    workflows = [
+        {
+            "repository": key[0],
+            "workflow": key[1],
+            "branch_class": key[2],
+            **_compared(
+                now,
+                per_workflow["previous"].get(key, Figures()),
+                per_workflow["year_ago"].get(key, Figures()),
+            ),
+        }
+        for key, now in sorted(per_workflow["now"].items())
+    ]
+    weekly = [
+        {"week": key[1].isoformat(), "branch_class": key[0], **figs.to_dict()}
+        for key, figs in sorted(figures(con, window, ("branch_class",), by_week=True).items())
+    ]
+    doc: dict[str, Any] = {
+        "schema": SCHEMA,
+        "window": {
+            "since": window.since.isoformat(),
+            "until": window.until.isoformat(),
+            "days": window.days,
+        },
+        "repositories": sorted({w["repository"] for w in workflows}),
+        "overall": overall,
+        "two_speed": _two_speed(overall),
+        "workflows": workflows,
+        "slowest_workflows": _top(workflows, "duration_p50_s"),
+        "most_failing_workflows": _top(workflows, "failures"),
+        "slowest_jobs": _jobs(con, window, "quantile_cont(duration_s, 0.5)"),
+        "most_failing_jobs": _jobs(con, window, "count(*) FILTER (WHERE failed)"),
+        "slowest_tests": extras.slowest_tests[:TOP],
+        "most_failing_tests": extras.failing_tests[:TOP],
+        "flaky": {"wasted_seconds": extras.flaky_seconds, "tests": extras.flaky_tests},
+        "weekly": weekly,
+        "recommended": RECOMMENDED,
+        "industry_2026": INDUSTRY_2026,
+    }
+    doc["findings"] = findings(doc)
+    return doc
+
+
+def _top(workflows: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
+    rows = [w for w in workflows if w.get(key)]
+    rows.sort(key=lambda w: -float(w[key]))
+    return [
+        {
+            "repository": w["repository"],
+            "workflow": w["workflow"],
+            "branch_class": w["branch_class"],
+            key: w[key],
+            "runs": w["runs"],
+        }
+        for w in rows[:TOP]
+    ]
+
+
+def _two_speed(overall: dict[str, Any]) -> dict[str, Any]:
+    """Feature-branch vs default-branch throughput growth, against the year before when there
+    is data for it, else against the previous window."""
+    basis = "year_ago" if overall["all"]["year_ago"]["runs"] else "previous"
+    key = f"change_vs_{basis}"
+    return {
+        "basis": basis,
+        "feature_growth": overall["other"][key]["throughput"],
+        "default_growth": overall["default"][key]["throughput"],
+    }
+
+
+def _jobs(con: duckdb.DuckDBPyConnection, window: Window, order: str) -> list[dict[str, Any]]:
+    rows = con.execute(
+        f"""
+        WITH j AS (
+          SELECT j.repository, j.name,
+            CASE WHEN j.started_at IS NOT NULL AND j.finished_at IS NOT NULL
+              THEN greatest(epoch(j.finished_at - j.started_at), 0) END AS duration_s,
+            j.conclusion IN ('failure', 'infra_failure') AS failed
+          FROM jobs j SEMI JOIN scoped s
+            ON s.provider = j.provider AND s.repository = j.repository
+           AND s.run_id = j.run_id AND s.attempt = j.attempt
+           AND s.created_at >= ? AND s.created_at < ?
+        )
+        SELECT repository, name, count(*), quantile_cont(duration_s, 0.5),
+          count(*) FILTER (WHERE failed), {order} AS rank
+        FROM j GROUP BY repository, name HAVING rank > 0
+        ORDER BY rank DESC, repository, name LIMIT {TOP}
+        """,
+        [
+            window.since.astimezone(UTC).replace(tzinfo=None),
+            window.until.astimezone(UTC).replace(tzinfo=None),
+        ],
+    ).fetchall()
+    return [
+        {"repository": r[0], "job": r[1], "runs": r[2], "duration_p50_s": r[3], "failures": r[4]}
+        for r in rows
+    ]
+
+
+def human_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "n/a"
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, sec = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m{sec:02d}s" if sec else f"{minutes}m"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours}h{minutes:02d}m"
+    return f"{hours // 24}d{hours % 24:02d}h"
+
+
+def _percent(value: float | None) -> str:
+    return "n/a" if value is None else f"{value * 100:.1f}%"
+
+
+def findings(doc: dict[str, Any]) -> list[str]:
+    """Plain-language findings, most important first."""
+    out: list[str] = []
+    main = doc["overall"]["default"]
+    rate = main["success_rate"]
+    if rate is not None:
+        bar, median = RECOMMENDED["success_rate_default"], INDUSTRY_2026["success_rate_default"]
+        side = "below" if rate < bar else "at or above"
+        vs_median = "below" if rate < median else "above"
+        out.append(
+            f"The default branch succeeds in {_percent(rate)} of runs ({main['successes']} of "
+            f"{main['successes'] + main['failures']}, cancelled runs aside), {side} the 90% "
+            f"benchmark and {vs_median} the 2026 median of 70.8%."
+        )
+    if main["recovery_mean_s"] is not None:
+        worst = _worst_recovery(doc["workflows"])
+        where = f", mostly in workflow `{worst}`" if worst else ""
+        limit = "over" if main["recovery_mean_s"] >= RECOMMENDED["recovery_s"] else "within"
+        out.append(
+            f"Recovery takes {human_duration(main['recovery_mean_s'])} on average "
+            f"({_plural(main['recoveries'], 'red streak')} recovered{where}), {limit} the "
+            "60-minute "
+            f"benchmark (2026 median: 72 minutes)."
+        )
+    if main["still_red"]:
+        out.append(f"{main['still_red']} default-branch workflow(s) are still red.")
+    p50 = doc["overall"]["all"]["duration_p50_s"]
+    if p50 is not None:
+        slow = doc["slowest_workflows"][0]["workflow"] if doc["slowest_workflows"] else None
+        verdict = "within" if p50 <= RECOMMENDED["duration_s"] else "over"
+        note = f"; the slowest workflow is `{slow}`" if slow else ""
+        out.append(
+            f"Half of all runs take {human_duration(p50)} or less (P95 "
+            f"{human_duration(doc['overall']['all']['duration_p95_s'])}), {verdict} the "
+            f"10-minute benchmark{note}."
+        )
+    speed = doc["two_speed"]
+    if speed["feature_growth"] is not None and speed["default_growth"] is not None:
+        basis = "a year before" if speed["basis"] == "year_ago" else "the previous period"
+        out.append(
+            f"Throughput against {basis}: feature branches {_signed(speed['feature_growth'])}, "
+            f"the default branch {_signed(speed['default_growth'])} (2026 industry: +15% and "
+            "-7%)."
+        )
+    lost = doc["overall"]["all"]["failed_run_seconds"]
+    if lost:
+        out.append(f"Runs that failed used {human_duration(lost)} of CI time.")
+    flaky = doc["flaky"]
+    if flaky["wasted_seconds"]:
+        out.append(
+            f"Flaky tests cost {human_duration(flaky['wasted_seconds'])} of reruns and failed "
+            f"runs ({flaky['tests']} flaky test(s); see greenline flaky list)."
+        )
+    return out
+
+
+def _plural(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _signed(value: float) -> str:
+    return f"{value * 100:+.0f}%"
+
+
+def _worst_recovery(workflows: list[dict[str, Any]]) -> str | None:
+    """The default-branch workflow with the most time spent red (sum over recoveries)."""
+    best, most = None, 0.0
+    for w in workflows:
+        if w["branch_class"] != "default" or w["recovery_mean_s"] is None:
+            continue
+        total = w["recovery_mean_s"] * w["recoveries"]
+        if total > most:
+            best, most = w["workflow"], total
+    return best
+
+
+def window_ending(until: datetime, days: int) -> Window:
+    return Window(until - timedelta(days=days), until)
