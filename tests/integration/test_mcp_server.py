@@ -79,6 +79,8 @@ def test_tools_answer_with_the_cli_json(git_repo: Path) -> None:
         "list_flaky_tests",
         "explain_flaky_test",
         "propose_flaky_fix",
+        "delivery_metrics",
+        "pipeline_health",
     }
     for tool in tools.values():
         assert tool.description and len(tool.description) > 80, "tools explain themselves"
@@ -189,3 +191,31 @@ def test_bad_arguments_are_one_clear_error(tmp_path: Path, args: list[str], mess
     )
     assert proc.returncode == 4
     assert message in proc.stderr
+
+
+def test_delivery_tools_answer_with_the_cli_json(
+    git_repo: Path, capsys: Any, monkeypatch: Any
+) -> None:
+    github = Path(__file__).parent.parent / "data" / "github"
+    with Greenline.open(git_repo) as gl:
+        gl.ingest_github_files(sorted(github.glob("runs-page-?.json")))
+    monkeypatch.chdir(git_repo)
+    capsys.readouterr()
+    assert run_cli(["insights", "metrics", "--days", "2", "--format", "json"]) == 0
+    cli_doc = json.loads(capsys.readouterr().out)
+    answers = call_server(
+        git_repo,
+        [
+            ("delivery_metrics", {"days": 2}),
+            ("pipeline_health", {"days": 2}),
+            ("delivery_metrics", {"since": "yesterday"}),
+        ],
+    )
+    assert answers['delivery_metrics{"days": 2}'].structured_content == cli_doc
+    health = answers['pipeline_health{"days": 2}'].structured_content
+    assert health["schema"] == "greenline.pipeline-health/1"
+    assert health["default_branch"]["success_rate"] == cli_doc["overall"]["default"]["success_rate"]
+    assert health["healthy"] is False and health["checks"]["success_rate_ok"] is False
+    assert len(json.dumps(health)) < 3000, "a token-cheap digest"
+    bad = answers['delivery_metrics{"since": "yesterday"}']
+    assert bad.is_error and "since 'yesterday': not a date" in bad.content[0].text

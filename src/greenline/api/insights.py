@@ -24,6 +24,10 @@ if TYPE_CHECKING:
 
     from greenline.store import Store
 
+INGEST_HINT = (
+    "greenline insights ingest github FILE… (or fetch github OWNER/REPO, or ingest greenline "
+    "for this store's own runs)"
+)
 #: how greenline's own run statuses and pytest exit codes read as workflow conclusions
 EXIT_CONCLUSIONS = {0: Conclusion.SUCCESS, 1: Conclusion.FAILURE, 2: Conclusion.CANCELLED}
 
@@ -124,11 +128,7 @@ class InsightsApi:
     ) -> dict[str, Any]:
         """The summary over ``[since, until)`` (default: the last ``days`` days of the data)."""
         if not self.warehouse.exists():
-            raise NoDataError(
-                "no workflow runs ingested yet",
-                hint="greenline insights ingest github FILE… (or fetch github OWNER/REPO, or "
-                "ingest greenline for this store's own runs)",
-            )
+            raise NoDataError("no workflow runs ingested yet", hint=INGEST_HINT)
         con = connect_duckdb()
         try:
             self.warehouse.attach(con)
@@ -171,6 +171,19 @@ class InsightsApi:
             flaky_seconds=sum(v.wasted_seconds for v in flaky) if flaky else None,
             flaky_tests=len(flaky),
         )
+
+
+def parse_time(text: str | None, flag: str) -> datetime | None:
+    """An ISO date or time; UTC unless it names a zone."""
+    if text is None:
+        return None
+    try:
+        when = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise UsageError(
+            f"{flag} {text!r}: not a date", hint=f"{flag} 2026-01-01 (or 2026-01-01T12:00+02:00)"
+        ) from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def _window(

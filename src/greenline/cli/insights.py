@@ -10,8 +10,9 @@ from typing import Any
 import typer
 from rich.table import Table
 
+from greenline.api.insights import INGEST_HINT, parse_time
 from greenline.cli.state import FORMAT_OPTION, Format, console, emit_json, err_console, state_of
-from greenline.errors import UsageError
+from greenline.errors import NoDataError, UsageError
 from greenline.insights.summary import human_duration
 from greenline.model.delivery import IngestBatch
 from greenline.store.warehouse import IngestCount
@@ -34,19 +35,6 @@ DEFAULT_BRANCH = typer.Option(
     "--default-branch",
     help="The repository's default branch, when the files do not say (main).",
 )
-
-
-def parse_time(text: str | None, flag: str) -> datetime | None:
-    """An ISO date or time; UTC unless it names a zone."""
-    if text is None:
-        return None
-    try:
-        when = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise UsageError(
-            f"{flag} {text!r}: not a date", hint=f"{flag} 2026-01-01 (or 2026-01-01T12:00+02:00)"
-        ) from None
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def _report_ingest(
@@ -189,7 +177,11 @@ def _metrics(
     repository: str | None,
     workflow: str | None,
 ) -> dict[str, Any]:
-    with state_of(ctx).open_reader() as gl:
+    try:
+        api = state_of(ctx).open_reader()
+    except NoDataError:  # no store at all: nothing ingested either
+        raise NoDataError("no workflow runs ingested yet", hint=INGEST_HINT) from None
+    with api as gl:
         return gl.delivery_metrics(
             since=parse_time(since, "--since"),
             until=parse_time(until, "--until"),

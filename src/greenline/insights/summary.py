@@ -185,6 +185,45 @@ def _jobs(con: duckdb.DuckDBPyConnection, window: Window, order: str) -> list[di
     ]
 
 
+def health(doc: dict[str, Any]) -> dict[str, Any]:
+    """A bounded, token-cheap digest of the summary for agents: is the default branch healthy,
+    what is red, what is slow, in a few dozen fields whatever the history's size."""
+    main, everything = doc["overall"]["default"], doc["overall"]["all"]
+    rate = main["success_rate"]
+    recovery = main["recovery_mean_s"]
+    checks = {
+        "success_rate_ok": None if rate is None else rate >= RECOMMENDED["success_rate_default"],
+        "recovery_ok": None if recovery is None else recovery < RECOMMENDED["recovery_s"],
+        "duration_ok": None
+        if everything["duration_p50_s"] is None
+        else everything["duration_p50_s"] <= RECOMMENDED["duration_s"],
+    }
+    red = [
+        {"repository": w["repository"], "workflow": w["workflow"]}
+        for w in doc["workflows"]
+        if w["branch_class"] == "default" and w["still_red"]
+    ]
+    return {
+        "schema": "greenline.pipeline-health/1",
+        "window": doc["window"],
+        "healthy": all(v is not False for v in checks.values()) and not red,
+        "default_branch": {
+            "runs": main["runs"],
+            "success_rate": rate,
+            "recovery_mean_s": recovery,
+            "still_red": red[:TOP],
+        },
+        "duration_p50_s": everything["duration_p50_s"],
+        "duration_p95_s": everything["duration_p95_s"],
+        "checks": checks,
+        "most_failing_workflows": [
+            {"workflow": w["workflow"], "failures": w["failures"]}
+            for w in doc["most_failing_workflows"][:3]
+        ],
+        "findings": doc["findings"][:4],
+    }
+
+
 def human_duration(seconds: float | None) -> str:
     if seconds is None:
         return "n/a"
