@@ -116,6 +116,21 @@ def flaky_demo(base: Path) -> int:
     ).returncode
 
 
+def insights_demo(repo: Path) -> Path | None:
+    """Ten weeks of a team's GitHub Actions runs (bundled, in the API's shape): ingested,
+    measured against the benchmarks, and written as an HTML report."""
+    sample = HERE / "insights" / "github-runs.json"
+    report = repo / "delivery-report.html"
+    for args in (
+        ["insights", "ingest", "github", str(sample)],
+        ["insights", "metrics", "--days", "28"],
+        ["insights", "report", "--days", "70", "--out", str(report)],
+    ):
+        if greenline(repo, *args) != 0:
+            return None
+    return report
+
+
 def main() -> int:
     console.print(Rule("greenline demo: record a test suite"))
     repo = make_repository()
@@ -148,9 +163,14 @@ def main() -> int:
     console.print(Rule("greenline demo: find, explain and fix a flaky test"))
     if flaky_demo(repo.parent) != 0:
         return 1
+    console.print(Rule("greenline demo: delivery insights for a team's CI history"))
+    report = insights_demo(repo)
+    if report is None:
+        return 1
     console.print(Rule("done"))
     console.print(
         f"Explore further: cd {repo} && {sys.executable} -m greenline run show 1 --all\n"
+        f"The delivery report: {report}\n"
         "Agents can ask the same questions over MCP: greenline mcp"
     )
     return 0

@@ -40,5 +40,10 @@ def test_demo_records_the_example_project(tmp_path: Path) -> None:
     assert out.rstrip().count("2 passed") >= 1
     rows = re.search(r"rows: coverage\s+(\d+)", out)
     assert rows and int(rows.group(1)) > 100
+    assert "github runs: 1361 new" in out
+    assert "The default branch succeeds in" in out and "90% benchmark" in out
     demo_repo = next(tmp_path.glob("greenline-demo-*/shop"))
+    report = demo_repo / "delivery-report.html"
+    assert f"The delivery report: {report}" in out.replace("\n", "")
+    assert report.read_text().count("Plotly.newPlot") == 1
     assert (demo_repo / ".greenline" / "greenline.db").exists()

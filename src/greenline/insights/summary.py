@@ -227,6 +227,8 @@ def health(doc: dict[str, Any]) -> dict[str, Any]:
 def human_duration(seconds: float | None) -> str:
     if seconds is None:
         return "n/a"
+    if seconds < 10:
+        return f"{seconds:.2f}s"
     seconds = round(seconds)
     if seconds < 60:
         return f"{seconds}s"
