@@ -15,6 +15,7 @@ import pytest
 from greenline.api import Greenline
 from greenline.errors import ForgeError, InputError
 from greenline.forge import circleci, github
+from greenline.model import CommitInfo
 from greenline.model.delivery import Conclusion
 from greenline.store.warehouse import IngestCount, Warehouse, connect_duckdb
 
@@ -239,3 +240,29 @@ def test_circleci_pages_files_and_live(tmp_path: Path) -> None:
     # what --save keeps reads back the same
     again = circleci.read_files(sorted((tmp_path / "saved").glob("*.json")))
     assert sorted(r.run_id for r in again.runs) == sorted(r.run_id for r in live.runs)
+
+
+def test_greenline_s_own_runs_become_workflow_runs(git_repo: Path) -> None:
+    with Greenline.open(git_repo) as gl:
+        on = {"commit": CommitInfo(sha="f" * 40, branch="main"), "with_environment": False}
+        passed = gl.start_run("pytest", **on)  # type: ignore[arg-type]
+        gl.finish_run(passed, 0, complete=True)
+        failed = gl.start_run("pytest", **on)  # type: ignore[arg-type]
+        gl.finish_run(failed, 1, complete=True)
+        killed = gl.start_run("pytest", **on)  # type: ignore[arg-type]
+        gl.finish_run(killed, None, complete=False)
+        gl.start_run("pytest", commit=CommitInfo(sha="e" * 40, branch="topic"))  # still going
+        gl.import_junit([DATA / "junit" / "ant.xml"], commit=CommitInfo(branch="main"))
+        counts, batch = gl.ingest_own_runs()
+        assert counts["runs"] == IngestCount(5, 0, 0)
+        assert sorted(
+            (r.workflow, r.branch, r.conclusion.value, r.default_branch) for r in batch.runs
+        ) == [
+            ("junit", "main", "failure", True),  # its report has a failure
+            ("pytest", "main", "cancelled", True),  # killed before it ended
+            ("pytest", "main", "failure", True),
+            ("pytest", "main", "success", True),
+            ("pytest", "topic", "running", False),
+        ]
+        assert {r.provider for r in batch.runs} == {"greenline"}
+        assert gl.ingest_own_runs()[0]["runs"] == IngestCount(0, 0, 5)

@@ -49,7 +49,9 @@ def test_xdist_records_every_result_once(project: pytest.Pytester) -> None:
 
 
 def test_a_run_killed_midway_stays_incomplete(project: pytest.Pytester) -> None:
-    project.makepyfile(test_many=MANY_TESTS.format(n=600, sleep=0))
+    # the recorder sends a batch every 500 results (or 2 s, checked as tests end): with 1,204
+    # results before the waiting test, at least 705 are stored whatever the timing
+    project.makepyfile(test_many=MANY_TESTS.format(n=1200, sleep=0))
     flag = project.path / "release"
     project.makepyfile(
         test_zz_wait=f"""
@@ -90,10 +92,10 @@ def test_a_run_killed_midway_stays_incomplete(project: pytest.Pytester) -> None:
     with sqlite3.connect(db) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     flag.write_text("go")
-    project.runpytest_subprocess("--greenline-record").assert_outcomes(passed=605)
+    project.runpytest_subprocess("--greenline-record").assert_outcomes(passed=1205)
     latest, results = run_and_results(project.path)
     assert latest.status is RunStatus.COMPLETE
-    assert len(results) == 605
+    assert len(results) == 1205
 
 
 def test_two_recorders_share_one_sqlite_store(project: pytest.Pytester, tmp_path: Path) -> None:

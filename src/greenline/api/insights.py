@@ -215,7 +215,8 @@ def _own_run(run: Any, default_branch: str) -> WorkflowRun:
         if run.exit_status == 5:  # pytest collected nothing: the run itself succeeded
             conclusion = Conclusion.SUCCESS
         if run.exit_status is None:
-            conclusion = Conclusion.FAILURE if run.counts.get("failed") else Conclusion.SUCCESS
+            failed = run.counts.get("failed") or run.counts.get("error")
+            conclusion = Conclusion.FAILURE if failed else Conclusion.SUCCESS
     branch = run.commit.branch or "(detached)"
     return WorkflowRun(
         provider="greenline",
