@@ -198,7 +198,7 @@ def test_delivery_tools_answer_with_the_cli_json(
 ) -> None:
     github = Path(__file__).parent.parent / "data" / "github"
     with Greenline.open(git_repo) as gl:
-        gl.ingest_github_files(sorted(github.glob("runs-page-?.json")))
+        gl.ingest_files("github", sorted(github.glob("runs-page-?.json")))
     monkeypatch.chdir(git_repo)
     capsys.readouterr()
     assert run_cli(["insights", "metrics", "--days", "2", "--format", "json"]) == 0

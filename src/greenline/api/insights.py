@@ -44,16 +44,14 @@ class InsightsApi:
         return Warehouse(self.root / ".greenline" / "insights")
 
     # -- ingest ----------------------------------------------------------------------------
-    def ingest_github_files(
-        self, paths: Sequence[Path], default_branch: str | None = None
+    def ingest_files(
+        self, provider: str, paths: Sequence[Path], default_branch: str | None = None
     ) -> tuple[dict[str, IngestCount], IngestBatch]:
-        batch = github.read_files(list(paths), default_branch)
-        return self.warehouse.ingest(batch.runs, batch.jobs), batch
-
-    def ingest_circleci_files(
-        self, paths: Sequence[Path], default_branch: str | None = None
-    ) -> tuple[dict[str, IngestCount], IngestBatch]:
-        batch = circleci.read_files(list(paths), default_branch)
+        """Saved API responses of ``provider`` (``github`` or ``circleci``)."""
+        readers = {"github": github.read_files, "circleci": circleci.read_files}
+        if provider not in readers:
+            raise UsageError(f"no provider {provider!r}", hint=f"one of {', '.join(readers)}")
+        batch = readers[provider](list(paths), default_branch)
         return self.warehouse.ingest(batch.runs, batch.jobs), batch
 
     def fetch_github(

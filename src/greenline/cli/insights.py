@@ -66,11 +66,15 @@ def _report_ingest(
             err_console.print(f"  … and {len(problems) - 20} more (--format json lists all)")
 
 
-def _check_files(paths: list[Path]) -> list[Path]:
-    for path in paths:
+def _ingest_files(
+    ctx: typer.Context, provider: str, files: list[Path], default_branch: str | None, fmt: Format
+) -> None:
+    for path in files:
         if not path.is_file():
             raise UsageError(f"{path}: no such file", hint="pass saved API responses (JSON files)")
-    return paths
+    with state_of(ctx).open_api() as gl:
+        counts, batch = gl.ingest_files(provider, files, default_branch)
+    _report_ingest(provider, counts, batch, fmt)
 
 
 @ingest_app.command("github")
@@ -81,9 +85,7 @@ def ingest_github(
     fmt: Format = FORMAT_OPTION,
 ) -> None:
     """GitHub Actions responses: GET /repos/OWNER/REPO/actions/runs pages and …/runs/ID/jobs."""
-    with state_of(ctx).open_api() as gl:
-        counts, batch = gl.ingest_github_files(_check_files(files), default_branch)
-    _report_ingest("github", counts, batch, fmt)
+    _ingest_files(ctx, "github", files, default_branch, fmt)
 
 
 @ingest_app.command("circleci")
@@ -94,9 +96,7 @@ def ingest_circleci(
     fmt: Format = FORMAT_OPTION,
 ) -> None:
     """CircleCI API v2 responses: pipelines, their workflows, and jobs (with workflow_id)."""
-    with state_of(ctx).open_api() as gl:
-        counts, batch = gl.ingest_circleci_files(_check_files(files), default_branch)
-    _report_ingest("circleci", counts, batch, fmt)
+    _ingest_files(ctx, "circleci", files, default_branch, fmt)
 
 
 @ingest_app.command("greenline")

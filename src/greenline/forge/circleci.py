@@ -9,14 +9,11 @@ among the files. A job list does not name its workflow: saved job pages carry it
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
-
-import httpx
 
 from greenline.errors import InputError
 from greenline.forge.http import ApiClient
@@ -188,29 +185,12 @@ def read_files(paths: list[Path], default_branch: str | None = None) -> IngestBa
 class CircleClient(ApiClient):
     """CircleCI's API v2: pages followed by ``next_page_token``."""
 
-    def __init__(
-        self,
-        token: str | None,
-        *,
-        transport: httpx.BaseTransport | None = None,
-        base_url: str = API,
-        max_wait: float = 900.0,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        headers = {"Accept": "application/json"}
-        if token:
-            headers["Circle-Token"] = token
-        super().__init__(
-            "CircleCI",
-            base_url,
-            headers,
-            token_hint=f"set {TOKEN_ENV[0]} to a personal API token",
-            transport=transport,
-            max_wait=max_wait,
-            sleep=sleep,
-            clock=clock,
-        )
+    name = "CircleCI"
+    api = API
+    token_hint = f"set {TOKEN_ENV[0]} to a personal API token"
+
+    def headers(self, token: str | None) -> dict[str, str]:
+        return {"Accept": "application/json", **({"Circle-Token": token} if token else {})}
 
     def pages(self, url: str, params: dict[str, str] | None = None) -> Iterator[Any]:
         token: str | None = None

@@ -4,13 +4,10 @@ from the newest run already ingested)."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-
-import httpx
 
 from greenline.errors import InputError
 from greenline.forge.http import ApiClient
@@ -148,29 +145,15 @@ def read_files(paths: list[Path], default_branch: str | None = None) -> IngestBa
 class GitHubClient(ApiClient):
     """GitHub's REST API: pages followed by the Link header."""
 
-    def __init__(
-        self,
-        token: str | None,
-        *,
-        transport: httpx.BaseTransport | None = None,
-        base_url: str = API,
-        max_wait: float = 900.0,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
+    name = "GitHub"
+    api = API
+    token_hint = f"set {TOKEN_ENV[0]} to a token that can read Actions"
+
+    def headers(self, token: str | None) -> dict[str, str]:
         headers = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        super().__init__(
-            "GitHub",
-            base_url,
-            headers,
-            token_hint=f"set {TOKEN_ENV[0]} to a token that can read Actions",
-            transport=transport,
-            max_wait=max_wait,
-            sleep=sleep,
-            clock=clock,
-        )
+        return headers
 
     def pages(self, url: str, params: dict[str, str]) -> Iterator[Any]:
         next_url: str | None = url

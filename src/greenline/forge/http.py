@@ -13,26 +13,35 @@ from greenline.errors import ForgeError
 
 
 class ApiClient:
+    """A provider's client names itself, its API's address, how a token travels and what to
+    do when the provider refuses one."""
+
+    name = ""
+    api = ""
+    token_hint = ""
+
     def __init__(
         self,
-        name: str,
-        base_url: str,
-        headers: dict[str, str],
+        token: str | None,
         *,
-        token_hint: str,
         transport: httpx.BaseTransport | None = None,
+        base_url: str | None = None,
         max_wait: float = 900.0,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.name = name
-        self.token_hint = token_hint
         self.http = httpx.Client(
-            base_url=base_url, headers=headers, transport=transport, timeout=30.0
+            base_url=base_url or self.api,
+            headers=self.headers(token),
+            transport=transport,
+            timeout=30.0,
         )
         self.max_wait, self.sleep, self.clock = max_wait, sleep, clock
         self.requests = 0
         self.waited = 0.0
+
+    def headers(self, token: str | None) -> dict[str, str]:
+        raise NotImplementedError
 
     def close(self) -> None:
         self.http.close()
