@@ -13,7 +13,7 @@ from rich.table import Table
 from greenline.api.insights import INGEST_HINT, parse_time
 from greenline.cli.state import FORMAT_OPTION, Format, console, emit_json, err_console, state_of
 from greenline.errors import NoDataError, UsageError
-from greenline.insights.summary import human_duration
+from greenline.insights.summary import human_duration, percent, signed
 from greenline.model.delivery import IngestBatch
 from greenline.store.warehouse import IngestCount
 
@@ -218,12 +218,8 @@ def metrics(
     print_metrics(doc)
 
 
-def _pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{value * 100:.1f}%"
-
-
 def _chg(value: float | None) -> str:
-    return "" if value is None else f" ({value * 100:+.0f}%)"
+    return f" ({signed(value)})" if value is not None else ""
 
 
 def print_metrics(doc: dict[str, Any]) -> None:
@@ -250,7 +246,7 @@ def print_metrics(doc: dict[str, Any]) -> None:
             name,
             str(f["runs"]),
             f"{f['throughput_per_day']:.1f}{_chg(prev['throughput'])}",
-            f"{_pct(f['success_rate'])}{_chg(prev['success_rate'])}",
+            f"{percent(f['success_rate'])}{_chg(prev['success_rate'])}",
             f"{human_duration(f['duration_p50_s'])} / {human_duration(f['duration_p95_s'])}",
             f"{human_duration(f['recovery_mean_s'])} ({f['recoveries']})",
             str(f["still_red"]),
@@ -265,7 +261,7 @@ def print_metrics(doc: dict[str, Any]) -> None:
             w["workflow"],
             w["branch_class"],
             str(w["runs"]),
-            _pct(w["success_rate"]),
+            percent(w["success_rate"]),
             human_duration(w["duration_p50_s"]),
             human_duration(w["recovery_mean_s"]),
         )

@@ -22,6 +22,8 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from greenline.model.delivery import utc_naive
+
 if TYPE_CHECKING:
     import duckdb
 
@@ -142,7 +144,7 @@ def figures(
           coalesce(sum(duration_s) FILTER (WHERE conclusion IN ('failure', 'infra_failure')), 0)
         FROM scoped WHERE created_at >= ? AND created_at < ? {_group_by(run_keys)}
         """,
-        [_naive(window.since), _naive(window.until)],
+        [utc_naive(window.since), utc_naive(window.until)],
     ).fetchall()
     red = {
         tuple(r[:n]): r[n:]
@@ -157,7 +159,7 @@ def figures(
               max(epoch(coalesce(green_at, greatest(?, red_at)) - red_at))
             FROM streaks WHERE red_at >= ? AND red_at < ? {_group_by(red_keys)}
             """,
-            [_naive(window.until), _naive(window.since), _naive(window.until)],
+            [utc_naive(window.until), utc_naive(window.since), utc_naive(window.until)],
         ).fetchall()
     }
     days = 7.0 if by_week else window.days
@@ -187,11 +189,6 @@ def figures(
             longest_red_s=longest,
         )
     return out
-
-
-def _naive(when: datetime) -> datetime:
-    """The warehouse keeps UTC times without a zone."""
-    return when.astimezone(UTC).replace(tzinfo=None)
 
 
 def _aware(value: Any) -> Any:

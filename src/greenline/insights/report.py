@@ -13,7 +13,13 @@ from datetime import datetime
 from importlib import resources
 from typing import Any
 
-from greenline.insights.summary import INDUSTRY_2026, RECOMMENDED, human_duration
+from greenline.insights.summary import (
+    INDUSTRY_2026,
+    RECOMMENDED,
+    human_duration,
+    percent,
+    signed,
+)
 
 CLASS_NAMES = {"default": "default branch", "other": "other branches"}
 COLORS = {"default": "#1f6f43", "other": "#7a5cc7"}
@@ -155,14 +161,6 @@ def _safe_json(value: Any) -> str:
     return json.dumps(value).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def _pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{value * 100:.1f}%"
-
-
-def _chg(value: float | None) -> str:
-    return "" if value is None else f"{value * 100:+.0f}%"
-
-
 def _headline_rows(doc: dict[str, Any]) -> str:
     rows = []
     for cls in ("default", "other", "all"):
@@ -173,8 +171,8 @@ def _headline_rows(doc: dict[str, Any]) -> str:
             "<tr>"
             f"<th>{html.escape(name)}</th>"
             f"<td>{f['runs']}</td>"
-            f"<td>{f['throughput_per_day']:.1f} <small>{_chg(prev['throughput'])}</small></td>"
-            f"<td>{_pct(f['success_rate'])} <small>{_chg(prev['success_rate'])}</small></td>"
+            f"<td>{f['throughput_per_day']:.1f} <small>{signed(prev['throughput'])}</small></td>"
+            f"<td>{percent(f['success_rate'])} <small>{signed(prev['success_rate'])}</small></td>"
             f"<td>{human_duration(f['duration_p50_s'])} / "
             f"{human_duration(f['duration_p95_s'])}</td>"
             f"<td>{human_duration(f['recovery_mean_s'])} <small>({f['recoveries']})</small></td>"

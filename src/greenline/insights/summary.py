@@ -6,10 +6,10 @@ findings."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from greenline.insights.metrics import Figures, Window, figures
+from greenline.model.delivery import utc_naive
 
 if TYPE_CHECKING:
     import duckdb
@@ -174,10 +174,7 @@ def _jobs(con: duckdb.DuckDBPyConnection, window: Window, order: str) -> list[di
         FROM j GROUP BY repository, name HAVING rank > 0
         ORDER BY rank DESC, repository, name LIMIT {TOP}
         """,
-        [
-            window.since.astimezone(UTC).replace(tzinfo=None),
-            window.until.astimezone(UTC).replace(tzinfo=None),
-        ],
+        [utc_naive(window.since), utc_naive(window.until)],
     ).fetchall()
     return [
         {"repository": r[0], "job": r[1], "runs": r[2], "duration_p50_s": r[3], "failures": r[4]}
@@ -241,7 +238,7 @@ def human_duration(seconds: float | None) -> str:
     return f"{hours // 24}d{hours % 24:02d}h"
 
 
-def _percent(value: float | None) -> str:
+def percent(value: float | None) -> str:
     return "n/a" if value is None else f"{value * 100:.1f}%"
 
 
@@ -255,7 +252,7 @@ def findings(doc: dict[str, Any]) -> list[str]:
         side = "below" if rate < bar else "at or above"
         vs_median = "below" if rate < median else "above"
         out.append(
-            f"The default branch succeeds in {_percent(rate)} of runs ({main['successes']} of "
+            f"The default branch succeeds in {percent(rate)} of runs ({main['successes']} of "
             f"{main['successes'] + main['failures']}, cancelled runs aside), {side} the 90% "
             f"benchmark and {vs_median} the 2026 median of 70.8%."
         )
@@ -285,8 +282,8 @@ def findings(doc: dict[str, Any]) -> list[str]:
     if speed["feature_growth"] is not None and speed["default_growth"] is not None:
         basis = "a year before" if speed["basis"] == "year_ago" else "the previous period"
         out.append(
-            f"Throughput against {basis}: feature branches {_signed(speed['feature_growth'])}, "
-            f"the default branch {_signed(speed['default_growth'])} (2026 industry: +15% and "
+            f"Throughput against {basis}: feature branches {signed(speed['feature_growth'])}, "
+            f"the default branch {signed(speed['default_growth'])} (2026 industry: +15% and "
             "-7%)."
         )
     lost = doc["overall"]["all"]["failed_run_seconds"]
@@ -305,8 +302,9 @@ def _plural(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
-def _signed(value: float) -> str:
-    return f"{value * 100:+.0f}%"
+def signed(value: float | None) -> str:
+    """A relative change as ``+12%`` ("" when there is none)."""
+    return "" if value is None else f"{value * 100:+.0f}%"
 
 
 def _worst_recovery(workflows: list[dict[str, Any]]) -> str | None:
@@ -319,7 +317,3 @@ def _worst_recovery(workflows: list[dict[str, Any]]) -> str | None:
         if total > most:
             best, most = w["workflow"], total
     return best
-
-
-def window_ending(until: datetime, days: int) -> Window:
-    return Window(until - timedelta(days=days), until)

@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+
+
+def utc_naive(when: datetime) -> datetime:
+    """The warehouse keeps UTC times without a zone (DuckDB's zone-aware type needs an
+    extension this machine may not have)."""
+    return when.astimezone(UTC).replace(tzinfo=None) if when.tzinfo else when
 
 
 class Conclusion(enum.StrEnum):

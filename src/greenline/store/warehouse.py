@@ -19,12 +19,13 @@ import tempfile
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from greenline.errors import InputError, StoreError
-from greenline.model.delivery import WorkflowJob, WorkflowRun
+from greenline.model.delivery import WorkflowJob, WorkflowRun, utc_naive
+from greenline.store.reads import as_utc
 
 if TYPE_CHECKING:
     import duckdb
@@ -295,15 +296,6 @@ class Warehouse:
             yield path
         finally:
             shutil.rmtree(path, ignore_errors=True)
-
-
-def utc_naive(when: datetime) -> datetime:
-    """Times are stored as UTC without a zone (DuckDB's zone-aware type needs an extension)."""
-    return when.astimezone(UTC).replace(tzinfo=None) if when.tzinfo else when
-
-
-def as_utc(when: datetime) -> datetime:
-    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 
 def _run_row(run: WorkflowRun) -> dict[str, Any]:
