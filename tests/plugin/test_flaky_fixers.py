@@ -170,7 +170,7 @@ def test_patches_that_fail_verification_are_not_offered(project: Path) -> None:
     """Its message says random, but no seed of ``random`` controls os.urandom: every seeded
     patch fails verification and none is offered."""
     result = greenline(
-        project, "fix", "test_token.py::test_token", "--verify-runs", "10", "-f", "json"
+        project, "fix", "test_token.py::test_token", "--verify-runs", "20", "-f", "json"
     )
     assert result.returncode == 1, result.stdout + result.stderr
     doc = json.loads(result.stdout)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 
 from greenline.flaky.active import Trial, TrialKind, judge_scan
-from greenline.flaky.experiments import MAX_RUNS, Condition, Experiment
+from greenline.flaky.experiments import MAX_RUNS, Condition, Experiment, upper_bound
 from greenline.flaky.polluters import DeltaSearch
 from greenline.model import FlakyCategory, Outcome, Verdict
 
@@ -75,9 +75,12 @@ def test_delta_search_without_a_culprit_stops_at_once() -> None:
     assert search.next_trial() is None and search.result is None and search.trials == 1
 
 
-def drive(condition: str, rate: float, outcome: Callable[[int, int], bool]) -> Experiment:
-    """Run an experiment to its end; ``outcome(setting, nth run there)`` says if it failed."""
-    experiment = Experiment(Condition(condition), rate)
+def drive(
+    condition: str, failures: int, runs: int, outcome: Callable[[int, int], bool]
+) -> Experiment:
+    """Run an experiment to its end for a test seen failing ``failures`` of ``runs`` times by
+    itself; ``outcome(setting, nth run there)`` says if it failed."""
+    experiment = Experiment(Condition(condition), failures, runs)
     seen: Counter[int] = Counter()
     while (setting := experiment.next_setting()) is not None:
         experiment.record(setting, outcome(setting, seen[setting]))
@@ -85,34 +88,44 @@ def drive(condition: str, rate: float, outcome: Callable[[int, int], bool]) -> E
     return experiment
 
 
+def test_the_estimated_rate_is_taken_at_its_plausible_worst() -> None:
+    # Wilson score interval, one standard deviation: 8 of 16 may well be 62% either way
+    assert round(upper_bound(8, 16), 3) == 0.621
+    assert round(upper_bound(1, 16), 3) == 0.152 and round(upper_bound(15, 16), 3) == 0.976
+    assert upper_bound(16, 16) == 1.0 and upper_bound(0, 16) > 0
+    # the more runs, the tighter
+    assert upper_bound(50, 100) < upper_bound(8, 16) < upper_bound(2, 4)
+
+
 def test_an_experiment_needs_enough_agreeing_runs_to_rule_out_luck() -> None:
-    # fails half the time by itself; the condition decides it: 1 + 7 runs at the first setting
-    decided = drive("fixed hash seed", 0.5, lambda s, n: s % 2 == 0)
-    assert decided.attributed and decided.runs == [(0, True)] * 8
-    assert decided.chance == 0.5**7 < 0.01 <= 0.5**6
-    assert decided.describe() == "hash seed 0 failed all 8 (chance agreement 0.008)"
+    # fails 8 of 16 runs by itself; the condition decides it. Were the true rate 62%, ten
+    # agreeing repeats would still happen by luck less than 1% of the time: 1 + 10 runs
+    decided = drive("fixed hash seed", 8, 16, lambda s, n: s % 2 == 0)
+    assert decided.attributed and decided.runs == [(0, True)] * 11
+    assert decided.chance == upper_bound(8, 16) ** 10 < 0.01 <= upper_bound(8, 16) ** 9
+    assert decided.describe() == "hash seed 0 failed all 11 (chance agreement 0.009)"
     # the second run at a setting disagrees with the first: refuted at once
-    luck = drive("fixed hash seed", 0.5, lambda s, n: n == 1)
+    luck = drive("fixed hash seed", 8, 16, lambda s, n: n == 1)
     assert luck.refuted and not luck.attributed and len(luck.runs) == 2
     # it never agrees with itself: the budget runs out without a verdict either way
-    assert not drive("seeded random", 0.99, lambda s, n: True).attributed
+    assert not drive("seeded random", 99, 100, lambda s, n: True).attributed
 
 
 def test_an_experiment_repeats_the_setting_whose_outcome_is_rare() -> None:
-    # fails 5 runs in 6 by itself; seeds 0-2 fail, seed 3 passes: three passes there suffice
-    experiment = drive("fixed hash seed", 5 / 6, lambda s, n: s != 3)
+    # fails 10 runs in 12 by itself; seeds 0-2 fail, seed 3 passes: five passes there suffice
+    experiment = drive("fixed hash seed", 10, 12, lambda s, n: s != 3)
     assert experiment.attributed
-    assert experiment.runs == [(0, True), (1, True), (2, True), (3, False)] + [(3, False)] * 3
-    assert experiment.describe().startswith("hash seed 3 passed all 4")
+    assert experiment.runs == [(0, True), (1, True), (2, True)] + [(3, False)] * 5
+    assert experiment.describe().startswith("hash seed 3 passed all 5")
     # an 8-instant clock, every instant failing: it ends repeating one of them, undecided
-    clock = drive("frozen clock", 5 / 6, lambda s, n: True)
+    clock = drive("frozen clock", 10, 12, lambda s, n: True)
     assert [s for s, _ in clock.runs[:8]] == list(range(8)) and len(clock.runs) == MAX_RUNS
     assert not clock.attributed and not clock.refuted
     # a single setting (the network blocked): all runs there
-    network = drive("blocked network", 0.3, lambda s, n: True)
-    assert network.attributed and {s for s, _ in network.runs} == {0} and len(network.runs) == 5
+    network = drive("blocked network", 3, 10, lambda s, n: True)
+    assert network.attributed and {s for s, _ in network.runs} == {0} and len(network.runs) == 7
     with pytest.raises(ValueError):
-        Experiment(Condition.HASH_SEED, 0.0)
+        Experiment(Condition.HASH_SEED, 0, 16)
 
 
 def test_patches_only_add_statements_and_never_weaken_a_test() -> None:

@@ -453,8 +453,8 @@ class ScanApi:
         free = alone()
         # how often it fails by itself: every uncontrolled run of it (the scan's and these)
         runs = verdict.runs + len(free) - judged
-        rate = (verdict.failures + sum(free[judged:])) / runs if runs else 0.0
-        if not 0 < rate < 1:
+        failures = verdict.failures + sum(free[judged:])
+        if not 0 < failures < runs:
             return verdict
         # what the probe saw it touch first; the clock and the network only if it touched them
         conditions = [
@@ -470,13 +470,13 @@ class ScanApi:
             c for c in (Condition.HASH_SEED, Condition.RANDOM_SEED) if c not in conditions
         ]
         for condition in conditions:
-            experiment = Experiment(condition, rate)
+            experiment = Experiment(condition, failures, runs)
             while (setting := experiment.next_setting()) is not None:
                 experiment.record(setting, run_alone(condition, setting))
             if experiment.attributed:
                 note = Evidence(
                     EvidenceKind.EXPERIMENT,
-                    f"by itself it failed {verdict.failures + sum(free[judged:])} of {runs} "
+                    f"by itself it failed {failures} of {runs} "
                     f"runs; with a {condition.value}: {experiment.describe()}",
                 )
                 return replace(

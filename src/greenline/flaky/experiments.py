@@ -10,9 +10,11 @@ A condition has settings (hash seed 0, 1, 2, …; clock instants; the network ha
 condition decides the test, every run at one setting ends the same way, though different
 settings may differ. So the first run at a setting predicts the next ones there, and a test
 failing at rate r by itself matches a prediction of failure by luck with probability r (of a
-pass, 1 - r). An :class:`Experiment` multiplies those chances over its repeated runs and
-attributes the cause once the product falls below ``SIGNIFICANCE``; one run that breaks a
-prediction refutes it. It repeats a setting whose first outcome was the rarer one (a test that
+pass, 1 - r). The rate is only estimated from the runs seen so far, so an experiment takes the
+upper end of its confidence interval (Wilson, one sigma) for the outcome it predicts: a rate
+guessed too low from a few runs must not make luck look unlikely. An :class:`Experiment`
+multiplies those chances over its repeated runs and attributes the cause once the product falls
+below ``SIGNIFICANCE``; one run that breaks a prediction refutes it. It repeats a setting whose first outcome was the rarer one (a test that
 fails five runs in six matches "pass" by luck one time in six, "fail" five times in six) and
 tries fresh settings otherwise, so even a test that nearly always fails is pinned in a few runs
 once a setting makes it pass. Pure: the api runs the trials.
@@ -21,11 +23,14 @@ once a setting makes it pass. Pure: the api runs the trials.
 from __future__ import annotations
 
 import enum
+import math
 
 from greenline.model import FlakyCategory
 
 SIGNIFICANCE = 0.01
-MAX_RUNS = 16
+MAX_RUNS = 20
+#: how wide the confidence interval of the estimated rate is, in standard deviations
+CONFIDENCE_Z = 1.0
 
 
 class Condition(enum.StrEnum):
@@ -57,6 +62,15 @@ CLOCK_INSTANTS = (
 FIX_INSTANTS = 2
 
 
+def upper_bound(successes: int, trials: int, z: float = CONFIDENCE_Z) -> float:
+    """The upper end of the Wilson score interval for a proportion seen ``successes`` times in
+    ``trials``."""
+    p, n = successes / trials, trials
+    centre = p + z * z / (2 * n)
+    margin = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return min(1.0, (centre + margin) / (1 + z * z / n))
+
+
 def settings(condition: Condition) -> int | None:
     """How many settings a condition has (None: as many as wanted)."""
     if condition is Condition.FROZEN_CLOCK:
@@ -69,11 +83,16 @@ def settings(condition: Condition) -> int | None:
 class Experiment:
     """A sequential test of "the condition decides the test" (see the module's doc)."""
 
-    def __init__(self, condition: Condition, rate: float, max_runs: int = MAX_RUNS) -> None:
-        if not 0 < rate < 1:
+    def __init__(
+        self, condition: Condition, failures: int, runs: int, max_runs: int = MAX_RUNS
+    ) -> None:
+        if not 0 < failures < runs:
             raise ValueError("an experiment needs a test that both passes and fails by itself")
         self.condition = condition
-        self.rate = rate
+        self.rate = failures / runs  # the point estimate, for the evidence
+        # the most either outcome can plausibly happen by itself (see the module's doc)
+        self._fail_luck = upper_bound(failures, runs)
+        self._pass_luck = upper_bound(runs - failures, runs)
         self.max_runs = max_runs
         self.chance = 1.0  # the probability of every prediction so far matching by luck
         self.refuted = False
@@ -86,7 +105,7 @@ class Experiment:
         return not self.refuted and self.chance < SIGNIFICANCE
 
     def _luck(self, failed: bool) -> float:
-        return self.rate if failed else 1 - self.rate
+        return self._fail_luck if failed else self._pass_luck
 
     def next_setting(self) -> int | None:
         """The setting to run next, or None when the experiment has decided or is spent."""
@@ -98,7 +117,8 @@ class Experiment:
             return min(self._first, key=lambda s: self._luck(self._first[s]))
         if self.runs:
             last = self.runs[-1][0]
-            if self._luck(self._first[last]) <= 0.5:
+            first = self._first[last]
+            if self._luck(first) <= self._luck(not first):
                 return last  # its outcome was the rarer one: repeating it is informative
         return fresh
 
