@@ -107,6 +107,18 @@ def test_bad_bulk_tables_store_nothing(tmp_path: Path) -> None:
     table.write_text(header + good + good.replace(",1,1,", ",2,1,"))
     assert warehouse.ingest_table(table)["runs"] == IngestCount(2, 0, 0)
     assert warehouse.ingest_table(table)["runs"] == IngestCount(0, 0, 2)
+    # a key twice in one table: the later record wins; one already stored is replaced
+    twice = good.replace(",1,1,", ",3,1,")
+    table.write_text(
+        header + twice + twice.replace("success", "failure") + good.replace("abc", "abd")
+    )
+    assert warehouse.ingest_table(table)["runs"] == IngestCount(1, 1, 0)
+    rows = "SELECT run_id, conclusion, \"commit\" FROM runs WHERE repository = 'acme/big'"
+    assert stored(warehouse, rows + " ORDER BY 1") == [
+        ("1", "success", "abd"),
+        ("2", "success", "abc"),
+        ("3", "failure", "abc"),
+    ]
     with pytest.raises(InputError, match=r"reads \.parquet or \.csv"):
         warehouse.ingest_table(GH / "repo.json")
 

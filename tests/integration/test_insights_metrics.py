@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from greenline.insights.metrics import Figures, Window, figures, prepare
+from greenline.insights.metrics import Figures, Window, figures, prepare, scope
 from greenline.insights.summary import summarise
 from greenline.model.delivery import Conclusion, WorkflowRun
 from greenline.store.warehouse import Warehouse, connect_duckdb
@@ -17,6 +17,8 @@ from greenline.store.warehouse import Warehouse, connect_duckdb
 S, F, C = Conclusion.SUCCESS, Conclusion.FAILURE, Conclusion.CANCELLED
 DAY = datetime(2026, 3, 2, tzinfo=UTC)  # a Monday
 ONE_DAY = Window(DAY, DAY + timedelta(days=1))
+TWO_WEEKS = Window(DAY, DAY + timedelta(days=14))
+EMPTY = Window(DAY - timedelta(days=400), DAY - timedelta(days=399))
 
 
 def at(text: str) -> datetime:
@@ -76,7 +78,8 @@ def con(tmp_path: Path):  # type: ignore[no-untyped-def]
     warehouse.ingest(HISTORY)
     con = connect_duckdb()
     warehouse.attach(con)
-    prepare(con, "workflow = 'ci'")
+    scope(con, {"workflow": "ci"})
+    prepare(con, [ONE_DAY, TWO_WEEKS, EMPTY])
     yield con
     con.close()
 
@@ -105,17 +108,16 @@ def test_the_default_branch_figures_match_the_hand_computation(con) -> None:  # 
 def test_feature_branches_and_other_workflows_are_their_own_series(con) -> None:  # type: ignore[no-untyped-def]
     other = figures(con, ONE_DAY, ("branch_class",))[("other",)]
     assert (other.runs, other.success_rate, other.still_red, other.recoveries) == (2, 0.5, 1, 0)
-    con.execute("DROP TABLE scoped")
-    prepare(con)  # every workflow: deploy's failure is a streak of its own, not ci's
+    scope(con)
+    prepare(con, [ONE_DAY])  # every workflow: deploy's failure is a streak of its own, not ci's
     per = figures(con, ONE_DAY, ("workflow", "branch_class"))
     assert per[("deploy", "default")].still_red == 1
     assert per[("ci", "default")].recoveries == 2
 
 
 def test_empty_windows_and_weeks(con) -> None:  # type: ignore[no-untyped-def]
-    empty = Window(DAY - timedelta(days=400), DAY - timedelta(days=399))
-    assert figures(con, empty) == {(): Figures()}, "zero runs, no rates"
-    weekly = figures(con, Window(DAY, DAY + timedelta(days=14)), ("branch_class",), by_week=True)
+    assert figures(con, EMPTY) == {(): Figures()}, "zero runs, no rates"
+    weekly = figures(con, TWO_WEEKS, ("branch_class",), by_week=True)
     assert sorted(weekly) == [("default", DAY), ("other", DAY)], "no row for an empty week"
     assert weekly[("default", DAY)].throughput_per_day == pytest.approx(9 / 7)
 

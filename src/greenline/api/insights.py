@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from greenline import vcs
 from greenline.errors import NoDataError, UsageError
 from greenline.forge import circleci, github
-from greenline.insights.metrics import Window, prepare, span
+from greenline.insights.metrics import Window, scope, span
 from greenline.insights.summary import Extras, summarise
 from greenline.model import RunStatus
 from greenline.model.delivery import Conclusion, IngestBatch, WorkflowRun
@@ -130,14 +130,8 @@ class InsightsApi:
         con = connect_duckdb()
         try:
             self.warehouse.attach(con)
-            where, params = [], []
-            if repository:
-                where.append("repository = ?")
-                params.append(repository)
-            if workflow:
-                where.append("workflow = ?")
-                params.append(workflow)
-            prepare(con, " AND ".join(where), params)
+            filters = {"repository": repository, "workflow": workflow}
+            scope(con, {k: v for k, v in filters.items() if v})
             bounds = span(con)
             if bounds is None:
                 raise NoDataError(

@@ -14,10 +14,11 @@ pass, 1 - r). The rate is only estimated from the runs seen so far, so an experi
 upper end of its confidence interval (Wilson, one sigma) for the outcome it predicts: a rate
 guessed too low from a few runs must not make luck look unlikely. An :class:`Experiment`
 multiplies those chances over its repeated runs and attributes the cause once the product falls
-below ``SIGNIFICANCE``; one run that breaks a prediction refutes it. It repeats a setting whose first outcome was the rarer one (a test that
-fails five runs in six matches "pass" by luck one time in six, "fail" five times in six) and
-tries fresh settings otherwise, so even a test that nearly always fails is pinned in a few runs
-once a setting makes it pass. Pure: the api runs the trials.
+below ``SIGNIFICANCE``; one run that breaks a prediction refutes it. It repeats a setting whose
+first outcome was the rarer one (a test that fails five runs in six matches "pass" by luck one
+time in six, "fail" five times in six) and tries fresh settings otherwise, so even a test that
+nearly always fails is pinned in a few runs once a setting makes it pass. Pure: the api runs the
+trials.
 """
 
 from __future__ import annotations

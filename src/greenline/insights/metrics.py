@@ -18,6 +18,7 @@ no duration. Pure computation: SQL over a view, no files or clocks of its own.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -84,41 +85,108 @@ class Figures:
         return asdict(self)
 
 
-def prepare(
-    con: duckdb.DuckDBPyConnection, where: str = "", params: list[Any] | None = None
-) -> None:
-    """Materialise the runs in scope (``where`` filters them) and their red streaks once; every
-    window's figures are then read from these two tables."""
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE scoped AS SELECT * FROM ({BASE}) "
-        f"{'WHERE ' + where if where else ''}",
-        params or [],
+#: how long a run may wait to start, or run, and still be ordered exactly among its neighbours:
+#: the streaks of a window are computed from the runs created from this long before it
+QUEUE_MARGIN = timedelta(days=7)
+
+
+def scope(con: duckdb.DuckDBPyConnection, filters: Mapping[str, str] | None = None) -> None:
+    """Create the view ``scoped``: the attached runs, with equality ``filters`` on their columns
+    (e.g. ``{"repository": "acme/shop"}``), and the derived columns every metric uses. A view,
+    not a copy: each window's queries read only the Parquet row groups of its dates."""
+    conditions = [f"{_column(k)} = {_literal(v)}" for k, v in (filters or {}).items()]
+    where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+    con.execute(f"CREATE OR REPLACE TEMP VIEW scoped AS SELECT * FROM ({BASE}){where}")
+
+
+def prepare(con: duckdb.DuckDBPyConnection, windows: Iterable[Window]) -> None:
+    """Find the red streaks that matter to ``windows``, reading only the runs around them.
+
+    Each window's runs (from ``QUEUE_MARGIN`` before it) are ordered per series to mark where
+    streaks turn red and green. Two things lie outside: whether the run before a window's
+    first outcome was red (then a failure there continues an older streak), and when a streak
+    still red at a window's end recovers. One pass over the older and newer runs of just the
+    series that need it answers both."""
+    segments = _segments(windows)
+    if not segments:
+        raise ValueError("prepare() needs at least one window")
+    con.execute("CREATE OR REPLACE TEMP TABLE segs (seg INTEGER, lo TIMESTAMP, hi TIMESTAMP)")
+    con.executemany(
+        "INSERT INTO segs VALUES (?, ?, ?)",
+        [[i, utc_naive(lo), utc_naive(hi)] for i, (lo, hi) in enumerate(segments)],
     )
     series = ", ".join(SERIES)
+    order = "began, run_id, attempt"
+    within = " UNION ALL ".join(
+        f"SELECT {i} AS seg, * FROM scoped WHERE created_at >= ? AND created_at < ? "
+        f"AND conclusion IN {OUTCOMES}"
+        for i in range(len(segments))
+    )
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE marks AS
+        WITH o AS (
+          SELECT seg, {series}, branch_class, conclusion <> 'success' AS red, ended,
+            began, run_id, attempt,
+            lag(conclusion <> 'success') OVER (PARTITION BY seg, {series} ORDER BY {order})
+              AS prev_red
+          FROM ({within})
+        )
+        SELECT *,
+          lead(ended) OVER (PARTITION BY seg, {series} ORDER BY {order}) AS next_mark_at
+        FROM o WHERE (red AND prev_red IS NOT TRUE) OR (NOT red AND prev_red)
+        """,
+        [utc_naive(t) for lo_hi in segments for t in lo_hi],
+    )
+    key = "struct_pack(b := r.began, i := r.run_id, a := r.attempt)"
+    on = " AND ".join(f"r.{c} = e.{c}" for c in SERIES)
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE edges AS
+        WITH e AS (
+          SELECT DISTINCT seg, {series} FROM marks
+          WHERE red AND (prev_red IS NULL OR next_mark_at IS NULL)
+        )
+        SELECT e.seg, {", ".join(f"e.{c}" for c in SERIES)},
+          arg_max(r.conclusion <> 'success', {key}) FILTER (WHERE r.created_at < s.lo)
+            AS red_before,
+          arg_min(r.ended, {key}) FILTER (WHERE r.created_at >= s.hi
+                                          AND r.conclusion = 'success') AS green_after
+        FROM e JOIN segs s USING (seg) JOIN scoped r ON {on}
+        WHERE r.conclusion IN {OUTCOMES} AND (r.created_at < s.lo OR r.created_at >= s.hi)
+        GROUP BY ALL
+        """
+    )
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE streaks AS
-        WITH o AS (
-          SELECT {series}, branch_class, conclusion, ended, began, run_id, attempt,
-            lag(conclusion) OVER w AS prev
-          FROM scoped WHERE conclusion IN {OUTCOMES}
-          WINDOW w AS (PARTITION BY {series} ORDER BY began, run_id, attempt)
-        ),
-        marks AS (
-          SELECT *, conclusion <> 'success' AS starts_red FROM o
-          WHERE (conclusion <> 'success' AND (prev IS NULL OR prev = 'success'))
-             OR (conclusion = 'success' AND prev IS NOT NULL AND prev <> 'success')
-        ),
-        paired AS (
-          SELECT *, lead(ended) OVER (PARTITION BY {series} ORDER BY began, run_id, attempt)
-            AS green_at
-          FROM marks
-        )
-        SELECT {series}, branch_class, ended AS red_at, green_at,
-          epoch(green_at - ended) AS recovery_s
-        FROM paired WHERE starts_red
+        SELECT {", ".join(f"m.{c}" for c in SERIES)}, m.branch_class, m.ended AS red_at,
+          coalesce(m.next_mark_at, e.green_after) AS green_at,
+          epoch(coalesce(m.next_mark_at, e.green_after) - m.ended) AS recovery_s
+        FROM marks m LEFT JOIN edges e USING (seg, {series})
+        WHERE m.red AND (m.prev_red IS NOT NULL OR NOT coalesce(e.red_before, false))
         """
     )
+
+
+def _segments(windows: Iterable[Window]) -> list[tuple[datetime, datetime]]:
+    """The windows widened by the queue margin, overlapping ones merged, in time order."""
+    merged: list[tuple[datetime, datetime]] = []
+    for lo, hi in sorted((w.since - QUEUE_MARGIN, w.until) for w in windows):
+        if merged and lo <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(hi, merged[-1][1]))
+        else:
+            merged.append((lo, hi))
+    return merged
+
+
+def _covered(con: duckdb.DuckDBPyConnection, window: Window) -> None:
+    row = con.execute(
+        "SELECT count(*) FROM segs WHERE lo <= ? AND hi >= ?",
+        [utc_naive(window.since - QUEUE_MARGIN), utc_naive(window.until)],
+    ).fetchone()
+    if not row or not row[0]:
+        raise ValueError(f"prepare() did not cover {window}: its streaks are unknown")
 
 
 def figures(
@@ -129,12 +197,32 @@ def figures(
 ) -> dict[tuple[Any, ...], Figures]:
     """Figures per group (columns of ``scoped``, e.g. ``("branch_class",)``) over ``window``;
     ``by_week`` adds the ISO week (Monday, UTC) as the key's last part."""
-    run_keys = [*groups, "date_trunc('week', created_at)"] if by_week else list(groups)
-    red_keys = [*groups, "date_trunc('week', red_at)"] if by_week else list(groups)
-    n = len(run_keys)
+    return grouped_figures(con, window, {"": groups}, by_week)[""]
+
+
+def grouped_figures(
+    con: duckdb.DuckDBPyConnection,
+    window: Window,
+    sets: Mapping[str, tuple[str, ...]],
+    by_week: bool = False,
+) -> dict[str, dict[tuple[Any, ...], Figures]]:
+    """:func:`figures` for several groupings at once (one pass over the window's runs); the
+    result maps each name in ``sets`` to its figures. ``prepare`` must have covered ``window``."""
+    _covered(con, window)
+    keys = {name: (*cols, "week") if by_week else tuple(cols) for name, cols in sets.items()}
+    # the grand total groups by a constant: GROUPING() needs a column in every set
+    grouped = {name: cols or ("one",) for name, cols in keys.items()}
+    columns = list(dict.fromkeys(c for cols in grouped.values() for c in cols))
+    gid = {
+        sum(1 << (len(columns) - 1 - i) for i, c in enumerate(columns) if c not in cols): name
+        for name, cols in grouped.items()
+    }
+    select = f"{', '.join(columns)}, grouping({', '.join(columns)}) AS gid,"
+    group_by = f"GROUPING SETS ({', '.join('(' + ', '.join(k) + ')' for k in grouped.values())})"
+    bounds = [utc_naive(window.since), utc_naive(window.until)]
     rows = con.execute(
         f"""
-        SELECT {_select(run_keys)}
+        SELECT {select}
           count(*),
           count(*) FILTER (WHERE conclusion = 'success'),
           count(*) FILTER (WHERE conclusion IN ('failure', 'infra_failure')),
@@ -142,36 +230,42 @@ def figures(
           quantile_cont(duration_s, 0.5),
           quantile_cont(duration_s, 0.95),
           coalesce(sum(duration_s) FILTER (WHERE conclusion IN ('failure', 'infra_failure')), 0)
-        FROM scoped WHERE created_at >= ? AND created_at < ? {_group_by(run_keys)}
+        FROM (SELECT *, date_trunc('week', created_at) AS week, 1 AS one FROM scoped
+              WHERE created_at >= ? AND created_at < ?)
+        GROUP BY {group_by}
         """,
-        [utc_naive(window.since), utc_naive(window.until)],
+        bounds,
     ).fetchall()
+    n = len(columns) + 1
     red = {
         tuple(r[:n]): r[n:]
         for r in con.execute(
             f"""
-            SELECT {_select(red_keys)}
+            SELECT {select}
               count(recovery_s),
               avg(recovery_s),
               quantile_cont(recovery_s, 0.5),
               quantile_cont(recovery_s, 0.95),
               count(*) FILTER (WHERE green_at IS NULL),
               max(epoch(coalesce(green_at, greatest(?, red_at)) - red_at))
-            FROM streaks WHERE red_at >= ? AND red_at < ? {_group_by(red_keys)}
+            FROM (SELECT *, date_trunc('week', red_at) AS week, 1 AS one FROM streaks
+                  WHERE red_at >= ? AND red_at < ?)
+            GROUP BY {group_by}
             """,
-            [utc_naive(window.until), utc_naive(window.since), utc_naive(window.until)],
+            [utc_naive(window.until), *bounds],
         ).fetchall()
     }
     days = 7.0 if by_week else window.days
-    out: dict[tuple[Any, ...], Figures] = {}
+    out: dict[str, dict[tuple[Any, ...], Figures]] = {name: {} for name in sets}
     for r in rows:
-        key = tuple(_aware(v) for v in r[:n])
+        name = gid[r[n - 1]]
+        key = tuple(_aware(r[columns.index(c)]) for c in keys[name])
         runs, ok, bad, cancelled, p50, p95, failed_s = r[n:]
         recovered, mean, r50, r95, still, longest = red.get(
             tuple(r[:n]), (0, None, None, None, 0, None)
         )
         ended = ok + bad
-        out[key] = Figures(
+        out[name][key] = Figures(
             runs=runs,
             successes=ok,
             failures=bad,
@@ -188,6 +282,9 @@ def figures(
             still_red=int(still),
             longest_red_s=longest,
         )
+    for name, cols in keys.items():
+        if not cols and not out[name]:
+            out[name][()] = Figures()  # the grand total of an empty window: zero runs
     return out
 
 
@@ -195,12 +292,14 @@ def _aware(value: Any) -> Any:
     return value.replace(tzinfo=UTC) if isinstance(value, datetime) else value
 
 
-def _select(keys: list[str]) -> str:
-    return "".join(f"{k}, " for k in keys)
+def _column(name: str) -> str:
+    if name not in (*SERIES, "branch_class", "event"):
+        raise ValueError(f"cannot filter runs on {name!r}")
+    return name
 
 
-def _group_by(keys: list[str]) -> str:
-    return f"GROUP BY {', '.join(keys)}" if keys else ""
+def _literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
 
 
 def span(con: duckdb.DuckDBPyConnection) -> tuple[datetime, datetime] | None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from greenline.insights.metrics import Figures, Window, figures
+from greenline.insights.metrics import Figures, Window, figures, grouped_figures, prepare
 from greenline.model.delivery import utc_naive
 
 if TYPE_CHECKING:
@@ -74,18 +74,21 @@ def _compared(now: Figures, before: Figures, year: Figures) -> dict[str, Any]:
 def summarise(
     con: duckdb.DuckDBPyConnection, window: Window, extras: Extras | None = None
 ) -> dict[str, Any]:
-    """The whole summary for ``window`` (``prepare`` has run on ``con``)."""
+    """The whole summary for ``window`` over the ``scoped`` view (see ``metrics.scope``)."""
     extras = extras or Extras()
     windows = {"now": window, "previous": window.previous(), "year_ago": window.year_ago()}
-    by_class = {name: figures(con, w, ("branch_class",)) for name, w in windows.items()}
-    overall_all = {name: figures(con, w) for name, w in windows.items()}
+    prepare(con, windows.values())
+    sets = {
+        "all": (),
+        "class": ("branch_class",),
+        "workflow": ("repository", "workflow", "branch_class"),
+    }
+    per = {name: grouped_figures(con, w, sets) for name, w in windows.items()}
     overall: dict[str, Any] = {}
     for cls in ("default", "other"):
-        now, before, year = (by_class[n].get((cls,), Figures()) for n in windows)
+        now, before, year = (per[n]["class"].get((cls,), Figures()) for n in windows)
         overall[cls] = _compared(now, before, year)
-    overall["all"] = _compared(*(overall_all[n].get((), Figures()) for n in windows))
-    groups = ("repository", "workflow", "branch_class")
-    per_workflow = {name: figures(con, w, groups) for name, w in windows.items()}
+    overall["all"] = _compared(*(per[n]["all"].get((), Figures()) for n in windows))
     workflows = [
         {
             "repository": key[0],
@@ -93,11 +96,11 @@ def summarise(
             "branch_class": key[2],
             **_compared(
                 now,
-                per_workflow["previous"].get(key, Figures()),
-                per_workflow["year_ago"].get(key, Figures()),
+                per["previous"]["workflow"].get(key, Figures()),
+                per["year_ago"]["workflow"].get(key, Figures()),
             ),
         }
-        for key, now in sorted(per_workflow["now"].items())
+        for key, now in sorted(per["now"]["workflow"].items())
     ]
     weekly = [
         {"week": key[1].isoformat(), "branch_class": key[0], **figs.to_dict()}

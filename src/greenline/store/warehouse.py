@@ -191,25 +191,38 @@ class Warehouse:
     ) -> tuple[IngestCount, list[str], list[str]]:
         keys = ", ".join(_q(k) for k in KEYS[table])
         columns = ", ".join(_q(k) for k in COLUMNS[table])
+        # one pass over the incoming records: are they valid, and are their keys distinct?
+        # (distinct hashes prove distinct keys; a collision only sends them the careful way)
+        invalid = (
+            f"count(*) FILTER (WHERE conclusion NOT IN {tuple(CONCLUSIONS)} "
+            "OR created_at IS NULL OR run_id IS NULL OR repository IS NULL)"
+            if table == "runs"
+            else "0"
+        )
+        row = con.execute(
+            f"SELECT count(*), {invalid}, count(DISTINCT hash({keys})) FROM ({source})"
+        ).fetchone()
+        total, bad, distinct = row if row else (0, 0, 0)
+        if bad:
+            raise InputError(
+                f"{bad} run record(s) lack a key or a creation time, or have an unknown "
+                f"conclusion (one of {', '.join(CONCLUSIONS)})",
+                hint="nothing was stored; fix the file and ingest it again",
+            )
+        stored = f"(SELECT {columns} FROM {table})"
+        if distinct == total and not (
+            live
+            and _scalar(con, f"SELECT count(*) FROM ({source}) SEMI JOIN {stored} USING ({keys})")
+        ):
+            # every record is new: written straight from the source, never held in memory
+            return IngestCount(total, 0, 0), self._write(con, table, source) if total else [], []
         # the last record of each key wins within one ingest
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE incoming AS SELECT {columns} FROM "
             f"(SELECT *, row_number() OVER () AS _n FROM ({source})) "
             f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY _n DESC) = 1"
         )
-        if table == "runs":
-            bad = con.execute(
-                f"SELECT count(*) FROM incoming WHERE conclusion NOT IN {tuple(CONCLUSIONS)} "
-                "OR created_at IS NULL OR run_id IS NULL OR repository IS NULL"
-            ).fetchone()
-            if bad and bad[0]:
-                raise InputError(
-                    f"{bad[0]} run record(s) lack a key or a creation time, or have an unknown "
-                    f"conclusion (one of {', '.join(CONCLUSIONS)})",
-                    hint="nothing was stored; fix the file and ingest it again",
-                )
         total = _scalar(con, "SELECT count(*) FROM incoming")
-        stored = f"(SELECT {columns} FROM {table})"
         unchanged = _scalar(
             con,
             f"SELECT count(*) FROM (SELECT * FROM incoming INTERSECT ALL SELECT * FROM {stored})",
@@ -244,27 +257,27 @@ class Warehouse:
         return IngestCount(added, replaced, unchanged), new_files, gone
 
     def _write(self, con: duckdb.DuckDBPyConnection, table: str, query: str) -> list[str]:
-        """Write ``query``'s rows as one Parquet file per month of creation (or start)."""
+        """Write ``query``'s rows as Parquet files, one folder per month of creation (or start),
+        in one pass; returns the new files' names."""
         when = "created_at" if table == "runs" else "coalesce(started_at, finished_at)"
-        months = [
-            r[0]
-            for r in con.execute(
-                f"SELECT DISTINCT strftime(coalesce({when}, TIMESTAMP '1970-01-01'), '%Y-%m') "
-                f"FROM ({query})"
-            ).fetchall()
-        ]
-        names: list[str] = []
-        for month in months:
-            name = f"{table}/{month}/{uuid.uuid4().hex}.parquet"
-            (self.root / name).parent.mkdir(parents=True, exist_ok=True)
+        columns = ", ".join(_q(k) for k in COLUMNS[table])
+        staging = Path(tempfile.mkdtemp(dir=self.root, prefix=".staging-"))
+        try:
             con.execute(
-                f"COPY (SELECT * FROM ({query}) WHERE strftime(coalesce({when}, "
-                f"TIMESTAMP '1970-01-01'), '%Y-%m') = '{month}' "
-                f"ORDER BY {', '.join(_q(k) for k in KEYS[table])}) "
-                f"TO '{_quote(self.root / name)}' (FORMAT parquet, COMPRESSION zstd)"
+                f"COPY (SELECT {columns}, strftime(coalesce({when}, TIMESTAMP '1970-01-01'), "
+                f"'%Y-%m') AS _month FROM ({query})) TO '{_quote(staging)}' "
+                "(FORMAT parquet, COMPRESSION zstd, PARTITION_BY (_month), OVERWRITE_OR_IGNORE)"
             )
-            names.append(name)
-        return names
+            names: list[str] = []
+            for part in sorted(staging.glob("_month=*/*.parquet")):
+                month = part.parent.name.split("=", 1)[1]
+                name = f"{table}/{month}/{uuid.uuid4().hex}.parquet"
+                (self.root / name).parent.mkdir(parents=True, exist_ok=True)
+                part.replace(self.root / name)
+                names.append(name)
+            return names
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
 
     def _replace_manifest(self, manifest: dict[str, list[str]]) -> None:
         fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".manifest-", suffix=".json")
@@ -276,6 +289,8 @@ class Warehouse:
 
     def _sweep(self, manifest: dict[str, list[str]]) -> None:
         """Remove files no manifest names (left by an ingest that crashed)."""
+        for staging in self.root.glob(".staging-*"):
+            shutil.rmtree(staging, ignore_errors=True)  # only an ingest holding the lock writes one
         live = {n for names in manifest.values() for n in names}
         for table in COLUMNS:
             for path in (self.root / table).glob("*/*.parquet"):
