@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 PYTEST_ARGS ?=
 
-.PHONY: venv demo test lint bench bench-record bench-selection bench-insights bench-smoke clean
+.PHONY: venv demo test lint bench bench-record bench-selection bench-insights bench-mergequeue bench-smoke clean
 
 $(STAMP): pyproject.toml setup.py src/greenline/_ctracer.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,10 +42,14 @@ bench-selection: $(STAMP)
 bench-insights: $(STAMP)
 	$(BIN)/python benchmarks/insights/run.py $(BENCH_ARGS)
 
+bench-mergequeue: $(STAMP)
+	$(BIN)/python benchmarks/mergequeue/run.py $(BENCH_ARGS)
+
 bench-smoke: $(STAMP)
 	$(BIN)/python benchmarks/record/run.py --smoke
 	$(BIN)/python benchmarks/selection/run.py --smoke
 	$(BIN)/python benchmarks/insights/run.py --smoke
+	$(BIN)/python benchmarks/mergequeue/run.py --smoke
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info src/greenline/*.so

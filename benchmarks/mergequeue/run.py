@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from greenline.mergequeue.simulate import Scenario, simulate
+from greenline.mergequeue.simulate import Scenario, load_arrival_rate, simulate
 from greenline.model.queue import Strategy
 
 HERE = Path(__file__).resolve().parent
@@ -45,11 +45,6 @@ METRICS = (
 )
 
 
-def arrival_rate(load: float, runners: int, fail_rate: float, ci_minutes: float) -> float:
-    """Changes per hour at ``load`` of what pre-check + one gate run per good change can take."""
-    return load * runners / ((2 - fail_rate) * ci_minutes) * 60
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -62,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.smoke:
         args.changes, args.seeds = 200, [1, 2]
     runners, p, ci = 16, 0.3, 30.0
-    rate = arrival_rate(args.load, runners, p, ci)
+    rate = load_arrival_rate(args.load, runners, p, ci)
     per: dict[str, list[dict[str, Any]]] = {s.value: [] for s in Strategy}
     started = time.perf_counter()
     for seed in args.seeds:

@@ -19,6 +19,7 @@ from greenline.cli.database import db_app
 from greenline.cli.flaky import flaky_app
 from greenline.cli.insights import insights_app
 from greenline.cli.mcp_server import serve_mcp
+from greenline.cli.queue import queue_app
 from greenline.cli.ranking import ranking_app
 from greenline.cli.recording import import_app, record
 from greenline.cli.runs import list_runs, run_app
@@ -79,6 +80,7 @@ app.add_typer(baseline_app, name="baseline")
 app.add_typer(ranking_app, name="ranking")
 app.add_typer(flaky_app, name="flaky")
 app.add_typer(insights_app, name="insights")
+app.add_typer(queue_app, name="queue")
 
 
 def _error(message: str, hint: str | None = None) -> None:

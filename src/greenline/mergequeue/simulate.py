@@ -113,6 +113,12 @@ def _quantile(values: list[float], q: float, unit: float) -> float | None:
     )
 
 
+def load_arrival_rate(load: float, runners: int, fail_rate: float, ci_minutes: float) -> float:
+    """Changes per hour at ``load`` of what the runners can take when every change needs one
+    pre-check run and, when it passes, one gate run."""
+    return load * runners / ((2 - fail_rate) * ci_minutes) * 60
+
+
 def default_config(strategy: Strategy, runners: int) -> QueueConfig:
     """Each strategy as its anchor runs it: serial one at a time; bors batches everything
     waiting (up to 32) and bisects; Zuul starts a window of 20 and halves it on failures; none

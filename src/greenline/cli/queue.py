@@ -1,0 +1,95 @@
+"""``greenline queue simulate``: the merge queue's strategies on a simulated stream of changes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from greenline.api.queue import simulate_queue
+from greenline.cli.state import FORMAT_OPTION, Format, console, emit_json
+from greenline.model.queue import Strategy
+
+queue_app = typer.Typer(
+    help="Merge queue: land many changes fast, keep main green.", no_args_is_help=True
+)
+
+ROWS = (  # times in CI durations
+    ("merges per CI duration", "throughput_per_ci_duration"),
+    ("CI runs per merge", "ci_runs_per_merge"),
+    ("time to merge p50", "merge_p50_ci"),
+    ("time to merge p95", "merge_p95_ci"),
+    ("time to reject p95", "rejection_p95_ci"),
+    ("merged / rejected", None),
+    ("innocent rejections", "innocent_rejections"),
+    ("main green", "main_green_share"),
+)
+
+
+@queue_app.command("simulate")
+def simulate_command(
+    changes: int = typer.Option(1000, "--changes", help="Changes that arrive."),
+    fail_rate: float = typer.Option(
+        0.3, "--fail-rate", help="Share that break tests by themselves."
+    ),
+    conflict_rate: float = typer.Option(
+        0.05, "--conflict-rate", help="Share that conflict with a recent change when combined."
+    ),
+    flake_rate: float = typer.Option(
+        0.03, "--flake-rate", help="Share of check runs that fail in a known-flaky test."
+    ),
+    ci_minutes: float = typer.Option(30.0, "--ci-minutes", help="How long a passing check takes."),
+    runners: int = typer.Option(16, "--runners", help="Check runs at once."),
+    arrival_rate: float | None = typer.Option(
+        None, "--arrival-rate", help="Changes per hour (default: 70% of what the runners can take)."
+    ),
+    strategy: Strategy = typer.Option(
+        Strategy.GREENLINE, "--strategy", help="How the queue lands."
+    ),
+    compare: bool = typer.Option(False, "--compare", help="Every strategy, side by side."),
+    seed: int = typer.Option(1, "--seed", help="The same seed, the same changes and outcomes."),
+    fmt: Format = FORMAT_OPTION,
+) -> None:
+    """Drive the merge-queue engine with a simulated clock and CI and report how it does."""
+    doc = simulate_queue(
+        changes=changes,
+        fail_rate=fail_rate,
+        conflict_rate=conflict_rate,
+        flake_rate=flake_rate,
+        ci_minutes=ci_minutes,
+        runners=runners,
+        arrival_rate=arrival_rate,
+        strategies=list(Strategy) if compare else [strategy],
+        seed=seed,
+    )
+    if fmt is Format.json:
+        emit_json(doc)
+        return
+    _print(doc)
+
+
+def _print(doc: dict[str, Any]) -> None:
+    s = doc["scenario"]
+    console.print(
+        f"{s['changes']} changes at {s['arrival_per_hour']}/h, {s['runners']} runners, "
+        f"{s['ci_minutes']:g}-minute CI; {s['fail_rate']:.0%} break, {s['conflict_rate']:.0%} "
+        f"conflict, {s['flake_rate']:.0%} of runs flake (seed {s['seed']}); times in CI durations"
+    )
+    table = Table(show_header=True, header_style="bold")
+    table.add_column("")
+    for result in doc["strategies"]:
+        table.add_column(result["strategy"], justify="right")
+    for label, key in ROWS:
+        cells = []
+        for result in doc["strategies"]:
+            value = f"{result['merged']} / {result['rejected']}" if key is None else result[key]
+            cells.append(
+                "-"
+                if value is None
+                else f"{value:.0%}"
+                if key == "main_green_share"
+                else str(value)
+            )
+        table.add_row(label, *cells)
+    console.print(table)
