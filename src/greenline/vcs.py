@@ -148,3 +148,60 @@ def list_python_files(root: Path) -> list[str]:
     """Tracked and untracked (not ignored) .py files, relative to ``root``."""
     out = _git(root, "ls-files", "-z", "--cached", "--others", "--exclude-standard", "*.py")
     return sorted({p for p in (out or "").split("\x00") if p})
+
+
+# -- merge-queue trees ------------------------------------------------------------------------
+def _run_git(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["git", *args], cwd=root, capture_output=True, text=True, check=False, timeout=300
+    )
+
+
+def changed_files(root: Path, base: str, head: str) -> list[str]:
+    """The files ``head`` changes since it left ``base`` (``git diff base...head``)."""
+    out = _git(root, "diff", "--name-only", "-z", f"{base}...{head}")
+    return [p for p in (out or "").split("\x00") if p]
+
+
+def add_worktree(root: Path, path: Path, sha: str) -> None:
+    proc = _run_git(root, "worktree", "add", "--detach", "--force", str(path), sha)
+    if proc.returncode != 0:
+        raise VcsError(f"git worktree add {path} failed: {proc.stderr.strip()}")
+
+
+def remove_worktree(root: Path, path: Path) -> None:
+    _run_git(root, "worktree", "remove", "--force", str(path))
+    shutil.rmtree(path, ignore_errors=True)
+    _run_git(root, "worktree", "prune")
+
+
+def merge_commit(worktree: Path, sha: str, message: str) -> str | None:
+    """Merge ``sha`` into the worktree's HEAD as a new commit; its sha, or None on a conflict
+    (the worktree is left as it was)."""
+    proc = _run_git(
+        worktree,
+        "-c",
+        "user.name=greenline queue",
+        "-c",
+        "user.email=queue@greenline.invalid",
+        "merge",
+        "--no-ff",
+        "--no-edit",
+        "-m",
+        message,
+        sha,
+    )
+    if proc.returncode != 0:
+        _run_git(worktree, "merge", "--abort")
+        return None
+    return _git(worktree, "rev-parse", "HEAD")
+
+
+def fast_forward(root: Path, branch: str, new: str, old: str) -> bool:
+    """Move ``branch`` from ``old`` to ``new`` (a descendant) and nothing else: False when the
+    branch is no longer at ``old``. A checked-out branch is fast-forwarded with its files."""
+    if _git(root, "rev-parse", "--verify", "-q", f"refs/heads/{branch}") != old:
+        return False
+    if _git(root, "symbolic-ref", "--short", "-q", "HEAD") == branch:
+        return _run_git(root, "merge", "--ff-only", "--quiet", new).returncode == 0
+    return _run_git(root, "update-ref", f"refs/heads/{branch}", new, old).returncode == 0

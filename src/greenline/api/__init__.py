@@ -24,6 +24,7 @@ from greenline import vcs
 from greenline.api.fixing import FixApi
 from greenline.api.flaky import FlakyApi
 from greenline.api.insights import InsightsApi
+from greenline.api.queue import QueueApi
 from greenline.baselines import read_baseline, write_baseline
 from greenline.config import Settings, Value, load_settings, mask_url
 from greenline.errors import GreenlineError, InputError, NoDataError, UsageError
@@ -85,7 +86,7 @@ class RecordOutcome:
     run: Run | None
 
 
-class Greenline(FlakyApi, FixApi, InsightsApi):
+class Greenline(FlakyApi, FixApi, InsightsApi, QueueApi):
     """One repository's view of a store."""
 
     def __init__(

@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from greenline.api.queue import simulate_queue
-from greenline.cli.state import FORMAT_OPTION, Format, console, emit_json
+from greenline.cli.state import FORMAT_OPTION, Format, console, emit_json, state_of
 from greenline.model.queue import Strategy
 
 queue_app = typer.Typer(
@@ -93,3 +93,97 @@ def _print(doc: dict[str, Any]) -> None:
             )
         table.add_row(label, *cells)
     console.print(table)
+
+
+@queue_app.command("add")
+def add_command(
+    ctx: typer.Context,
+    branch: str = typer.Argument(..., help="The branch to land (at its current head)."),
+    priority: int = typer.Option(0, "--priority", help="Higher lands first."),
+    fmt: Format = FORMAT_OPTION,
+) -> None:
+    """Queue a branch: it is checked alone on main, then lands once its exact tree passes."""
+    with state_of(ctx).open_api() as gl:
+        entry = gl.queue_add(branch, priority)
+    if fmt is Format.json:
+        emit_json({"queued": entry.change_id, "head": entry.head, "priority": entry.priority})
+    else:
+        console.print(f"queued {entry.change_id} at {entry.head[:10]} (priority {entry.priority})")
+
+
+@queue_app.command("remove")
+def remove_command(
+    ctx: typer.Context, branch: str = typer.Argument(..., help="A queued branch.")
+) -> None:
+    """Take a branch out of the queue (its running checks stop)."""
+    with state_of(ctx).open_api() as gl:
+        gl.queue_remove(branch)
+    console.print(f"removed {branch}")
+
+
+@queue_app.command("pause")
+def pause_command(ctx: typer.Context) -> None:
+    """Stop starting checks and landing; results keep arriving."""
+    with state_of(ctx).open_api() as gl:
+        gl.queue_pause(True)
+    console.print("paused")
+
+
+@queue_app.command("resume")
+def resume_command(ctx: typer.Context) -> None:
+    """Start checking and landing again."""
+    with state_of(ctx).open_api() as gl:
+        gl.queue_pause(False)
+    console.print("resumed")
+
+
+@queue_app.command("status")
+def status_command(ctx: typer.Context, fmt: Format = FORMAT_OPTION) -> None:
+    """What is queued, at which stage, and the latest decisions with their reasons."""
+    with state_of(ctx).open_reader() as gl:
+        doc = gl.queue_status()
+    if fmt is Format.json:
+        emit_json(doc)
+        return
+    if doc["branch"] is None:
+        console.print("the merge queue is empty (greenline queue add BRANCH)")
+        return
+    paused = " (paused)" if doc["paused"] else ""
+    console.print(f"landing on {doc['branch']} at {doc['main'][:10]}{paused}")
+    table = Table("branch", "stage", "priority", "running")
+    for e in doc["entries"]:
+        table.add_row(e["branch"], e["stage"], str(e["priority"]), ", ".join(e["runs"]) or "-")
+    if doc["entries"]:
+        console.print(table)
+    for item in doc["journal"][-10:]:
+        console.print(_decision(item))
+
+
+@queue_app.command("run")
+def run_command(
+    ctx: typer.Context,
+    check: str = typer.Option(..., "--check", help="The shell command a tree must pass."),
+    runners: int = typer.Option(2, "--runners", help="Checks at once."),
+    forever: bool = typer.Option(False, "--forever", help="Keep waiting for new branches."),
+    timeout: float | None = typer.Option(None, "--timeout", help="Seconds before a check fails."),
+    fmt: Format = FORMAT_OPTION,
+) -> None:
+    """Run the queue: check each tree, land what passes by fast-forward, eject what fails."""
+
+    def show(item: dict[str, Any]) -> None:
+        if fmt is Format.text:
+            console.print(_decision(item))
+
+    with state_of(ctx).open_api() as gl:
+        counts = gl.queue_run(
+            check, runners=runners, until_empty=not forever, on_decision=show, timeout_s=timeout
+        )
+    if fmt is Format.json:
+        emit_json({"schema": "greenline.queue-run/1", **counts})
+    else:
+        console.print(f"{counts['landed']} landed, {counts['ejected']} ejected")
+
+
+def _decision(item: dict[str, Any]) -> str:
+    changes = ", ".join(item["changes"])
+    return f"{item['kind']} {changes}: {item['reason']}".replace(" : ", ": ")

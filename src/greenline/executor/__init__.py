@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from greenline.executor.local import CommandResult, run_command, run_quiet
+from greenline.executor.local import Background, CommandResult, run_command, run_quiet
 
-__all__ = ["CommandResult", "run_command", "run_quiet"]
+__all__ = ["Background", "CommandResult", "run_command", "run_quiet"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
@@ -57,3 +58,32 @@ def run_quiet(
             os.killpg(proc.pid, 9)
             proc.wait()
             return None
+
+
+class Background:
+    """A shell command running in its own process group, output to a log file; polled, not
+    waited on, so one loop can watch many (the merge queue's checks)."""
+
+    def __init__(self, command: str, cwd: Path, log: Path, env: Mapping[str, str] | None = None):
+        log.parent.mkdir(parents=True, exist_ok=True)
+        self.log = log
+        with log.open("wb") as out:
+            self.proc = subprocess.Popen(
+                ["sh", "-c", command],
+                cwd=cwd,
+                env={**os.environ, **(env or {})},
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def poll(self) -> int | None:
+        """The exit code once it has ended, else None."""
+        return self.proc.poll()
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, 9)
+            self.proc.wait()

@@ -29,8 +29,8 @@ from greenline.errors import StoreError
 from greenline.store.schema import metadata
 
 #: The newest migration this greenline knows; a store stamped with anything else is refused.
-HEAD_REVISION = "0005"
-KNOWN_REVISIONS = ("0001", "0002", "0003", "0004", "0005")
+HEAD_REVISION = "0006"
+KNOWN_REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006")
 MIGRATIONS = Path(__file__).with_name("migrations")
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 WRITE_OPTION = "greenline_write"

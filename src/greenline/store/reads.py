@@ -31,6 +31,7 @@ from greenline.store.schema import (
     environments,
     file_reads,
     flaky_scans,
+    merge_queues,
     quarantine,
     rankers,
     repositories,
@@ -555,3 +556,13 @@ def recent_flaky_scans(
         assert started is not None
         out.append((started, row.sha, row.report))
     return out
+
+
+def merge_queue(conn: Connection, repository: str) -> tuple[int, str] | None:
+    """The repository's merge-queue document and its version, or None before the first."""
+    row = conn.execute(
+        select(merge_queues.c.version, merge_queues.c.document)
+        .join(repositories, merge_queues.c.repository_id == repositories.c.id)
+        .where(repositories.c.name == repository)
+    ).first()
+    return (int(row[0]), str(row[1])) if row else None

@@ -189,3 +189,13 @@ flaky_scans = Table(
     Column("report", Text, nullable=False),
     Index("ix_flaky_scans_repository", "repository_id", "started_at"),
 )
+
+
+merge_queues = Table(
+    "merge_queues",
+    metadata,
+    Column("repository_id", ForeignKey("repositories.id"), primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("document", Text, nullable=False),
+)

@@ -17,6 +17,7 @@ from greenline.store.schema import (
     environments,
     file_reads,
     flaky_scans,
+    merge_queues,
     quarantine,
     rankers,
     repositories,
@@ -406,3 +407,28 @@ def insert_flaky_scan(
     key = result.inserted_primary_key
     assert key is not None
     return int(key[0])
+
+
+def save_merge_queue(
+    conn: Connection, repo_id: int, document: str, version: int, now: datetime
+) -> bool:
+    """Store the queue's document if nobody stored another since ``version`` was read (0: none
+    yet); False when someone did (read it again and redo the step)."""
+    if version == 0:
+        exists = conn.execute(
+            select(merge_queues.c.version).where(merge_queues.c.repository_id == repo_id)
+        ).first()
+        if exists is not None:
+            return False
+        conn.execute(
+            merge_queues.insert().values(
+                repository_id=repo_id, version=1, updated_at=to_utc(now), document=document
+            )
+        )
+        return True
+    result = conn.execute(
+        merge_queues.update()
+        .where(merge_queues.c.repository_id == repo_id, merge_queues.c.version == version)
+        .values(version=version + 1, updated_at=to_utc(now), document=document)
+    )
+    return result.rowcount == 1

@@ -1,0 +1,141 @@
+"""The merge queue on a real git repository with a real check command: good branches land, a
+breaking one and one of a pair that conflicts only when combined are ejected with reasons, main
+passes its check at every commit, and a ``kill -9`` of the runner loses nothing and lands
+nothing untested."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.conftest import git, init_repo
+
+#: main holds two items; more than three fail the check, so c1 and c2 pass alone, not together
+CHECK = "test ! -e BROKEN && test $(ls items | wc -l) -le 3 && sleep {pause}"
+BRANCHES = {
+    "good1": ("docs/one.txt", "one"),
+    "good2": ("docs/two.txt", "two"),
+    "bad": ("BROKEN", "oops"),
+    "c1": ("items/c", "c"),
+    "c2": ("items/d", "d"),
+}
+
+
+def make_repo(root: Path, pause: float) -> Path:
+    repo = root / "repo"
+    (repo / "items").mkdir(parents=True)
+    (repo / "docs").mkdir()
+    for name in ("items/a", "items/b", "docs/README"):
+        (repo / name).write_text(name)
+    (repo / "check.sh").write_text(CHECK.format(pause=pause) + "\n")
+    (repo / ".gitignore").write_text(".greenline/\n")
+    init_repo(repo)
+    for branch, (path, text) in BRANCHES.items():
+        git(repo, "checkout", "-q", "-b", branch, "main")
+        (repo / path).write_text(text)
+        git(repo, "add", "-A")
+        git(repo, "commit", "-q", "-m", branch)
+    git(repo, "checkout", "-q", "main")
+    return repo
+
+
+def greenline(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "greenline", *args],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+
+
+def queue_everything(repo: Path) -> None:
+    for branch in BRANCHES:
+        added = greenline(repo, "queue", "add", branch)
+        assert added.returncode == 0, added.stderr
+
+
+def assert_main_always_green(repo: Path, tested: set[str]) -> list[str]:
+    """Every commit on main passes the check, and every commit main was ever moved to (its
+    reflog) is the first one or one the queue tested; returns main's history, oldest first."""
+    history = git(repo, "rev-list", "--first-parent", "--reverse", "main").split()
+    for sha in history:
+        tree = repo.parent / f"at-{sha[:8]}"
+        git(repo, "worktree", "add", "-q", "--detach", str(tree), sha)
+        check = subprocess.run(["sh", "check.sh"], cwd=tree, check=False, env={**os.environ})
+        git(repo, "worktree", "remove", "--force", str(tree))
+        assert check.returncode == 0, f"main at {sha[:10]} fails its check"
+    tips = set(git(repo, "reflog", "show", "--format=%H", "refs/heads/main").split())
+    assert tips - tested == {history[0]}, "main only ever moved to tested commits"
+    return history
+
+
+def decisions(repo: Path) -> tuple[dict[str, str], dict[str, str], set[str]]:
+    status = json.loads(greenline(repo, "queue", "status", "-f", "json").stdout)
+    assert status["entries"] == [], "nothing left waiting"
+    landed, ejected, tested = {}, {}, set()
+    for item in status["journal"]:
+        for change in item["changes"]:
+            if item["kind"] == "landed":
+                landed[change] = item["reason"]
+            elif item["kind"] == "ejected":
+                ejected[change] = item["reason"]
+        if item["kind"] == "landed":
+            tested.add(item["commit"])
+    return landed, ejected, tested
+
+
+def test_good_branches_land_and_breaking_ones_are_ejected_with_reasons(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path, pause=0.2)
+    queue_everything(repo)
+    status = json.loads(greenline(repo, "queue", "status", "-f", "json").stdout)
+    assert [e["branch"] for e in status["entries"]] == list(BRANCHES)
+    run = greenline(repo, "queue", "run", "--check", "sh check.sh", "--runners", "2", "-f", "json")
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout) == {"schema": "greenline.queue-run/1", "landed": 3, "ejected": 2}
+    landed, ejected, tested = decisions(repo)
+    assert {"good1", "good2"} <= set(landed) and len({"c1", "c2"} & set(landed)) == 1
+    assert ejected["bad"].startswith("fails alone on main")
+    loser = ({"c1", "c2"} - set(landed)).pop()
+    assert "it passed alone, so it conflicts with what lands before it" in ejected[loser]
+    history = assert_main_always_green(repo, tested)
+    assert len(history) == 4  # the first commit and one merge per landed branch
+    files = set(git(repo, "ls-files").split())
+    assert {"docs/one.txt", "docs/two.txt"} <= files and "BROKEN" not in files
+    again = greenline(repo, "queue", "remove", "bad")
+    assert again.returncode == 4 and "bad is not queued" in again.stderr
+
+
+def test_a_killed_runner_resumes_and_lands_nothing_untested(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path, pause=1.5)
+    queue_everything(repo)
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "greenline", "queue", "run", "--check", "sh check.sh"],
+        cwd=repo,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.time() + 60
+    while time.time() < deadline:  # kill it once the first landing is done, mid-queue
+        status = json.loads(greenline(repo, "queue", "status", "-f", "json").stdout)
+        if any(item["kind"] == "landed" for item in status["journal"]):
+            break
+        time.sleep(0.2)
+    os.killpg(runner.pid, signal.SIGKILL)
+    runner.wait()
+    status = json.loads(greenline(repo, "queue", "status", "-f", "json").stdout)
+    assert status["entries"], "the kill came before the queue was done"
+    resumed = greenline(repo, "queue", "run", "--check", "sh check.sh", "-f", "json")
+    assert resumed.returncode == 0, resumed.stderr
+    landed, ejected, tested = decisions(repo)
+    assert set(landed) | set(ejected) == set(BRANCHES), "no branch lost"
+    assert not set(landed) & set(ejected)
+    assert {"good1", "good2"} <= set(landed) and "bad" in ejected
+    assert_main_always_green(repo, tested)
