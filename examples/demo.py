@@ -131,6 +131,50 @@ def insights_demo(repo: Path) -> Path | None:
     return report
 
 
+QUEUE_CHECK = "python -m pytest -q -p no:cacheprovider -x"
+
+
+def queue_demo(base: Path, shop: Path) -> int:
+    """A merge queue on a clone of the shop: two good branches land, one that breaks rounding
+    is ejected with its reason, and main passes its tests at every commit."""
+    repo = base / "queue-shop"
+    subprocess.run(["git", "clone", "-q", str(shop), str(repo)], check=True, capture_output=True)
+    branches = {
+        "receipt-footer": ("docs/receipts.md", "Receipts end with a thank-you line.\n"),
+        "price-tests": (
+            "tests/test_more_pricing.py",
+            "from shop.money import percent_of\n\n\ndef test_ten_percent():\n"
+            "    assert percent_of(1999, 10) == 200\n",
+        ),
+        "rounding-shortcut": None,  # the rounding bug from the selection demo
+    }
+    for branch, change in branches.items():
+        git(repo, "checkout", "-q", "-b", branch, "main")
+        if change is None:
+            money = repo / "shop" / "money.py"
+            money.write_text(money.read_text().replace("+ 50) // 100", "+ 49) // 100"))
+        else:
+            path, text = change
+            (repo / path).parent.mkdir(parents=True, exist_ok=True)
+            (repo / path).write_text(text)
+        git(repo, "add", "-A")
+        git(repo, "commit", "-q", "-m", branch)
+    git(repo, "checkout", "-q", "main")
+    console.print(f"three branches in [bold]{repo}[/]: two good, one breaks rounding")
+    for branch in branches:
+        if greenline(repo, "queue", "add", branch) != 0:
+            return 1
+    steps = (
+        ["queue", "run", "--check", QUEUE_CHECK, "--runners", "2"],
+        ["queue", "status"],
+        ["queue", "simulate", "--compare", "--changes", "300"],
+    )
+    for args in steps:
+        if greenline(repo, *args) != 0:
+            return 1
+    return 0
+
+
 def main() -> int:
     console.print(Rule("greenline demo: record a test suite"))
     repo = make_repository()
@@ -166,6 +210,9 @@ def main() -> int:
     console.print(Rule("greenline demo: delivery insights for a team's CI history"))
     report = insights_demo(repo)
     if report is None:
+        return 1
+    console.print(Rule("greenline demo: a merge queue keeps main green"))
+    if queue_demo(repo.parent, repo) != 0:
         return 1
     console.print(Rule("done"))
     console.print(

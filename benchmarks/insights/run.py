@@ -4,9 +4,9 @@ and 28M workflow runs, and the memory peak, on this machine.
 For each size: a synthetic history (``generate.py``: teams of different sizes, main and feature
 branches, failure streaks, cancellations, reruns) is written as Parquet and as CSV; each is
 ingested into an empty warehouse with ``greenline insights ingest table`` (timed); then
-``greenline insights metrics --format json`` over the last 30 days of the 28M history (timed,
-cold: a fresh process). Memory is the peak resident size of the measured process
-(``/usr/bin/time``-style, from ``resource.getrusage`` of the child).
+``greenline insights metrics --format json`` over the last 30 days of the history (timed,
+three times, a fresh process each). Memory is the peak resident size of each measured process
+(``wait4``'s resource usage of that child alone).
 
     python benchmarks/insights/run.py                 # 1M, 10M, 28M
     python benchmarks/insights/run.py --sizes 1000000
@@ -21,32 +21,32 @@ import argparse
 import json
 import os
 import platform
-import resource
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 WORK = HERE / "work"
-sys.path.insert(0, str(HERE))
-
-from generate import generate  # noqa: E402
-
 TARGETS = {"ingest_runs_per_s": 200_000, "metrics_s_at_28m": 10.0}
 
 
 def timed(argv: list[str], cwd: Path) -> tuple[float, int, str]:
-    """Run a command; (seconds, peak RSS of it in MiB, stdout)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    """Run a command; (seconds, peak resident memory of that process in MiB, stdout)."""
     start = time.perf_counter()
-    proc = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, check=False)
-    seconds = time.perf_counter() - start
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(argv, cwd=cwd, stdout=out, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read().decode(), err.read().decode()
     if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(argv)} failed ({proc.returncode}):\n{proc.stderr}")
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return seconds, max(peak, before) // 1024, proc.stdout
+        raise SystemExit(f"{' '.join(argv)} failed ({proc.returncode}):\n{stderr}")
+    return seconds, usage.ru_maxrss // 1024, stdout
 
 
 def greenline(*args: str) -> list[str]:
@@ -54,13 +54,15 @@ def greenline(*args: str) -> list[str]:
 
 
 def count_rows(path: Path) -> int:
-    import duckdb
-
+    """Rows in a generated file, counted by DuckDB in a child process."""
     reader = "read_parquet" if path.suffix == ".parquet" else "read_csv"
-    con = duckdb.connect()
-    row = con.execute(f"SELECT count(*) FROM {reader}('{path}')").fetchone()
-    con.close()
-    return int(row[0]) if row else 0
+    query = f"SELECT count(*) FROM {reader}('{path}')"
+    code = (
+        "import duckdb; con = duckdb.connect(); con.execute('SET enable_progress_bar = false'); "
+        f"print(con.execute({query!r}).fetchone()[0])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    return int(out.stdout)
 
 
 def measure(size: int, seed: int) -> dict[str, object]:
@@ -70,7 +72,24 @@ def measure(size: int, seed: int) -> dict[str, object]:
     result: dict[str, object] = {"runs_requested": size}
     for fmt in ("parquet", "csv"):
         source = folder / f"runs.{fmt}"
-        result[f"generate_{fmt}_s"] = round(generate(size, source, seed), 2)
+        # in a child process: a forked child's peak memory counts its parent's, so the parent
+        # stays small (DuckDB never runs in it)
+        started = time.perf_counter()
+        subprocess.run(
+            [
+                sys.executable,
+                str(HERE / "generate.py"),
+                "--runs",
+                str(size),
+                "--out",
+                str(source),
+                "--seed",
+                str(seed),
+            ],
+            check=True,
+            capture_output=True,
+        )
+        result[f"generate_{fmt}_s"] = round(time.perf_counter() - started, 2)
         rows = count_rows(source)
         repo = folder / f"repo-{fmt}"
         repo.mkdir()

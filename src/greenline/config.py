@@ -31,6 +31,17 @@ def _parse_count(value: object) -> int:
     return number
 
 
+def _parse_flag(value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("expected true or false")
+
+
 def _parse_patterns(value: object) -> tuple[str, ...]:
     if isinstance(value, str):
         return tuple(p.strip() for p in value.split(",") if p.strip())
@@ -69,6 +80,11 @@ KEYS: dict[str, Key] = {
         20,
         "a quarantined test is released after this many recorded runs in a row that it passed",
     ),
+    "queue_agents_enqueue": Key(
+        _parse_flag,
+        False,
+        "let MCP clients (coding agents) add branches to the merge queue (enqueue_change)",
+    ),
 }
 
 
@@ -105,6 +121,10 @@ class Settings:
     @property
     def quarantine_release_after(self) -> int:
         return int(self.values["quarantine_release_after"].value)
+
+    @property
+    def queue_agents_enqueue(self) -> bool:
+        return bool(self.values["queue_agents_enqueue"].value)
 
 
 def mask_url(url: str) -> str:

@@ -13,6 +13,7 @@ from greenline.insights.metrics import Figures, Window, figures, prepare, scope
 from greenline.insights.summary import summarise
 from greenline.model.delivery import Conclusion, WorkflowRun
 from greenline.store.warehouse import Warehouse, connect_duckdb
+from tests.integration.delivery import workflow_run
 
 S, F, C = Conclusion.SUCCESS, Conclusion.FAILURE, Conclusion.CANCELLED
 DAY = datetime(2026, 3, 2, tzinfo=UTC)  # a Monday
@@ -39,19 +40,14 @@ def run(
     attempt: int = 1,
     run_id: str | None = None,
 ) -> WorkflowRun:
-    began = at(start)
-    return WorkflowRun(
-        provider="github",
-        repository="acme/shop",
+    return workflow_run(
+        run_id or str(n),
+        conclusion,
+        at(start),
+        at(end) if end else None,
         workflow=workflow,
-        run_id=run_id or str(n),
-        attempt=attempt,
         branch=branch,
-        default_branch=branch == "main",
-        conclusion=conclusion,
-        created_at=began,
-        started_at=began,
-        finished_at=at(end) if end else None,
+        attempt=attempt,
     )
 
 

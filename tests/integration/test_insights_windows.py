@@ -14,6 +14,7 @@ from greenline.insights.metrics import Figures, Window, figures, prepare, scope
 from greenline.insights.summary import summarise
 from greenline.model.delivery import Conclusion, WorkflowJob, WorkflowRun
 from greenline.store.warehouse import Warehouse, connect_duckdb
+from tests.integration.delivery import workflow_run
 
 S, F = Conclusion.SUCCESS, Conclusion.FAILURE
 NOW = Window(datetime(2026, 3, 2, tzinfo=UTC), datetime(2026, 3, 9, tzinfo=UTC))
@@ -25,23 +26,18 @@ def run(
     n: int, conclusion: Conclusion, start: str, minutes: int, branch: str = "main"
 ) -> WorkflowRun:
     began = datetime.fromisoformat(start).replace(tzinfo=UTC)
-    return WorkflowRun(
-        provider="github",
+    return workflow_run(
+        str(n),
+        conclusion,
+        began,
+        began + timedelta(minutes=minutes),
         repository="acme/api",
-        workflow="ci",
-        run_id=str(n),
-        attempt=1,
         branch=branch,
-        default_branch=branch == "main",
-        conclusion=conclusion,
-        created_at=began,
-        started_at=began,
-        finished_at=began + timedelta(minutes=minutes),
     )
 
 
 HISTORY = [
-    run(1, F, "2026-02-01 10:00", 10),  # streak A turns red, a month before anything else
+    run(1, F, "2025-12-01 10:00", 10),  # streak A turns red, months before anything else
     run(2, F, "2026-02-24 10:00", 10),  # still A (not a new streak: the run before was red)
     run(3, S, "2026-02-24 12:00", 10),  # A recovers, but it began before the window
     run(4, F, "2026-03-01 20:00", 30),  # streak B: red at 20:30, in the previous window
@@ -49,6 +45,8 @@ HISTORY = [
     run(6, F, "2026-03-03 10:00", 5),  # streak C: red at 10:05
     run(7, S, "2026-03-03 11:00", 5),  # C recovers at 11:05: one hour
     run(8, F, "2026-03-04 10:00", 10, "feature/x"),  # a new branch's first run fails
+    run(12, F, "2026-02-25 10:00", 10, "feature/old"),  # red in the previous window ...
+    run(13, S, "2026-04-10 10:00", 10, "feature/old"),  # ... green 44 days later
     run(9, S, "2025-03-04 10:00", 10),  # a year earlier: two main runs, one feature run
     run(10, S, "2025-03-04 11:00", 10),
     run(11, S, "2025-03-05 10:00", 10, "feature/y"),
@@ -92,7 +90,9 @@ def con(tmp_path: Path):  # type: ignore[no-untyped-def]
 
 def test_streaks_are_exact_whatever_the_windows_read(con) -> None:  # type: ignore[no-untyped-def]
     prepare(con, [PREVIOUS])  # B's recovery lies after this window: found by looking ahead
-    alone = figures(con, PREVIOUS, ("branch_class",))[("default",)]
+    alone = figures(con, PREVIOUS, ("branch_class",))
+    assert alone[("other",)].recovery_mean_s == 44 * 86400.0
+    alone = alone[("default",)]
     prepare(con, [NOW, PREVIOUS, YEAR_AGO])  # one stretch of runs holds both ends
     together = figures(con, PREVIOUS, ("branch_class",))[("default",)]
     assert (
@@ -107,7 +107,7 @@ def test_streaks_are_exact_whatever_the_windows_read(con) -> None:  # type: igno
             duration_p50_s=600.0,
             duration_p95_s=pytest.approx(1680.0),  # of 600, 600, 1800: 600 + 0.9 * (1800 - 600)
             failed_run_seconds=2400.0,
-            recoveries=1,  # B only: run 2's failure continues A, which began on Feb 1
+            recoveries=1,  # B only: run 2's failure continues A, which began in December
             recovery_mean_s=45600.0,
             recovery_p50_s=45600.0,
             recovery_p95_s=45600.0,
@@ -115,6 +115,9 @@ def test_streaks_are_exact_whatever_the_windows_read(con) -> None:  # type: igno
             longest_red_s=45600.0,
         )
     )
+    # the feature branch red in the previous window recovered long after it
+    old = figures(con, PREVIOUS, ("branch_class",))[("other",)]
+    assert (old.recoveries, old.recovery_mean_s, old.still_red) == (1, 44 * 86400.0, 0)
     now = figures(con, NOW, ("branch_class",))
     assert (now[("default",)].recoveries, now[("default",)].recovery_mean_s) == (1, 3600.0)
     feature = now[("other",)]  # its first run ever failed: a streak, still red at the end

@@ -219,3 +219,33 @@ def test_delivery_tools_answer_with_the_cli_json(
     assert len(json.dumps(health)) < 3000, "a token-cheap digest"
     bad = answers['delivery_metrics{"since": "yesterday"}']
     assert bad.is_error and "since 'yesterday': not a date" in bad.content[0].text
+
+
+def test_queue_tools_and_enqueue_only_when_enabled(git_repo: Path) -> None:
+    from tests.conftest import git
+
+    git(git_repo, "checkout", "-q", "-b", "feature")
+    (git_repo / "feature.txt").write_text("new\n")
+    git(git_repo, "add", "-A")
+    git(git_repo, "commit", "-q", "-m", "feature")
+    git(git_repo, "checkout", "-q", "main")
+    off = call_server(git_repo, [("queue_status", {})])
+    assert "enqueue_change" not in {t.name for t in off["tools"]}
+    assert off["queue_status{}"].structured_content["entries"] == []
+    (git_repo / "pyproject.toml").write_text("[tool.greenline]\nqueue_agents_enqueue = true\n")
+    on = call_server(
+        git_repo,
+        [
+            ("enqueue_change", {"branch": "feature", "priority": 2}),
+            ("enqueue_change", {"branch": "nope"}),
+            ("queue_status", {}),
+        ],
+    )
+    queued = on['enqueue_change{"branch": "feature", "priority": 2}'].structured_content
+    assert queued["queued"] == "feature" and queued["priority"] == 2
+    assert on['enqueue_change{"branch": "nope"}'].is_error
+    status = on["queue_status{}"].structured_content
+    assert status["schema"] == "greenline.queue-status/1" and status["branch"] == "main"
+    assert [(e["branch"], e["stage"], e["priority"]) for e in status["entries"]] == [
+        ("feature", "precheck", 2)
+    ]

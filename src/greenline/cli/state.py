@@ -62,7 +62,15 @@ def state_of(ctx: typer.Context) -> CliState:
     return state
 
 
+#: JSON bigger than this is written compact: indenting makes Python's encoder fall back from C
+#: to pure Python, seconds for the metrics of a large history
+PRETTY_LIMIT = 1_000_000
+
+
 def emit_json(document: dict[str, Any]) -> None:
-    """Machine output: one JSON document on stdout."""
-    sys.stdout.write(json.dumps(document, indent=2, sort_keys=False) + "\n")
+    """Machine output: one JSON document on stdout (indented unless it is very large)."""
+    text = json.dumps(document)
+    if len(text) < PRETTY_LIMIT:
+        text = json.dumps(document, indent=2)
+    sys.stdout.write(text + "\n")
     sys.stdout.flush()

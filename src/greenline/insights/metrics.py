@@ -19,7 +19,7 @@ no duration. Pure computation: SQL over a view, no files or clocks of its own.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -82,12 +82,17 @@ class Figures:
     longest_red_s: float | None = None  # open streaks count up to the window's end
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # flat fields: a plain read is many times faster than asdict's deep copy, and a
+        # history of thousands of workflows asks for tens of thousands of these
+        return {name: getattr(self, name) for name in FIGURE_FIELDS}
 
 
 #: how long a run may wait to start, or run, and still be ordered exactly among its neighbours:
 #: the streaks of a window are computed from the runs created from this long before it
 QUEUE_MARGIN = timedelta(days=7)
+
+
+FIGURE_FIELDS = tuple(f.name for f in fields(Figures))
 
 
 def scope(con: duckdb.DuckDBPyConnection, filters: Mapping[str, str] | None = None) -> None:
@@ -115,57 +120,117 @@ def prepare(con: duckdb.DuckDBPyConnection, windows: Iterable[Window]) -> None:
         "INSERT INTO segs VALUES (?, ?, ?)",
         [[i, utc_naive(lo), utc_naive(hi)] for i, (lo, hi) in enumerate(segments)],
     )
-    series = ", ".join(SERIES)
-    order = "began, run_id, attempt"
+    bounds = [utc_naive(t) for lo_hi in segments for t in lo_hi]
+    sid = f"hash({', '.join(SERIES)})"
     within = " UNION ALL ".join(
         f"SELECT {i} AS seg, * FROM scoped WHERE created_at >= ? AND created_at < ? "
         f"AND conclusion IN {OUTCOMES}"
         for i in range(len(segments))
     )
+    # where streaks turn red, and the end of the next success after each (sorting a series
+    # key and the order alone: a 64-bit hash of the series, no strings, is what makes this fast)
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE marks AS
-        WITH o AS (
-          SELECT seg, {series}, branch_class, conclusion <> 'success' AS red, ended,
-            began, run_id, attempt,
-            lag(conclusion <> 'success') OVER (PARTITION BY seg, {series} ORDER BY {order})
-              AS prev_red
-          FROM ({within})
-        )
-        SELECT *,
-          lead(ended) OVER (PARTITION BY seg, {series} ORDER BY {order}) AS next_mark_at
-        FROM o WHERE (red AND prev_red IS NOT TRUE) OR (NOT red AND prev_red)
+        SELECT * FROM (
+          SELECT seg, sid, red, ended,
+            lag(red) OVER w AS prev_red,
+            first_value(CASE WHEN NOT red THEN ended END IGNORE NULLS)
+              OVER (w ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING) AS green_at
+          FROM (SELECT seg, {sid} AS sid, began, run_id, attempt, ended,
+                  conclusion <> 'success' AS red FROM ({within}))
+          WINDOW w AS (PARTITION BY seg, sid ORDER BY began, run_id, attempt)
+        ) WHERE red AND prev_red IS NOT TRUE
         """,
-        [utc_naive(t) for lo_hi in segments for t in lo_hi],
+        bounds,
     )
-    key = "struct_pack(b := r.began, i := r.run_id, a := r.attempt)"
-    on = " AND ".join(f"r.{c} = e.{c}" for c in SERIES)
     con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE edges AS
-        WITH e AS (
-          SELECT DISTINCT seg, {series} FROM marks
-          WHERE red AND (prev_red IS NULL OR next_mark_at IS NULL)
-        )
-        SELECT e.seg, {", ".join(f"e.{c}" for c in SERIES)},
-          arg_max(r.conclusion <> 'success', {key}) FILTER (WHERE r.created_at < s.lo)
-            AS red_before,
-          arg_min(r.ended, {key}) FILTER (WHERE r.created_at >= s.hi
-                                          AND r.conclusion = 'success') AS green_after
-        FROM e JOIN segs s USING (seg) JOIN scoped r ON {on}
-        WHERE r.conclusion IN {OUTCOMES} AND (r.created_at < s.lo OR r.created_at >= s.hi)
-        GROUP BY ALL
+        """
+        CREATE OR REPLACE TEMP TABLE cands AS
+        SELECT seg, sid, bool_or(prev_red IS NULL) AS need_before,
+          bool_or(green_at IS NULL) AS need_after
+        FROM marks GROUP BY seg, sid HAVING need_before OR need_after
         """
     )
+    _edges(con, segments, sid, near=True)
+    _edges(con, segments, sid, near=False)
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE streaks AS
-        SELECT {", ".join(f"m.{c}" for c in SERIES)}, m.branch_class, m.ended AS red_at,
-          coalesce(m.next_mark_at, e.green_after) AS green_at,
-          epoch(coalesce(m.next_mark_at, e.green_after) - m.ended) AS recovery_s
-        FROM marks m LEFT JOIN edges e USING (seg, {series})
-        WHERE m.red AND (m.prev_red IS NOT NULL OR NOT coalesce(e.red_before, false))
-        """
+        WITH names AS (
+          SELECT sid, {", ".join(f"any_value({c}) AS {c}" for c in SERIES)},
+            any_value(branch_class) AS branch_class
+          FROM (SELECT {sid} AS sid, * FROM ({within})) SEMI JOIN marks USING (sid)
+          GROUP BY sid
+        ),
+        edges AS (
+          SELECT seg, sid,
+            coalesce(any_value(red_before) FILTER (WHERE near),
+                     any_value(red_before) FILTER (WHERE NOT near)) AS red_before,
+            coalesce(any_value(green_after) FILTER (WHERE near),
+                     any_value(green_after) FILTER (WHERE NOT near)) AS green_after
+          FROM edge_parts GROUP BY seg, sid
+        )
+        SELECT {", ".join(f"n.{c}" for c in SERIES)}, n.branch_class, m.ended AS red_at,
+          coalesce(m.green_at, e.green_after) AS green_at,
+          epoch(coalesce(m.green_at, e.green_after) - m.ended) AS recovery_s
+        FROM marks m JOIN names n USING (sid) LEFT JOIN edges e USING (seg, sid)
+        WHERE m.prev_red IS NOT NULL OR NOT coalesce(e.red_before, false)
+        """,
+        bounds,
+    )
+
+
+#: streak edges are looked for this close to a window first (most series ran recently), then,
+#: for the series still unresolved, in the rest of the history
+NEAR = timedelta(days=31)
+
+
+def _edges(
+    con: duckdb.DuckDBPyConnection,
+    segments: list[tuple[datetime, datetime]],
+    sid: str,
+    near: bool,
+) -> None:
+    """For each series a window needs, the outcome of its last run before the window and the
+    end of its first success after it: close to the window, or (``near=False``) beyond, for
+    the series the close look did not settle."""
+    if near:
+        ranges = [(lo - NEAR, lo) for lo, _ in segments] + [(hi, hi + NEAR) for _, hi in segments]
+        wanted = "cands"
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE edge_parts (seg INTEGER, sid UBIGINT, near BOOLEAN, "
+            "red_before BOOLEAN, green_after TIMESTAMP)"
+        )
+    else:
+        far = datetime(1, 1, 1, tzinfo=UTC), datetime(9999, 1, 1, tzinfo=UTC)
+        ranges = [(far[0], lo - NEAR) for lo, _ in segments]
+        ranges += [(hi + NEAR, far[1]) for _, hi in segments]
+        wanted = """(SELECT c.seg, c.sid,
+            c.need_before AND e.red_before IS NULL AS need_before,
+            c.need_after AND e.green_after IS NULL AS need_after
+          FROM cands c LEFT JOIN edge_parts e USING (seg, sid)
+          WHERE (c.need_before AND e.red_before IS NULL)
+             OR (c.need_after AND e.green_after IS NULL))"""
+    where = " OR ".join("(created_at >= ? AND created_at < ?)" for _ in ranges)
+    # by start time alone (runs of one series starting in the same microsecond, were there any,
+    # would be taken in no particular order): comparing a number is what keeps this fast
+    key = "r.began"
+    con.execute(
+        f"""
+        INSERT INTO edge_parts
+        SELECT c.seg, c.sid, {str(near).upper()},
+          arg_max(r.red, {key}) FILTER (WHERE c.need_before AND r.created_at < s.lo
+                                        AND r.created_at {">=" if near else "<"} s.lo - ?),
+          arg_min(r.ended, {key}) FILTER (WHERE c.need_after AND r.created_at >= s.hi
+                                          AND r.created_at {"<" if near else ">="} s.hi + ?
+                                          AND NOT r.red)
+        FROM {wanted} c JOIN segs s USING (seg)
+        JOIN (SELECT {sid} AS sid, created_at, began, ended, conclusion <> 'success' AS red
+              FROM scoped WHERE conclusion IN {OUTCOMES} AND ({where})) r USING (sid)
+        GROUP BY c.seg, c.sid
+        """,
+        [NEAR, NEAR, *(utc_naive(t) for r in ranges for t in r)],
     )
 
 

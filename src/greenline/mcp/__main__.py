@@ -35,11 +35,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         address = parse_address(args.http) if args.http else None
         # fail now, with one clear line, if the store cannot be opened (made if missing)
-        Greenline.open(args.repo, db=args.db).close()
+        with Greenline.open(args.repo, db=args.db) as gl:
+            enqueue = gl.settings.queue_agents_enqueue
     except GreenlineError as exc:
         print(f"greenline: error: {exc}", file=sys.stderr)
         return exc.exit_code
-    server = build_server(open_api)
+    server = build_server(open_api, enqueue=enqueue)
     if address is None:
         server.run("stdio")
     else:

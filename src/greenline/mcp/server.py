@@ -27,7 +27,7 @@ Use select_tests after editing code to learn which tests to run; list_runs to se
 and whether main is green; get_run for one run's failures; test_history to judge one test over
 time (failing since when, on which commits); list_flaky_tests and explain_flaky_test to tell a
 flaky test from a real failure; pipeline_health and delivery_metrics for how CI is doing (success
-rate, recovery, duration) against the benchmarks."""
+rate, recovery, duration) against the benchmarks; queue_status for the merge queue."""
 
 MAX_LIMIT = 200
 
@@ -40,8 +40,9 @@ def _call(open_api: Callable[[], Greenline], fn: Callable[[Greenline], Any]) -> 
         raise ToolError(str(exc)) from None
 
 
-def build_server(open_api: Callable[[], Greenline]) -> MCPServer:
-    """An MCP server whose tools open the api per call (the store may change between calls)."""
+def build_server(open_api: Callable[[], Greenline], *, enqueue: bool = False) -> MCPServer:
+    """An MCP server whose tools open the api per call (the store may change between calls);
+    ``enqueue`` (the ``queue_agents_enqueue`` setting) adds the tool that queues branches."""
     server = MCPServer(name="greenline", version=__version__, instructions=INSTRUCTIONS)
 
     @server.tool(name="list_runs", title="List recorded test runs")
@@ -195,5 +196,29 @@ def build_server(open_api: Callable[[], Greenline]) -> MCPServer:
         workflows and up to four plain-language findings. Use it to answer "why is main red?"
         or "is CI healthy?" cheaply."""
         return health(metrics(None, None, days, repository))
+
+    @server.tool(name="queue_status", title="What is in the merge queue, and why")
+    def queue_status() -> dict[str, Any]:
+        """The merge queue: the branch it lands on, each queued branch's stage (precheck: being
+        checked alone on main; gate: waiting for or in the tree that would land) and priority,
+        and the latest decisions with their reasons (landed as which commit, ejected because
+        which check failed on which tree). Same document as `greenline queue status -f json`."""
+        status: dict[str, Any] = _call(open_api, lambda gl: gl.queue_status())
+        return status
+
+    if enqueue:
+
+        @server.tool(name="enqueue_change", title="Queue a branch to land on main")
+        def enqueue_change(branch: str, priority: int = 0) -> dict[str, Any]:
+            """Add `branch` (at its current head) to the merge queue: it is checked alone on
+            main, then lands once the exact tree that would land passes; a runner
+            (`greenline queue run`) does the work. Higher `priority` lands first."""
+
+            def add(gl: Greenline) -> dict[str, Any]:
+                entry = gl.queue_add(branch, priority)
+                return {"queued": entry.change_id, "head": entry.head, "priority": priority}
+
+            queued: dict[str, Any] = _call(open_api, add)
+            return queued
 
     return server

@@ -82,6 +82,8 @@ def connect_duckdb(threads: int | None = None) -> duckdb.DuckDBPyConnection:
             hint="pip install 'greenline[insights]'",
         ) from None
     con = duckdb.connect(config={"memory_limit": MEMORY_LIMIT})
+    # DuckDB draws a progress bar on stdout for long queries: it would break --format json
+    con.execute("SET enable_progress_bar = false")
     if threads:
         con.execute(f"SET threads = {int(threads)}")
     return con
