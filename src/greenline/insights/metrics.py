@@ -152,8 +152,25 @@ def prepare(con: duckdb.DuckDBPyConnection, windows: Iterable[Window]) -> None:
         FROM marks GROUP BY seg, sid HAVING need_before OR need_after
         """
     )
-    _edges(con, segments, sid, near=True)
-    _edges(con, segments, sid, near=False)
+    # one pass over the rest of the history, for just those series: the outcome of the last
+    # run before the window and the end of the first success after it (by start time alone:
+    # runs of one series starting in the same microsecond, were there any, would be taken in
+    # no particular order; comparing one number is what keeps this fast)
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE edges AS
+        SELECT c.seg, c.sid,
+          arg_max(r.red, r.began) FILTER (WHERE c.need_before AND r.created_at < s.lo)
+            AS red_before,
+          arg_min(r.ended, r.began) FILTER (WHERE c.need_after AND r.created_at >= s.hi
+                                              AND NOT r.red) AS green_after
+        FROM cands c JOIN segs s USING (seg)
+        JOIN (SELECT {sid} AS sid, created_at, began, ended, conclusion <> 'success' AS red
+              FROM scoped WHERE conclusion IN {OUTCOMES}) r USING (sid)
+        WHERE r.created_at < s.lo OR r.created_at >= s.hi
+        GROUP BY c.seg, c.sid
+        """
+    )
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE streaks AS
@@ -162,14 +179,6 @@ def prepare(con: duckdb.DuckDBPyConnection, windows: Iterable[Window]) -> None:
             any_value(branch_class) AS branch_class
           FROM (SELECT {sid} AS sid, * FROM ({within})) SEMI JOIN marks USING (sid)
           GROUP BY sid
-        ),
-        edges AS (
-          SELECT seg, sid,
-            coalesce(any_value(red_before) FILTER (WHERE near),
-                     any_value(red_before) FILTER (WHERE NOT near)) AS red_before,
-            coalesce(any_value(green_after) FILTER (WHERE near),
-                     any_value(green_after) FILTER (WHERE NOT near)) AS green_after
-          FROM edge_parts GROUP BY seg, sid
         )
         SELECT {", ".join(f"n.{c}" for c in SERIES)}, n.branch_class, m.ended AS red_at,
           coalesce(m.green_at, e.green_after) AS green_at,
@@ -178,59 +187,6 @@ def prepare(con: duckdb.DuckDBPyConnection, windows: Iterable[Window]) -> None:
         WHERE m.prev_red IS NOT NULL OR NOT coalesce(e.red_before, false)
         """,
         bounds,
-    )
-
-
-#: streak edges are looked for this close to a window first (most series ran recently), then,
-#: for the series still unresolved, in the rest of the history
-NEAR = timedelta(days=31)
-
-
-def _edges(
-    con: duckdb.DuckDBPyConnection,
-    segments: list[tuple[datetime, datetime]],
-    sid: str,
-    near: bool,
-) -> None:
-    """For each series a window needs, the outcome of its last run before the window and the
-    end of its first success after it: close to the window, or (``near=False``) beyond, for
-    the series the close look did not settle."""
-    if near:
-        ranges = [(lo - NEAR, lo) for lo, _ in segments] + [(hi, hi + NEAR) for _, hi in segments]
-        wanted = "cands"
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE edge_parts (seg INTEGER, sid UBIGINT, near BOOLEAN, "
-            "red_before BOOLEAN, green_after TIMESTAMP)"
-        )
-    else:
-        far = datetime(1, 1, 1, tzinfo=UTC), datetime(9999, 1, 1, tzinfo=UTC)
-        ranges = [(far[0], lo - NEAR) for lo, _ in segments]
-        ranges += [(hi + NEAR, far[1]) for _, hi in segments]
-        wanted = """(SELECT c.seg, c.sid,
-            c.need_before AND e.red_before IS NULL AS need_before,
-            c.need_after AND e.green_after IS NULL AS need_after
-          FROM cands c LEFT JOIN edge_parts e USING (seg, sid)
-          WHERE (c.need_before AND e.red_before IS NULL)
-             OR (c.need_after AND e.green_after IS NULL))"""
-    where = " OR ".join("(created_at >= ? AND created_at < ?)" for _ in ranges)
-    # by start time alone (runs of one series starting in the same microsecond, were there any,
-    # would be taken in no particular order): comparing a number is what keeps this fast
-    key = "r.began"
-    con.execute(
-        f"""
-        INSERT INTO edge_parts
-        SELECT c.seg, c.sid, {str(near).upper()},
-          arg_max(r.red, {key}) FILTER (WHERE c.need_before AND r.created_at < s.lo
-                                        AND r.created_at {">=" if near else "<"} s.lo - ?),
-          arg_min(r.ended, {key}) FILTER (WHERE c.need_after AND r.created_at >= s.hi
-                                          AND r.created_at {"<" if near else ">="} s.hi + ?
-                                          AND NOT r.red)
-        FROM {wanted} c JOIN segs s USING (seg)
-        JOIN (SELECT {sid} AS sid, created_at, began, ended, conclusion <> 'success' AS red
-              FROM scoped WHERE conclusion IN {OUTCOMES} AND ({where})) r USING (sid)
-        GROUP BY c.seg, c.sid
-        """,
-        [NEAR, NEAR, *(utc_naive(t) for r in ranges for t in r)],
     )
 
 
@@ -292,8 +248,7 @@ def grouped_figures(
           count(*) FILTER (WHERE conclusion = 'success'),
           count(*) FILTER (WHERE conclusion IN ('failure', 'infra_failure')),
           count(*) FILTER (WHERE conclusion = 'cancelled'),
-          quantile_cont(duration_s, 0.5),
-          quantile_cont(duration_s, 0.95),
+          quantile_cont(duration_s, [0.5, 0.95]),
           coalesce(sum(duration_s) FILTER (WHERE conclusion IN ('failure', 'infra_failure')), 0)
         FROM (SELECT *, date_trunc('week', created_at) AS week, 1 AS one FROM scoped
               WHERE created_at >= ? AND created_at < ?)
@@ -309,8 +264,7 @@ def grouped_figures(
             SELECT {select}
               count(recovery_s),
               avg(recovery_s),
-              quantile_cont(recovery_s, 0.5),
-              quantile_cont(recovery_s, 0.95),
+              quantile_cont(recovery_s, [0.5, 0.95]),
               count(*) FILTER (WHERE green_at IS NULL),
               max(epoch(coalesce(green_at, greatest(?, red_at)) - red_at))
             FROM (SELECT *, date_trunc('week', red_at) AS week, 1 AS one FROM streaks
@@ -325,10 +279,12 @@ def grouped_figures(
     for r in rows:
         name = gid[r[n - 1]]
         key = tuple(_aware(r[columns.index(c)]) for c in keys[name])
-        runs, ok, bad, cancelled, p50, p95, failed_s = r[n:]
-        recovered, mean, r50, r95, still, longest = red.get(
-            tuple(r[:n]), (0, None, None, None, 0, None)
+        runs, ok, bad, cancelled, durations, failed_s = r[n:]
+        recovered, mean, recoveries, still, longest = red.get(
+            tuple(r[:n]), (0, None, None, 0, None)
         )
+        p50, p95 = durations or (None, None)  # one sort for both quantiles
+        r50, r95 = recoveries or (None, None)
         ended = ok + bad
         out[name][key] = Figures(
             runs=runs,
