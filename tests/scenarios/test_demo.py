@@ -47,3 +47,17 @@ def test_demo_records_the_example_project(tmp_path: Path) -> None:
     assert f"The delivery report: {report}" in out.replace("\n", "")
     assert report.read_text().count("Plotly.newPlot") == 1
     assert (demo_repo / ".greenline" / "greenline.db").exists()
+    # the merge queue: two good branches land, the one that breaks rounding does not
+    flat = " ".join(out.split())
+    assert "ejected rounding-shortcut: fails alone on main" in flat
+    assert "2 landed, 1 ejected" in flat
+    assert "greenline" in flat and "merges per CI duration" in flat
+    queue_repo = demo_repo.parent / "queue-shop"
+    log = subprocess.run(
+        ["git", "log", "--format=%s", "--first-parent", "main"],
+        cwd=queue_repo,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "rounding-shortcut" not in log and log.count("greenline queue") == 2

@@ -139,3 +139,35 @@ def test_a_killed_runner_resumes_and_lands_nothing_untested(tmp_path: Path) -> N
     assert not set(landed) & set(ejected)
     assert {"good1", "good2"} <= set(landed) and "bad" in ejected
     assert_main_always_green(repo, tested)
+
+
+def test_a_landing_that_finds_main_moved_requeues_its_branches(tmp_path: Path) -> None:
+    from greenline.api import Greenline
+    from greenline.mergequeue.codec import dump_entry
+    from greenline.model.queue import QueueEntry
+
+    repo = make_repo(tmp_path, pause=0)
+    old = git(repo, "rev-parse", "main")
+    head = git(repo, "rev-parse", "good1")
+    with Greenline.open(repo) as gl:
+        gl.queue_add("good2")
+        # a landing written down but not done when the process died ...
+        entry = dump_entry(QueueEntry("good1", head, 0.0, 0, frozenset({"docs/one.txt"})))
+
+        def crashed(doc):  # type: ignore[no-untyped-def]
+            doc.pending.append({"run_id": "r9", "sha": head, "old": old, "entries": [entry]})
+
+        gl._change_queue(crashed)
+        # ... and meanwhile someone pushed to main
+        (repo / "docs" / "hotfix.txt").write_text("fix\n")
+        git(repo, "add", "-A")
+        git(repo, "commit", "-q", "-m", "hotfix")
+        gl._finish_landings()
+        status = gl.queue_status()
+    assert status["main"] == git(repo, "rev-parse", "main")
+    assert [(e["branch"], e["stage"]) for e in status["entries"]] == [
+        ("good2", "precheck"),
+        ("good1", "precheck"),
+    ]
+    kinds = [(i["kind"], i["changes"]) for i in status["journal"]]
+    assert kinds[-2:] == [("main-moved", []), ("requeued", ["good1"])]

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from greenline import vcs
-from greenline.errors import NoDataError, StoreError, UsageError
+from greenline.errors import NoDataError, StoreError, UsageError, VcsError
 from greenline.executor import Background
-from greenline.mergequeue.codec import dump_state, load_state
+from greenline.mergequeue.codec import dump_entry, dump_state, load_entry, load_state
 from greenline.mergequeue.engine import initial_state, step
 from greenline.mergequeue.simulate import Scenario, load_arrival_rate, simulate
 from greenline.model.queue import (
@@ -193,11 +193,17 @@ class QueueApi:
         raise StoreError("the merge queue is being changed too often to update", hint="retry")
 
     def _step(self, doc: _Doc, events: list[Event]) -> list[Action]:
+        before = doc.state
         doc.state, actions = step(doc.state, events, time.time())
         for action in actions:
             if isinstance(action, Land):
                 sha = doc.commits[action.run_id]
-                doc.pending.append({"run_id": action.run_id, "sha": sha, "old": doc.main})
+                # the entries go with the landing until the branch has moved: should it have
+                # moved elsewhere meanwhile, they are queued again, not lost
+                entries = [dump_entry(e) for c in action.changes if (e := before.entry(c))]
+                doc.pending.append(
+                    {"run_id": action.run_id, "sha": sha, "old": doc.main, "entries": entries}
+                )
                 doc.main = sha
                 _log(doc, "landed", action.changes, f"tested as {sha[:10]}", action.run_id, sha)
             elif isinstance(action, Eject):
@@ -349,27 +355,33 @@ class QueueApi:
             if current != landing["sha"] and not vcs.fast_forward(
                 self.root, doc.branch, landing["sha"], landing["old"]
             ):
-                moved = current
-
-                def lost(d: _Doc, moved: str = moved) -> None:
-                    d.pending.clear()
-                    d.main = moved
-                    self._step(d, [MainMoved(moved)])
-                    _log(
-                        d,
-                        "main-moved",
-                        (),
-                        f"{d.branch} moved to {moved[:10]} by someone else",
-                        None,
+                if current == landing["old"]:
+                    raise VcsError(
+                        f"cannot fast-forward {doc.branch} to {landing['sha'][:10]}: the "
+                        "checkout has local changes in the way",
+                        hint=f"commit or stash them, then run greenline queue run again "
+                        f"(the landing of {', '.join(e['change_id'] for e in landing['entries'])}"
+                        " is kept)",
                     )
-
-                self._change_queue(lost)
+                self._change_queue(functools.partial(self._main_moved, current))
                 return
 
             def done(d: _Doc, sha: str = landing["sha"]) -> None:
                 d.pending = [p for p in d.pending if p["sha"] != sha]
 
             self._change_queue(done)
+
+    def _main_moved(self, moved: str, doc: _Doc) -> None:
+        """The branch moved by someone else's hand: landings not done yet are queued again
+        (their trees are stale), and every tree restarts on the new commit."""
+        requeue = [load_entry(e) for p in doc.pending for e in p["entries"]]
+        doc.pending.clear()
+        doc.main = moved
+        self._step(doc, [MainMoved(moved), *(Added(e) for e in requeue)])
+        _log(doc, "main-moved", (), f"{doc.branch} moved to {moved[:10]} by someone else", None)
+        if requeue:
+            names = tuple(e.change_id for e in requeue)
+            _log(doc, "requeued", names, "their landing found the branch moved", None)
 
     def _announce(
         self,

@@ -3,7 +3,7 @@ the process that ran them)."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 from greenline.model.queue import (
@@ -23,8 +23,7 @@ def dump_state(state: QueueState) -> dict[str, Any]:
     doc = asdict(state)
     doc["version"] = VERSION
     doc["flaky_tests"] = sorted(state.flaky_tests)
-    for entry in doc["entries"]:
-        entry["impacted"] = sorted(entry["impacted"])
+    doc["entries"] = [dump_entry(e) for e in state.entries]
     return doc
 
 
@@ -48,6 +47,17 @@ def load_state(doc: dict[str, Any]) -> QueueState:
         failing_run=doc["failing_run"],
         probe=doc["probe"],
     )
+
+
+def dump_entry(entry: QueueEntry) -> dict[str, Any]:
+    doc = asdict(entry)
+    doc["impacted"] = sorted(entry.impacted)
+    return doc
+
+
+def load_entry(doc: dict[str, Any]) -> QueueEntry:
+    """An entry as ``dump_entry`` wrote it, back in the pre-check stage (it is queued anew)."""
+    return replace(_entry(doc), stage=Stage.PRECHECK, entered_gate_at=None)
 
 
 def _entry(doc: dict[str, Any]) -> QueueEntry:
