@@ -171,3 +171,30 @@ def test_a_landing_that_finds_main_moved_requeues_its_branches(tmp_path: Path) -
     ]
     kinds = [(i["kind"], i["changes"]) for i in status["journal"]]
     assert kinds[-2:] == [("main-moved", []), ("requeued", ["good1"])]
+
+
+def test_a_pytest_check_names_the_failed_tests_in_the_ejection(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    (repo / "tests").mkdir(parents=True)
+    (repo / "calc.py").write_text("def add(a, b):\n    return a + b\n")
+    (repo / "tests" / "test_calc.py").write_text(
+        "from calc import add\n\n\ndef test_add():\n    assert add(2, 2) == 4\n\n\n"
+        "def test_zero():\n    assert add(0, 0) == 0\n"
+    )
+    (repo / ".gitignore").write_text(".greenline/\n__pycache__/\n")
+    init_repo(repo)
+    git(repo, "checkout", "-q", "-b", "off-by-one", "main")
+    (repo / "calc.py").write_text("def add(a, b):\n    return a + b + 1\n")
+    git(repo, "commit", "-q", "-am", "off by one")
+    git(repo, "checkout", "-q", "main")
+    assert greenline(repo, "queue", "add", "off-by-one").returncode == 0
+    check = f"{sys.executable} -m pytest -q -p no:cacheprovider --junitxml=$GREENLINE_QUEUE_JUNIT"
+    run = greenline(repo, "queue", "run", "--check", check)
+    assert run.returncode == 0, run.stderr
+    landed, ejected, _ = decisions(repo)
+    assert not landed
+    assert ejected["off-by-one"] == (
+        "fails alone on main ("
+        + git(repo, "rev-parse", "main")[:10]
+        + "): tests.test_calc::test_add, tests.test_calc::test_zero"  # JUnit ids
+    )

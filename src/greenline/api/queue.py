@@ -13,17 +13,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from greenline import vcs
-from greenline.errors import NoDataError, StoreError, UsageError, VcsError
+from greenline.errors import InputError, NoDataError, StoreError, UsageError, VcsError
 from greenline.executor import Background
+from greenline.junit import JUnitReader
 from greenline.mergequeue.codec import dump_entry, dump_state, load_entry, load_state
 from greenline.mergequeue.engine import initial_state, step
 from greenline.mergequeue.simulate import Scenario, load_arrival_rate, simulate
+from greenline.model import Outcome
 from greenline.model.queue import (
     Action,
     Added,
     CancelRun,
     Eject,
     Event,
+    FlakyTestsKnown,
     Land,
     MainMoved,
     Paused,
@@ -45,6 +48,7 @@ if TYPE_CHECKING:
     from greenline.store import Store
 
 T = TypeVar("T")
+FAILED_OUTCOMES = (Outcome.FAILED, Outcome.ERROR)
 
 SIMULATION_SCHEMA = "greenline.queue-simulation/1"
 STATUS_SCHEMA = "greenline.queue-status/1"
@@ -294,11 +298,12 @@ class QueueApi:
         runner = _Runner(self.root, workdir, check, timeout_s)
         _, before = self._read_queue()
         seen = len(before.journal) if before else 0
+        flaky = self._known_flaky()
 
         def begin(doc: _Doc) -> list[Action]:
             doc.state = replace(doc.state, config=replace(doc.state.config, runners=runners))
             actual = vcs.resolve_revision(self.root, f"refs/heads/{doc.branch}")
-            events: list[Event] = [Restarted()]  # runs of an earlier process are gone
+            events: list[Event] = [Restarted(), FlakyTestsKnown(flaky)]  # earlier runs are gone
             if not doc.pending and actual != doc.main:
                 doc.main = actual
                 events.append(MainMoved(actual))
@@ -325,6 +330,14 @@ class QueueApi:
         finally:
             runner.stop()
         return counts
+
+    def _known_flaky(self) -> frozenset[str]:
+        """The tests the flaky capability calls flaky: failures only there are re-run."""
+        try:
+            verdicts = self.flaky_tests()  # type: ignore[attr-defined]
+        except NoDataError:
+            return frozenset()
+        return frozenset(v.test_id for v in verdicts)
 
     def _apply(self, events: list[Event], doc: _Doc) -> list[Action]:
         return self._step(doc, events)
@@ -475,9 +488,33 @@ class _Runner:
         sha = vcs.resolve_revision(path, "HEAD")
         trees.record(run.run_id, sha, built)
         log = self.workdir / "logs" / f"{run.run_id}.log"
-        env = {"GREENLINE_QUEUE_RUN": run.run_id, "GREENLINE_QUEUE_CHANGES": " ".join(run.changes)}
+        self.junit(run.run_id).parent.mkdir(parents=True, exist_ok=True)
+        self.junit(run.run_id).unlink(missing_ok=True)
+        env = {
+            "GREENLINE_QUEUE_RUN": run.run_id,
+            "GREENLINE_QUEUE_CHANGES": " ".join(run.changes),
+            "GREENLINE_QUEUE_JUNIT": str(self.junit(run.run_id)),
+        }
         self.procs[run.run_id] = (Background(self.check, path, log, env), path, time.time())
         return []
+
+    def junit(self, run_id: str) -> Path:
+        return self.workdir / "junit" / f"{run_id}.xml"
+
+    def failed_tests(self, run_id: str, code: int, log: Path) -> tuple[str, ...]:
+        """The tests that failed, from the JUnit XML the check wrote to $GREENLINE_QUEUE_JUNIT
+        (so known-flaky ones can be told apart), else the exit status and where the log is."""
+        report = self.junit(run_id)
+        if report.exists():
+            try:
+                failed = sorted(
+                    {r.test_id for r in JUnitReader(report) if r.outcome in FAILED_OUTCOMES}
+                )
+            except InputError:
+                failed = []
+            if failed:
+                return tuple(failed)
+        return (f"check exited {code} (log: {log})",)
 
     def cancel(self, run_id: str) -> None:
         found = self.procs.pop(run_id, None)
@@ -496,7 +533,7 @@ class _Runner:
                 continue
             del self.procs[run_id]
             vcs.remove_worktree(self.root, path)
-            failed = () if code == 0 else (f"check exited {code} (log: {proc.log})",)
+            failed = () if code == 0 else self.failed_tests(run_id, code, proc.log)
             events.append(RunFinished(run_id, code == 0, failed))
         return events
 
