@@ -128,10 +128,15 @@ def test_a_killed_runner_resumes_and_lands_nothing_untested(tmp_path: Path) -> N
         if any(item["kind"] == "landed" for item in status["journal"]):
             break
         time.sleep(0.2)
+    status = json.loads(greenline(repo, "queue", "status", "-f", "json").stdout)
+    assert status["runner"]["pid"] == runner.pid
+    second = greenline(repo, "queue", "run", "--check", "sh check.sh")
+    assert second.returncode == 4 and "the queue is already running" in second.stderr
     os.killpg(runner.pid, signal.SIGKILL)
     runner.wait()
     status = json.loads(greenline(repo, "queue", "status", "-f", "json").stdout)
     assert status["entries"], "the kill came before the queue was done"
+    assert status["runner"] is None, "a dead runner is not reported as working"
     resumed = greenline(repo, "queue", "run", "--check", "sh check.sh", "-f", "json")
     assert resumed.returncode == 0, resumed.stderr
     landed, ejected, tested = decisions(repo)

@@ -28,7 +28,7 @@ from greenline.api.queue import QueueApi
 from greenline.baselines import read_baseline, write_baseline
 from greenline.config import Settings, Value, load_settings, mask_url
 from greenline.errors import GreenlineError, InputError, NoDataError, UsageError
-from greenline.executor import run_command
+from greenline.executor import is_process_alive, run_command
 from greenline.junit import JUnitReader
 from greenline.model import (
     Block,
@@ -61,21 +61,6 @@ from greenline.tracing import read_file_blocks
 from greenline.tracing.environment import read_environment
 
 IMPORT_BATCH = 2000
-
-
-def is_process_alive(pid: int) -> bool:
-    """True while ``pid`` runs here (a zombie counts as gone)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
 @dataclass(frozen=True)

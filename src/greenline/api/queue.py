@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import functools
 import json
+import os
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -14,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from greenline import vcs
 from greenline.errors import InputError, NoDataError, StoreError, UsageError, VcsError
-from greenline.executor import Background
+from greenline.executor import Background, is_process_alive
 from greenline.junit import JUnitReader
 from greenline.mergequeue.codec import dump_entry, dump_state, load_entry, load_state
 from greenline.mergequeue.engine import initial_state, step
@@ -136,6 +138,7 @@ class _Doc:
     trees: dict[str, str] = field(default_factory=dict)
     pending: list[dict[str, Any]] = field(default_factory=list)  # landings not yet done
     journal: list[dict[str, Any]] = field(default_factory=list)
+    runner: dict[str, Any] | None = None  # the process running the queue: pid, host, since
 
     def to_json(self) -> str:
         return json.dumps(
@@ -147,6 +150,7 @@ class _Doc:
                 "trees": self.trees,
                 "pending": self.pending,
                 "journal": self.journal[-JOURNAL:],
+                "runner": self.runner,
             }
         )
 
@@ -161,6 +165,7 @@ class _Doc:
             doc["trees"],
             doc["pending"],
             doc["journal"],
+            doc.get("runner"),
         )
 
 
@@ -256,6 +261,7 @@ class QueueApi:
         _, doc = self._read_queue()
         if doc is None:
             return {"schema": STATUS_SCHEMA, "branch": None, "entries": [], "journal": []}
+        active = _runner_alive(doc.runner)
         running = {r.changes[-1]: r for r in doc.state.runs if r.purpose is Purpose.PRECHECK}
         gate_runs = [r for r in doc.state.runs if r.purpose is Purpose.GATE]
         return {
@@ -263,6 +269,7 @@ class QueueApi:
             "branch": doc.branch,
             "main": doc.main,
             "paused": doc.state.paused,
+            "runner": doc.runner if active else None,
             "window": doc.state.window,
             "entries": [
                 {
@@ -273,7 +280,10 @@ class QueueApi:
                     "runs": [
                         r.run_id
                         for r in [running.get(e.change_id), *gate_runs]
-                        if r is not None and e.change_id in r.changes and r.passed is None
+                        if active
+                        and r is not None
+                        and e.change_id in r.changes
+                        and r.passed is None
                     ],
                 }
                 for e in doc.state.entries
@@ -301,6 +311,18 @@ class QueueApi:
         flaky = self._known_flaky()
 
         def begin(doc: _Doc) -> list[Action]:
+            if doc.runner is not None and _runner_alive(doc.runner):
+                raise UsageError(
+                    f"the queue is already running (pid {doc.runner['pid']}, since "
+                    f"{doc.runner['since']})",
+                    hint="one runner per queue: stop that one first, or watch it with "
+                    "greenline queue status",
+                )
+            doc.runner = {
+                "pid": os.getpid(),
+                "host": socket.gethostname(),
+                "since": _now().isoformat(),
+            }
             doc.state = replace(doc.state, config=replace(doc.state.config, runners=runners))
             actual = vcs.resolve_revision(self.root, f"refs/heads/{doc.branch}")
             events: list[Event] = [Restarted(), FlakyTestsKnown(flaky)]  # earlier runs are gone
@@ -329,6 +351,7 @@ class QueueApi:
                     time.sleep(POLL_S)
         finally:
             runner.stop()
+            self._change_queue(_stop_running)
         return counts
 
     def _known_flaky(self) -> frozenset[str]:
@@ -494,6 +517,8 @@ class _Runner:
             "GREENLINE_QUEUE_RUN": run.run_id,
             "GREENLINE_QUEUE_CHANGES": " ".join(run.changes),
             "GREENLINE_QUEUE_JUNIT": str(self.junit(run.run_id)),
+            # what the tree's newest changes touch: a check can run their tests first
+            "GREENLINE_QUEUE_IMPACTED": "\n".join(action.tests_first),
         }
         self.procs[run.run_id] = (Background(self.check, path, log, env), path, time.time())
         return []
@@ -540,6 +565,20 @@ class _Runner:
     def stop(self) -> None:
         for run_id in list(self.procs):
             self.cancel(run_id)
+
+
+def _runner_alive(runner: dict[str, Any] | None) -> bool:
+    """True while the recorded runner process still runs (on another host: assumed so)."""
+    if not runner:
+        return False
+    if runner.get("host") != socket.gethostname():
+        return True
+    return is_process_alive(int(runner["pid"]))
+
+
+def _stop_running(doc: _Doc) -> None:
+    if doc.runner and doc.runner.get("pid") == os.getpid():
+        doc.runner = None
 
 
 def _log(

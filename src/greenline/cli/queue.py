@@ -149,7 +149,13 @@ def status_command(ctx: typer.Context, fmt: Format = FORMAT_OPTION) -> None:
         console.print("the merge queue is empty (greenline queue add BRANCH)")
         return
     paused = " (paused)" if doc["paused"] else ""
-    console.print(f"landing on {doc['branch']} at {doc['main'][:10]}{paused}")
+    runner = doc["runner"]
+    working = (
+        f"a runner works on it (pid {runner['pid']} on {runner['host']})"
+        if runner
+        else "no runner works on it (greenline queue run --check '…')"
+    )
+    console.print(f"landing on {doc['branch']} at {doc['main'][:10]}{paused}; {working}")
     table = Table("branch", "stage", "priority", "running")
     for e in doc["entries"]:
         table.add_row(e["branch"], e["stage"], str(e["priority"]), ", ".join(e["runs"]) or "-")

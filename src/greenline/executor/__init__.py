@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
-from greenline.executor.local import Background, CommandResult, run_command, run_quiet
+from greenline.executor.local import (
+    Background,
+    CommandResult,
+    is_process_alive,
+    run_command,
+    run_quiet,
+)
 
-__all__ = ["Background", "CommandResult", "run_command", "run_quiet"]
+__all__ = ["Background", "CommandResult", "is_process_alive", "run_command", "run_quiet"]
