@@ -81,7 +81,8 @@ def test_tools_answer_with_the_cli_json(git_repo: Path) -> None:
         "propose_flaky_fix",
         "delivery_metrics",
         "pipeline_health",
-    }
+        "queue_status",
+    }, "enqueue_change only when queue_agents_enqueue is on"
     for tool in tools.values():
         assert tool.description and len(tool.description) > 80, "tools explain themselves"
         assert tool.input_schema["type"] == "object"
