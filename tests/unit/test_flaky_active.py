@@ -158,3 +158,19 @@ def test_patches_only_add_statements_and_never_weaken_a_test() -> None:
         donor_statements("def test_c():\n    assert True\n", "test_c")
     with pytest.raises(FixError, match="takes fixtures"):
         donor_statements("def test_c(tmp_path):\n    x = 1\n", "test_c")
+
+
+def test_order_dependence_needs_steadiness_that_luck_would_rarely_give() -> None:
+    from greenline.flaky.active import steady_by_luck
+
+    # fails in 4 of 8 shuffled orders, never in 4 same-order runs or 2 alone: a test failing
+    # 4 times in 14 whatever the order would look this steady more than one time in ten
+    trials = [trial(TrialKind.SHUFFLED, F if i % 2 == 0 else P) for i in range(8)]
+    trials += [trial(TrialKind.SAME_ORDER, P)] * 4 + [trial(TrialKind.ISOLATED, P)] * 2
+    rate = 4 / 14
+    expected = (rate**4 + (1 - rate) ** 4) * (rate**2 + (1 - rate) ** 2)
+    assert steady_by_luck("t::a", trials) == pytest.approx(expected) and expected > 0.1
+    # six more passes alone make luck a less likely explanation (the rate drops too)
+    more = trials + [trial(TrialKind.ISOLATED, P)] * 6
+    assert steady_by_luck("t::a", more) < steady_by_luck("t::a", trials) / 2
+    assert steady_by_luck("t::other", trials) == 1.0

@@ -23,11 +23,12 @@ from typing import TYPE_CHECKING, Any
 from greenline import vcs
 from greenline.errors import UsageError
 from greenline.executor import run_quiet
-from greenline.flaky.active import Trial, TrialKind, judge_scan
+from greenline.flaky.active import Trial, TrialKind, judge_scan, steady_by_luck
 from greenline.flaky.causes import guess_category, with_observations
 from greenline.flaky.experiments import (
     CAUSE,
     CLOCK_INSTANTS,
+    SIGNIFICANCE,
     Condition,
     Experiment,
 )
@@ -44,6 +45,7 @@ Progress = Callable[[str, int, int], None]
 MAX_VICTIMS = 10
 MAX_CLEANER_CANDIDATES = 20
 ISOLATED_RUNS = 2
+EXTRA_ISOLATED = 6  # more runs alone, at most, to tell order-dependence from luck
 #: Uncontrolled runs alone before experiments, to know how often the test fails by itself.
 EXPERIMENT_BASELINE = 6
 
@@ -272,6 +274,26 @@ class _Scan:
             self.trials.append(trial)
             self.tick("each failing test alone")
 
+    def confirm_order(self, pool: ThreadPoolExecutor, verdicts: list[FlakyVerdict]) -> None:
+        """Run each order-dependent suspect alone again while its steadiness could still be
+        luck (up to ``EXTRA_ISOLATED`` more runs): a test that flips by itself shows it."""
+        for _ in range(EXTRA_ISOLATED):
+            doubtful = [
+                i
+                for i, v in enumerate(verdicts)
+                if v.category is FlakyCategory.ORDER_DEPENDENT
+                and steady_by_luck(v.test_id, self.trials) > SIGNIFICANCE
+            ]
+            if not doubtful or self.out_of_time():
+                return
+            self.planned += len(doubtful)
+            ids = [verdicts[i].test_id for i in doubtful]
+            for trial in pool.map(lambda t: self.runner.run(TrialKind.ISOLATED, (t,)), ids):
+                self.trials.append(trial)
+                self.tick("order-dependent suspects alone")
+            for i in doubtful:
+                verdicts[i] = judge_scan(verdicts[i].test_id, self.trials)
+
 
 _Step = Callable[[FlakyVerdict, list[Trial], "_Runner", Callable[[str], None]], FlakyVerdict]
 
@@ -333,6 +355,7 @@ class ScanApi:
             scan.rerun(pool, runs)
             scan.isolate(pool, wanted)
             verdicts = [judge_scan(t, scan.trials) for t in wanted]
+            scan.confirm_order(pool, verdicts)
             # who each order-dependent test depends on (one search per victim, side by side)
             order = [
                 i for i, v in enumerate(verdicts) if v.category is FlakyCategory.ORDER_DEPENDENT

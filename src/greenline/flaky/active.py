@@ -94,6 +94,22 @@ def judge_scan(test_id: str, trials: Sequence[Trial]) -> FlakyVerdict:
 _COUNTED = (Outcome.PASSED, *_FAILED)
 
 
+def steady_by_luck(test_id: str, trials: Sequence[Trial]) -> float:
+    """How likely a test that flips at its observed rate whatever the order would look as
+    steady as this one does in the collected order and alone: an order-dependence verdict is
+    only as good as this is small (a coin-flip test is steady over four runs one time in eight)."""
+    mine = [t for t in trials if t.outcomes.get(test_id) in _COUNTED and not t.condition]
+    if not mine:
+        return 1.0
+    rate = sum(t.outcomes[test_id] in _FAILED for t in mine) / len(mine)
+    chance = 1.0
+    for kind in (TrialKind.SAME_ORDER, TrialKind.ISOLATED):
+        n = sum(t.kind is kind for t in mine)
+        if n:
+            chance *= rate**n + (1 - rate) ** n
+    return chance
+
+
 def _consistent(outcomes: Sequence[Outcome]) -> bool:
     return len({o in _FAILED for o in outcomes}) <= 1
 
