@@ -336,13 +336,14 @@ class QueueApi:
         try:
             while True:
                 self._finish_landings()
-                events = runner.perform(actions, _Trees(self))
+                events = runner.perform(actions, functools.partial(_Trees, self))
                 events += runner.collect()
                 actions = []
                 if events:
                     actions = self._change_queue(functools.partial(self._apply, events))
-                seen = self._announce(seen, counts, on_decision)
                 _, doc = self._read_queue()
+                if doc is not None:
+                    seen = self._announce(doc, seen, counts, on_decision)
                 if doc is None or (
                     until_empty and not doc.state.entries and not doc.pending and not runner.busy
                 ):
@@ -375,8 +376,11 @@ class QueueApi:
             for changes, commit in built:
                 doc.trees[TREE_SEP.join(changes)] = commit
             # trees that no longer start with what landed will not be built on again
-            prefix = TREE_SEP.join(landed)
-            doc.trees = {k: v for k, v in doc.trees.items() if k.startswith(prefix)}
+            doc.trees = {
+                k: v
+                for k, v in doc.trees.items()
+                if tuple(k.split(TREE_SEP)[: len(landed)]) == landed
+            }
 
         self._change_queue(change)
 
@@ -419,15 +423,13 @@ class QueueApi:
             names = tuple(e.change_id for e in requeue)
             _log(doc, "requeued", names, "their landing found the branch moved", None)
 
+    @staticmethod
     def _announce(
-        self,
+        doc: _Doc,
         seen: int,
         counts: dict[str, int],
         on_decision: Callable[[dict[str, Any]], None] | None,
     ) -> int:
-        _, doc = self._read_queue()
-        if doc is None:
-            return seen
         fresh = doc.journal[seen:] if seen <= len(doc.journal) else doc.journal
         for item in fresh:
             if item["kind"] in counts:
@@ -439,27 +441,29 @@ class QueueApi:
 
 class _Trees:
     """Where a run's tree starts (the longest tree already built that it extends) and where
-    the commits it builds are kept."""
+    the commits it builds are kept: the document is read once per batch of starts, and the
+    trees each start builds are added to it for the next one."""
 
     def __init__(self, api: QueueApi) -> None:
         self.api = api
+        _, doc = api._read_queue()
+        if doc is None:
+            raise StoreError("the merge queue's state is gone", hint="greenline queue status")
+        self.doc = doc
 
     def start_point(self, changes: tuple[str, ...]) -> tuple[str, int]:
-        _, doc = self.api._read_queue()
-        assert doc is not None
-        landed = doc.state.landed
+        landed = self.doc.state.landed
         for n in range(len(changes), len(landed), -1):
-            commit = doc.trees.get(TREE_SEP.join(changes[:n]))
+            commit = self.doc.trees.get(TREE_SEP.join(changes[:n]))
             if commit is not None:
                 return commit, n
         if changes[: len(landed)] == landed:
-            return doc.main, len(landed)
-        return doc.state.base, 0
+            return self.doc.main, len(landed)
+        return self.doc.state.base, 0
 
     def head_of(self, change: str) -> str:
         """The commit the change was queued at (not wherever its branch is now)."""
-        _, doc = self.api._read_queue()
-        entry = doc.state.entry(change) if doc else None
+        entry = self.doc.state.entry(change)
         if entry is None:
             raise StoreError(f"{change} left the queue while its tree was being built")
         return entry.head
@@ -467,6 +471,8 @@ class _Trees:
     def record(
         self, run_id: str, sha: str | None, built: list[tuple[tuple[str, ...], str]]
     ) -> None:
+        for changes, commit in built:
+            self.doc.trees[TREE_SEP.join(changes)] = commit
         self.api._record_trees(run_id, sha, built)
 
 
@@ -476,16 +482,17 @@ class _Runner:
     def __init__(self, root: Path, workdir: Path, check: str, timeout_s: float | None) -> None:
         self.root, self.workdir, self.check, self.timeout_s = root, workdir, check, timeout_s
         self.procs: dict[str, tuple[Background, Path, float]] = {}
-        self.failed_now: list[Event] = []
 
     @property
     def busy(self) -> bool:
         return bool(self.procs)
 
-    def perform(self, actions: list[Action], trees: _Trees) -> list[Event]:
+    def perform(self, actions: list[Action], open_trees: Callable[[], _Trees]) -> list[Event]:
         events: list[Event] = []
+        trees: _Trees | None = None  # read only when a tree is to be built
         for action in actions:
             if isinstance(action, StartRun):
+                trees = trees or open_trees()
                 events += self.start(action, trees)
             elif isinstance(action, CancelRun):
                 self.cancel(action.run_id)
