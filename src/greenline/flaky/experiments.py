@@ -11,7 +11,7 @@ condition decides the test, every run at one setting ends the same way, though d
 settings may differ. So the first run at a setting predicts the next ones there, and a test
 failing at rate r by itself matches a prediction of failure by luck with probability r (of a
 pass, 1 - r). The rate is only estimated from the runs seen so far, so an experiment takes the
-upper end of its confidence interval (Wilson, one sigma) for the outcome it predicts: a rate
+upper end of its confidence interval (Wilson, two sigma) for the outcome it predicts: a rate
 guessed too low from a few runs must not make luck look unlikely. An :class:`Experiment`
 multiplies those chances over its repeated runs and attributes the cause once the product falls
 below ``SIGNIFICANCE``; one run that breaks a prediction refutes it. It repeats a setting whose
@@ -29,9 +29,9 @@ import math
 from greenline.model import FlakyCategory
 
 SIGNIFICANCE = 0.01
-MAX_RUNS = 20
+MAX_RUNS = 24
 #: how wide the confidence interval of the estimated rate is, in standard deviations
-CONFIDENCE_Z = 1.0
+CONFIDENCE_Z = 2.0
 
 
 class Condition(enum.StrEnum):
