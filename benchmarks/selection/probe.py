@@ -24,7 +24,7 @@ def main() -> int:
     budgets = [float(x) for x in args[1:]]
     with Greenline.open(root, create=False) as gl:
         start = time.perf_counter()
-        plan = gl.plan_selection(learned=learned)
+        plan = gl.selection.plan(learned=learned)
         elapsed = time.perf_counter() - start
     doc = {
         "plan_ms": round(1000 * elapsed, 1),

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from greenline.api import Greenline, is_process_alive, load_config
+from greenline.api import Greenline, load_config
 from greenline.config import Value
 from greenline.errors import InputError, NoDataError, UsageError
+from greenline.executor import is_process_alive
 from greenline.model import CommitInfo, Outcome, RunStatus, TestResult
 from greenline.store import mask_url
 from greenline.vcs import read_commit
@@ -28,15 +29,15 @@ def gl(git_repo: Path, database_url: str) -> Iterator[Greenline]:
 def test_open_names_the_repository_and_keeps_its_store_out_of_git(git_repo: Path) -> None:
     with Greenline.open(git_repo, env={}) as gl:
         assert gl.repository == "repo"
-        assert gl.in_git
+        assert gl.ws.in_git
         assert gl.store.display_url.endswith(".greenline/greenline.db")
-        gl.start_run("pytest")
+        gl.runs.start_run("pytest")
     assert (git_repo / ".greenline" / ".gitignore").read_text().strip().endswith("*")
     assert not read_commit(git_repo).dirty
 
 
 def test_import_junit_stores_one_complete_run(gl: Greenline, git_repo: Path) -> None:
-    run = gl.import_junit([DATA / "pytest_xunit2.xml", DATA / "surefire.xml"])
+    run = gl.runs.import_junit([DATA / "pytest_xunit2.xml", DATA / "surefire.xml"])
     assert run.status is RunStatus.COMPLETE
     assert run.source == "junit"
     assert run.commit.branch == "main" and run.commit.sha
@@ -49,26 +50,28 @@ def test_import_junit_stores_one_complete_run(gl: Greenline, git_repo: Path) -> 
     }
     # the run starts when the earliest suite started
     assert run.started_at.isoformat().startswith("2026-11-20T09:15:30")
-    results = gl.run_results(run.id)
+    results = gl.runs.run_results(run.id)
     assert len([r for r in results if r.test_id == "com.acme.PaymentTest::retriesThenPasses"]) == 3
 
 
 def test_import_with_explicit_commit(gl: Greenline) -> None:
-    run = gl.import_junit([DATA / "ant.xml"], commit=CommitInfo(sha="f" * 40, branch="release"))
+    run = gl.runs.import_junit(
+        [DATA / "ant.xml"], commit=CommitInfo(sha="f" * 40, branch="release")
+    )
     assert (run.commit.sha, run.commit.branch) == ("f" * 40, "release")
 
 
 def test_a_bad_file_among_good_ones_stores_nothing(gl: Greenline) -> None:
     with pytest.raises(InputError, match=r"malformed\.xml:5"):
-        gl.import_junit([DATA / "ant.xml", DATA / "malformed.xml"])
+        gl.runs.import_junit([DATA / "ant.xml", DATA / "malformed.xml"])
     with pytest.raises(NoDataError):
-        gl.test_history("com.acme.CartTest::addsItems")
-    assert gl.list_runs() == []
+        gl.runs.test_history("com.acme.CartTest::addsItems")
+    assert gl.runs.list_runs() == []
 
 
 def test_missing_file_is_a_usage_error(gl: Greenline, tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="no such file"):
-        gl.import_junit([tmp_path / "nope.xml"])
+        gl.runs.import_junit([tmp_path / "nope.xml"])
 
 
 def test_the_same_test_twice_in_a_report_becomes_two_attempts(
@@ -76,14 +79,14 @@ def test_the_same_test_twice_in_a_report_becomes_two_attempts(
 ) -> None:
     shutil.copy(DATA / "ant.xml", tmp_path / "a.xml")
     shutil.copy(DATA / "ant.xml", tmp_path / "b.xml")
-    run = gl.import_junit([tmp_path / "a.xml", tmp_path / "b.xml"])
-    attempts = [r.attempt for r in gl.run_results(run.id) if r.test_id.endswith("addsItems")]
+    run = gl.runs.import_junit([tmp_path / "a.xml", tmp_path / "b.xml"])
+    attempts = [r.attempt for r in gl.runs.run_results(run.id) if r.test_id.endswith("addsItems")]
     assert attempts == [1, 2]
 
 
 def test_tests_filters(gl: Greenline) -> None:
-    run_id = gl.start_run("pytest", commit=CommitInfo(sha="1" * 40, branch="main"))
-    gl.add_results(
+    run_id = gl.runs.start_run("pytest", commit=CommitInfo(sha="1" * 40, branch="main"))
+    gl.runs.add_results(
         run_id,
         [
             TestResult("t::slow", Outcome.PASSED, 9.0),
@@ -91,23 +94,23 @@ def test_tests_filters(gl: Greenline) -> None:
             TestResult("t::quick", Outcome.PASSED, 0.01),
         ],
     )
-    gl.finish_run(run_id, 1, complete=True)
-    assert [s.test_id for s in gl.list_tests()] == ["t::broken", "t::quick", "t::slow"]
-    assert [s.test_id for s in gl.list_tests(slowest=2)] == ["t::slow", "t::broken"]
-    assert [s.test_id for s in gl.list_tests(failing=True)] == ["t::broken"]
+    gl.runs.finish_run(run_id, 1, complete=True)
+    assert [s.test_id for s in gl.runs.list_tests()] == ["t::broken", "t::quick", "t::slow"]
+    assert [s.test_id for s in gl.runs.list_tests(slowest=2)] == ["t::slow", "t::broken"]
+    assert [s.test_id for s in gl.runs.list_tests(failing=True)] == ["t::broken"]
 
 
 def test_unknown_test_suggests_a_close_id(gl: Greenline) -> None:
-    run_id = gl.start_run("pytest", with_environment=False)
-    gl.add_results(run_id, [TestResult("tests/test_a.py::test_parse", Outcome.PASSED)])
+    run_id = gl.runs.start_run("pytest", with_environment=False)
+    gl.runs.add_results(run_id, [TestResult("tests/test_a.py::test_parse", Outcome.PASSED)])
     with pytest.raises(NoDataError) as info:
-        gl.test_history("tests/test_a.py::test_pars")
+        gl.runs.test_history("tests/test_a.py::test_pars")
     assert info.value.hint == "did you mean 'tests/test_a.py::test_parse'?"
 
 
 def test_unknown_run(gl: Greenline) -> None:
     with pytest.raises(NoDataError, match="no run with id 42"):
-        gl.get_run(42)
+        gl.runs.get_run(42)
 
 
 def test_process_liveness() -> None:

@@ -181,9 +181,9 @@ def test_a_live_github_fetch_pages_waits_out_the_rate_limit_and_resumes(tmp_path
     assert transport.requests[0].headers["authorization"] == "Bearer secret-token"
 
     with Greenline.open(tmp_path) as gl:
-        gl.warehouse.ingest(batch.runs, batch.jobs)
+        gl.insights.warehouse.ingest(batch.runs, batch.jobs)
         again = Recorded({"/repos/acme/shop": [httpx.Response(200, json=load(GH / "repo.json"))]})
-        counts, _ = gl.fetch_github("acme/shop", transport=httpx.MockTransport(again))
+        counts, _ = gl.insights.fetch_github("acme/shop", transport=httpx.MockTransport(again))
         assert counts["runs"] == IngestCount(0, 0, 0)
         runs_request = next(r for r in again.requests if r.url.path.endswith("/actions/runs"))
         # resumes a day before the newest run stored (16:00 on 2 March)
@@ -257,15 +257,15 @@ def test_circleci_pages_files_and_live(tmp_path: Path) -> None:
 def test_greenline_s_own_runs_become_workflow_runs(git_repo: Path) -> None:
     with Greenline.open(git_repo) as gl:
         on = {"commit": CommitInfo(sha="f" * 40, branch="main"), "with_environment": False}
-        passed = gl.start_run("pytest", **on)  # type: ignore[arg-type]
-        gl.finish_run(passed, 0, complete=True)
-        failed = gl.start_run("pytest", **on)  # type: ignore[arg-type]
-        gl.finish_run(failed, 1, complete=True)
-        killed = gl.start_run("pytest", **on)  # type: ignore[arg-type]
-        gl.finish_run(killed, None, complete=False)
-        gl.start_run("pytest", commit=CommitInfo(sha="e" * 40, branch="topic"))  # still going
-        gl.import_junit([DATA / "junit" / "ant.xml"], commit=CommitInfo(branch="main"))
-        counts, batch = gl.ingest_own_runs()
+        passed = gl.runs.start_run("pytest", **on)  # type: ignore[arg-type]
+        gl.runs.finish_run(passed, 0, complete=True)
+        failed = gl.runs.start_run("pytest", **on)  # type: ignore[arg-type]
+        gl.runs.finish_run(failed, 1, complete=True)
+        killed = gl.runs.start_run("pytest", **on)  # type: ignore[arg-type]
+        gl.runs.finish_run(killed, None, complete=False)
+        gl.runs.start_run("pytest", commit=CommitInfo(sha="e" * 40, branch="topic"))  # still going
+        gl.runs.import_junit([DATA / "junit" / "ant.xml"], commit=CommitInfo(branch="main"))
+        counts, batch = gl.insights.ingest_own_runs()
         assert counts["runs"] == IngestCount(5, 0, 0)
         assert sorted(
             (r.workflow, r.branch, r.conclusion.value, r.default_branch) for r in batch.runs
@@ -277,4 +277,4 @@ def test_greenline_s_own_runs_become_workflow_runs(git_repo: Path) -> None:
             ("pytest", "topic", "running", False),
         ]
         assert {r.provider for r in batch.runs} == {"greenline"}
-        assert gl.ingest_own_runs()[0]["runs"] == IngestCount(0, 0, 5)
+        assert gl.insights.ingest_own_runs()[0]["runs"] == IngestCount(0, 0, 5)

@@ -46,17 +46,17 @@ def call_server(repo: Path, calls: list[tuple[str, dict[str, Any]]]) -> dict[str
 
 def test_tools_answer_with_the_cli_json(git_repo: Path) -> None:
     with Greenline.open(git_repo) as gl:
-        first = gl.import_junit([DATA / "pytest_xunit2.xml"])
-        second = gl.import_junit([DATA / "surefire.xml"])
-        expected_runs = runs_document(gl.list_runs())
-        results = gl.run_results(first.id)
+        first = gl.runs.import_junit([DATA / "pytest_xunit2.xml"])
+        second = gl.runs.import_junit([DATA / "surefire.xml"])
+        expected_runs = runs_document(gl.runs.list_runs())
+        results = gl.runs.run_results(first.id)
         expected_run = run_document(
-            gl.get_run(first.id), [r for r in results if r.outcome.is_failure]
+            gl.runs.get_run(first.id), [r for r in results if r.outcome.is_failure]
         )
         flaky = "com.acme.PaymentTest::retriesThenPasses"
-        expected_history = history_document(flaky, gl.test_history(flaky, limit=30))
-        expected_flaky = flaky_document(gl.flaky_tests(), gl.active_quarantine())
-        expected_explain = flaky_explanation_document(*gl.explain_flaky(flaky))
+        expected_history = history_document(flaky, gl.runs.test_history(flaky, limit=30))
+        expected_flaky = flaky_document(gl.flaky.verdicts(), gl.flaky.active_quarantine())
+        expected_explain = flaky_explanation_document(*gl.flaky.explain(flaky))
 
     answers = call_server(
         git_repo,
@@ -111,7 +111,7 @@ def test_tools_answer_with_the_cli_json(git_repo: Path) -> None:
 
 def test_mcp_json_equals_cli_json(git_repo: Path, capsys: Any, monkeypatch: Any) -> None:
     with Greenline.open(git_repo) as gl:
-        gl.import_junit([DATA / "ant.xml"])
+        gl.runs.import_junit([DATA / "ant.xml"])
     monkeypatch.chdir(git_repo)
     capsys.readouterr()
     assert run_cli(["runs", "--format", "json"]) == 0
@@ -152,7 +152,7 @@ def test_streamable_http(git_repo: Path) -> None:
     import subprocess
 
     with Greenline.open(git_repo) as gl:
-        gl.import_junit([DATA / "ant.xml"])
+        gl.runs.import_junit([DATA / "ant.xml"])
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -199,7 +199,7 @@ def test_delivery_tools_answer_with_the_cli_json(
 ) -> None:
     github = Path(__file__).parent.parent / "data" / "github"
     with Greenline.open(git_repo) as gl:
-        gl.ingest_files("github", sorted(github.glob("runs-page-?.json")))
+        gl.insights.ingest_files("github", sorted(github.glob("runs-page-?.json")))
     monkeypatch.chdir(git_repo)
     capsys.readouterr()
     assert run_cli(["insights", "metrics", "--days", "2", "--format", "json"]) == 0

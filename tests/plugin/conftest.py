@@ -27,8 +27,8 @@ class Greeter:
 
 def run_and_results(root: Path, run_id: int | None = None) -> tuple[Run, list[TestResult]]:
     with Greenline.open(root) as gl:
-        run = gl.get_run(run_id) if run_id else gl.list_runs(limit=1)[0]
-        return run, gl.run_results(run.id)
+        run = gl.runs.get_run(run_id) if run_id else gl.runs.list_runs(limit=1)[0]
+        return run, gl.runs.run_results(run.id)
 
 
 def coverage_of(root: Path, run_id: int) -> dict[str, TestCoverage]:

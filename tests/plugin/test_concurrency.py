@@ -86,7 +86,7 @@ def test_a_run_killed_midway_stays_incomplete(project: pytest.Pytester) -> None:
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
     with Greenline.open(project.path) as gl:
-        (run,) = gl.list_runs()
+        (run,) = gl.runs.list_runs()
         assert run.status is RunStatus.INCOMPLETE
         assert run.test_count >= 500
     with sqlite3.connect(db) as conn:
@@ -115,12 +115,12 @@ def test_two_recorders_share_one_sqlite_store(project: pytest.Pytester, tmp_path
     outputs = [p.communicate(timeout=300)[0] for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outputs
     with Greenline.open(project.path, db=url) as gl:
-        runs = gl.list_runs()
+        runs = gl.runs.list_runs()
         assert len(runs) == 2
         for run in runs:
             assert run.status is RunStatus.COMPLETE
             assert run.counts == {"passed": 304}
-            results = gl.run_results(run.id)
+            results = gl.runs.run_results(run.id)
             assert len({r.test_id for r in results}) == len(results) == 304
         coverages = [coverage_of_url(project.path, url, r.id) for r in runs]
     assert coverages[0] == coverages[1]

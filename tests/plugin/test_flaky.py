@@ -150,9 +150,9 @@ def test_quarantine_expires_and_is_released_by_hand(project: pytest.Pytester) ->
     project.runpytest_subprocess(*RECORD)
     now = datetime.now(UTC)
     with Greenline.open(project.path) as gl:
-        gl.quarantine_test(COIN, "flaky", expires_at=now + timedelta(hours=1), now=now)
-        assert set(gl.active_quarantine(now)) == {COIN}
-        assert gl.active_quarantine(now + timedelta(hours=2)) == {}, "expired"
+        gl.flaky.quarantine(COIN, "flaky", expires_at=now + timedelta(hours=1), now=now)
+        assert set(gl.flaky.active_quarantine(now)) == {COIN}
+        assert gl.flaky.active_quarantine(now + timedelta(hours=2)) == {}, "expired"
     released = greenline(project, "flaky", "release", COIN, "--reason", "fixed in #13")
     assert released.ret == 0
     released.stdout.fnmatch_lines([f"released {COIN} from quarantine (fixed in #13)"])

@@ -86,3 +86,19 @@ def test_no_patch_is_offered_when_none_holds(project: pytest.Pytester) -> None:
     steady = greenline(project, "fix", "test_two.py::test_resets_mode")
     assert steady.ret == 5
     steady.stderr.fnmatch_lines(["*is stable in * runs: nothing to fix*"])
+
+
+def test_apply_refuses_a_test_file_that_resolves_outside_the_repository(
+    project: pytest.Pytester, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    outside = tmp_path_factory.mktemp("elsewhere") / "test_one.py"
+    victim = project.path / "test_one.py"
+    outside.write_text(victim.read_text())
+    victim.unlink()
+    victim.symlink_to(outside)
+    before = outside.read_text()
+    result = greenline(project, "fix", VICTIM, "--apply", "--verify-runs", "10")
+    assert result.ret == 4, result.stdout.str()
+    err = result.stderr.str()
+    assert "outside the repository" in err and "Hint:" in err
+    assert outside.read_text() == before, "nothing is written outside the repository"

@@ -354,7 +354,7 @@ def test_only_complete_runs_with_coverage_export(project: pytest.Pytester, tmp_p
     from greenline.api import Greenline
 
     with Greenline.open(project.path) as gl:
-        run = gl.import_junit(
+        run = gl.runs.import_junit(
             [__import__("pathlib").Path(__file__).parents[1] / "data" / "junit" / "ant.xml"]
         )
     result = project.run(

@@ -155,20 +155,20 @@ def test_a_landing_that_finds_main_moved_requeues_its_branches(tmp_path: Path) -
     old = git(repo, "rev-parse", "main")
     head = git(repo, "rev-parse", "good1")
     with Greenline.open(repo) as gl:
-        gl.queue_add("good2")
+        gl.queue.add("good2")
         # a landing written down but not done when the process died ...
         entry = dump_entry(QueueEntry("good1", head, 0.0, 0, frozenset({"docs/one.txt"})))
 
         def crashed(doc):  # type: ignore[no-untyped-def]
             doc.pending.append({"run_id": "r9", "sha": head, "old": old, "entries": [entry]})
 
-        gl._change_queue(crashed)
+        gl.queue.docs.change(crashed)
         # ... and meanwhile someone pushed to main
         (repo / "docs" / "hotfix.txt").write_text("fix\n")
         git(repo, "add", "-A")
         git(repo, "commit", "-q", "-m", "hotfix")
-        gl._finish_landings()
-        status = gl.queue_status()
+        gl.queue.finish_landings()
+        status = gl.queue.status()
     assert status["main"] == git(repo, "rev-parse", "main")
     assert [(e["branch"], e["stage"]) for e in status["entries"]] == [
         ("good2", "precheck"),
@@ -203,3 +203,49 @@ def test_a_pytest_check_names_the_failed_tests_in_the_ejection(tmp_path: Path) -
         + git(repo, "rev-parse", "main")[:10]
         + "): tests.test_calc::test_add, tests.test_calc::test_zero"  # JUnit ids
     )
+
+
+def test_a_runner_after_a_killed_one_stops_its_orphaned_checks_and_stale_worktrees(
+    tmp_path: Path,
+) -> None:
+    from greenline.api import Greenline
+    from greenline.executor import is_process_alive
+
+    repo = make_repo(tmp_path, pause=0)
+    queue_everything(repo)
+    pids = tmp_path / "check-pids"
+    slow = f"echo $$ >> {pids}; sleep 120"
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "greenline", "queue", "run", "--check", slow],
+        cwd=repo,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.time() + 60
+    while time.time() < deadline:  # both checks started, and the queue knows their processes
+        with Greenline.open(repo) as gl:
+            _, doc = gl.queue.docs.read()
+        if doc is not None and len(doc.checks) == 2 and len(_lines(pids)) == 2:
+            break
+        time.sleep(0.1)
+    os.kill(runner.pid, signal.SIGKILL)  # the runner alone: its checks live on
+    runner.wait()
+    orphans = [int(pid) for pid in _lines(pids)]
+    assert len(orphans) == 2 and all(is_process_alive(p) for p in orphans)
+    trees = repo / ".greenline" / "queue" / "trees"
+    assert len(list(trees.iterdir())) == 2
+
+    resumed = greenline(repo, "queue", "run", "--check", "sh check.sh")
+    assert resumed.returncode == 0, resumed.stderr
+    assert not any(is_process_alive(p) for p in orphans), "orphaned checks are stopped"
+    assert list(trees.iterdir()) == [], "no worktree is left behind"
+    assert git(repo, "worktree", "list").count("\n") == 0, "git knows no stale worktree"
+    status = json.loads(greenline(repo, "queue", "status", "-f", "json").stdout)
+    cleaned = [item["reason"] for item in status["journal"] if item["kind"] == "cleaned"]
+    assert cleaned == [
+        "2 orphaned check(s) stopped; 2 stale worktree(s) removed (left by a runner that died)"
+    ]
+
+
+def _lines(path: Path) -> list[str]:
+    return path.read_text().split() if path.exists() else []

@@ -36,8 +36,8 @@ def test_the_report_renders_its_charts_without_console_errors(
     git_repo: Path, tmp_path: Path
 ) -> None:
     with Greenline.open(git_repo) as gl:
-        gl.ingest_files("github", [SAMPLE])
-        doc = gl.delivery_metrics(days=70)
+        gl.insights.ingest_files("github", [SAMPLE])
+        doc = gl.insights.metrics(days=70)
     # a hostile workflow name must stay text
     doc["workflows"][0]["workflow"] = "</script><script>alert(1)</script>"
     doc["most_failing_workflows"][0]["workflow"] = "</script><img src=x onerror=alert(2)>"

@@ -1,57 +1,60 @@
-"""The facade's flaky-test half: verdicts from history, explanations, and quarantine."""
+"""Flaky tests: verdicts from history, explanations, quarantine, the active scan and verified
+fixes (the scan and the fixer live in ``flaky_scan`` and ``flaky_fix``)."""
 
 from __future__ import annotations
 
-import difflib
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
-from greenline.api.scanning import ScanApi
+from greenline import vcs
+from greenline.api.flaky_fix import MIN_VERIFY_RUNS, VERIFY_RUNS, Fixer, FixResult
+from greenline.api.flaky_scan import Progress, scan_flaky
+from greenline.api.flaky_trials import ScanReport, report_from_json
+from greenline.api.runs import RunService, unknown_test
+from greenline.api.workspace import Workspace
 from greenline.errors import NoDataError, UsageError
 from greenline.flaky import detect_flaky
 from greenline.model import FlakyVerdict, Observation, QuarantineEntry, Verdict
 from greenline.store import reads, writes
 
-if TYPE_CHECKING:
-    from greenline.config import Settings
-    from greenline.store import Store
-
 #: How many recent runs passive detection reads.
 RUNS_BACK = 200
 
 
-class FlakyApi(ScanApi):
-    """Mixed into Greenline (which provides the store, the repository and the settings)."""
+class FlakyService:
+    """Which tests lie, why, and what is the fix."""
 
-    store: Store
-    repository: str
-    settings: Settings
+    def __init__(self, ws: Workspace, runs: RunService) -> None:
+        self.ws = ws
+        self.runs = runs
 
-    def flaky_tests(self, *, include_stable: bool = False) -> list[FlakyVerdict]:
+    # -- verdicts from history ---------------------------------------------------------------
+    def verdicts(self, *, include_stable: bool = False) -> list[FlakyVerdict]:
         """Every test's verdict from the last runs' history: flaky ones first."""
-        with self.store.read() as conn:
-            seen = reads.observations(conn, self.repository, RUNS_BACK)
-        verdicts = detect_flaky(seen)
+        with self.ws.store.read() as conn:
+            seen = reads.observations(conn, self.ws.repository, RUNS_BACK)
+        found = detect_flaky(seen)
         if include_stable:
-            return verdicts
-        return [v for v in verdicts if v.verdict is not Verdict.STABLE]
+            return found
+        return [v for v in found if v.verdict is not Verdict.STABLE]
 
-    def explain_flaky(self, test_id: str) -> tuple[FlakyVerdict, list[QuarantineEntry]]:
+    def explain(self, test_id: str) -> tuple[FlakyVerdict, list[QuarantineEntry]]:
         """One test's verdict from history (or, with no history, from its newest scan) with
         its evidence, and its quarantine history."""
-        with self.store.read() as conn:
-            seen = reads.observations(conn, self.repository, RUNS_BACK)
-            entries = reads.quarantine_entries(conn, self.repository, test_id)
+        with self.ws.store.read() as conn:
+            seen = reads.observations(conn, self.ws.repository, RUNS_BACK)
+            entries = reads.quarantine_entries(conn, self.ws.repository, test_id)
         mine = [o for o in seen if o.test_id == test_id]
         if not mine:
             scanned = self.scanned_verdict(test_id)
             if scanned is not None:
                 return scanned[2], entries
-            raise self._unknown_test(test_id, {o.test_id for o in seen})
+            raise unknown_test(test_id, {o.test_id for o in seen}, self.ws.repository)
         verdict = next(v for v in detect_flaky(mine) if v.test_id == test_id)
         return verdict, entries
 
-    def quarantine_test(
+    # -- quarantine ----------------------------------------------------------------------------
+    def quarantine(
         self,
         test_id: str,
         reason: str,
@@ -68,34 +71,26 @@ class FlakyApi(ScanApi):
                 f"--expires {expires_at.isoformat()} is in the past",
                 hint="a duration (14d, 12h) or a later date",
             )
-        with self.store.read() as conn:
-            known = set(reads.known_test_ids(conn, self.repository))
-            open_entry = next(
-                (
-                    e
-                    for e in reads.quarantine_entries(conn, self.repository, test_id)
-                    if e.is_active(now)
-                ),
-                None,
-            )
+        known = self.runs.known_test_ids()
         if test_id not in known:
-            raise self._unknown_test(test_id, known)
+            raise unknown_test(test_id, known, self.ws.repository)
+        open_entry = self.active_quarantine(now).get(test_id)
         if open_entry is not None:
             raise UsageError(
                 f"{test_id} is already quarantined ({open_entry.reason})",
                 hint=f"greenline flaky release '{test_id}' first to change it",
             )
         entry = QuarantineEntry(test_id, reason.strip(), owner, now, expires_at)
-        with self.store.write() as conn:
-            repo_id = writes.ensure_repository(conn, self.repository, None)
+        with self.ws.store.write() as conn:
+            repo_id = writes.ensure_repository(conn, self.ws.repository, None)
             writes.insert_quarantine(conn, repo_id, entry)
         return entry
 
-    def release_test(
+    def release(
         self, test_id: str, reason: str = "released by hand", now: datetime | None = None
     ) -> int:
-        with self.store.write() as conn:
-            repo_id = writes.ensure_repository(conn, self.repository, None)
+        with self.ws.store.write() as conn:
+            repo_id = writes.ensure_repository(conn, self.ws.repository, None)
             released = writes.release_quarantine(
                 conn, repo_id, test_id, now or datetime.now(UTC), reason
             )
@@ -107,27 +102,27 @@ class FlakyApi(ScanApi):
 
     def quarantine_list(self, *, include_ended: bool = False) -> list[QuarantineEntry]:
         now = datetime.now(UTC)
-        with self.store.read() as conn:
-            entries = reads.quarantine_entries(conn, self.repository)
+        with self.ws.store.read() as conn:
+            entries = reads.quarantine_entries(conn, self.ws.repository)
         return [e for e in entries if include_ended or e.is_active(now)]
 
     def active_quarantine(self, now: datetime | None = None) -> dict[str, QuarantineEntry]:
         """Quarantined tests now: released and expired entries do not count."""
         now = now or datetime.now(UTC)
-        with self.store.read() as conn:
-            entries = reads.quarantine_entries(conn, self.repository)
+        with self.ws.store.read() as conn:
+            entries = reads.quarantine_entries(conn, self.ws.repository)
         return {e.test_id: e for e in reversed(entries) if e.is_active(now)}
 
     def release_recovered(self, now: datetime | None = None) -> list[str]:
         """Release quarantined tests whose last ``quarantine_release_after`` recorded runs all
         passed (a streak that ran since the quarantine began); returns their ids."""
         now = now or datetime.now(UTC)
-        streak = self.settings.quarantine_release_after
+        streak = self.ws.settings.quarantine_release_after
         active = self.active_quarantine(now)
         if not active:
             return []
-        with self.store.read() as conn:
-            seen = reads.observations(conn, self.repository, max(streak * 4, RUNS_BACK))
+        with self.ws.store.read() as conn:
+            seen = reads.observations(conn, self.ws.repository, max(streak * 4, RUNS_BACK))
         released = []
         for test_id, entry in active.items():
             finals: dict[int, Observation] = {}  # the last attempt in each run since then
@@ -138,15 +133,92 @@ class FlakyApi(ScanApi):
                     finals[o.run_id] = o
             recent = sorted(finals.values(), key=lambda o: (o.started_at, o.run_id))[-streak:]
             if len(recent) == streak and not any(o.outcome.is_failure for o in recent):
-                with self.store.write() as conn:
-                    repo_id = writes.ensure_repository(conn, self.repository, None)
-                    writes.release_quarantine(
-                        conn, repo_id, test_id, now, f"passed {streak} recorded runs in a row"
-                    )
+                self.release(test_id, f"passed {streak} recorded runs in a row", now)
                 released.append(test_id)
         return released
 
-    def _unknown_test(self, test_id: str, known: set[str]) -> NoDataError:
-        close = difflib.get_close_matches(test_id, sorted(known), n=1, cutoff=0.6)
-        hint = f"did you mean '{close[0]}'?" if close else "list tests with: greenline tests"
-        return NoDataError(f"no results for test '{test_id}' in {self.repository}", hint=hint)
+    # -- scans and fixes -------------------------------------------------------------------------
+    def scan(
+        self,
+        test_ids: Sequence[str] = (),
+        *,
+        runs: int = 10,
+        budget_seconds: float | None = None,
+        workers: int = 1,
+        pytest_args: Sequence[str] = (),
+        progress: Progress | None = None,
+    ) -> ScanReport:
+        """Rerun the suite and judge each test (see ``flaky_scan.scan_flaky``)."""
+        return scan_flaky(
+            self.ws,
+            test_ids,
+            runs=runs,
+            budget_seconds=budget_seconds,
+            workers=workers,
+            pytest_args=pytest_args,
+            progress=progress,
+        )
+
+    def stored_scan(self, test_id: str) -> tuple[datetime, ScanReport] | None:
+        """The newest scan of the checked-out commit (clean tree) that judged ``test_id``."""
+        commit = vcs.read_commit(self.ws.root)
+        if commit.sha is None or commit.dirty:
+            return None
+        found = self._scans_with(test_id, commit.sha)
+        return (found[0], found[2]) if found else None
+
+    def scanned_verdict(self, test_id: str) -> tuple[datetime, str | None, FlakyVerdict] | None:
+        """The newest stored scan's verdict on ``test_id`` (any commit): when, at which
+        commit, and what it found."""
+        found = self._scans_with(test_id, None)
+        if found is None:
+            return None
+        started_at, sha, report = found
+        return started_at, sha, next(v for v in report.verdicts if v.test_id == test_id)
+
+    def _scans_with(
+        self, test_id: str, sha: str | None
+    ) -> tuple[datetime, str | None, ScanReport] | None:
+        with self.ws.store.read() as conn:
+            scans = reads.recent_flaky_scans(conn, self.ws.repository, sha)
+        for started_at, scan_sha, text in scans:
+            report = report_from_json(text)
+            if any(v.test_id == test_id for v in report.verdicts):
+                return started_at, scan_sha, report
+        return None
+
+    def fix(
+        self,
+        test_id: str,
+        *,
+        apply: bool = False,
+        workers: int = 2,
+        rescan: bool = False,
+        verify_runs: int = VERIFY_RUNS,
+        progress: Progress | None = None,
+    ) -> FixResult:
+        """Take the test's root cause from the newest scan of this commit (or scan it now),
+        synthesise patches for it, verify each (``verify_runs`` runs under its failing
+        condition, then the whole suite) and return the first that holds."""
+        if verify_runs < MIN_VERIFY_RUNS:
+            raise UsageError(
+                f"--verify-runs {verify_runs}: too few to call a patch verified",
+                hint=f"at least {MIN_VERIFY_RUNS} (the default, {VERIFY_RUNS}, is the proof "
+                "greenline stands behind)",
+            )
+        stored = None if rescan else self.stored_scan(test_id)
+        if stored is not None:
+            started_at, report = stored
+            source = f"the scan of {started_at:%Y-%m-%d %H:%M} UTC ({report.trials} runs)"
+        else:
+            report = self.scan([test_id], runs=10, workers=workers, progress=progress)
+            source = f"a new scan ({report.trials} runs)"
+        verdict = next(v for v in report.verdicts if v.test_id == test_id)
+        if verdict.verdict is not Verdict.FLAKY:
+            raise NoDataError(
+                f"{test_id} is {verdict.verdict.value} in {verdict.runs} runs: nothing to fix",
+                hint=f"judged by {source}. A test that fails every time is a real failure; "
+                "one that never failed needs more runs: greenline flaky scan --runs 50",
+            )
+        fixer = Fixer(self.ws, workers, verify_runs)
+        return fixer.fix(verdict, report, source, apply, progress)

@@ -1,4 +1,4 @@
-"""The facade's delivery-insights part: ingest workflow runs (GitHub Actions, CircleCI,
+"""Delivery insights: ingest workflow runs (GitHub Actions, CircleCI,
 greenline's own runs, bulk tables) into the warehouse, and compute metrics and reports."""
 
 from __future__ import annotations
@@ -10,6 +10,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from greenline import vcs
+from greenline.api.flaky import FlakyService
+from greenline.api.runs import RunService
+from greenline.api.workspace import Workspace
 from greenline.errors import NoDataError, UsageError
 from greenline.forge import circleci, github
 from greenline.insights.metrics import Window, scope, span
@@ -22,8 +25,6 @@ from greenline.store.warehouse import IngestCount, Warehouse, connect_duckdb
 if TYPE_CHECKING:
     import httpx
 
-    from greenline.store import Store
-
 INGEST_HINT = (
     "greenline insights ingest github FILE… (or fetch github OWNER/REPO, or ingest greenline "
     "for this store's own runs)"
@@ -32,16 +33,17 @@ INGEST_HINT = (
 EXIT_CONCLUSIONS = {0: Conclusion.SUCCESS, 1: Conclusion.FAILURE, 2: Conclusion.CANCELLED}
 
 
-class InsightsApi:
-    """Mixed into Greenline (which provides the store, the repository and the root)."""
+class InsightsService:
+    """How the team's delivery is doing; the tests and flaky figures come from their services."""
 
-    store: Store
-    repository: str
-    root: Path
+    def __init__(self, ws: Workspace, runs: RunService, flaky: FlakyService) -> None:
+        self.ws = ws
+        self.runs = runs
+        self.flaky = flaky
 
     @property
     def warehouse(self) -> Warehouse:
-        return Warehouse(self.root / ".greenline" / "insights")
+        return Warehouse(self.ws.greenline_dir / "insights")
 
     # -- ingest ----------------------------------------------------------------------------
     def ingest_files(
@@ -104,9 +106,9 @@ class InsightsApi:
     def ingest_own_runs(self) -> tuple[dict[str, IngestCount], IngestBatch]:
         """greenline's recorded runs of this repository, as runs of a workflow named after
         their source (``pytest``, ``junit``)."""
-        default = vcs.default_branch(self.root)
-        with self.store.read() as conn:
-            own = reads.list_runs(conn, self.repository, limit=10_000_000)
+        default = vcs.default_branch(self.ws.root)
+        with self.ws.store.read() as conn:
+            own = reads.list_runs(conn, self.ws.repository, limit=10_000_000)
         runs = [_own_run(run, default) for run in own]
         return self.warehouse.ingest(runs), IngestBatch(runs, [], [])
 
@@ -114,7 +116,7 @@ class InsightsApi:
         return self.warehouse.ingest_table(path)
 
     # -- metrics ---------------------------------------------------------------------------
-    def delivery_metrics(
+    def metrics(
         self,
         *,
         since: datetime | None = None,
@@ -146,9 +148,9 @@ class InsightsApi:
     def _extras(self) -> Extras:
         """Tests and flaky tests from the store, when it has this repository's runs."""
         try:
-            slowest = self.list_tests(slowest=5)  # type: ignore[attr-defined]
-            failing = self.list_tests(failing=True)  # type: ignore[attr-defined]
-            flaky = self.flaky_tests()  # type: ignore[attr-defined]
+            slowest = self.runs.list_tests(slowest=5)
+            failing = self.runs.list_tests(failing=True)
+            flaky = self.flaky.verdicts()
         except NoDataError:
             return Extras()
         return Extras(

@@ -25,7 +25,7 @@ def export_baseline(
 ) -> None:
     """Write the baseline run selection would use (or --run ID) to FILE."""
     with state_of(ctx).open_reader() as gl:
-        run = gl.export_baseline(file, run_id)
+        run = gl.baselines.export(file, run_id)
     if fmt is Format.json:
         emit_json(views.run_document(run, None))
     else:
@@ -45,7 +45,7 @@ def import_baseline(
 ) -> None:
     """Store a baseline file as a run (importing the same file twice keeps one copy)."""
     with state_of(ctx).open_api() as gl:
-        run, new = gl.import_baseline(file)
+        run, new = gl.baselines.import_file(file)
     if fmt is Format.json:
         emit_json(views.run_document(run, None))
     else:

@@ -16,7 +16,7 @@ def upgrade(ctx: typer.Context) -> None:
     """Migrate the store to this greenline's schema (forward only; no data is dropped)."""
     state = state_of(ctx)
     with state.open_api(migrate=False) as gl:
-        before, after = gl.upgrade_store()
+        before, after = gl.runs.upgrade_store()
     if before == after:
         console.print(f"store {gl.store.display_url} is up to date (revision {after})")
     else:
@@ -27,7 +27,7 @@ def upgrade(ctx: typer.Context) -> None:
 def info(ctx: typer.Context, fmt: Format = FORMAT_OPTION) -> None:
     """Where the store is, its schema revision and how many rows it holds."""
     with state_of(ctx).open_reader() as gl:
-        data = gl.db_info()
+        data = gl.runs.db_info()
     if fmt is Format.json:
         emit_json(views.db_info_document(data))
         return

@@ -76,7 +76,7 @@ def scan(
     if workers < 1:
         raise UsageError(f"--workers {workers}: must be at least 1", hint="--workers 2")
     with state_of(ctx).open_api() as gl, scan_progress() as on_progress:
-        report = gl.scan_flaky(
+        report = gl.flaky.scan(
             wanted,
             runs=runs,
             budget_seconds=seconds,
@@ -150,7 +150,7 @@ def fix(
     with a tight pytest.approx or freeze the clock; none removes or loosens an assertion,
     sleeps, retries, skips or marks xfail. Exits 1 when no patch holds."""
     with state_of(ctx).open_api() as gl, scan_progress() as on_progress:
-        result = gl.fix_flaky(
+        result = gl.flaky.fix(
             test_id,
             apply=apply,
             workers=workers,
@@ -198,8 +198,8 @@ def list_flaky(
     """Flaky and always-failing tests found in the recorded history, most wasted time first,
     and the tests in quarantine."""
     with state_of(ctx).open_reader() as gl:
-        verdicts = gl.flaky_tests(include_stable=stable)
-        quarantined = gl.active_quarantine()
+        verdicts = gl.flaky.verdicts(include_stable=stable)
+        quarantined = gl.flaky.active_quarantine()
     if fmt is Format.json:
         emit_json(views.flaky_document(verdicts, quarantined))
         return
@@ -223,8 +223,8 @@ def explain(
     """One test's verdict from the recorded history, with the evidence behind it, what its
     newest scan found (root cause, polluters, cleaners) and its quarantine history."""
     with state_of(ctx).open_reader() as gl:
-        verdict, entries = gl.explain_flaky(test_id)
-        scan = gl.scanned_verdict(test_id)
+        verdict, entries = gl.flaky.explain(test_id)
+        scan = gl.flaky.scanned_verdict(test_id)
     if fmt is Format.json:
         emit_json(views.flaky_explanation_document(verdict, entries, scan))
         return
@@ -276,7 +276,7 @@ def quarantine(
     now = datetime.now(UTC)
     until = parse_expiry(expires, now) if expires else None
     with state_of(ctx).open_api() as gl:
-        entry = gl.quarantine_test(test_id, reason, owner, until, now=now)
+        entry = gl.flaky.quarantine(test_id, reason, owner, until, now=now)
     if fmt is Format.json:
         emit_json(views.quarantine_document(entry))
         return
@@ -291,7 +291,7 @@ def release(
 ) -> None:
     """End a test's quarantine: its failures fail the build again."""
     with state_of(ctx).open_api() as gl:
-        gl.release_test(test_id, reason)
+        gl.flaky.release(test_id, reason)
     console.print(f"released {test_id} from quarantine ({reason})", soft_wrap=True)
 
 

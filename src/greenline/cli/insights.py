@@ -73,7 +73,7 @@ def _ingest_files(
         if not path.is_file():
             raise UsageError(f"{path}: no such file", hint="pass saved API responses (JSON files)")
     with state_of(ctx).open_api() as gl:
-        counts, batch = gl.ingest_files(provider, files, default_branch)
+        counts, batch = gl.insights.ingest_files(provider, files, default_branch)
     _report_ingest(provider, counts, batch, fmt)
 
 
@@ -103,7 +103,7 @@ def ingest_circleci(
 def ingest_greenline(ctx: typer.Context, fmt: Format = FORMAT_OPTION) -> None:
     """This store's own recorded runs (each a run of workflow `pytest` or `junit`)."""
     with state_of(ctx).open_reader() as gl:
-        counts, batch = gl.ingest_own_runs()
+        counts, batch = gl.insights.ingest_own_runs()
     _report_ingest("greenline", counts, batch, fmt)
 
 
@@ -116,7 +116,7 @@ def ingest_table(
     """Bulk runs from Parquet or CSV (columns: provider, repository, workflow, run_id, attempt,
     branch, default_branch, conclusion, created_at, started_at, finished_at, event, commit)."""
     with state_of(ctx).open_api() as gl:
-        counts = gl.ingest_table(file)
+        counts = gl.insights.ingest_table(file)
     _report_ingest("table", counts, None, fmt)
 
 
@@ -131,7 +131,7 @@ def fetch_github(
     """Fetch runs (and jobs) live; the token comes from GREENLINE_GITHUB_TOKEN or GITHUB_TOKEN.
     Without --since it resumes from the newest run already stored."""
     with state_of(ctx).open_api() as gl, console.status("fetching runs from GitHub…") as status:
-        counts, batch = gl.fetch_github(
+        counts, batch = gl.insights.fetch_github(
             repository,
             since=parse_time(since, "--since"),
             with_jobs=jobs,
@@ -156,7 +156,7 @@ def fetch_circleci(
     """Fetch pipelines, workflows and jobs live; the token comes from GREENLINE_CIRCLECI_TOKEN
     or CIRCLECI_TOKEN."""
     with state_of(ctx).open_api() as gl, console.status("fetching from CircleCI…") as status:
-        counts, batch = gl.fetch_circleci(
+        counts, batch = gl.insights.fetch_circleci(
             slug,
             since=parse_time(since, "--since"),
             with_jobs=jobs,
@@ -182,7 +182,7 @@ def _metrics(
     except NoDataError:  # no store at all: nothing ingested either
         raise NoDataError("no workflow runs ingested yet", hint=INGEST_HINT) from None
     with api as gl:
-        return gl.delivery_metrics(
+        return gl.insights.metrics(
             since=parse_time(since, "--since"),
             until=parse_time(until, "--until"),
             days=days,

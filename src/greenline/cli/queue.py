@@ -104,7 +104,7 @@ def add_command(
 ) -> None:
     """Queue a branch: it is checked alone on main, then lands once its exact tree passes."""
     with state_of(ctx).open_api() as gl:
-        entry = gl.queue_add(branch, priority)
+        entry = gl.queue.add(branch, priority)
     if fmt is Format.json:
         emit_json({"queued": entry.change_id, "head": entry.head, "priority": entry.priority})
     else:
@@ -117,7 +117,7 @@ def remove_command(
 ) -> None:
     """Take a branch out of the queue (its running checks stop)."""
     with state_of(ctx).open_api() as gl:
-        gl.queue_remove(branch)
+        gl.queue.remove(branch)
     console.print(f"removed {branch}")
 
 
@@ -125,7 +125,7 @@ def remove_command(
 def pause_command(ctx: typer.Context) -> None:
     """Stop starting checks and landing; results keep arriving."""
     with state_of(ctx).open_api() as gl:
-        gl.queue_pause(True)
+        gl.queue.pause(True)
     console.print("paused")
 
 
@@ -133,7 +133,7 @@ def pause_command(ctx: typer.Context) -> None:
 def resume_command(ctx: typer.Context) -> None:
     """Start checking and landing again."""
     with state_of(ctx).open_api() as gl:
-        gl.queue_pause(False)
+        gl.queue.pause(False)
     console.print("resumed")
 
 
@@ -141,7 +141,7 @@ def resume_command(ctx: typer.Context) -> None:
 def status_command(ctx: typer.Context, fmt: Format = FORMAT_OPTION) -> None:
     """What is queued, at which stage, and the latest decisions with their reasons."""
     with state_of(ctx).open_reader() as gl:
-        doc = gl.queue_status()
+        doc = gl.queue.status()
     if fmt is Format.json:
         emit_json(doc)
         return
@@ -181,7 +181,7 @@ def run_command(
             console.print(_decision(item))
 
     with state_of(ctx).open_api() as gl:
-        counts = gl.queue_run(
+        counts = gl.queue.run(
             check, runners=runners, until_empty=not forever, on_decision=show, timeout_s=timeout
         )
     if fmt is Format.json:

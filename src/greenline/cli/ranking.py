@@ -21,8 +21,8 @@ ranking_app = typer.Typer(
 def show(ctx: typer.Context, fmt: Format = FORMAT_OPTION) -> None:
     """Which ranking selection uses now, and what history there is to learn from."""
     with state_of(ctx).open_reader() as gl:
-        examples = gl.ranking_examples()
-        doc = gl.ranking_model()
+        examples = gl.selection.ranking_examples()
+        doc = gl.selection.ranking_model()
     failing = sum(e.failed for e in examples)
     if fmt is Format.json:
         emit_json(views.ranking_document(doc, len(examples), failing))
@@ -44,7 +44,7 @@ def learn_now(ctx: typer.Context, fmt: Format = FORMAT_OPTION) -> None:
     """Learn a ranking model from the store's history now (recording also does this on its own
     as history grows). Needs scikit-learn: pip install 'greenline[learn]'."""
     with state_of(ctx).open_api() as gl:
-        doc = gl.learn_ranking()
+        doc = gl.selection.learn_ranking()
     assert doc is not None
     if fmt is Format.json:
         emit_json(views.ranking_document(doc, int(doc["examples"]), int(doc["failing"])))

@@ -42,7 +42,7 @@ def record(ctx: typer.Context) -> None:
     Stores every test's outcome, duration and function-level coverage; exits with pytest's code.
     """
     with state_of(ctx).open_api() as gl:
-        outcome = gl.record(list(ctx.args))
+        outcome = gl.runs.record(list(ctx.args))
     if outcome.run is None:
         err_console.print("greenline: pytest stored no run (see its output above)")
     else:
@@ -64,7 +64,7 @@ def import_junit(
     """
     given = CommitInfo(sha=commit, branch=branch) if commit or branch else None
     with state_of(ctx).open_api() as gl, import_progress(files) as on_progress:
-        run = gl.import_junit(files, commit=given, on_progress=on_progress)
+        run = gl.runs.import_junit(files, commit=given, on_progress=on_progress)
     if fmt is Format.json:
         emit_json(views.run_document(run, None))
     else:

@@ -22,7 +22,7 @@ def list_runs(
 ) -> None:
     """List recorded runs, newest first."""
     with state_of(ctx).open_reader() as gl:
-        runs = gl.list_runs(limit=limit, status=status, branch=branch)
+        runs = gl.runs.list_runs(limit=limit, status=status, branch=branch)
     if fmt is Format.json:
         emit_json(views.runs_document(runs))
     elif runs:
@@ -43,8 +43,8 @@ def show_run(
 ) -> None:
     """Show one run: its commit, environment, counts and failing tests."""
     with state_of(ctx).open_reader() as gl:
-        run = gl.get_run(run_id)
-        results = gl.run_results(run_id)
+        run = gl.runs.get_run(run_id)
+        results = gl.runs.run_results(run_id)
     if fmt is Format.json:
         emit_json(views.run_document(run, results))
         return

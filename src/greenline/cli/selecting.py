@@ -53,7 +53,7 @@ def select_tests(
     """
     limit = make_budget(budget, confidence)
     with state_of(ctx).open_reader() as gl:
-        plan = gl.plan_selection(base, limit)
+        plan = gl.selection.plan(base, limit)
     if plan.full_suite is not None:
         err_console.print(f"greenline: running the full suite: {plan.full_suite.detail}")
     if why is not None:

@@ -22,7 +22,7 @@ def list_tests(
 ) -> None:
     """List tests with their run count, failures, mean duration and last outcome."""
     with state_of(ctx).open_reader() as gl:
-        summaries = gl.list_tests(slowest=slowest, failing=failing)
+        summaries = gl.runs.list_tests(slowest=slowest, failing=failing)
     if fmt is Format.json:
         emit_json(views.tests_document(summaries))
     elif summaries:
@@ -45,7 +45,7 @@ def show_history(
 ) -> None:
     """Every recorded result of one test, newest first."""
     with state_of(ctx).open_reader() as gl:
-        entries = gl.test_history(test_id, limit=limit)
+        entries = gl.runs.test_history(test_id, limit=limit)
     if fmt is Format.json:
         emit_json(views.history_document(test_id, entries))
     else:

@@ -1,13 +1,35 @@
-"""Where commands run: local processes now; a Ray cluster when one is configured."""
+"""Where jobs run: every test run or command greenline starts goes through an ``Executor``
+(local processes by default; a distributed backend implements the same interface)."""
 
 from __future__ import annotations
 
-from greenline.executor.local import (
-    Background,
-    CommandResult,
-    is_process_alive,
-    run_command,
-    run_quiet,
+from greenline.executor.jobs import (
+    OUT,
+    Executor,
+    Handle,
+    Job,
+    JobResult,
+    Output,
+    pytest_job,
+    shell_job,
 )
+from greenline.executor.local import LocalExecutor, is_process_alive
 
-__all__ = ["Background", "CommandResult", "is_process_alive", "run_command", "run_quiet"]
+
+def default_executor() -> Executor:
+    return LocalExecutor()
+
+
+__all__ = [
+    "OUT",
+    "Executor",
+    "Handle",
+    "Job",
+    "JobResult",
+    "LocalExecutor",
+    "Output",
+    "default_executor",
+    "is_process_alive",
+    "pytest_job",
+    "shell_job",
+]

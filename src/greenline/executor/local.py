@@ -1,92 +1,152 @@
-"""Runs a command as a local child process, passing its output through and keeping its pid."""
+"""The local backend: jobs as child processes of this machine, each in its own process group
+(a timeout or a cancel kills everything it started), side-by-side work on a thread pool."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import subprocess
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import IO, TypeVar
+
+from greenline.executor.jobs import OUT, PYTHON, Job, JobResult, Output
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
-@dataclass(frozen=True, slots=True)
-class CommandResult:
-    exit_code: int
-    pid: int
+class LocalHandle:
+    """One job running as a local process."""
 
-
-def run_command(
-    argv: Sequence[str],
-    cwd: Path,
-    env: Mapping[str, str] | None = None,
-    on_start: Callable[[int], None] | None = None,
-) -> CommandResult:
-    """Run ``argv`` to completion with inherited stdio; Ctrl-C reaches the child first."""
-    merged = {**os.environ, **(env or {})}
-    with subprocess.Popen(list(argv), cwd=cwd, env=merged) as proc:
-        if on_start:
-            on_start(proc.pid)
+    def __init__(self, job: Job) -> None:
+        self.job = job
+        self.out = Path(tempfile.mkdtemp(prefix="greenline-job-")) if job.collects else None
+        argv = [self._substitute(a) for a in job.argv]
+        self.started = time.monotonic()
+        self.deadline = self.started + job.timeout if job.timeout else None
+        self.result: JobResult | None = None
+        log: IO[bytes] | None = None
+        if job.output is Output.LOG and job.log is not None:
+            job.log.parent.mkdir(parents=True, exist_ok=True)
+            log = job.log.open("wb")
+        quiet = job.output is not Output.INHERIT
+        sink: IO[bytes] | int | None = log or (subprocess.DEVNULL if quiet else None)
         try:
-            code = proc.wait()
-        except KeyboardInterrupt:
-            code = proc.wait()
-    return CommandResult(exit_code=code, pid=proc.pid)
-
-
-def run_quiet(
-    argv: Sequence[str],
-    cwd: Path,
-    env: Mapping[str, str] | None = None,
-    timeout: float | None = None,
-) -> int | None:
-    """Run ``argv`` with its output discarded; its exit code, or None when it timed out (the
-    whole process group is killed, so nothing it started lingers)."""
-    merged = {**os.environ, **(env or {})}
-    with subprocess.Popen(
-        list(argv),
-        cwd=cwd,
-        env=merged,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    ) as proc:
-        try:
-            return proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, 9)
-            proc.wait()
-            return None
-
-
-class Background:
-    """A shell command running in its own process group, output to a log file; polled, not
-    waited on, so one loop can watch many (the merge queue's checks)."""
-
-    def __init__(self, command: str, cwd: Path, log: Path, env: Mapping[str, str] | None = None):
-        log.parent.mkdir(parents=True, exist_ok=True)
-        self.log = log
-        with log.open("wb") as out:
             self.proc = subprocess.Popen(
-                ["sh", "-c", command],
-                cwd=cwd,
-                env={**os.environ, **(env or {})},
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
+                argv,
+                cwd=job.cwd,
+                env={**os.environ, **job.env},
+                stdin=subprocess.DEVNULL if quiet else None,
+                stdout=sink,
+                stderr=subprocess.STDOUT if log else sink,
+                # an interactive run stays in the terminal's group, so Ctrl-C reaches it
+                start_new_session=quiet,
             )
+        finally:
+            if log is not None:
+                log.close()
+        self.ident = f"{self.proc.pid}:{process_start_time(self.proc.pid)}"
 
-    def poll(self) -> int | None:
-        """The exit code once it has ended, else None."""
-        return self.proc.poll()
+    def _substitute(self, arg: str) -> str:
+        arg = sys.executable if arg == PYTHON else arg
+        return arg.replace(OUT, str(self.out)) if self.out is not None else arg
 
-    def kill(self) -> None:
+    def poll(self) -> JobResult | None:
+        if self.result is not None:
+            return self.result
+        code = self.proc.poll()
+        if code is None and self.deadline is not None and time.monotonic() > self.deadline:
+            self._kill()
+            return self._finish(None)
+        return None if code is None else self._finish(code)
+
+    def wait(self) -> JobResult:
+        if self.result is not None:
+            return self.result
+        remaining = None if self.deadline is None else max(0.0, self.deadline - time.monotonic())
+        try:
+            return self._finish(self.proc.wait(timeout=remaining))
+        except subprocess.TimeoutExpired:
+            self._kill()
+            return self._finish(None)
+        except KeyboardInterrupt:
+            # the child saw the same Ctrl-C (it shares the terminal): let it end its own way
+            return self._finish(self.proc.wait())
+
+    def cancel(self) -> None:
+        if self.result is None:
+            self._kill()
+            self._finish(None)
+
+    def _kill(self) -> None:
         if self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, 9)
-            self.proc.wait()
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                if self.job.output is Output.INHERIT:
+                    self.proc.kill()
+                else:
+                    os.killpg(self.proc.pid, 9)
+        self.proc.wait()
+
+    def _finish(self, code: int | None) -> JobResult:
+        files: dict[str, bytes] = {}
+        if self.out is not None:
+            for path in sorted(self.out.iterdir()):
+                if path.is_file():
+                    files[path.name] = path.read_bytes()
+            shutil.rmtree(self.out, ignore_errors=True)
+        seconds = time.monotonic() - self.started
+        self.result = JobResult(code, seconds, files, self.proc.pid)
+        return self.result
+
+
+class LocalExecutor:
+    """Runs jobs on this machine."""
+
+    name = "local"
+
+    def start(self, job: Job) -> LocalHandle:
+        return LocalHandle(job)
+
+    def run(self, job: Job) -> JobResult:
+        return LocalHandle(job).wait()
+
+    def concurrently(self, work: Callable[[T], R], items: Iterable[T], workers: int) -> Iterator[R]:
+        items = list(items)
+        if workers <= 1 or len(items) <= 1:
+            yield from map(work, items)
+            return
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            yield from pool.map(work, items)
+
+    def reap(self, idents: Iterable[str]) -> int:
+        """Kill the process groups of jobs whose starter died, if still the same processes
+        (a pid alone may have been reused since: its start time must match too)."""
+        killed = 0
+        for ident in idents:
+            pid_text, _, started = ident.partition(":")
+            if not pid_text.isdigit():
+                continue
+            pid = int(pid_text)
+            if is_process_alive(pid) and process_start_time(pid) == started:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(pid, 9)
+                    killed += 1
+        return killed
+
+
+def process_start_time(pid: int) -> str:
+    """When ``pid`` started, in clock ticks since boot ('' where /proc cannot tell)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return ""
+    return stat.rsplit(")", 1)[-1].split()[19]
 
 
 def is_process_alive(pid: int) -> bool:

@@ -29,7 +29,7 @@ class QuarantinePlugin:
             with Greenline.open(
                 config.rootpath, db=config.getoption("greenline_db"), create=False
             ) as gl:
-                self.entries = gl.active_quarantine()
+                self.entries = gl.flaky.active_quarantine()
         except GreenlineError as exc:
             self.note = f"greenline: nothing is quarantined: {exc.message}"
         except Exception as exc:  # our own trouble: failures fail as usual

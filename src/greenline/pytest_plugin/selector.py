@@ -50,7 +50,7 @@ class SelectPlugin:
             with Greenline.open(
                 self.config.rootpath, db=self.config.getoption("greenline_db"), create=False
             ) as gl:
-                return gl.plan_selection(self.base, self.budget)
+                return gl.selection.plan(self.base, self.budget)
         except UsageError as exc:  # the user's to fix (an unknown --greenline-base, say)
             raise pytest.UsageError(f"greenline: {exc}") from None
         except GreenlineError as exc:  # no store or no baseline yet: run everything

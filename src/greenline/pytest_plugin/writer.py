@@ -151,16 +151,20 @@ class _Child:
             self.emit(type="error", message=exc.message, hint=exc.hint)
             return exc.exit_code
         self.emit(type="ready", run_id=run_id)
-        _quietly(gl.note_affected_tests, run_id)  # ranking's examples, while pytest collects
+        _quietly(
+            gl.selection.note_affected_tests, run_id
+        )  # ranking's examples, while pytest collects
         finish, failure = self._consume(lines, gl, run_id, mapper)
         complete = bool(finish and finish.get("complete")) and failure is None
         try:
-            gl.finish_run(run_id, finish.get("exit_status") if finish else None, complete=complete)
+            gl.runs.finish_run(
+                run_id, finish.get("exit_status") if finish else None, complete=complete
+            )
         except GreenlineError as exc:
             failure = failure or exc
         if complete and failure is None:
-            _quietly(gl.learn_ranking, only_if_grown=0.25)
-            _quietly(gl.release_recovered)
+            _quietly(gl.selection.learn_ranking, only_if_grown=0.25)
+            _quietly(gl.flaky.release_recovered)
         mapper.close()
         gl.close()
         if failure is not None:
@@ -177,7 +181,7 @@ class _Child:
         root = Path(start["root"])
         gl = Greenline.open(root, db=start.get("db"))
         try:
-            run_id = gl.start_run(
+            run_id = gl.runs.start_run(
                 "pytest",
                 args=start.get("args"),
                 environment=Environment(**start["environment"]),
@@ -228,7 +232,7 @@ class _Child:
             test_id: mapper.blocks_of((path, line) for path, line in sites)
             for test_id, sites in message["sites"].items()
         }
-        gl.add_results(run_id, results, coverage, message.get("files") or {})
+        gl.runs.add_results(run_id, results, coverage, message.get("files") or {})
         self.stored += len(results)
 
 

@@ -1,0 +1,211 @@
+"""Selection: the baseline a change is judged against, the plan of what it can break (ranked,
+within a budget), and the learned ranking's examples and models."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection
+
+from greenline import vcs
+from greenline.api.runs import RunService
+from greenline.api.workspace import Workspace
+from greenline.errors import GreenlineError, NoDataError
+from greenline.model import Change, Outcome, Run, SelectionPlan
+from greenline.selection import (
+    Baseline,
+    Budget,
+    ImportGraph,
+    learn,
+    limit_to_budget,
+    plan_selection,
+    uncovered_changes,
+)
+from greenline.selection.impact import changed_paths, python_paths
+from greenline.selection.learn import Example, TreeEnsemble
+from greenline.selection.ranking import FEATURES, History
+from greenline.store import reads, writes
+from greenline.tracing import read_file_blocks
+from greenline.tracing.environment import read_environment
+
+
+class SelectionService:
+    """Which tests a change can break, and in which order to run them."""
+
+    def __init__(self, ws: Workspace, runs: RunService) -> None:
+        self.ws = ws
+        self.runs = runs
+
+    def find_baseline(self, base: str | None = None) -> Run:
+        """The run a change is judged against: the newest complete run with coverage at commit
+        ``base``, or (without one) at HEAD or one of its ancestors."""
+        root = self.ws.root
+        wanted = vcs.resolve_revision(root, base) if base else None
+        with self.ws.store.read() as conn:
+            candidates = reads.latest_baselines(conn, self.ws.repository)
+        for run in candidates:
+            sha = run.commit.sha
+            if sha and (sha == wanted if wanted else vcs.is_ancestor(root, sha)):
+                return self.runs.get_run(run.id)
+        where = f"at {base}" if base else "on this branch's history"
+        raise NoDataError(
+            f"no baseline: no complete run with coverage {where}",
+            hint="record one on the base commit: greenline record (then select against it)",
+        )
+
+    def plan(
+        self, base: str | None = None, budget: Budget | None = None, *, learned: bool = True
+    ) -> SelectionPlan:
+        """Which tests the working tree's change (since the baseline) can break, and why;
+        with a budget, only as many as fit (in order). ``learned=False`` ranks with the
+        heuristic even when a learned model is in use (to compare the two)."""
+        run = self.find_baseline(base)
+        assert run.commit.sha is not None
+        root = self.ws.root
+        change = vcs.read_change(root, run.commit.sha)
+        with self.ws.store.read() as conn:
+            finals = reads.final_results(conn, run.id)
+            wanted = changed_paths(change)
+            coverage = {tc.test_id: tc.blocks for tc in reads.run_coverage(conn, run.id, wanted)}
+            sizes = reads.coverage_sizes(conn, run.id)
+            files = reads.run_file_reads(conn, run.id)
+            failures, taken = reads.recent_outcomes(conn, self.ws.repository)
+            ranker = self._ranker(conn) if learned else None
+        baseline = Baseline(
+            run_id=run.id,
+            base=run.commit.sha,
+            environment=run.environment,
+            coverage=coverage,
+            outcomes={r.test_id: r.outcome for r in finals},
+            durations={r.test_id: r.duration for r in finals},
+            paths={r.test_id: r.path for r in finals},
+            files=files,
+            coverage_sizes=sizes,
+        )
+        current = {
+            new: _current_blocks(root / new)
+            for new in {
+                f.path for f in change.files if (f.old_path or f.path) in python_paths(change)
+            }
+        }
+        importers = self._importers(uncovered_changes(baseline, change), change)
+        plan = plan_selection(
+            baseline,
+            change,
+            current,
+            read_environment(),
+            importers,
+            always_run=self.ws.settings.always_run,
+            history=History(failures, taken),
+            model=ranker,
+        )
+        return limit_to_budget(plan, budget) if budget is not None else plan
+
+    def _ranker(self, conn: Connection) -> tuple[str, TreeEnsemble] | None:
+        """The newest learned ranking model, if one was adopted (else the heuristic ranks)."""
+        found = reads.latest_ranker(conn, self.ws.repository)
+        if found is None:
+            return None
+        ranker_id, _, text = found
+        doc = json.loads(text)
+        if not doc.get("adopted"):
+            return None
+        try:
+            return f"model {ranker_id} ({doc['examples']} examples)", TreeEnsemble(doc)
+        except (ValueError, KeyError, TypeError):  # a model from another version's features
+            return None
+
+    def _importers(self, paths: list[str], change: Change) -> dict[str, dict[str, str]] | None:
+        """For each path, the project files importing it (read only when there is a path)."""
+        if not paths:
+            return None
+        root = self.ws.root
+        sources = {}
+        for relative in vcs.list_python_files(root):
+            try:
+                sources[relative] = (root / relative).read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError):
+                continue
+        for f in change.files:  # deleted modules still have importers
+            sources.setdefault(f.old_path or f.path, "")
+        graph = ImportGraph(sources)
+        old_names = {f.path: f.old_path for f in change.files if f.old_path}
+        reached = {path: graph.reached_from(path) for path in paths}
+        for path, old in old_names.items():  # importers of the old name break too
+            if path in reached and old:
+                reached[path] = {**graph.reached_from(old), **reached[path]}
+        return reached
+
+    # -- learning the ranking ----------------------------------------------------------------
+    def note_affected_tests(self, run_id: int) -> int:
+        """Store which tests the change of a run being recorded affects, with their ranking
+        features: the examples ranking learns from once the run's outcomes are in. Returns how
+        many (0 without a baseline, or when everything must run)."""
+        try:
+            plan = self.plan()
+        except GreenlineError:
+            return 0
+        if plan.full_suite is not None or not plan.selected:
+            return 0
+        # the tests exist already: the baseline ran them
+        rows = [(t.test_id, None, t.likelihood, t.features) for t in plan.selected]
+        with self.ws.store.write() as conn:
+            repo_id = writes.ensure_repository(conn, self.ws.repository, None)
+            writes.insert_selection_features(conn, run_id, repo_id, rows)
+        return len(rows)
+
+    def ranking_examples(self) -> list[Example]:
+        with self.ws.store.read() as conn:
+            rows = reads.selection_examples(conn, self.ws.repository)
+        out = []
+        for run_id, features, outcome in rows:
+            if Outcome(outcome) in (Outcome.SKIPPED, Outcome.XFAILED):
+                continue  # neither a pass nor a failure
+            values = tuple(float(x) for x in json.loads(features))
+            if len(values) == len(FEATURES):
+                out.append(Example(run_id, values, Outcome(outcome).is_failure))
+        return out
+
+    def learn_ranking(self, *, only_if_grown: float | None = None) -> dict[str, Any] | None:
+        """Train a ranking model on the history and store it. With ``only_if_grown`` (say 0.25)
+        nothing happens unless there is enough history and it grew by that share since the last
+        model (so recording can call this after every run); returns the model document."""
+        examples = self.ranking_examples()
+        if only_if_grown is not None:
+            if not learn.enough(examples) or importlib.util.find_spec("sklearn") is None:
+                return None
+            with self.ws.store.read() as conn:
+                last = reads.latest_ranker(conn, self.ws.repository)
+            if last is not None:
+                before = int(json.loads(last[2]).get("examples", 0))
+                if len(examples) < before * (1 + only_if_grown):
+                    return None
+        doc = learn.train(examples)
+        with self.ws.store.write() as conn:
+            repo_id = writes.ensure_repository(conn, self.ws.repository, None)
+            doc["id"] = writes.insert_ranker(conn, repo_id, doc, datetime.now(UTC))
+        return doc
+
+    def ranking_model(self) -> dict[str, Any] | None:
+        """The newest learned model's document (None before any)."""
+        with self.ws.store.read() as conn:
+            found = reads.latest_ranker(conn, self.ws.repository)
+        if found is None:
+            return None
+        ranker_id, created, text = found
+        doc: dict[str, Any] = json.loads(text)
+        doc.update(id=ranker_id, created_at=created.isoformat())
+        return doc
+
+
+def _current_blocks(path: Path) -> frozenset[tuple[str, str]] | None:
+    """(name, checksum) of each block of the file as it is now; None if gone or unparsable."""
+    try:
+        blocks = read_file_blocks(path.read_text(encoding="utf-8"), path.name)
+    except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
+        return None
+    return frozenset((b.name, b.checksum) for b in blocks.blocks)

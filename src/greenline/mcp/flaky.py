@@ -1,0 +1,57 @@
+"""Flaky-test tools: the list, one test's explanation, a verified fix."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mcp.server import MCPServer
+
+from greenline import views
+from greenline.mcp.calls import MAX_LIMIT, Opener, call
+
+
+def register(server: MCPServer, open_api: Opener) -> None:
+    @server.tool(name="list_flaky_tests", title="List flaky tests")
+    def list_flaky_tests(limit: int = 50) -> dict[str, Any]:
+        """Tests the recorded history shows to be flaky (passed and failed on the same code, or
+        passed on a retry, or flipping across runs) or failing every time, most CI time lost
+        first, each with its likely cause, confidence and evidence, plus the tests in
+        quarantine (their failures do not fail the build). Use it before trusting a red test:
+        a failure of a flaky test is weak evidence that a change broke something."""
+        doc: dict[str, Any] = call(
+            open_api,
+            lambda gl: views.flaky_document(gl.flaky.verdicts(), gl.flaky.active_quarantine()),
+        )
+        bounded = max(1, min(limit, MAX_LIMIT))
+        doc["truncated"] = len(doc["tests"]) > bounded
+        doc["tests"] = doc["tests"][:bounded]
+        return doc
+
+    @server.tool(name="explain_flaky_test", title="Is this test flaky, and why?")
+    def explain_flaky_test(test_id: str) -> dict[str, Any]:
+        """One test's verdict (flaky, stable or failing), its likely cause, the evidence from
+        recorded runs (run ids included), what its newest greenline flaky scan found (root
+        cause, polluters, cleaners) and its quarantine history. test_id is a pytest node
+        id such as tests/test_cart.py::test_total."""
+        verdict, entries, scan = call(
+            open_api, lambda gl: (*gl.flaky.explain(test_id), gl.flaky.scanned_verdict(test_id))
+        )
+        return views.flaky_explanation_document(verdict, entries, scan)
+
+    @server.tool(name="propose_flaky_fix", title="Propose a verified fix for a flaky test")
+    def propose_flaky_fix(test_id: str) -> dict[str, Any]:
+        """Find a flaky test's root cause (from this commit's newest greenline flaky scan, or a
+        new scan: reruns in several orders and alone) and synthesise a patch for it, verified
+        in a scratch copy: the test passes 60 of 60 runs
+        under the condition that made it fail and every other test still passes. Returns the
+        patch as a unified diff (not applied), or why no patch holds. Slow: it runs the suite
+        many times."""
+        result = call(open_api, lambda gl: gl.flaky.fix(test_id))
+        return views.fix_document(
+            result.verdict,
+            result.patch,
+            result.verified_runs,
+            result.tried,
+            result.applied,
+            result.scan,
+        )

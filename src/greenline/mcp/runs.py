@@ -1,0 +1,59 @@
+"""Tools over recorded runs: recent runs, one run's results, one test's history."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mcp.server import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+
+from greenline import views
+from greenline.api import Greenline
+from greenline.mcp.calls import MAX_LIMIT, Opener, call
+from greenline.model import RunStatus
+
+
+def register(server: MCPServer, open_api: Opener) -> None:
+    @server.tool(name="list_runs", title="List recorded test runs")
+    def list_runs(
+        limit: int = 20, status: str | None = None, branch: str | None = None
+    ) -> dict[str, Any]:
+        """Recent test runs of this repository, newest first: id, status (running, complete,
+        incomplete), commit, branch, counts per outcome and total test time. Filter by status
+        or branch; limit is at most 200. Use it to see whether the latest run on a branch passed."""
+        wanted = RunStatus(status) if status else None
+        bounded = max(1, min(limit, MAX_LIMIT))
+        runs = call(
+            open_api, lambda gl: gl.runs.list_runs(limit=bounded, status=wanted, branch=branch)
+        )
+        return views.runs_document(runs)
+
+    @server.tool(name="get_run", title="Show one test run")
+    def get_run(run_id: int, include: str = "failures") -> dict[str, Any]:
+        """One run by id: commit, environment, counts, and its results. include="failures"
+        (default) lists only failed and errored attempts with their messages; "all" lists every
+        result; "none" only the summary. Use it to see why a run failed."""
+        if include not in ("failures", "all", "none"):
+            raise ToolError("include must be one of: failures, all, none")
+
+        def read(gl: Greenline) -> dict[str, Any]:
+            run = gl.runs.get_run(run_id)
+            if include == "none":
+                return views.run_document(run, None)
+            results = gl.runs.run_results(run_id)
+            if include == "failures":
+                results = [r for r in results if r.outcome.is_failure]
+            return views.run_document(run, results)
+
+        result: dict[str, Any] = call(open_api, read)
+        return result
+
+    @server.tool(name="test_history", title="History of one test")
+    def test_history(test_id: str, limit: int = 30) -> dict[str, Any]:
+        """Every recorded result of one test, newest first: run, commit, branch, attempt, outcome,
+        duration and failure message. test_id is a pytest node id (tests/test_x.py::test_y) or
+        classname::name from JUnit. Use it to see when a test started failing or whether it
+        flip-flops on the same commit."""
+        bounded = max(1, min(limit, MAX_LIMIT))
+        entries = call(open_api, lambda gl: gl.runs.test_history(test_id, limit=bounded))
+        return views.history_document(test_id, entries)
