@@ -114,7 +114,9 @@ class Greenline(FlakyApi, FixApi, InsightsApi, QueueApi):
             )
         if not settings.values["database_url"].value:
             _keep_store_out_of_git(root / ".greenline")
-        store = Store(settings.database_url, migrate=migrate)
+        store = Store(
+            settings.database_url, migrate=migrate, busy_timeout=settings.store_busy_timeout
+        )
         name = vcs.repository_name(root)
         return cls(settings, store, name, in_git=git_root is not None, workdir=start)
 
@@ -217,8 +219,8 @@ class Greenline(FlakyApi, FixApi, InsightsApi, QueueApi):
         missing = [p for p in paths if not p.is_file()]
         if missing:
             raise UsageError(f"no such file: {missing[0]}", hint="pass paths to JUnit XML reports")
-        commit = commit or vcs.read_commit(self.root)
-        readers = [JUnitReader(p) for p in paths]
+        commit = vcs.complete_commit(self.root, commit) if commit else vcs.read_commit(self.root)
+        readers = [JUnitReader(p, root=self.root) for p in paths]
         with self.store.write() as conn:
             repo_id = writes.ensure_repository(conn, self.repository, str(self.root))
             run_id = writes.insert_run(
@@ -327,6 +329,7 @@ class Greenline(FlakyApi, FixApi, InsightsApi, QueueApi):
         data = read_baseline(path)
         if data.commit.sha is None:
             raise InputError(f"{path}: the baseline has no commit", hint="export one made in git")
+        vcs.require_commit(self.root, data.commit.sha, str(path))
         with self.store.write() as conn:
             existing = reads.find_run_at(conn, self.repository, data.commit.sha, data.started_at)
             if existing is None:
