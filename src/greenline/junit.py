@@ -170,16 +170,12 @@ class _Handler(xml.sax.handler.ContentHandler):
         super().__init__()
         self.finder = finder
         self.events = 0  # the reader's sign of progress, against tokens that never end
-        self.locator: xml.sax.xmlreader.Locator | None = None
         self.ready: deque[TestResult] = deque()
         self.suites: list[str] = []
         self.case: _Case | None = None
         self.mark: _Mark | None = None
         self.started_at: datetime | None = None
         self.saw_root = False
-
-    def setDocumentLocator(self, locator: xml.sax.xmlreader.Locator) -> None:  # noqa: N802
-        self.locator = locator
 
     def startElement(  # noqa: N802 (SAX API)
         self, name: str, attrs: xml.sax.xmlreader.AttributesImpl
@@ -250,8 +246,7 @@ class JUnitReader:
             with self.path.open("rb") as stream:
                 yield from self._feed(parser, stream)
         except _RefusedError as exc:
-            locator = self._handler.locator
-            line = locator.getLineNumber() if locator is not None else "?"
+            line = parser.getLineNumber()  # the parser is the locator when it is fed
             raise InputError(
                 f"{self.path}:{line}: refused: {exc}",
                 hint="fix or regenerate the report; nothing from it was stored",
