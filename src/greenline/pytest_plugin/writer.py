@@ -206,7 +206,10 @@ class _Child:
 
         failure: Exception | None = None
         for line in lines:
-            message = json.loads(line)
+            try:
+                message = json.loads(line)
+            except ValueError:  # a line cut short when pytest was interrupted mid-write
+                continue
             if message.get("type") == "finish":
                 return message, failure
             if message.get("type") != "batch" or failure is not None:

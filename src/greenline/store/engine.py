@@ -186,7 +186,7 @@ def translate_errors(url: str) -> Iterator[None]:
     try:
         yield
     except OperationalError as exc:
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        reason = mask_url(str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc))
         if is_busy(exc):
             raise StoreBusyError(
                 f"the store at {mask_url(url)} is locked by another writer ({reason})",
