@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import math
 import re
 import tomllib
 from collections.abc import Callable, Mapping
@@ -28,6 +29,16 @@ def _parse_count(value: object) -> int:
         number = 0
     if isinstance(value, bool) or number < 1:
         raise ValueError("expected a whole number of at least 1")
+    return number
+
+
+def _parse_seconds(value: object) -> float:
+    try:
+        number = float(str(value))
+    except ValueError:
+        number = -1.0
+    if isinstance(value, bool) or not math.isfinite(number) or number <= 0:
+        raise ValueError("expected a number of seconds above 0")
     return number
 
 
@@ -80,6 +91,12 @@ KEYS: dict[str, Key] = {
         20,
         "a quarantined test is released after this many recorded runs in a row that it passed",
     ),
+    "store_busy_timeout": Key(
+        _parse_seconds,
+        30.0,
+        "seconds a writer waits for another one's lock on the store before giving up "
+        "(a recording session then runs its tests unrecorded)",
+    ),
     "queue_agents_enqueue": Key(
         _parse_flag,
         False,
@@ -123,13 +140,38 @@ class Settings:
         return int(self.values["quarantine_release_after"].value)
 
     @property
+    def store_busy_timeout(self) -> float:
+        return float(self.values["store_busy_timeout"].value)
+
+    @property
     def queue_agents_enqueue(self) -> bool:
         return bool(self.values["queue_agents_enqueue"].value)
 
 
+#: ``scheme://user:password@`` in a URL; the password runs to the last ``@`` of its word, so one
+#: with an ``@`` or ``/`` in it (pasted unencoded) is hidden whole.
+_URL_PASSWORD = re.compile(r"(\b[a-zA-Z][\w+.-]*://[^:/@\s]*):[^\s]*@")
+#: ``password=...`` in a libpq keyword string or a URL's query.
+_PASSWORD_PARAM = re.compile(r"(?i)\b(password|passwd|pwd)=[^\s&;]*")
+#: ``GREENLINE_GITHUB_TOKEN=...`` and the like, written on a command line.
+_SECRET_ASSIGNMENT = re.compile(
+    r"\b([A-Z][A-Z0-9_]*(?:TOKEN|SECRET|PASSWORD|PASSWD|KEY|CREDENTIALS?))=[^\s]*"
+)
+
+
 def mask_url(url: str) -> str:
     """A URL with its password hidden (``postgresql://u:***@host/db``), for any output."""
-    return re.sub(r"(://[^:/@\s]*):[^@/\s]*@", r"\1:***@", url)
+    masked = _URL_PASSWORD.sub(r"\1:***@", url)
+    return _PASSWORD_PARAM.sub(r"\1=***", masked)
+
+
+def mask_args(args: str | None) -> str | None:
+    """A command line with every credential in it hidden: URL passwords (``--greenline-db URL``,
+    ``--greenline-db=URL``, ``--db``, or anywhere else) and ``NAME_TOKEN=value`` assignments.
+    Applied before a command line is stored or shown, since the store is shared."""
+    if args is None:
+        return None
+    return _SECRET_ASSIGNMENT.sub(r"\1=***", mask_url(args))
 
 
 def _unknown_key(key: str, where: str) -> ConfigError:

@@ -48,6 +48,11 @@ class StoreError(GreenlineError):
     http_status = 503
 
 
+class StoreBusyError(StoreError):
+    """Another writer held the store's lock for longer than the busy timeout: greenline's
+    trouble, never the user's (a recording session runs its tests unrecorded)."""
+
+
 class NoDataError(GreenlineError):
     """The store has nothing for the request (no runs yet, unknown run or test id)."""
 

@@ -9,22 +9,27 @@ or its captured output. DTDs, entity declarations and external references are re
 
 from __future__ import annotations
 
+import math
 import xml.sax
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import BinaryIO
 
 import defusedxml
 from defusedxml.expatreader import DefusedExpatParser
 
 from greenline.errors import InputError
-from greenline.ids import make_junit_test_id
+from greenline.ids import SEPARATOR, clip_message, make_junit_test_id, test_id_problem
 from greenline.model import Outcome, Phase, TestResult
 
 CHUNK_BYTES = 1 << 20
 MESSAGE_CHARS = 2000
+#: The longest stretch of input with nothing for the reader (one tag with a huge attribute, a
+#: huge comment): expat holds such a token whole, so a 200 MB attribute would cost a gigabyte.
+MAX_TOKEN_BYTES = 16 << 20
 FAILURE_TAGS = {"failure": Outcome.FAILED, "error": Outcome.ERROR}
 EARLIER_ATTEMPT_TAGS = {"flakyFailure": Outcome.FAILED, "flakyError": Outcome.ERROR}
 RERUN_TAGS = {"rerunFailure": Outcome.FAILED, "rerunError": Outcome.ERROR}
@@ -43,9 +48,13 @@ class _Mark:
 
     def summary(self) -> str | None:
         if self.message.strip():
-            return self.message.strip()[:MESSAGE_CHARS]
+            return clip_message(self.message.strip(), MESSAGE_CHARS)
         text = "".join(self.text).strip()
-        return text.splitlines()[0][:MESSAGE_CHARS] if text else None
+        return clip_message(text.splitlines()[0], MESSAGE_CHARS) if text else None
+
+
+class _RefusedError(ValueError):
+    """Input the reader will not store; JUnitReader names the file and line."""
 
 
 @dataclass
@@ -107,9 +116,43 @@ def results_of_case(case: _Case) -> list[TestResult]:
 
 def _parse_time(value: str | None) -> float:
     try:
-        return max(float((value or "0").replace(",", "")), 0.0)
+        seconds = float((value or "0").replace(",", ""))
     except ValueError:
-        return 0.0
+        return 0.0  # unparsable: unknown, as when there is no time at all
+    if not math.isfinite(seconds):
+        # JSON has no inf or nan, and a mean over them is meaningless: refused, not guessed
+        raise _RefusedError(
+            f'time="{value[:40] if value else value}" is not a finite number of seconds'
+        )
+    return max(seconds, 0.0)
+
+
+class ModuleFinder:
+    """Maps JUnit ``classname`` values to pytest node ids where the module is a file under
+    ``root``, so an imported pytest report joins the history ``--greenline-record`` keeps:
+    ``tests.test_funcs.TestAsDict`` + ``test_dicts`` is
+    ``tests/test_funcs.py::TestAsDict::test_dicts``."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._files: dict[str, bool] = {}
+
+    def _is_file(self, relative: str) -> bool:
+        if relative not in self._files:
+            self._files[relative] = (self.root / relative).is_file()
+        return self._files[relative]
+
+    def locate(self, classname: str, name: str) -> tuple[str, str] | None:
+        """(pytest node id, module path) for the longest dotted prefix that is a file."""
+        parts = classname.strip().split(".")
+        # dotted identifiers only: the parts become a path, and must stay under root
+        if not all(part.isidentifier() for part in parts):
+            return None
+        for cut in range(len(parts), 0, -1):
+            module = "/".join(parts[:cut]) + ".py"
+            if self._is_file(module):
+                return SEPARATOR.join([module, *parts[cut:], name.strip()]), module
+        return None
 
 
 def _parse_timestamp(value: str | None) -> datetime | None:
@@ -123,8 +166,10 @@ def _parse_timestamp(value: str | None) -> datetime | None:
 
 
 class _Handler(xml.sax.handler.ContentHandler):
-    def __init__(self) -> None:
+    def __init__(self, finder: ModuleFinder | None) -> None:
         super().__init__()
+        self.finder = finder
+        self.events = 0  # the reader's sign of progress, against tokens that never end
         self.ready: deque[TestResult] = deque()
         self.suites: list[str] = []
         self.case: _Case | None = None
@@ -135,6 +180,7 @@ class _Handler(xml.sax.handler.ContentHandler):
     def startElement(  # noqa: N802 (SAX API)
         self, name: str, attrs: xml.sax.xmlreader.AttributesImpl
     ) -> None:
+        self.events += 1
         if not self.saw_root:
             self.saw_root = True
             if name not in ("testsuites", "testsuite"):
@@ -146,23 +192,30 @@ class _Handler(xml.sax.handler.ContentHandler):
             self.suites.append(attrs.get("name", ""))
             self.started_at = self.started_at or _parse_timestamp(attrs.get("timestamp"))
         elif name == "testcase":
-            classname = attrs.get("classname") or (self.suites[-1] if self.suites else "")
-            self.case = _Case(
-                test_id=make_junit_test_id(classname, attrs.get("name", "")),
-                duration=_parse_time(attrs.get("time")),
-                path=attrs.get("file"),
-            )
+            self.case = self._start_case(attrs)
         elif self.case is not None and name in OUTCOME_TAGS:
             self.mark = _Mark(name, attrs.get("message", ""), attrs.get("type", ""))
             self.case.marks.append(self.mark)
 
+    def _start_case(self, attrs: xml.sax.xmlreader.AttributesImpl) -> _Case:
+        classname = attrs.get("classname") or (self.suites[-1] if self.suites else "")
+        name = attrs.get("name", "")
+        found = self.finder.locate(classname, name) if self.finder and classname else None
+        test_id, path = found or (make_junit_test_id(classname, name), attrs.get("file"))
+        problem = test_id_problem(test_id)
+        if problem:
+            raise _RefusedError(problem)
+        return _Case(test_id, _parse_time(attrs.get("time")), path)
+
     def characters(self, content: str) -> None:
+        self.events += 1
         mark = self.mark
         if mark is not None and mark.size < MESSAGE_CHARS:
             mark.text.append(content)
             mark.size += len(content)
 
     def endElement(self, name: str) -> None:  # noqa: N802 (SAX API)
+        self.events += 1
         if name == "testsuite" and self.suites:
             self.suites.pop()
         elif name == "testcase" and self.case is not None:
@@ -173,11 +226,14 @@ class _Handler(xml.sax.handler.ContentHandler):
 
 
 class JUnitReader:
-    """Iterates the results of one JUnit XML file; ``started_at`` is the first suite's stamp."""
+    """Iterates the results of one JUnit XML file; ``started_at`` is the first suite's stamp.
 
-    def __init__(self, path: Path) -> None:
+    With ``root`` (the repository), ids of tests in Python modules under it become pytest node
+    ids; other ids stay ``classname::name``."""
+
+    def __init__(self, path: Path, root: Path | None = None) -> None:
         self.path = path
-        self._handler = _Handler()
+        self._handler = _Handler(ModuleFinder(root) if root is not None else None)
 
     @property
     def started_at(self) -> datetime | None:
@@ -188,10 +244,13 @@ class JUnitReader:
         parser.setContentHandler(self._handler)
         try:
             with self.path.open("rb") as stream:
-                while chunk := stream.read(CHUNK_BYTES):
-                    parser.feed(chunk)
-                    yield from self._drain()
-                parser.close()
+                yield from self._feed(parser, stream)
+        except _RefusedError as exc:
+            line = parser.getLineNumber()  # the parser is the locator when it is fed
+            raise InputError(
+                f"{self.path}:{line}: refused: {exc}",
+                hint="fix or regenerate the report; nothing from it was stored",
+            ) from None
         except OSError as exc:
             raise InputError(
                 f"{self.path}: cannot read: {exc.strerror}", hint="check the path"
@@ -211,6 +270,20 @@ class JUnitReader:
         if not self._handler.saw_root:
             raise InputError(f"{self.path}: empty file", hint="pass a JUnit XML report")
         yield from self._drain()
+
+    def _feed(self, parser: DefusedExpatParser, stream: BinaryIO) -> Iterator[TestResult]:
+        quiet = 0  # bytes fed since the handler last saw anything
+        while chunk := stream.read(CHUNK_BYTES):
+            events = self._handler.events
+            parser.feed(chunk)
+            quiet = quiet + len(chunk) if self._handler.events == events else 0
+            if quiet > MAX_TOKEN_BYTES:
+                raise _RefusedError(
+                    f"more than {MAX_TOKEN_BYTES} bytes without a tag ending (one attribute "
+                    "or comment that large); JUnit reports never need one"
+                )
+            yield from self._drain()
+        parser.close()
 
     def _drain(self) -> Iterator[TestResult]:
         ready = self._handler.ready

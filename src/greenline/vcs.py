@@ -6,10 +6,12 @@ import os
 import re
 import shutil
 import subprocess
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
 from greenline.errors import VcsError
+from greenline.ids import is_object_id
 from greenline.model import Change, CommitInfo, FileChange, FileStatus
 
 #: CI systems check out a detached HEAD and name the branch in the environment.
@@ -92,7 +94,12 @@ STATUS_LETTERS = {
 
 def resolve_revision(root: Path, rev: str) -> str:
     """The commit sha ``rev`` names; a VcsError for anything that is not a commit here."""
-    sha = _git(root, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")
+    # a revision starting with "-" would reach git as an option
+    sha = (
+        None
+        if rev.startswith("-")
+        else _git(root, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")
+    )
     if not sha:
         raise VcsError(
             f"unknown revision {rev!r} in {root}",
@@ -101,8 +108,45 @@ def resolve_revision(root: Path, rev: str) -> str:
     return sha
 
 
+def has_commit(root: Path, sha: str) -> bool:
+    """True when ``sha`` is a full object id naming a commit in the repository at ``root``."""
+    return is_object_id(sha) and _git(root, "cat-file", "-e", f"{sha}^{{commit}}") is not None
+
+
+def require_commit(root: Path, sha: str, source: str) -> None:
+    """A VcsError unless ``sha`` is a commit here (a baseline of another history, or of a
+    commit not fetched, would compare the working tree with code it never had)."""
+    if not has_commit(root, sha):
+        raise VcsError(
+            f"{source}: commit {sha[:12]} is not in the repository at {root}",
+            hint=f"fetch it first (git fetch origin {sha}), or use a baseline made on this history",
+        )
+
+
+def complete_commit(root: Path, given: CommitInfo) -> CommitInfo:
+    """``given`` with its sha (a ref such as HEAD, a short sha) resolved to the full commit id,
+    and that commit's date and subject; a VcsError for a revision that is no commit here."""
+    if given.sha is None:
+        return given
+    if find_root(root) is None and is_object_id(given.sha.lower()):
+        return replace(given, sha=given.sha.lower())  # outside git only a full id can be checked
+    sha = resolve_revision(root, given.sha)
+    info = _git(root, "log", "-1", "--format=%cI%x00%s", sha) or ""
+    when, _, subject = info.partition("\x00")
+    return replace(
+        given,
+        sha=sha,
+        committed_at=datetime.fromisoformat(when) if when else None,
+        subject=subject or given.subject,
+    )
+
+
 def is_ancestor(root: Path, sha: str, head: str = "HEAD") -> bool:
-    """True when ``sha`` is ``head`` or one of its ancestors."""
+    """True when ``sha`` is ``head`` or one of its ancestors. Only a full object id counts: a
+    stored ref ("HEAD", a branch) names whatever is checked out now, which would make any
+    change look like none."""
+    if not is_object_id(sha):
+        return False
     proc = subprocess.run(
         ["git", "merge-base", "--is-ancestor", sha, head],
         cwd=root,

@@ -6,11 +6,13 @@ field is removed or changes meaning (new fields may appear at any time).
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from greenline.config import Value
+from greenline.config import Value, mask_args
 from greenline.model import (
     FlakyVerdict,
     QuarantineEntry,
@@ -29,6 +31,30 @@ def _stamp(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
+def _seconds(value: float, digits: int) -> float | None:
+    """A duration for JSON: None for inf or nan (a store written before they were refused)."""
+    return round(value, digits) if math.isfinite(value) else None
+
+
+def dump_json(document: Any, *, indent: int | None = None) -> str:
+    """``document`` as strictly valid JSON: a non-finite number anywhere becomes null (Python's
+    ``Infinity`` and ``NaN`` are not JSON, and break every other parser)."""
+    try:
+        return json.dumps(document, indent=indent, allow_nan=False)
+    except ValueError:
+        return json.dumps(_finite(document), indent=indent, allow_nan=False)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
 def _schema(kind: str, version: int = 1) -> JSON:
     return {"schema": f"greenline.{kind}/{version}"}
 
@@ -42,7 +68,7 @@ def run_view(run: Run) -> JSON:
         "source": run.source,
         "started_at": _stamp(run.started_at),
         "finished_at": _stamp(run.finished_at),
-        "duration": round(run.duration, 3),
+        "duration": _seconds(run.duration, 3),
         "tests": run.test_count,
         "counts": dict(sorted(run.counts.items())),
         "commit": {
@@ -59,7 +85,7 @@ def run_view(run: Run) -> JSON:
         ),
         "has_coverage": run.has_coverage,
         "exit_status": run.exit_status,
-        "args": run.args,
+        "args": mask_args(run.args),  # runs stored before masking began
     }
 
 
@@ -67,7 +93,7 @@ def result_view(result: TestResult) -> JSON:
     return {
         "test_id": result.test_id,
         "outcome": result.outcome.value,
-        "duration": round(result.duration, 6),
+        "duration": _seconds(result.duration, 6),
         "phase": result.phase.value if result.phase else None,
         "message": result.message,
         "attempt": result.attempt,
@@ -92,7 +118,7 @@ def test_summary_view(summary: TestSummary) -> JSON:
         "runs": summary.runs,
         "failures": summary.failures,
         "failure_rate": round(summary.failures / summary.runs, 4) if summary.runs else 0.0,
-        "mean_duration": round(summary.mean_duration, 6),
+        "mean_duration": _seconds(summary.mean_duration, 6),
         "last_outcome": summary.last_outcome.value,
         "last_run_id": summary.last_run_id,
         "last_seen": _stamp(summary.last_seen),
@@ -150,7 +176,7 @@ def selection_document(plan: SelectionPlan) -> JSON:
         "selected": [
             {
                 "test_id": t.test_id,
-                "duration": round(t.duration, 6),
+                "duration": _seconds(t.duration, 6),
                 "likelihood": t.likelihood,
                 "reasons": [reason(r) for r in t.reasons],
             }
@@ -159,8 +185,8 @@ def selection_document(plan: SelectionPlan) -> JSON:
         "new_test_files": list(plan.new_test_files),
         "over_budget": list(plan.over_budget),
         "unaffected": len(plan.unaffected),
-        "selected_duration": round(plan.selected_duration, 3),
-        "suite_duration": round(plan.suite_duration, 3),
+        "selected_duration": _seconds(plan.selected_duration, 3),
+        "suite_duration": _seconds(plan.suite_duration, 3),
     }
 
 

@@ -11,7 +11,7 @@ from tests.conftest import init_repo
 
 
 def test_import_junit_text_and_json(cli: Cli) -> None:
-    text = cli("import", "junit", str(DATA / "ant.xml"), "--commit", "c" * 40, "--branch", "rel")
+    text = cli("import", "junit", str(DATA / "ant.xml"), "--commit", "HEAD", "--branch", "rel")
     assert text.code == 0
     assert "1 passed, 1 failed, 1 skipped" in text.out
     doc = cli("import", "junit", str(DATA / "nested.xml"), "-f", "json").json()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from greenline import vcs
 from greenline.api.runs import RunService
 from greenline.api.selection import SelectionService
 from greenline.api.workspace import Workspace
@@ -43,6 +44,7 @@ class BaselineService:
         data = read_baseline(path)
         if data.commit.sha is None:
             raise InputError(f"{path}: the baseline has no commit", hint="export one made in git")
+        vcs.require_commit(self.ws.root, data.commit.sha, str(path))
         with self.ws.store.write() as conn:
             existing = reads.find_run_at(conn, self.ws.repository, data.commit.sha, data.started_at)
             if existing is None:

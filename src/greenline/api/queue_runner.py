@@ -298,7 +298,11 @@ class CheckRunner:
         if report.exists():
             try:
                 failed = sorted(
-                    {r.test_id for r in JUnitReader(report) if r.outcome in FAILED_OUTCOMES}
+                    {
+                        r.test_id
+                        for r in JUnitReader(report, root=self.root)
+                        if r.outcome in FAILED_OUTCOMES
+                    }
                 )
             except InputError:
                 failed = []

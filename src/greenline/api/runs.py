@@ -144,8 +144,9 @@ class RunService:
         missing = [p for p in paths if not p.is_file()]
         if missing:
             raise UsageError(f"no such file: {missing[0]}", hint="pass paths to JUnit XML reports")
-        commit = commit or vcs.read_commit(self.ws.root)
-        readers = [JUnitReader(p) for p in paths]
+        root = self.ws.root
+        commit = vcs.complete_commit(root, commit) if commit else vcs.read_commit(root)
+        readers = [JUnitReader(p, root=root) for p in paths]
         with self.ws.store.write() as conn:
             repo_id = writes.ensure_repository(conn, self.ws.repository, str(self.ws.root))
             run_id = writes.insert_run(

@@ -59,7 +59,7 @@ def open_workspace(
         )
     if not settings.values["database_url"].value:
         _keep_store_out_of_git(root / ".greenline")
-    store = Store(settings.database_url, migrate=migrate)
+    store = Store(settings.database_url, migrate=migrate, busy_timeout=settings.store_busy_timeout)
     name = vcs.repository_name(root)
     return Workspace(settings, store, name, git_root is not None, root, start)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import enum
-import json
 import sys
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -13,6 +12,7 @@ from typing import Any
 import typer
 from rich.console import Console
 
+from greenline import views
 from greenline.api import Greenline
 
 console = Console(highlight=False)
@@ -69,8 +69,8 @@ PRETTY_LIMIT = 1_000_000
 
 def emit_json(document: dict[str, Any]) -> None:
     """Machine output: one JSON document on stdout (indented unless it is very large)."""
-    text = json.dumps(document)
+    text = views.dump_json(document)
     if len(text) < PRETTY_LIMIT:
-        text = json.dumps(document, indent=2)
+        text = views.dump_json(document, indent=2)
     sys.stdout.write(text + "\n")
     sys.stdout.flush()

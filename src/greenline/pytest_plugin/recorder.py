@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
-from greenline.config import load_settings, mask_url
+from greenline.config import load_settings, mask_args, mask_url
 from greenline.errors import GreenlineError
+from greenline.ids import clip_message, test_id_problem
 from greenline.model import Outcome, Phase
 from greenline.pytest_plugin.writer import StoreWriter
 from greenline.tracing import CoverageCollector
@@ -47,7 +48,7 @@ def register_recorder(config: pytest.Config) -> None:
             "type": "start",
             "root": str(root),
             "db": config.getoption("greenline_db"),
-            "args": " ".join(config.invocation_params.args),
+            "args": mask_args(" ".join(config.invocation_params.args)),
             "pid": os.getpid(),
             "environment": asdict(read_environment()),
             "cache_dir": str(cache.mkdir("greenline")) if cache is not None else None,
@@ -144,7 +145,7 @@ class _Pending:
 def _message(report: pytest.TestReport | pytest.CollectReport) -> str | None:
     longrepr = report.longrepr
     if isinstance(longrepr, tuple) and len(longrepr) == 3:
-        return str(longrepr[2]).removeprefix("Skipped: ")[:MESSAGE_CHARS]
+        return clip_message(str(longrepr[2]).removeprefix("Skipped: "), MESSAGE_CHARS)
     crash = getattr(longrepr, "reprcrash", None)
     text = getattr(crash, "message", None) or (str(longrepr) if longrepr else "")
     lines = text.strip().splitlines()
@@ -152,7 +153,7 @@ def _message(report: pytest.TestReport | pytest.CollectReport) -> str | None:
         return None
     # A collection error is plain text; its last "E   " line names the exception.
     errors = [line[1:].strip() for line in lines if line.startswith("E ")]
-    return (errors[-1] if errors else lines[0])[:MESSAGE_CHARS]
+    return clip_message(errors[-1] if errors else lines[0], MESSAGE_CHARS)
 
 
 def _apply(pending: _Pending, report: pytest.TestReport) -> None:
@@ -202,6 +203,7 @@ class RecordingPlugin:
         self.sites: dict[str, list[list[Any]]] = {}
         self.files: dict[str, list[str]] = {}
         self.paths: dict[str, str] = {}
+        self.unrecordable: list[str] = []  # why each test id that cannot be stored was left out
         self.last_flush = time.monotonic()
 
     def pytest_report_header(self) -> str:
@@ -211,9 +213,10 @@ class RecordingPlugin:
     @pytest.hookimpl(wrapper=True)
     def pytest_runtestloop(self) -> Any:
         # The writer opened the store while pytest collected; a store that cannot be used at
-        # all is the user's to fix, before any test runs.
+        # all is the user's to fix, before any test runs. A busy store or a failing writer is
+        # greenline's trouble: the tests run unrecorded, and the summary says so.
         error = self.writer.wait_ready()
-        if error is not None:
+        if error is not None and not self.writer.unavailable:
             pytest.exit(f"greenline: {error}", returncode=pytest.ExitCode.USAGE_ERROR)
         return (yield)
 
@@ -238,6 +241,8 @@ class RecordingPlugin:
         if not report.failed:
             return
         nodeid = report.nodeid or "<rootdir>"
+        if not self._is_recordable(nodeid):
+            return
         path = self._path(nodeid.split("::", 1)[0]) if report.nodeid else None
         self.results.append(
             [nodeid, Outcome.ERROR.value, 0.0, Phase.COLLECT.value, _message(report), 1, path]
@@ -247,6 +252,8 @@ class RecordingPlugin:
         nodeid = report.nodeid
         del self.pending[nodeid]
         self.attempts[nodeid] = pending.attempt
+        if not self._is_recordable(nodeid):
+            return
         self.results.append(
             [
                 nodeid,
@@ -266,6 +273,14 @@ class RecordingPlugin:
             self.files.setdefault(nodeid, []).extend(files)
         if len(self.results) >= FLUSH_RESULTS or time.monotonic() - self.last_flush > FLUSH_SECONDS:
             self._flush()
+
+    def _is_recordable(self, nodeid: str) -> bool:
+        """False (noted for the summary) for an id the store refuses: the test itself still
+        ran and counts in pytest's result; only its history is not kept."""
+        problem = test_id_problem(nodeid)
+        if problem is not None:
+            self.unrecordable.append(problem)
+        return problem is None
 
     def _path(self, location: str) -> str:
         if location not in self.paths:
@@ -288,6 +303,12 @@ class RecordingPlugin:
         self.writer.finish(int(exitstatus), complete=int(exitstatus) in FINISHED_EXIT_CODES)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.unrecordable:
+            terminalreporter.write_line(
+                f"greenline: {len(self.unrecordable)} test results not recorded: "
+                f"{self.unrecordable[0]}",
+                yellow=True,
+            )
         run = f"run {self.writer.run_id}"
         if self.writer.error:
             first_line = self.writer.error.splitlines()[0]

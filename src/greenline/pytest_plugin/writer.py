@@ -6,7 +6,9 @@ dies (even ``kill -9``) the writer sees its input end without a ``finish`` and l
 ``incomplete``.
 
 Protocol, JSON lines. pytest -> writer: ``start`` (once), ``batch`` (results and code sites),
-``finish``. writer -> pytest: ``ready`` (with the run id) or ``error``; then ``done`` or ``error``.
+``finish``. writer -> pytest: ``ready`` (with the run id) or ``error`` (the user's to fix: a
+bad URL, a newer schema) or ``trouble`` (greenline's own: a store locked by another writer, a
+bug); then ``done`` or either failure. Only an ``error`` before ``ready`` stops the session.
 This module imports only the standard library at the top, because pytest imports it.
 """
 
@@ -15,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import queue
+import signal
 import subprocess
 import sys
 import threading
@@ -43,6 +46,8 @@ class StoreWriter:
         self.run_id: int | None = None
         self.stored = 0
         self.error: str | None = None
+        #: The store was there but busy (or silent): greenline's trouble, so the tests run.
+        self.unavailable = False
         self._ready = False
         self._send(start)
 
@@ -70,10 +75,12 @@ class StoreWriter:
             self.run_id = int(message["run_id"])
         elif kind == "done":
             self.stored = int(message.get("results", 0))
-        elif kind in ("error", "timeout"):
+        elif kind in ("error", "trouble", "timeout"):
             self.error = self.error or _error_text(message)
+            self.unavailable = self.unavailable or kind != "error"
         elif kind == "eof" and self.error is None and not self._ready:
             self.error = "the store writer exited before it was ready"
+            self.unavailable = True
 
     def _send(self, message: dict[str, Any]) -> None:
         if self.error is not None or self._proc.stdin is None:
@@ -139,7 +146,7 @@ class _Child:
         self.out.flush()
 
     def serve(self, lines: IO[str]) -> int:
-        from greenline.errors import GreenlineError
+        from greenline.errors import GreenlineError, StoreBusyError
 
         first = lines.readline()
         if not first:
@@ -148,7 +155,8 @@ class _Child:
         try:
             gl, run_id, mapper = self._open(start)
         except GreenlineError as exc:
-            self.emit(type="error", message=exc.message, hint=exc.hint)
+            kind = "trouble" if isinstance(exc, StoreBusyError) else "error"
+            self.emit(type=kind, message=exc.message, hint=exc.hint)
             return exc.exit_code
         self.emit(type="ready", run_id=run_id)
         _quietly(
@@ -202,7 +210,10 @@ class _Child:
 
         failure: Exception | None = None
         for line in lines:
-            message = json.loads(line)
+            try:
+                message = json.loads(line)
+            except ValueError:  # a line cut short when pytest was interrupted mid-write
+                continue
             if message.get("type") == "finish":
                 return message, failure
             if message.get("type") != "batch" or failure is not None:
@@ -243,13 +254,16 @@ def _quietly(step: Callable[..., object], *args: Any, **kwargs: Any) -> None:
 
 
 def main() -> int:
+    # Ctrl-C reaches the whole process group: it is the user stopping pytest, which then sends
+    # ``finish`` for what ran; the writer must live to store it, not die of the interrupt.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     out = sys.stdout
     sys.stdout = sys.stderr  # nothing but the protocol may reach pytest
     child = _Child(out)
     try:
         return child.serve(sys.stdin)
     except Exception as exc:  # a bug of ours: pytest reports it; the tests are unaffected
-        child.emit(type="error", message=f"internal error in the store writer: {exc!r}")
+        child.emit(type="trouble", message=f"internal error in the store writer: {exc!r}")
         return 3
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,27 +26,41 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, S
 from sqlalchemy.pool import NullPool
 
 from greenline.config import mask_url
-from greenline.errors import StoreError
+from greenline.errors import StoreBusyError, StoreError
 from greenline.store.schema import metadata
 
 #: The newest migration this greenline knows; a store stamped with anything else is refused.
 HEAD_REVISION = "0006"
 KNOWN_REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006")
 MIGRATIONS = Path(__file__).with_name("migrations")
-SQLITE_BUSY_TIMEOUT_MS = 30_000
+BUSY_TIMEOUT_SECONDS = 30.0
 WRITE_OPTION = "greenline_write"
+#: Key of the PostgreSQL advisory lock that lets one session at a time create or migrate the
+#: schema (any constant 64-bit number: it only has to be the same for every greenline).
+MIGRATION_LOCK_KEY = 0x67726E6C6E65  # "grnlne"
+#: SQLITE_BUSY and SQLITE_LOCKED; PostgreSQL's lock_not_available (a lock_timeout expired).
+SQLITE_BUSY_CODES = frozenset({5, 6})
+PG_BUSY_STATES = frozenset({"55P03"})
 
 
-def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+def _on_sqlite_connect(busy_timeout: float, dbapi_connection: Any, _record: Any) -> None:
     # WAL lets readers and one writer work at once; the busy timeout makes concurrent writers
     # (two recording sessions, xdist controllers) wait for each other instead of failing.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
-    cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
     cursor.execute("PRAGMA journal_mode = WAL")
     cursor.execute("PRAGMA synchronous = NORMAL")
     cursor.execute("PRAGMA foreign_keys = ON")
     cursor.close()
+
+
+def _on_postgresql_connect(busy_timeout: float, dbapi_connection: Any, _record: Any) -> None:
+    # Without a lock timeout a session waits for a row another writer holds as long as that
+    # writer likes; with one, it fails as busy (as SQLite does) and recording carries on.
+    with dbapi_connection.cursor() as cursor:
+        cursor.execute(f"SET lock_timeout = {int(busy_timeout * 1000)}")
+    dbapi_connection.commit()
 
 
 def _on_sqlite_begin(conn: Connection) -> None:
@@ -55,8 +70,9 @@ def _on_sqlite_begin(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
-def create_store_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite files get WAL, a busy timeout and their folder created."""
+def create_store_engine(url: str, busy_timeout: float = BUSY_TIMEOUT_SECONDS) -> Engine:
+    """An engine for ``url``; SQLite files get WAL, a busy timeout and their folder created;
+    ``busy_timeout`` is how long a writer waits for another one's lock (seconds)."""
     try:
         parsed = make_url(url)
     except ArgumentError:
@@ -66,7 +82,7 @@ def create_store_engine(url: str) -> Engine:
         ) from None
     if parsed.get_backend_name() != "sqlite":
         try:
-            return create_engine(parsed, pool_pre_ping=True)
+            server = create_engine(parsed, pool_pre_ping=True)
         except NoSuchModuleError:
             raise StoreError(
                 f"unknown kind of database in {mask_url(url)!r}",
@@ -77,10 +93,13 @@ def create_store_engine(url: str) -> Engine:
                 f"cannot use {mask_url(url)}: {exc}",
                 hint="pip install 'greenline[postgres]' for PostgreSQL",
             ) from None
+        if server.dialect.name == "postgresql":
+            event.listen(server, "connect", functools.partial(_on_postgresql_connect, busy_timeout))
+        return server
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(parsed, poolclass=NullPool)
-    event.listen(engine, "connect", _on_sqlite_connect)
+    event.listen(engine, "connect", functools.partial(_on_sqlite_connect, busy_timeout))
     event.listen(engine, "begin", _on_sqlite_begin)
     return engine
 
@@ -108,8 +127,15 @@ def _create_at_head(conn: Connection) -> None:
 
 
 def upgrade_schema(engine: Engine, *, via_migrations: bool = False) -> tuple[str | None, str]:
-    """Bring the schema to HEAD_REVISION; returns (revision before, revision after)."""
+    """Bring the schema to HEAD_REVISION; returns (revision before, revision after).
+
+    A store already at head is only read (no writer waits for it). Otherwise one session at a
+    time migrates: the others wait for its lock, then find the schema at head."""
+    with engine.connect() as conn, conn.begin():
+        if check_revision(conn, engine.url) == HEAD_REVISION:
+            return HEAD_REVISION, HEAD_REVISION
     with engine.connect() as conn, conn.execution_options(**{WRITE_OPTION: True}).begin():
+        _lock_migrations(conn)  # SQLite: the write lock BEGIN IMMEDIATE took is the same
         before = check_revision(conn, engine.url)
         if before == HEAD_REVISION:
             return before, before
@@ -127,6 +153,13 @@ def upgrade_schema(engine: Engine, *, via_migrations: bool = False) -> tuple[str
     return before, HEAD_REVISION
 
 
+def _lock_migrations(conn: Connection) -> None:
+    """Hold the migration lock until the transaction ends (PostgreSQL; SQLite's BEGIN
+    IMMEDIATE already excludes every other writer)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+
+
 def check_revision(conn: Connection, url: object) -> str | None:
     """The store's revision; refuses (never touches) a store written by a newer greenline."""
     revision = read_revision(conn)
@@ -139,13 +172,27 @@ def check_revision(conn: Connection, url: object) -> str | None:
     return revision
 
 
+def is_busy(exc: OperationalError) -> bool:
+    """True when the error is another writer's lock outlasting the busy timeout."""
+    code = getattr(exc.orig, "sqlite_errorcode", None)
+    if code is not None:
+        return (int(code) & 0xFF) in SQLITE_BUSY_CODES  # extended codes keep the primary low
+    return getattr(exc.orig, "sqlstate", None) in PG_BUSY_STATES
+
+
 @contextlib.contextmanager
 def translate_errors(url: str) -> Iterator[None]:
     """Turn driver errors into one StoreError line naming the (masked) database."""
     try:
         yield
     except OperationalError as exc:
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        reason = mask_url(str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc))
+        if is_busy(exc):
+            raise StoreBusyError(
+                f"the store at {mask_url(url)} is locked by another writer ({reason})",
+                hint="nothing is wrong with it: try again later, or wait longer with "
+                "store_busy_timeout (GREENLINE_STORE_BUSY_TIMEOUT, seconds)",
+            ) from None
         raise StoreError(
             f"cannot use the store at {mask_url(url)}: {reason}",
             hint="check --db / GREENLINE_DATABASE_URL, and that the server is running",

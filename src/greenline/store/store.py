@@ -9,6 +9,7 @@ from sqlalchemy import Connection
 
 from greenline.config import mask_url
 from greenline.store.engine import (
+    BUSY_TIMEOUT_SECONDS,
     HEAD_REVISION,
     WRITE_OPTION,
     check_revision,
@@ -22,9 +23,11 @@ from greenline.store.engine import (
 class Store:
     """A migrated database; every write is one transaction, so bad input leaves it as it was."""
 
-    def __init__(self, url: str, *, migrate: bool = True) -> None:
+    def __init__(
+        self, url: str, *, migrate: bool = True, busy_timeout: float = BUSY_TIMEOUT_SECONDS
+    ) -> None:
         self.url = url
-        self.engine = create_store_engine(url)
+        self.engine = create_store_engine(url, busy_timeout)
         try:
             with translate_errors(url):
                 if migrate:

@@ -9,7 +9,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Executable, Table, func, select, tuple_, update
 
+from greenline.config import mask_args
+from greenline.ids import clip_message
 from greenline.model import Block, CommitInfo, Environment, QuarantineEntry, RunStatus, TestResult
+from greenline.store.checks import check_results
 from greenline.store.schema import (
     branches,
     commits,
@@ -142,7 +145,7 @@ def insert_run(
         "started_at": to_utc(started_at),
         "hostname": hostname,
         "pid": pid,
-        "args": args,
+        "args": mask_args(args),  # a URL on a command line may carry a password
         "has_coverage": False,
     }
     key = conn.execute(runs.insert().values(values)).inserted_primary_key
@@ -172,6 +175,7 @@ def insert_results(
     """
     if not batch:
         return
+    check_results(batch)
     pks = ensure_tests(conn, repo_id, {r.test_id: r.path for r in batch})
     attempts = [r.attempt for r in batch]
     if renumber:
@@ -181,9 +185,9 @@ def insert_results(
             "run_id": run_id,
             "test_pk": pks[r.test_id],
             "outcome": r.outcome.value,
-            "duration": r.duration,
+            "duration": float(r.duration),
             "phase": r.phase.value if r.phase else None,
-            "message": r.message,
+            "message": clip_message(r.message),
             "attempt": attempt,
         }
         for r, attempt in zip(batch, attempts, strict=True)
