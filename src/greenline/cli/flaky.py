@@ -110,7 +110,7 @@ def scan_progress() -> Iterator[Callable[[str, int, int], None] | None]:
         return
     with Progress(
         SpinnerColumn(),
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),
         BarColumn(),
         TextColumn("{task.completed}/{task.total} runs"),
         console=err_console,
@@ -119,7 +119,7 @@ def scan_progress() -> Iterator[Callable[[str, int, int], None] | None]:
         task = bar.add_task("scanning", total=None)
 
         def update(what: str, done: int, planned: int) -> None:
-            bar.update(task, description=what, completed=done, total=planned)
+            bar.update(task, description=render.sanitize(what), completed=done, total=planned)
 
         yield update
 

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import typer
+from rich.text import Text
 from sqlalchemy.exc import SQLAlchemyError
 
 from greenline import __version__
@@ -22,6 +23,7 @@ from greenline.cli.mcp_server import serve_mcp
 from greenline.cli.queue import queue_app
 from greenline.cli.ranking import ranking_app
 from greenline.cli.recording import import_app, record
+from greenline.cli.render import plain
 from greenline.cli.runs import list_runs, run_app
 from greenline.cli.selecting import select_tests
 from greenline.cli.state import PASSTHROUGH, CliState, err_console
@@ -84,9 +86,11 @@ app.add_typer(queue_app, name="queue")
 
 
 def _error(message: str, hint: str | None = None) -> None:
-    err_console.print(f"[bold red]greenline: error:[/] {message}", markup=True, soft_wrap=True)
+    # messages quote what the user or a file gave (paths, ids, TOML keys): plain text only
+    line = Text.assemble(("greenline: error:", "bold red"), " ", plain(message))
+    err_console.print(line, soft_wrap=True)
     if hint:
-        err_console.print(f"Hint: {hint}", soft_wrap=True)
+        err_console.print(Text.assemble("Hint: ", plain(hint)), soft_wrap=True)
 
 
 def _usage_hint(exc: typer.TyperException) -> str:

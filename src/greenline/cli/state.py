@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
 
 from greenline.api import Greenline
+from greenline.cli.render import PlainConsole
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+console = PlainConsole()
+err_console = PlainConsole(stderr=True)
 
 
 class Format(enum.StrEnum):
