@@ -156,9 +156,14 @@ def read_pyproject(root: Path) -> dict[str, object]:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}", hint="fix the file's syntax") from None
-    table = data.get("tool", {}).get("greenline", {})
+    tool = data.get("tool", {})
+    table = tool.get("greenline", {}) if isinstance(tool, dict) else tool
     if not isinstance(table, dict):
-        raise ConfigError(f"{path}: [tool.greenline] must be a table")
+        where = "[tool.greenline]" if isinstance(tool, dict) else "[tool]"
+        raise ConfigError(
+            f"{path}: {where} must be a table, not {type(table).__name__} {table!r}",
+            hint="put the settings under a [tool.greenline] header (see: greenline config show)",
+        )
     return table
 
 

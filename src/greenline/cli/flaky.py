@@ -17,6 +17,7 @@ from greenline import views
 from greenline.cli import render
 from greenline.cli.state import (
     FORMAT_OPTION,
+    MAX_COUNT,
     Format,
     console,
     emit_json,
@@ -59,11 +60,13 @@ def scan(
     test_ids: list[str] = typer.Argument(
         None, help="Judge only these tests (the whole suite still runs: any test may pollute)."
     ),
-    runs: int = typer.Option(10, "--runs", help="Reruns of the suite (same and shuffled order)."),
+    runs: int = typer.Option(
+        10, "--runs", max=MAX_COUNT, help="Reruns of the suite (same and shuffled order)."
+    ),
     budget: str | None = typer.Option(
         None, "--budget", help="Stop starting new runs after this long: 90s, 10m."
     ),
-    workers: int = typer.Option(1, "--workers", help="Reruns to run at once."),
+    workers: int = typer.Option(1, "--workers", max=MAX_COUNT, help="Reruns to run at once."),
     fmt: Format = FORMAT_OPTION,
 ) -> None:
     """Rerun the suite to find flaky tests: greenline flaky scan [TEST_ID...] [-- PYTEST_ARGS]
@@ -134,12 +137,17 @@ def fix(
     ctx: typer.Context,
     test_id: str = typer.Argument(..., help="The flaky test to fix."),
     apply: bool = typer.Option(False, "--apply", help="Write the verified patch to the file."),
-    workers: int = typer.Option(2, "--workers", help="Verification runs to run at once."),
+    workers: int = typer.Option(
+        2, "--workers", max=MAX_COUNT, help="Verification runs to run at once."
+    ),
     rescan: bool = typer.Option(
         False, "--rescan", help="Scan again even when this commit has a scan to reuse."
     ),
     verify_runs: int = typer.Option(
-        60, "--verify-runs", help="Runs under the failing condition a patch must pass."
+        60,
+        "--verify-runs",
+        max=MAX_COUNT,
+        help="Runs under the failing condition a patch must pass.",
     ),
     fmt: FixFormat = typer.Option(FixFormat.diff, "--format", "-f", help="Output format."),
 ) -> None:

@@ -26,6 +26,14 @@ class Format(enum.StrEnum):
 
 FORMAT_OPTION = typer.Option(Format.text, "--format", "-f", help="Output format.")
 
+#: The largest id an option takes: what the store holds (a 64-bit integer), so a bigger one is
+#: a usage error naming the option, not an overflow deep in the database driver.
+MAX_INT = 2**63 - 1
+#: The largest count (runs, results, workers): far beyond any real use, and readable in help.
+MAX_COUNT = 10**9
+#: The longest window in days a command looks back (a century: dates stay in range).
+MAX_DAYS = 36_500
+
 
 #: What came after ``--`` on the command line (arguments for pytest), set by run_cli.
 PASSTHROUGH: ContextVar[tuple[str, ...]] = ContextVar("greenline_passthrough", default=())
