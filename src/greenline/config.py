@@ -42,6 +42,17 @@ def _parse_flag(value: object) -> bool:
     raise ValueError("expected true or false")
 
 
+#: How ``pytest --greenline-select`` orders the tests it runs.
+SELECTION_ORDERS = ("likely-first", "keep")
+
+
+def _parse_order(value: object) -> str:
+    text = str(value).strip().lower()
+    if text not in SELECTION_ORDERS:
+        raise ValueError(f"expected one of: {', '.join(SELECTION_ORDERS)}")
+    return text
+
+
 def _parse_patterns(value: object) -> tuple[str, ...]:
     if isinstance(value, str):
         return tuple(p.strip() for p in value.split(",") if p.strip())
@@ -74,6 +85,12 @@ KEYS: dict[str, Key] = {
         _parse_patterns,
         (),
         "test id glob patterns that selection always runs (smoke tests, say)",
+    ),
+    "selection_order": Key(
+        _parse_order,
+        "likely-first",
+        "the order pytest --greenline-select runs tests in: likely-first, or keep (pytest's own, "
+        "for a suite whose tests depend on their order)",
     ),
     "quarantine_release_after": Key(
         _parse_count,
@@ -117,6 +134,10 @@ class Settings:
     @property
     def always_run(self) -> tuple[str, ...]:
         return tuple(self.values["always_run"].value)
+
+    @property
+    def selection_order(self) -> str:
+        return str(self.values["selection_order"].value)
 
     @property
     def quarantine_release_after(self) -> int:
