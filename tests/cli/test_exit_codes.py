@@ -89,11 +89,3 @@ def test_version_loads_no_command_module(git_repo: Path) -> None:
         text=True,
     )
     assert (full.returncode, full.stdout) == (0, "greenline 0.1.0\n")
-
-
-def test_flags_show_no_value_type_in_help(cli: Cli) -> None:
-    shown = cli("tests", "--help")
-    assert shown.code == 0
-    assert "--failing" in shown.out and "--format" in shown.out
-    assert "<bool>" not in shown.out
-    assert "<text|json>" in shown.out, "options that take a value still show its type"

@@ -18,7 +18,7 @@ from greenline.cli.configuration import config_app
 from greenline.cli.database import db_app
 from greenline.cli.flaky import flaky_app
 from greenline.cli.insights import insights_app
-from greenline.cli.mcp_server import serve_mcp
+from greenline.cli.mcp_server import McpCommand, serve_mcp
 from greenline.cli.queue import queue_app
 from greenline.cli.ranking import ranking_app
 from greenline.cli.recording import import_app, record
@@ -64,7 +64,7 @@ app.command("tests")(list_tests)
 app.command("record", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(
     record
 )
-app.command("mcp")(serve_mcp)
+app.command("mcp", cls=McpCommand)(serve_mcp)
 app.command("select")(select_tests)
 app.add_typer(run_app, name="run")
 app.add_typer(test_app, name="test")
