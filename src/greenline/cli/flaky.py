@@ -107,9 +107,10 @@ def scan(
 
 @contextmanager
 def scan_progress() -> Iterator[Callable[[str, int, int], None] | None]:
-    """A progress bar on a terminal; nothing otherwise (the output stays parseable)."""
+    """A progress bar on a terminal; otherwise one plain line on stderr per phase of the work
+    (a scan runs for minutes, and a CI log must show it is alive; stdout stays parseable)."""
     if not err_console.is_terminal:
-        yield None
+        yield phase_lines()
         return
     with Progress(
         SpinnerColumn(),
@@ -125,6 +126,18 @@ def scan_progress() -> Iterator[Callable[[str, int, int], None] | None]:
             bar.update(task, description=render.sanitize(what), completed=done, total=planned)
 
         yield update
+
+
+def phase_lines() -> Callable[[str, int, int], None]:
+    """A progress callback that prints a line whenever the phase changes."""
+    shown: list[str] = []
+
+    def update(what: str, done: int, planned: int) -> None:
+        if shown[-1:] != [what]:
+            shown.append(what)
+            err_console.print(f"greenline: {what} ({done} of {planned} runs done)", soft_wrap=True)
+
+    return update
 
 
 class FixFormat(enum.StrEnum):
