@@ -53,6 +53,17 @@ def _parse_flag(value: object) -> bool:
     raise ValueError("expected true or false")
 
 
+#: How ``pytest --greenline-select`` orders the tests it runs.
+SELECTION_ORDERS = ("likely-first", "keep")
+
+
+def _parse_order(value: object) -> str:
+    text = str(value).strip().lower()
+    if text not in SELECTION_ORDERS:
+        raise ValueError(f"expected one of: {', '.join(SELECTION_ORDERS)}")
+    return text
+
+
 def _parse_patterns(value: object) -> tuple[str, ...]:
     if isinstance(value, str):
         return tuple(p.strip() for p in value.split(",") if p.strip())
@@ -85,6 +96,12 @@ KEYS: dict[str, Key] = {
         _parse_patterns,
         (),
         "test id glob patterns that selection always runs (smoke tests, say)",
+    ),
+    "selection_order": Key(
+        _parse_order,
+        "likely-first",
+        "the order pytest --greenline-select runs tests in: likely-first, or keep (pytest's own, "
+        "for a suite whose tests depend on their order)",
     ),
     "quarantine_release_after": Key(
         _parse_count,
@@ -134,6 +151,10 @@ class Settings:
     @property
     def always_run(self) -> tuple[str, ...]:
         return tuple(self.values["always_run"].value)
+
+    @property
+    def selection_order(self) -> str:
+        return str(self.values["selection_order"].value)
 
     @property
     def quarantine_release_after(self) -> int:
@@ -198,9 +219,14 @@ def read_pyproject(root: Path) -> dict[str, object]:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}", hint="fix the file's syntax") from None
-    table = data.get("tool", {}).get("greenline", {})
+    tool = data.get("tool", {})
+    table = tool.get("greenline", {}) if isinstance(tool, dict) else tool
     if not isinstance(table, dict):
-        raise ConfigError(f"{path}: [tool.greenline] must be a table")
+        where = "[tool.greenline]" if isinstance(tool, dict) else "[tool]"
+        raise ConfigError(
+            f"{path}: {where} must be a table, not {type(table).__name__} {table!r}",
+            hint="put the settings under a [tool.greenline] header (see: greenline config show)",
+        )
     return table
 
 

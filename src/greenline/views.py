@@ -185,6 +185,8 @@ def selection_document(plan: SelectionPlan) -> JSON:
         "new_test_files": list(plan.new_test_files),
         "over_budget": list(plan.over_budget),
         "unaffected": len(plan.unaffected),
+        # every test of the baseline: selected, over the budget or unaffected
+        "baseline_tests": len(plan.selected) + len(plan.over_budget) + len(plan.unaffected),
         "selected_duration": _seconds(plan.selected_duration, 3),
         "suite_duration": _seconds(plan.suite_duration, 3),
     }

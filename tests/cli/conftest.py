@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from greenline.cli import state
 from greenline.cli.main import run_cli
 
 DATA = Path(__file__).parent.parent / "data" / "junit"
@@ -33,9 +32,7 @@ Cli = Callable[..., Outcome]
 def cli(git_repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Cli:
     """``cli("runs", "--format", "json")`` runs greenline in the test's git repository."""
     monkeypatch.chdir(git_repo)
-    # rich reads COLUMNS when a console is made (at import), so size the consoles directly
-    monkeypatch.setattr(state.console, "width", 200)
-    monkeypatch.setattr(state.err_console, "width", 200)
+    # captured output is no terminal: the consoles print at full width, as in a pipe
     monkeypatch.delenv("GREENLINE_DATABASE_URL", raising=False)
 
     def run(*args: str) -> Outcome:

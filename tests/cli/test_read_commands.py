@@ -1,8 +1,5 @@
 from __future__ import annotations
 
-import pytest
-
-from greenline.errors import NoDataError
 from greenline.store import HEAD_REVISION
 from tests.cli.conftest import Cli
 
@@ -169,5 +166,6 @@ def test_version(cli: Cli) -> None:
 
 def test_debug_shows_the_traceback(cli: Cli) -> None:
     assert cli("db", "upgrade").code == 0
-    with pytest.raises(NoDataError, match="no run with id 7"):
-        cli("--debug", "run", "show", "7")
+    shown = cli("--debug", "run", "show", "7")
+    assert shown.code == 5, "--debug adds the traceback, never changes the exit code"
+    assert "Traceback" in shown.err and "NoDataError: no run with id 7" in shown.err

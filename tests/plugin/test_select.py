@@ -123,7 +123,10 @@ def test_deselect_runs_only_affected_and_new_tests(recorded: pytest.Pytester) ->
     result = run_selected(recorded, "deselect", "-v")
     result.assert_outcomes(passed=2, deselected=3)
     result.stdout.fnmatch_lines(
-        ["greenline: 2 of 5 tests can be affected by the change since run 1 at * (deselect)"]
+        [
+            "greenline: 2 of 5 tests can be affected by the change since run 1 at * "
+            "(deselect, most likely to fail first)"
+        ]
     )
     ran = [line.split(" ")[0] for line in result.stdout.lines if " PASSED" in line]
     assert ran == ["test_more.py::test_more", "test_app.py::test_mul"], "unseen tests first"
@@ -455,7 +458,7 @@ def test_deselect_under_xdist(recorded: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(
         [
             "greenline: 1 of the baseline's 4 tests can be affected by the change since run 1 *; "
-            "the workers deselected the other 3 (deselect)"
+            "the workers deselected the other 3 (deselect, most likely to fail first)"
         ]
     )
 

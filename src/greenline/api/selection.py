@@ -20,10 +20,10 @@ from greenline.selection import (
     Baseline,
     Budget,
     ImportGraph,
+    import_paths,
     learn,
     limit_to_budget,
     plan_selection,
-    uncovered_changes,
 )
 from greenline.selection.impact import changed_paths, python_paths
 from greenline.selection.learn import Example, TreeEnsemble
@@ -92,7 +92,7 @@ class SelectionService:
                 f.path for f in change.files if (f.old_path or f.path) in python_paths(change)
             }
         }
-        importers = self._importers(uncovered_changes(baseline, change), change)
+        importers = self._importers(import_paths(baseline, change), change)
         plan = plan_selection(
             baseline,
             change,

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from greenline import views
-from greenline.cli.state import FORMAT_OPTION, Format, console, emit_json, state_of
+from greenline.cli.state import FORMAT_OPTION, MAX_INT, Format, console, emit_json, state_of
 
 baseline_app = typer.Typer(
     help="Move a baseline run between machines (e.g. a CI cache artifact).", no_args_is_help=True
@@ -19,7 +19,12 @@ def export_baseline(
     ctx: typer.Context,
     file: Path = typer.Argument(..., help="Where to write the baseline (gzipped JSON)."),
     run_id: int | None = typer.Option(
-        None, "--run", metavar="ID", help="Export this run (default: the current baseline)."
+        None,
+        "--run",
+        min=1,
+        max=MAX_INT,
+        metavar="ID",
+        help="Export this run (default: the current baseline).",
     ),
     fmt: Format = FORMAT_OPTION,
 ) -> None:

@@ -21,7 +21,7 @@ def show_config(ctx: typer.Context, fmt: Format = FORMAT_OPTION) -> None:
     if fmt is Format.json:
         emit_json(views.config_document(values))
         return
-    table = Table(title=r"settings (\[tool.greenline] in pyproject.toml)", title_justify="left")
+    table = Table(title="settings ([tool.greenline] in pyproject.toml)", title_justify="left")
     for column in ("key", "value", "source", "meaning"):
         table.add_column(column)
     for name, value in values.items():

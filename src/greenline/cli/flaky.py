@@ -17,6 +17,7 @@ from greenline import views
 from greenline.cli import render
 from greenline.cli.state import (
     FORMAT_OPTION,
+    MAX_COUNT,
     Format,
     console,
     emit_json,
@@ -59,11 +60,13 @@ def scan(
     test_ids: list[str] = typer.Argument(
         None, help="Judge only these tests (the whole suite still runs: any test may pollute)."
     ),
-    runs: int = typer.Option(10, "--runs", help="Reruns of the suite (same and shuffled order)."),
+    runs: int = typer.Option(
+        10, "--runs", max=MAX_COUNT, help="Reruns of the suite (same and shuffled order)."
+    ),
     budget: str | None = typer.Option(
         None, "--budget", help="Stop starting new runs after this long: 90s, 10m."
     ),
-    workers: int = typer.Option(1, "--workers", help="Reruns to run at once."),
+    workers: int = typer.Option(1, "--workers", max=MAX_COUNT, help="Reruns to run at once."),
     fmt: Format = FORMAT_OPTION,
 ) -> None:
     """Rerun the suite to find flaky tests: greenline flaky scan [TEST_ID...] [-- PYTEST_ARGS]
@@ -104,13 +107,14 @@ def scan(
 
 @contextmanager
 def scan_progress() -> Iterator[Callable[[str, int, int], None] | None]:
-    """A progress bar on a terminal; nothing otherwise (the output stays parseable)."""
+    """A progress bar on a terminal; otherwise one plain line on stderr per phase of the work
+    (a scan runs for minutes, and a CI log must show it is alive; stdout stays parseable)."""
     if not err_console.is_terminal:
-        yield None
+        yield phase_lines()
         return
     with Progress(
         SpinnerColumn(),
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),
         BarColumn(),
         TextColumn("{task.completed}/{task.total} runs"),
         console=err_console,
@@ -119,9 +123,21 @@ def scan_progress() -> Iterator[Callable[[str, int, int], None] | None]:
         task = bar.add_task("scanning", total=None)
 
         def update(what: str, done: int, planned: int) -> None:
-            bar.update(task, description=what, completed=done, total=planned)
+            bar.update(task, description=render.sanitize(what), completed=done, total=planned)
 
         yield update
+
+
+def phase_lines() -> Callable[[str, int, int], None]:
+    """A progress callback that prints a line whenever the phase changes."""
+    shown: list[str] = []
+
+    def update(what: str, done: int, planned: int) -> None:
+        if shown[-1:] != [what]:
+            shown.append(what)
+            err_console.print(f"greenline: {what} ({done} of {planned} runs done)", soft_wrap=True)
+
+    return update
 
 
 class FixFormat(enum.StrEnum):
@@ -134,12 +150,17 @@ def fix(
     ctx: typer.Context,
     test_id: str = typer.Argument(..., help="The flaky test to fix."),
     apply: bool = typer.Option(False, "--apply", help="Write the verified patch to the file."),
-    workers: int = typer.Option(2, "--workers", help="Verification runs to run at once."),
+    workers: int = typer.Option(
+        2, "--workers", max=MAX_COUNT, help="Verification runs to run at once."
+    ),
     rescan: bool = typer.Option(
         False, "--rescan", help="Scan again even when this commit has a scan to reuse."
     ),
     verify_runs: int = typer.Option(
-        60, "--verify-runs", help="Runs under the failing condition a patch must pass."
+        60,
+        "--verify-runs",
+        max=MAX_COUNT,
+        help="Runs under the failing condition a patch must pass.",
     ),
     fmt: FixFormat = typer.Option(FixFormat.diff, "--format", "-f", help="Output format."),
 ) -> None:

@@ -9,9 +9,19 @@ from typing import Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from greenline.api.insights import INGEST_HINT, parse_time
-from greenline.cli.state import FORMAT_OPTION, Format, console, emit_json, err_console, state_of
+from greenline.cli import render
+from greenline.cli.state import (
+    FORMAT_OPTION,
+    MAX_DAYS,
+    Format,
+    console,
+    emit_json,
+    err_console,
+    state_of,
+)
 from greenline.errors import NoDataError, UsageError
 from greenline.insights.summary import human_duration, percent, signed
 from greenline.model.delivery import IngestBatch
@@ -195,7 +205,9 @@ SINCE = typer.Option(None, "--since", help=WINDOW_HELP)
 UNTIL = typer.Option(
     None, "--until", help="Window end, exclusive (default: just after the newest run)."
 )
-DAYS = typer.Option(30, "--days", help="Window length when --since is not given.")
+DAYS = typer.Option(
+    30, "--days", min=1, max=MAX_DAYS, help="Window length when --since is not given."
+)
 REPOSITORY = typer.Option(None, "--repository", help="Only this OWNER/REPO.")
 WORKFLOW = typer.Option(None, "--workflow", help="Only this workflow.")
 
@@ -225,8 +237,13 @@ def _chg(value: float | None) -> str:
 def print_metrics(doc: dict[str, Any]) -> None:
     window = doc["window"]
     console.print(
-        f"[bold]{', '.join(doc['repositories'])}[/] {window['since'][:10]} to "
-        f"{window['until'][:10]} ({window['days']:.0f} days; changes vs the previous period)"
+        Text.assemble(
+            render.plain(", ".join(doc["repositories"]), "bold"),
+            render.plain(
+                f" {window['since'][:10]} to {window['until'][:10]} ({window['days']:.0f} days; "
+                "changes vs the previous period)"
+            ),
+        )
     )
     table = Table()
     for title in (

@@ -8,7 +8,15 @@ import typer
 from rich.table import Table
 
 from greenline.api.queue import simulate_queue
-from greenline.cli.state import FORMAT_OPTION, Format, console, emit_json, state_of
+from greenline.cli.state import (
+    FORMAT_OPTION,
+    MAX_COUNT,
+    MAX_INT,
+    Format,
+    console,
+    emit_json,
+    state_of,
+)
 from greenline.model.queue import Strategy
 
 queue_app = typer.Typer(
@@ -29,7 +37,7 @@ ROWS = (  # times in CI durations
 
 @queue_app.command("simulate")
 def simulate_command(
-    changes: int = typer.Option(1000, "--changes", help="Changes that arrive."),
+    changes: int = typer.Option(1000, "--changes", max=MAX_COUNT, help="Changes that arrive."),
     fail_rate: float = typer.Option(
         0.3, "--fail-rate", help="Share that break tests by themselves."
     ),
@@ -40,7 +48,7 @@ def simulate_command(
         0.03, "--flake-rate", help="Share of check runs that fail in a known-flaky test."
     ),
     ci_minutes: float = typer.Option(30.0, "--ci-minutes", help="How long a passing check takes."),
-    runners: int = typer.Option(16, "--runners", help="Check runs at once."),
+    runners: int = typer.Option(16, "--runners", max=MAX_COUNT, help="Check runs at once."),
     arrival_rate: float | None = typer.Option(
         None, "--arrival-rate", help="Changes per hour (default: 70% of what the runners can take)."
     ),
@@ -48,7 +56,9 @@ def simulate_command(
         Strategy.GREENLINE, "--strategy", help="How the queue lands."
     ),
     compare: bool = typer.Option(False, "--compare", help="Every strategy, side by side."),
-    seed: int = typer.Option(1, "--seed", help="The same seed, the same changes and outcomes."),
+    seed: int = typer.Option(
+        1, "--seed", max=MAX_INT, help="The same seed, the same changes and outcomes."
+    ),
     fmt: Format = FORMAT_OPTION,
 ) -> None:
     """Drive the merge-queue engine with a simulated clock and CI and report how it does."""
@@ -99,7 +109,9 @@ def _print(doc: dict[str, Any]) -> None:
 def add_command(
     ctx: typer.Context,
     branch: str = typer.Argument(..., help="The branch to land (at its current head)."),
-    priority: int = typer.Option(0, "--priority", help="Higher lands first."),
+    priority: int = typer.Option(
+        0, "--priority", min=-MAX_INT, max=MAX_INT, help="Higher lands first."
+    ),
     fmt: Format = FORMAT_OPTION,
 ) -> None:
     """Queue a branch: it is checked alone on main, then lands once its exact tree passes."""
@@ -169,7 +181,7 @@ def status_command(ctx: typer.Context, fmt: Format = FORMAT_OPTION) -> None:
 def run_command(
     ctx: typer.Context,
     check: str = typer.Option(..., "--check", help="The shell command a tree must pass."),
-    runners: int = typer.Option(2, "--runners", help="Checks at once."),
+    runners: int = typer.Option(2, "--runners", max=MAX_COUNT, help="Checks at once."),
     forever: bool = typer.Option(False, "--forever", help="Keep waiting for new branches."),
     timeout: float | None = typer.Option(None, "--timeout", help="Seconds before a check fails."),
     fmt: Format = FORMAT_OPTION,

@@ -21,13 +21,17 @@ def import_progress(files: list[Path]) -> Iterator[Callable[[Path, int], None] |
     if not err_console.is_terminal:
         yield None
         return
-    columns = (SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.fields[n]}"))
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description}", markup=False),
+        TextColumn("{task.fields[n]}", markup=False),
+    )
     with Progress(*columns, console=err_console, transient=True) as progress:
         tasks: dict[Path, TaskID] = {}
 
         def update(path: Path, stored: int) -> None:
             if path not in tasks:
-                tasks[path] = progress.add_task(f"importing {path.name}", n="")
+                tasks[path] = progress.add_task(render.sanitize(f"importing {path.name}"), n="")
             progress.update(tasks[path], n=f"{stored} results")
 
         yield update

@@ -1,9 +1,19 @@
-"""Rich renderings of runs, results, tests and histories for people at a terminal."""
+"""Rich renderings for people, and the consoles that show every outside string as plain text.
+
+Test ids, failure messages, branch names and error messages come from code and files greenline
+does not control: ``test_op[and]`` must not become markup, ``[/etc]`` must not crash a table, and
+an escape sequence must not reach the terminal. Every command prints through ``PlainConsole``
+(no markup, no emoji codes, control characters written out) and builds styled text from
+``plain()``; style comes only from Text objects made here.
+"""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
+from typing import Any
 
+from rich.console import Console, ConsoleDimensions
 from rich.table import Table
 from rich.text import Text
 
@@ -18,6 +28,51 @@ OUTCOME_STYLE = {
     Outcome.XPASSED: "magenta",
 }
 STATUS_STYLE = {RunStatus.COMPLETE: "green", RunStatus.RUNNING: "cyan", RunStatus.INCOMPLETE: "red"}
+
+#: C0 controls but newline and tab, DEL, C1 controls, and the bidirectional overrides that make
+#: text read otherwise than it is ("Trojan Source"): shown as escapes, never sent as they are.
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+#: Outside a terminal nothing folds or truncates: a pipe or a CI log must get whole ids and URLs.
+UNLIMITED_WIDTH = 1_000_000
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def sanitize(value: str) -> str:
+    """``value`` with every character that would control the terminal written as an escape."""
+    return _UNSAFE.sub(_escape, value)
+
+
+def plain(value: object, style: str = "") -> Text:
+    """An outside string as Text: shown as it is (no markup), control characters escaped."""
+    return Text(sanitize(str(value)), style=style)
+
+
+class PlainConsole(Console):
+    """A console that renders every string as plain text and, outside a terminal, never wraps.
+
+    Strings given to ``print`` and to tables pass ``render_str``, so markup is off and control
+    characters are escaped for all of them, whatever the command."""
+
+    def __init__(self, *, stderr: bool = False) -> None:
+        super().__init__(stderr=stderr, markup=False, emoji=False, highlight=False)
+        # rich takes COLUMNS as a fixed width; on a terminal it reads it again (see size), and
+        # in a pipe it must not fold ids
+        self._width = None
+
+    def render_str(self, text: str, **options: Any) -> Text:
+        return super().render_str(sanitize(text), **options)
+
+    def _size(self) -> ConsoleDimensions:
+        measured = Console.size.fget(self)  # type: ignore[attr-defined]
+        if self._width is None and not self.is_terminal:
+            return ConsoleDimensions(UNLIMITED_WIDTH, measured.height)
+        return measured  # type: ignore[no-any-return]
+
+    size = property(_size, Console.size.fset)  # type: ignore[attr-defined]
 
 
 def when(value: datetime | None) -> str:

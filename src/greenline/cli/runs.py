@@ -6,7 +6,15 @@ import typer
 
 from greenline import views
 from greenline.cli import render
-from greenline.cli.state import FORMAT_OPTION, Format, console, emit_json, state_of
+from greenline.cli.state import (
+    FORMAT_OPTION,
+    MAX_COUNT,
+    MAX_INT,
+    Format,
+    console,
+    emit_json,
+    state_of,
+)
 from greenline.errors import NoDataError
 from greenline.model import RunStatus
 
@@ -15,7 +23,9 @@ run_app = typer.Typer(help="Look at one run.", no_args_is_help=True)
 
 def list_runs(
     ctx: typer.Context,
-    limit: int = typer.Option(20, "--limit", "-n", min=1, help="How many runs, newest first."),
+    limit: int = typer.Option(
+        20, "--limit", "-n", min=1, max=MAX_COUNT, help="How many runs, newest first."
+    ),
     status: RunStatus | None = typer.Option(None, help="Only runs with this status."),
     branch: str | None = typer.Option(None, help="Only runs on this branch."),
     fmt: Format = FORMAT_OPTION,
@@ -37,7 +47,9 @@ def list_runs(
 @run_app.command("show")
 def show_run(
     ctx: typer.Context,
-    run_id: int = typer.Argument(..., help="The run's id (see: greenline runs)."),
+    run_id: int = typer.Argument(
+        ..., min=1, max=MAX_INT, help="The run's id (see: greenline runs)."
+    ),
     all_results: bool = typer.Option(False, "--all", help="List every result, not only failures."),
     fmt: Format = FORMAT_OPTION,
 ) -> None:

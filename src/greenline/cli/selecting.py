@@ -12,12 +12,14 @@ from rich.table import Table
 from greenline import views
 from greenline.cli import render
 from greenline.cli.state import console, emit_json, err_console, state_of
+from greenline.errors import NoDataError
 from greenline.model import SelectionPlan
 from greenline.selection import make_budget
 
 
 class SelectFormat(enum.StrEnum):
     ids = "ids"
+    args = "args"
     text = "text"
     json = "json"
 
@@ -48,8 +50,10 @@ def select_tests(
 ) -> None:
     """Select the tests the change since the baseline can break, most likely to fail first.
 
-    With --format ids the output feeds pytest directly: pytest $(greenline select -f ids).
-    It prints nothing when everything must run (pytest then runs the whole suite).
+    With --format args the output feeds pytest whole, one NUL-terminated id each (ids with
+    spaces or brackets included): greenline select -f args | xargs -0 pytest. --format ids
+    prints one per line. Both print nothing when everything must run (pytest then runs the
+    whole suite); pytest --greenline-select=deselect does all of it in one step.
     """
     limit = make_budget(budget, confidence)
     with state_of(ctx).open_reader() as gl:
@@ -60,16 +64,17 @@ def select_tests(
         _print_why(plan, why)
     elif fmt is SelectFormat.json:
         emit_json(views.selection_document(plan))
-    elif fmt is SelectFormat.ids:
+    elif fmt in (SelectFormat.ids, SelectFormat.args):
         if plan.full_suite is None:
             lines = [t.test_id for t in plan.selected] + list(plan.new_test_files)
-            sys.stdout.write("".join(f"{line}\n" for line in lines))
+            end = "\0" if fmt is SelectFormat.args else "\n"
+            sys.stdout.write("".join(f"{line}{end}" for line in lines))
     else:
         _print_plan(plan, explain)
 
 
 def _summary(plan: SelectionPlan) -> str:
-    total = len(plan.selected) + len(plan.unaffected)
+    total = len(plan.selected) + len(plan.over_budget) + len(plan.unaffected)
     share = plan.selected_duration / plan.suite_duration if plan.suite_duration else 1.0
     base = (plan.base or "?")[:10]
     return (
@@ -129,7 +134,8 @@ def _print_why(plan: SelectionPlan, test_id: str) -> None:
     elif any(test_id.split("::", 1)[0] == path for path in plan.new_test_files):
         console.print(f"{test_id} runs: its file is new since the baseline")
     else:
-        console.print(
+        raise NoDataError(
             f"{test_id} is not in baseline run {plan.baseline_run_id}: greenline cannot judge "
-            "it (pytest --greenline-select runs tests the baseline never saw)"
+            "it (pytest --greenline-select runs tests the baseline never saw)",
+            hint=f"the baseline's tests: greenline run show {plan.baseline_run_id} --all",
         )

@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
 
 from greenline import views
 from greenline.api import Greenline
+from greenline.cli.render import PlainConsole
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+console = PlainConsole()
+err_console = PlainConsole(stderr=True)
 
 
 class Format(enum.StrEnum):
@@ -25,6 +25,14 @@ class Format(enum.StrEnum):
 
 
 FORMAT_OPTION = typer.Option(Format.text, "--format", "-f", help="Output format.")
+
+#: The largest id an option takes: what the store holds (a 64-bit integer), so a bigger one is
+#: a usage error naming the option, not an overflow deep in the database driver.
+MAX_INT = 2**63 - 1
+#: The largest count (runs, results, workers): far beyond any real use, and readable in help.
+MAX_COUNT = 10**9
+#: The longest window in days a command looks back (a century: dates stay in range).
+MAX_DAYS = 36_500
 
 
 #: What came after ``--`` on the command line (arguments for pytest), set by run_cli.

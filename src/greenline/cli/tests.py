@@ -6,7 +6,14 @@ import typer
 
 from greenline import views
 from greenline.cli import render
-from greenline.cli.state import FORMAT_OPTION, Format, console, emit_json, state_of
+from greenline.cli.state import (
+    FORMAT_OPTION,
+    MAX_COUNT,
+    Format,
+    console,
+    emit_json,
+    state_of,
+)
 from greenline.errors import NoDataError
 
 test_app = typer.Typer(help="Look at one test.", no_args_is_help=True)
@@ -15,7 +22,12 @@ test_app = typer.Typer(help="Look at one test.", no_args_is_help=True)
 def list_tests(
     ctx: typer.Context,
     slowest: int | None = typer.Option(
-        None, "--slowest", min=1, metavar="N", help="The N slowest tests by mean duration."
+        None,
+        "--slowest",
+        min=1,
+        max=MAX_COUNT,
+        metavar="N",
+        help="The N slowest tests by mean duration.",
     ),
     failing: bool = typer.Option(False, "--failing", help="Only tests whose last result failed."),
     fmt: Format = FORMAT_OPTION,
@@ -40,7 +52,7 @@ def list_tests(
 def show_history(
     ctx: typer.Context,
     test_id: str = typer.Argument(..., help="A test id: a pytest node id or classname::name."),
-    limit: int = typer.Option(50, "--limit", "-n", min=1, help="How many results."),
+    limit: int = typer.Option(50, "--limit", "-n", min=1, max=MAX_COUNT, help="How many results."),
     fmt: Format = FORMAT_OPTION,
 ) -> None:
     """Every recorded result of one test, newest first."""

@@ -14,7 +14,7 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from greenline.flaky.causes import guess_category
+from greenline.flaky.causes import failing_evidence, guess_category
 from greenline.model import Evidence, EvidenceKind, FlakyCategory, FlakyVerdict, Outcome, Verdict
 
 
@@ -46,10 +46,15 @@ def judge_scan(test_id: str, trials: Sequence[Trial]) -> FlakyVerdict:
     mine = [(t, t.outcomes[test_id]) for t in trials if t.outcomes.get(test_id) in _COUNTED]
     failed = [t for t, o in mine if o in _FAILED]
     runs, failures = len(mine), len(failed)
-    if failures == 0 or failures == runs:
-        verdict = Verdict.STABLE if failures == 0 else Verdict.FAILING
+    if failures == 0:
         return FlakyVerdict(
-            test_id, verdict, FlakyCategory.UNKNOWN, _sure(runs), (), runs, failures, 0.0
+            test_id, Verdict.STABLE, FlakyCategory.UNKNOWN, _sure(runs), (), runs, 0, 0.0
+        )
+    if failures == runs:
+        messages = [t.messages[test_id] for t in reversed(failed) if t.messages.get(test_id)]
+        proof = failing_evidence(f"failed all {runs} controlled runs", (), messages)
+        return FlakyVerdict(
+            test_id, Verdict.FAILING, FlakyCategory.UNKNOWN, _sure(runs), proof, runs, runs, 0.0
         )
     evidence = [
         Evidence(

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
-from greenline.model import FlakyCategory
+from greenline.model import Evidence, EvidenceKind, FlakyCategory
 
 PATTERNS: dict[FlakyCategory, re.Pattern[str]] = {
     FlakyCategory.NETWORK: re.compile(
@@ -97,3 +97,27 @@ def with_observations(
     if guess in (FlakyCategory.UNKNOWN, *TOUCHED.values()):
         return TOUCHED[seen[0]], detail
     return guess, detail  # e.g. float noise in a test that also reads the clock
+
+
+#: How much of a failure message a verdict quotes: its first line, cut to this length.
+MESSAGE_CHARS = 200
+
+
+def failing_evidence(
+    detail: str, run_ids: tuple[int, ...], messages: Sequence[str]
+) -> tuple[Evidence, ...]:
+    """The evidence of a ``failing`` verdict: that it failed every time (``detail``, in which
+    runs), and what the newest failure said (``messages``, newest first)."""
+    evidence = [Evidence(EvidenceKind.ALWAYS_FAILED, detail, run_ids)]
+    said = next((_gist(m) for m in messages if m.strip()), None)
+    if said:
+        evidence.append(Evidence(EvidenceKind.FAILURE_MESSAGE, f"it said: {said[:MESSAGE_CHARS]}"))
+    return tuple(evidence)
+
+
+def _gist(message: str) -> str:
+    """What a failure said, in one line: a pytest report's first ``E`` line (its traceback
+    shows the source first), else the message's first line."""
+    lines = [line for line in message.splitlines() if line.strip()]
+    errors = [line[1:].strip() for line in lines if line.startswith("E ")]
+    return (errors or lines)[0].strip()

@@ -15,7 +15,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from itertools import pairwise
 
-from greenline.flaky.causes import guess_category
+from greenline.flaky.causes import failing_evidence, guess_category
 from greenline.model import (
     Evidence,
     EvidenceKind,
@@ -69,6 +69,10 @@ def judge(test_id: str, seen: Sequence[Observation]) -> FlakyVerdict:
         confidence = max(CONFIDENCE.get(e.kind, 0.0) for e in evidence)
     elif runs and len(failed_runs) == len(runs):
         verdict, confidence, wasted = Verdict.FAILING, 1 - 0.5 ** len(runs), 0.0
+        messages = [o.message for o in reversed(failed_runs) if o.message]  # newest first
+        detail = f"failed in all {len(runs)} recorded runs"
+        run_ids = tuple(o.run_id for o in runs)
+        evidence = list(failing_evidence(detail, run_ids, messages))
     else:
         verdict, confidence, wasted = Verdict.STABLE, 1 - 0.5 ** len(runs), 0.0
     return FlakyVerdict(

@@ -1,12 +1,14 @@
 """``python -m greenline.mcp [--db URL] [--repo PATH] [--http HOST:PORT]``: run the MCP server.
 
 ``greenline mcp`` hands over to this entry point (the CLI and the MCP server are separate
-interfaces), and agents' configs may call it directly.
+interfaces), and agents' configs may call it directly. ``--list-tools`` prints the server's tools
+(``greenline mcp --help`` shows them), read from the server itself so the list cannot go stale.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 from pathlib import Path
 
@@ -22,12 +24,26 @@ def parse_address(value: str) -> tuple[str, int]:
     return host, int(port)
 
 
+def _unopened() -> Greenline:
+    raise UsageError("listing tools opens no store")
+
+
+def list_tools() -> list[tuple[str, str]]:
+    """Every tool's name and title, the opt-in ones included (nothing is opened)."""
+    tools = asyncio.run(build_server(_unopened, enqueue=True).list_tools())
+    return [(tool.name, tool.title or "") for tool in tools]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="greenline mcp", description=__doc__)
     parser.add_argument("--db", metavar="URL", help="store URL")
     parser.add_argument("--repo", type=Path, help="repository (default: current directory)")
     parser.add_argument("--http", metavar="HOST:PORT", help="serve streamable HTTP, not stdio")
+    parser.add_argument("--list-tools", action="store_true", help="print the tools and exit")
     args = parser.parse_args(argv)
+    if args.list_tools:
+        sys.stdout.write("".join(f"{name}\t{title}\n" for name, title in list_tools()))
+        return 0
 
     def open_api() -> Greenline:
         return Greenline.open(args.repo, db=args.db, create=False)

@@ -37,6 +37,7 @@ class EvidenceKind(enum.StrEnum):
     PASSED_ON_RETRY = "passed-on-retry"  # failed, then passed within one run
     FLIPS = "flips"  # alternates between passing and failing across runs
     FAILURE_MESSAGE = "failure-message"  # what its failures say points to a cause
+    ALWAYS_FAILED = "always-failed"  # failed every run it took part in: a real failure
     RERUNS = "reruns"  # controlled reruns gave both outcomes
     ORDER = "order"  # how the outcome depends on which tests ran before it
     POLLUTER = "polluter"  # running these tests first makes it fail

@@ -36,6 +36,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "selection would have skipped), or off",
     )
     group.addoption(
+        "--greenline-select-order",
+        choices=("likely-first", "keep"),
+        default=None,
+        help="with --greenline-select: run the tests most likely to fail first, or keep "
+        "pytest's order (for a suite whose tests depend on their order); default: "
+        "[tool.greenline] selection_order, or likely-first",
+    )
+    group.addoption(
         "--greenline-base",
         metavar="REV",
         default=None,

@@ -40,6 +40,8 @@ class SelectPlugin:
         except GreenlineError as exc:
             raise pytest.UsageError(f"greenline: {exc}") from None
         self.plan: SelectionPlan | None = None
+        #: likely-first or keep: the flag, else the setting (read with the plan)
+        self.order: str | None = config.getoption("greenline_select_order")
         self.note = ""
         self.skipped_by_selection: set[str] = set()
         self.missed: list[str] = []
@@ -50,6 +52,7 @@ class SelectPlugin:
             with Greenline.open(
                 self.config.rootpath, db=self.config.getoption("greenline_db"), create=False
             ) as gl:
+                self.order = self.order or gl.settings.selection_order
                 return gl.selection.plan(self.base, self.budget)
         except UsageError as exc:  # the user's to fix (an unknown --greenline-base, say)
             raise pytest.UsageError(f"greenline: {exc}") from None
@@ -79,10 +82,11 @@ class SelectPlugin:
 
         chosen = [item for item in items if keep(item)]
         rest = [item for item in items if not keep(item)]
-        chosen.sort(key=lambda item: rank.get(item.nodeid, -1))  # unseen tests first
+        if self.order != "keep":
+            chosen.sort(key=lambda item: rank.get(item.nodeid, -1))  # unseen tests first
         self.note = (
             f"greenline: {len(chosen)} of {len(items)} tests can be affected by the change since "
-            f"run {plan.baseline_run_id} at {(plan.base or '?')[:10]} ({self.mode})"
+            f"run {plan.baseline_run_id} at {(plan.base or '?')[:10]} ({self._how()})"
         )
         if plan.over_budget:
             self.note += f"; {len(plan.over_budget)} more did not fit the budget"
@@ -93,6 +97,13 @@ class SelectPlugin:
         else:
             self.skipped_by_selection = {item.nodeid for item in rest}
             items[:] = chosen + rest if self.mode == "reorder" else items
+
+    def _how(self) -> str:
+        """The mode and, when the tests run in an order of greenline's, which order."""
+        if self.mode == "shadow":
+            return self.mode  # shadow runs everything in pytest's order
+        order = "in pytest's order" if self.order == "keep" else "most likely to fail first"
+        return f"{self.mode}, {order}"
 
     def pytest_report_collectionfinish(self) -> str | None:
         return self.note or None
@@ -142,7 +153,7 @@ class SelectPlugin:
         return (
             f"greenline: {len(plan.selected)} of the baseline's {known} tests can be affected by "
             f"the change since run {plan.baseline_run_id} at {(plan.base or '?')[:10]}; "
-            f"the workers {what.get(self.mode, 'ran')} the other {left} ({self.mode})"
+            f"the workers {what.get(self.mode, 'ran')} the other {left} ({self._how()})"
         )
 
     @pytest.hookimpl(trylast=True)

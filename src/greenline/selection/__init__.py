@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from greenline.selection.budget import Budget, limit_to_budget, make_budget, parse_budget
-from greenline.selection.impact import Baseline, plan_selection, uncovered_changes
+from greenline.selection.impact import (
+    Baseline,
+    import_paths,
+    plan_selection,
+    uncovered_changes,
+)
 from greenline.selection.imports import ImportGraph
 from greenline.selection.ranking import FEATURES, History, Model
 
@@ -14,6 +19,7 @@ __all__ = [
     "History",
     "ImportGraph",
     "Model",
+    "import_paths",
     "limit_to_budget",
     "make_budget",
     "parse_budget",

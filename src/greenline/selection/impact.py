@@ -5,6 +5,7 @@ a Reason on the tests it selects:
 - a test ran a block (function, method or module code) whose checksum is no longer in its file:
   changed, or removed (with the file, or renamed away);
 - a test has no coverage in the baseline (JUnit imports, collection errors): it cannot be judged;
+  one that was skipped there runs only when its file, or a file its file imports, changed;
 - a test failed in the baseline run: it runs until it passes;
 - a new test file the baseline never ran runs whole.
 - a changed Python file that no recorded test ran (module-level code only, a package's
@@ -106,6 +107,43 @@ def uncovered_changes(baseline: Baseline, change: Change) -> list[str]:
     return out
 
 
+def import_paths(baseline: Baseline, change: Change) -> list[str]:
+    """The changed Python files whose importers ``plan_selection`` needs: the ones no test ran
+    (``uncovered_changes``) and, when the baseline skipped tests, every changed one (a skipped
+    test runs when a file its test file imports changed)."""
+    paths = uncovered_changes(baseline, change)
+    if any(_skipped_unseen(baseline, t, o) for t, o in baseline.outcomes.items()):
+        paths += sorted(changed_paths(change) - set(paths))
+    return paths
+
+
+def _skipped_unseen(baseline: Baseline, test_id: str, outcome: Outcome) -> bool:
+    return outcome is Outcome.SKIPPED and not baseline.has_coverage(test_id)
+
+
+def _unjudged(
+    baseline: Baseline, test_id: str, outcome: Outcome, change: Change, importers: Importers
+) -> Reason | None:
+    """Why a test without coverage runs, if it does. A test skipped in the baseline ran no code
+    to judge by, but only a change to its file or to what its file imports can unskip it (a
+    conftest.py change runs everything); any other test without coverage (JUnit imports,
+    collection errors) cannot be judged and always runs."""
+    if outcome is not Outcome.SKIPPED:
+        return Reason(ReasonKind.NO_COVERAGE, "the baseline has none")
+    path = baseline.paths.get(test_id)
+    touched = {p for f in change.files for p in (f.path, f.old_path) if p}
+    if path is None:  # an imported result without a file: any change may concern it
+        detail = "skipped in the baseline, file unknown, and the tree changed"
+        return Reason(ReasonKind.NO_COVERAGE, detail) if touched else None
+    if path in touched:
+        return Reason(ReasonKind.NO_COVERAGE, f"skipped in the baseline; {path} changed")
+    for changed in sorted(touched & set(importers)):
+        if path in importers[changed]:
+            detail = f"skipped in the baseline; {path} imports {changed}"
+            return Reason(ReasonKind.NO_COVERAGE, detail)
+    return None
+
+
 def plan_selection(
     baseline: Baseline,
     change: Change,
@@ -135,7 +173,9 @@ def plan_selection(
         if outcome.is_failure:
             reasons[test_id].append(Reason(ReasonKind.FAILED_LAST_TIME, outcome.value))
         if not baseline.has_coverage(test_id):
-            reasons[test_id].append(Reason(ReasonKind.NO_COVERAGE, "the baseline has none"))
+            unjudged = _unjudged(baseline, test_id, outcome, change, importers or {})
+            if unjudged is not None:
+                reasons[test_id].append(unjudged)
     known_files = {p for p in baseline.paths.values() if p}
     new_files = tuple(
         sorted(
@@ -256,6 +296,15 @@ def _full_suite(baseline: Baseline, reason: Reason) -> SelectionPlan:
     )
 
 
+_KIND_ORDER = {kind: i for i, kind in enumerate(ReasonKind)}
+
+
+def _in_order(reasons: list[Reason]) -> tuple[Reason, ...]:
+    """A test's reasons without repeats, by kind and detail: they are gathered by walking sets
+    of blocks, whose order changes with the hash seed, and two runs must print the same."""
+    return tuple(sorted(set(reasons), key=lambda r: (_KIND_ORDER[r.kind], r.detail)))
+
+
 def _plan(
     baseline: Baseline,
     change: Change,
@@ -285,7 +334,7 @@ def _plan(
     chosen = {
         t: SelectedTest(
             t,
-            tuple(dict.fromkeys(reasons[t])),
+            _in_order(reasons[t]),
             baseline.durations.get(t, 0.0),
             likelihood=round(p, 4),
             features=row,
