@@ -77,6 +77,7 @@ def read_run(record: dict[str, Any], default_branch: str | None) -> WorkflowRun:
         finished_at=finished,
         event=optional_text(record, "event") or "",
         commit=optional_text(record, "head_sha") or "",
+        workflow_id=optional_text(record, "path") or optional_text(record, "workflow_id") or "",
     )
 
 
