@@ -37,7 +37,7 @@ def generate(seed: int) -> list[WorkflowRun]:
             for branch in ("main", "feature/1", "feature/2"):
                 runs += _series(rng, repository, name, path, branch)
     # main of acme/a's CI: red from three weeks before the window to five days into it
-    red = dict(repository="acme/a", name="CI", path=WORKFLOWS[0][1], branch="main")
+    red = {"repository": "acme/a", "name": "CI", "path": WORKFLOWS[0][1], "branch": "main"}
     start = NOW.since - timedelta(days=21)
     runs += [
         _run(rng, "long-0", C.SUCCESS, start - timedelta(days=1), 0, 600, **red),
@@ -48,7 +48,12 @@ def generate(seed: int) -> list[WorkflowRun]:
         _run(rng, "wait", C.FAILURE, NOW.since + timedelta(days=6), 20 * 86400, 600, **red),
     ]
     # a branch left red long before both windows, and never run again: still red in both
-    gone = dict(repository="acme/b", name="Lint", path=WORKFLOWS[2][1], branch="feature/gone")
+    gone = {
+        "repository": "acme/b",
+        "name": "Lint",
+        "path": WORKFLOWS[2][1],
+        "branch": "feature/gone",
+    }
     runs.append(_run(rng, "gone", C.FAILURE, NOW.since - timedelta(days=100), 0, 60, **gone))
     return [r for r in runs if not _in_empty_week(r.created_at)]
 
@@ -65,7 +70,7 @@ def _series(
         wait = rng.choice([0, 0, 0, rng.randint(1, 3600), rng.randint(3600, 3 * 86400)])
         seconds = rng.randint(30, 5400)
         run_id = f"{len(out)}"
-        keys = dict(repository=repository, name=name, path=path, branch=branch)
+        keys = {"repository": repository, "name": name, "path": path, "branch": branch}
         if t > NOW.until and rng.random() < 0.3:
             conclusion = C.RUNNING  # the newest runs may still be going
         out.append(_run(rng, run_id, conclusion, t, wait, seconds, **keys))
