@@ -1,19 +1,19 @@
-"""Delivery metrics over workflow runs, with the 2026 industry report's definitions, computed in
-DuckDB over the ``runs`` view the caller attaches (any size: columnar, bounded memory).
+"""Delivery metrics over workflow runs, computed in DuckDB over the ``runs`` view the caller
+attaches (any size: columnar, bounded memory), with greenline's definitions or the industry
+report's (``DEFINITIONS``).
 
-- throughput: workflow runs per day, any conclusion (a rerun attempt is a run);
-- duration: P50/P95 of wall time (start to end) of runs that ran to an outcome;
-- success rate: successful / (all - cancelled), where "all" is runs that ended (runs still
-  going and runs that never ran, ``skipped``, count in neither part);
-- recovery: a workflow on a branch turns red at the end of a failed run that follows a success
-  (or starts its history) and green again at the end of its next successful run there (a
-  successful rerun included); failures in between belong to the same red streak. Time to
-  recovery is averaged over the streaks that began in the window and have recovered (even after
-  it); streaks not recovered yet are counted as still red, and the longest red streak counts
-  them up to the window's end.
+- throughput: workflow runs per day, any conclusion (a rerun attempt is a run); a partial
+  week's throughput is per day of the part inside the window;
+- duration: P50/P95 of the wall time of runs that succeeded or failed, from their start
+  (greenline) or their creation (report);
+- success rate: successful / rated, rated being successes and failures (greenline) or every
+  completed run but cancelled ones (report); runs still going count in neither part;
+- recovery: see :mod:`greenline.insights.streaks`. Time to recovery is averaged over the
+  streaks that began in the window and have recovered (even after it); "still red" counts the
+  series red at the window's end, whenever their streak began; the longest red streak counts
+  open ones up to the window's end.
 
-Times are UTC; a run with no end time counts from its start (or creation) for recovery and has
-no duration. Pure computation: SQL over a view, no files or clocks of its own.
+Times are UTC. Pure computation: SQL over a view, no files or clocks of its own.
 """
 
 from __future__ import annotations
