@@ -3,6 +3,7 @@ the HTML report, and clear errors for bad input."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from tests.cli.conftest import Cli
@@ -56,3 +57,44 @@ def test_bad_input_gets_one_line_and_a_hint(cli: Cli, tmp_path: Path) -> None:
     assert nothing.code == 5 and "no workflow runs match" in nothing.err
     folder = cli("insights", "report", "--out", str(tmp_path))
     assert folder.code == 4 and "is a folder" in folder.err
+
+
+def test_names_are_text_and_the_report_definitions_are_an_option(cli: Cli, tmp_path: Path) -> None:
+    runs = []
+    for n, (conclusion, hour) in enumerate([("success", 1), ("failure", 2), ("skipped", 3)]):
+        at = f"2026-03-02T{hour:02d}:00:00Z"
+        runs.append(
+            {
+                "id": n + 1,
+                "name": "Build [/bold] [red]<b>x</b>",
+                "path": ".github/workflows/build.yml",
+                "head_branch": "[bold]main",
+                "status": "completed",
+                "conclusion": conclusion,
+                "created_at": at,
+                "run_started_at": at,
+                "updated_at": f"2026-03-02T{hour:02d}:10:00Z",
+                "repository": {"full_name": "acme/[i]shop", "default_branch": "[bold]main"},
+            }
+        )
+    page = tmp_path / "runs.json"
+    page.write_text(json.dumps({"workflow_runs": runs}))
+    assert cli("insights", "ingest", "github", str(page)).code == 0
+    text = cli("insights", "metrics", "--days", "2")
+    assert text.code == 0, text.err
+    assert "Build [/bold] [red]<b>x</b>" in text.out and "acme/[i]shop" in text.out
+    assert "greenline definitions" in text.out
+    ours = cli("insights", "metrics", "--days", "2", "-f", "json").json()
+    theirs = cli("insights", "metrics", "--days", "2", "--definitions", "report", "-f", "json")
+    report = theirs.json()
+    assert (ours["definitions"]["name"], report["definitions"]["name"]) == ("greenline", "report")
+    assert ours["overall"]["default"]["success_rate"] == 0.5  # the skipped run aside
+    assert report["overall"]["default"]["success_rate"] == 1 / 3  # the skipped run counted
+    bad = cli("insights", "metrics", "--definitions", "dora")
+    assert bad.code != 0 and "dora" in bad.err
+    out = tmp_path / "report.html"
+    html = cli("insights", "report", "--days", "2", "--definitions", "report", "--out", str(out))
+    assert html.code == 0, html.err
+    page_text = out.read_text()
+    assert "<b>x</b>" not in page_text and "Build [/bold] [red]&lt;b&gt;x&lt;/b&gt;" in page_text
+    assert "report definitions: success rate = successful / (completed - cancelled)" in page_text

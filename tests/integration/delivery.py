@@ -17,8 +17,11 @@ def workflow_run(
     workflow: str = "ci",
     branch: str = "main",
     attempt: int = 1,
+    created: datetime | None = None,
+    workflow_id: str = "",
 ) -> WorkflowRun:
-    """A GitHub run created and started at ``began`` (ended at ``ended``, if it has)."""
+    """A GitHub run created (at ``created``, or when it began) and started at ``began``, ended
+    at ``ended`` if it has."""
     return WorkflowRun(
         provider="github",
         repository=repository,
@@ -28,7 +31,8 @@ def workflow_run(
         branch=branch,
         default_branch=branch == "main",
         conclusion=conclusion,
-        created_at=began,
+        created_at=created or began,
         started_at=began,
         finished_at=ended,
+        **({"workflow_id": workflow_id} if workflow_id else {}),
     )

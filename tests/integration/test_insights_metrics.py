@@ -98,6 +98,7 @@ def test_the_default_branch_figures_match_the_hand_computation(con) -> None:  # 
         recovery_p95_s=4800.0,
         still_red=1,
         longest_red_s=(7 * 60 + 55) * 60.0,  # 16:05 to the window's end at midnight
+        rated=8,
     )
 
 
@@ -106,7 +107,7 @@ def test_feature_branches_and_other_workflows_are_their_own_series(con) -> None:
     assert (other.runs, other.success_rate, other.still_red, other.recoveries) == (2, 0.5, 1, 0)
     scope(con)
     prepare(con, [ONE_DAY])  # every workflow: deploy's failure is a streak of its own, not ci's
-    per = figures(con, ONE_DAY, ("workflow", "branch_class"))
+    per = figures(con, ONE_DAY, ("workflow_key", "branch_class"))
     assert per[("deploy", "default")].still_red == 1
     assert per[("ci", "default")].recoveries == 2
 
@@ -114,8 +115,15 @@ def test_feature_branches_and_other_workflows_are_their_own_series(con) -> None:
 def test_empty_windows_and_weeks(con) -> None:  # type: ignore[no-untyped-def]
     assert figures(con, EMPTY) == {(): Figures()}, "zero runs, no rates"
     weekly = figures(con, TWO_WEEKS, ("branch_class",), by_week=True)
-    assert sorted(weekly) == [("default", DAY), ("other", DAY)], "no row for an empty week"
+    later = DAY + timedelta(days=7)
+    assert sorted(weekly) == [
+        ("default", DAY),
+        ("default", later),
+        ("other", DAY),
+        ("other", later),
+    ]
     assert weekly[("default", DAY)].throughput_per_day == pytest.approx(9 / 7)
+    assert weekly[("default", later)] == Figures(still_red=1), "an empty week, still red"
 
 
 def test_the_summary_compares_windows_and_states_findings(con) -> None:  # type: ignore[no-untyped-def]
@@ -126,12 +134,15 @@ def test_the_summary_compares_windows_and_states_findings(con) -> None:  # type:
     assert doc["most_failing_workflows"][0] == {
         "repository": "acme/shop",
         "workflow": "ci",
+        "workflow_id": "ci",
+        "workflow_label": "ci",
         "branch_class": "default",
         "failures": 4,
         "runs": 9,
     }
     assert doc["findings"][:3] == [
-        "The default branch succeeds in 50.0% of runs (4 of 8, cancelled runs aside), below "
+        "The default branch succeeds in 50.0% of runs (4 of 8, cancelled and skipped runs aside), "
+        "below "
         "the 90% benchmark and below the 2026 median of 70.8%.",
         "Recovery takes 1h20m on average (2 red streaks recovered, mostly in workflow `ci`), "
         "over the 60-minute benchmark (2026 median: 72 minutes).",

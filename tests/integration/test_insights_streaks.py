@@ -23,21 +23,21 @@ OUTCOMES = [Conclusion.SUCCESS] * 5 + [Conclusion.FAILURE] * 3 + [Conclusion.CAN
 #: the whole history at once: every outcome ordered per series, streaks between marks
 REFERENCE = """
 WITH o AS (
-  SELECT provider, repository, workflow, branch, conclusion, ended,
+  SELECT provider, repository, workflow_key, branch, conclusion, ended,
     lag(conclusion) OVER w AS prev, began, run_id, attempt
   FROM scoped WHERE conclusion IN ('success', 'failure', 'infra_failure')
-  WINDOW w AS (PARTITION BY provider, repository, workflow, branch
-               ORDER BY began, run_id, attempt)
+  WINDOW w AS (PARTITION BY provider, repository, workflow_key, branch
+               ORDER BY ended, began, run_id, attempt)
 ),
 marks AS (
   SELECT * FROM o
   WHERE (conclusion <> 'success' AND (prev IS NULL OR prev = 'success'))
      OR (conclusion = 'success' AND prev IS NOT NULL AND prev <> 'success')
 )
-SELECT repository, workflow, branch, red_at, green_at FROM (
+SELECT repository, workflow_key, branch, red_at, green_at FROM (
   SELECT *, ended AS red_at,
-    lead(ended) OVER (PARTITION BY provider, repository, workflow, branch
-                      ORDER BY began, run_id, attempt) AS green_at
+    lead(ended) OVER (PARTITION BY provider, repository, workflow_key, branch
+                      ORDER BY ended, began, run_id, attempt) AS green_at
   FROM marks
 ) WHERE conclusion <> 'success' AND red_at >= ? AND red_at < ?
 """
@@ -106,7 +106,7 @@ def test_windowed_streaks_equal_the_whole_history_s(tmp_path: Path, seed: int) -
             bounds = [window.since.replace(tzinfo=None), window.until.replace(tzinfo=None)]
             mine = _rows(
                 con,
-                "SELECT repository, workflow, branch, red_at, green_at FROM streaks "
+                "SELECT repository, workflow_key, branch, red_at, green_at FROM streaks "
                 "WHERE red_at >= ? AND red_at < ?",
                 bounds,
             )

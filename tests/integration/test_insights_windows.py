@@ -111,17 +111,20 @@ def test_streaks_are_exact_whatever_the_windows_read(con) -> None:  # type: igno
             recovery_mean_s=45600.0,
             recovery_p50_s=45600.0,
             recovery_p95_s=45600.0,
-            still_red=0,
+            still_red=1,  # B turned green only after the window's end
             longest_red_s=45600.0,
+            rated=3,
         )
     )
     # the feature branch red in the previous window recovered long after it
     old = figures(con, PREVIOUS, ("branch_class",))[("other",)]
-    assert (old.recoveries, old.recovery_mean_s, old.still_red) == (1, 44 * 86400.0, 0)
+    assert (old.recoveries, old.recovery_mean_s, old.still_red) == (1, 44 * 86400.0, 1)
     now = figures(con, NOW, ("branch_class",))
     assert (now[("default",)].recoveries, now[("default",)].recovery_mean_s) == (1, 3600.0)
-    feature = now[("other",)]  # its first run ever failed: a streak, still red at the end
-    assert (feature.recoveries, feature.still_red) == (0, 1)
+    # feature/x's first run ever failed: a streak, still red at the end; feature/old has been
+    # red since the previous window, with no run in this one: still red too
+    feature = now[("other",)]
+    assert (feature.recoveries, feature.still_red) == (0, 2)
     assert feature.longest_red_s == (5 * 86400 - 10 * 3600 - 10 * 60)  # to Mar 9, 00:00
 
 

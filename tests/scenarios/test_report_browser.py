@@ -39,8 +39,9 @@ def test_the_report_renders_its_charts_without_console_errors(
         gl.insights.ingest_files("github", [SAMPLE])
         doc = gl.insights.metrics(days=70)
     # a hostile workflow name must stay text
-    doc["workflows"][0]["workflow"] = "</script><script>alert(1)</script>"
-    doc["most_failing_workflows"][0]["workflow"] = "</script><img src=x onerror=alert(2)>"
+    for key in ("workflow", "workflow_label"):  # the label is what the report shows
+        doc["workflows"][0][key] = "</script><script>alert(1)</script>"
+        doc["most_failing_workflows"][0][key] = "</script><img src=x onerror=alert(2)>"
     page = tmp_path / "report.html"
     page.write_text(render_report(doc, datetime(2026, 11, 30, tzinfo=UTC)))
     assert "<img src=x" not in page.read_text()

@@ -15,7 +15,7 @@ from greenline.api.runs import RunService
 from greenline.api.workspace import Workspace
 from greenline.errors import NoDataError, UsageError
 from greenline.forge import circleci, github
-from greenline.insights.metrics import Window, scope, span
+from greenline.insights.metrics import DEFINITIONS, Window, scope, span
 from greenline.insights.summary import Extras, summarise
 from greenline.model import RunStatus
 from greenline.model.delivery import Conclusion, IngestBatch, WorkflowRun
@@ -125,15 +125,22 @@ class InsightsService:
         repository: str | None = None,
         workflow: str | None = None,
         now: datetime | None = None,
+        definitions: str = "greenline",
     ) -> dict[str, Any]:
-        """The summary over ``[since, until)`` (default: the last ``days`` days of the data)."""
+        """The summary over ``[since, until)`` (default: the last ``days`` days of the data),
+        with greenline's definitions or the industry report's (``definitions="report"``)."""
+        if definitions not in DEFINITIONS:
+            raise UsageError(
+                f"--definitions {definitions!r}: not one of {', '.join(DEFINITIONS)}",
+                hint="--definitions report (the industry report's) or greenline",
+            )
         if not self.warehouse.exists():
             raise NoDataError("no workflow runs ingested yet", hint=INGEST_HINT)
         con = connect_duckdb()
         try:
             self.warehouse.attach(con)
             filters = {"repository": repository, "workflow": workflow}
-            scope(con, {k: v for k, v in filters.items() if v})
+            scope(con, {k: v for k, v in filters.items() if v}, definitions)
             bounds = span(con)
             if bounds is None:
                 raise NoDataError(
@@ -141,7 +148,7 @@ class InsightsService:
                     hint="greenline insights metrics without --repository/--workflow lists all",
                 )
             window = _window(since, until, days, bounds[1], now)
-            return summarise(con, window, self._extras())
+            return summarise(con, window, self._extras(), definitions)
         finally:
             con.close()
 

@@ -3,11 +3,13 @@ against the industry benchmarks."""
 
 from __future__ import annotations
 
+import enum
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -186,6 +188,7 @@ def _metrics(
     days: int,
     repository: str | None,
     workflow: str | None,
+    definitions: str = "greenline",
 ) -> dict[str, Any]:
     try:
         api = state_of(ctx).open_reader()
@@ -198,6 +201,7 @@ def _metrics(
             days=days,
             repository=repository,
             workflow=workflow,
+            definitions=definitions,
         )
 
 
@@ -209,7 +213,21 @@ DAYS = typer.Option(
     30, "--days", min=1, max=MAX_DAYS, help="Window length when --since is not given."
 )
 REPOSITORY = typer.Option(None, "--repository", help="Only this OWNER/REPO.")
-WORKFLOW = typer.Option(None, "--workflow", help="Only this workflow.")
+WORKFLOW = typer.Option(None, "--workflow", help="Only this workflow (its name or its path).")
+
+
+class Definitions(enum.StrEnum):
+    greenline = "greenline"
+    report = "report"
+
+
+DEFINITIONS = typer.Option(
+    Definitions.greenline,
+    "--definitions",
+    help="greenline: success = successful / (successful + failed), duration from the start; "
+    "report: the industry report's, success = successful / (completed - cancelled), duration "
+    "from creation.",
+)
 
 
 @insights_app.command("metrics")
@@ -220,10 +238,11 @@ def metrics(
     days: int = DAYS,
     repository: str | None = REPOSITORY,
     workflow: str | None = WORKFLOW,
+    definitions: Definitions = DEFINITIONS,
     fmt: Format = FORMAT_OPTION,
 ) -> None:
     """Throughput, duration, success rate and recovery per branch class and workflow."""
-    doc = _metrics(ctx, since, until, days, repository, workflow)
+    doc = _metrics(ctx, since, until, days, repository, workflow, definitions.value)
     if fmt is Format.json:
         emit_json(doc)
         return
@@ -236,12 +255,13 @@ def _chg(value: float | None) -> str:
 
 def print_metrics(doc: dict[str, Any]) -> None:
     window = doc["window"]
+    # names come from the ingested data: printed as text, never read as markup
     console.print(
         Text.assemble(
             render.plain(", ".join(doc["repositories"]), "bold"),
             render.plain(
                 f" {window['since'][:10]} to {window['until'][:10]} ({window['days']:.0f} days; "
-                "changes vs the previous period)"
+                f"changes vs the previous period; {doc['definitions']['name']} definitions)"
             ),
         )
     )
@@ -274,8 +294,8 @@ def print_metrics(doc: dict[str, Any]) -> None:
         workflows.add_column(title)
     for w in doc["workflows"][:30]:
         workflows.add_row(
-            w["repository"],
-            w["workflow"],
+            Text(w["repository"]),
+            Text(w["workflow_label"]),
             w["branch_class"],
             str(w["runs"]),
             percent(w["success_rate"]),
@@ -296,17 +316,18 @@ def report(
     days: int = DAYS,
     repository: str | None = REPOSITORY,
     workflow: str | None = WORKFLOW,
+    definitions: Definitions = DEFINITIONS,
 ) -> None:
     """One self-contained HTML file with charts and findings (opens offline)."""
     from greenline.insights.report import render_report
 
     if out.is_dir():
         raise UsageError(f"--out {out}: is a folder", hint="--out report.html")
-    doc = _metrics(ctx, since, until, days, repository, workflow)
+    doc = _metrics(ctx, since, until, days, repository, workflow, definitions.value)
     page = render_report(doc, datetime.now(UTC))
     tmp = out.with_name(f".{out.name}.tmp")
     tmp.write_text(page, encoding="utf-8")
     tmp.replace(out)
-    console.print(f"wrote {out} ({len(page) // 1024} KiB)")
+    console.print(f"wrote {escape(str(out))} ({len(page) // 1024} KiB)")
     for finding in doc["findings"]:
         console.print(f"• {finding}", markup=False, highlight=False)

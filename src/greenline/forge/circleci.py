@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,7 @@ from greenline.forge.payloads import (
     RecordError,
     field,
     load_json,
-    optional,
+    optional_text,
     read_records,
     text,
     timestamp,
@@ -73,9 +73,11 @@ def repository_of(slug: str) -> str:
 def read_pipeline(record: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": text(record, "id"),
-        "branch": optional(record, "vcs", "branch") or optional(record, "vcs", "tag") or "",
-        "commit": str(optional(record, "vcs", "revision") or ""),
-        "event": str(optional(record, "trigger", "type") or ""),
+        "branch": optional_text(record, "vcs", "branch")
+        or optional_text(record, "vcs", "tag")
+        or "",
+        "commit": optional_text(record, "vcs", "revision") or "",
+        "event": optional_text(record, "trigger", "type") or "",
     }
 
 
@@ -226,12 +228,16 @@ def fetch(
         fresh = [p for p in items if since is None or _created(p) >= since]
         pages.append((f"{slug} pipelines page {n + 1}", {"items": fresh}))
         for pipeline in fresh:
+            if not isinstance(pipeline, dict) or not isinstance(pipeline.get("id"), str):
+                continue  # nothing to follow: reading the page reports the record
             for m, wdoc in enumerate(client.pages(f"/pipeline/{pipeline['id']}/workflow")):
                 pages.append((f"pipeline {pipeline['id']} workflows page {m + 1}", wdoc))
                 workflows += len(wdoc.get("items", []))
                 if not with_jobs:
                     continue
                 for workflow in wdoc.get("items", []):
+                    if not isinstance(workflow, dict) or not isinstance(workflow.get("id"), str):
+                        continue
                     for k, jdoc in enumerate(client.pages(f"/workflow/{workflow['id']}/job")):
                         jdoc = {**jdoc, "workflow_id": workflow["id"]}
                         pages.append((f"workflow {workflow['id']} jobs page {k + 1}", jdoc))
@@ -246,7 +252,11 @@ def fetch(
     return read_pages(pages, default_branch)
 
 
-def _created(pipeline: dict[str, Any]) -> datetime:
-    value = timestamp(pipeline, "created_at")
-    assert value is not None
-    return value
+def _created(pipeline: Any) -> datetime:
+    """When a pipeline was created; an unreadable one counts as new, so that reading it
+    reports it (with its location) instead of ending the fetch."""
+    try:
+        value = timestamp(pipeline, "created_at") if isinstance(pipeline, dict) else None
+    except RecordError:
+        value = None
+    return value or datetime.max.replace(tzinfo=UTC)

@@ -13,9 +13,9 @@ from greenline.errors import InputError
 from greenline.forge.http import ApiClient
 from greenline.forge.payloads import (
     RecordError,
-    field,
+    integer,
     load_json,
-    optional,
+    optional_text,
     read_records,
     text,
     timestamp,
@@ -56,7 +56,7 @@ def _conclusion(record: dict[str, Any]) -> Conclusion:
 def read_run(record: dict[str, Any], default_branch: str | None) -> WorkflowRun:
     repository = text(record, "repository", "full_name")
     branch = text(record, "head_branch")
-    default = optional(record, "repository", "default_branch") or default_branch or "main"
+    default = optional_text(record, "repository", "default_branch") or default_branch or "main"
     conclusion = _conclusion(record)
     created = timestamp(record, "created_at")
     assert created is not None
@@ -66,17 +66,18 @@ def read_run(record: dict[str, Any], default_branch: str | None) -> WorkflowRun:
     return WorkflowRun(
         provider="github",
         repository=repository,
-        workflow=str(optional(record, "name") or text(record, "path")),
+        workflow=optional_text(record, "name") or text(record, "path"),
         run_id=text(record, "id"),
-        attempt=int(optional(record, "run_attempt") or 1),
+        attempt=integer(record, "run_attempt", default=1),
         branch=branch,
         default_branch=branch == default,
         conclusion=conclusion,
         created_at=created,
         started_at=started,
         finished_at=finished,
-        event=str(optional(record, "event") or ""),
-        commit=str(optional(record, "head_sha") or ""),
+        event=optional_text(record, "event") or "",
+        commit=optional_text(record, "head_sha") or "",
+        workflow_id=optional_text(record, "path") or optional_text(record, "workflow_id") or "",
     )
 
 
@@ -86,7 +87,7 @@ def read_job(record: dict[str, Any], repository: str) -> WorkflowJob:
         provider="github",
         repository=repository,
         run_id=text(record, "run_id"),
-        attempt=int(optional(record, "run_attempt") or 1),
+        attempt=integer(record, "run_attempt", default=1),
         job_id=text(record, "id"),
         name=text(record, "name"),
         conclusion=conclusion,
@@ -97,7 +98,7 @@ def read_job(record: dict[str, Any], repository: str) -> WorkflowJob:
 
 def _repository_of_job(record: dict[str, Any]) -> str:
     """A job's repository, from its API url (jobs carry no repository object)."""
-    url = str(field(record, "url"))
+    url = text(record, "url")
     parts = url.split("/repos/", 1)[-1].split("/")
     if "/repos/" not in url or len(parts) < 2:
         raise RecordError(f"url {url!r} names no repository")

@@ -47,6 +47,7 @@ class ApiClient:
         self.http.close()
 
     def get(self, url: str, params: dict[str, str] | None = None) -> httpx.Response:
+        self._check_origin(url)
         for _ in range(5):
             try:
                 response = self.http.get(url, params=params)
@@ -82,6 +83,20 @@ class ApiClient:
                 hint="run it again; if it persists, check the provider's status page",
             )
         return response
+
+    def _check_origin(self, url: str) -> None:
+        """Refuse an absolute URL on another origin: the client's headers carry the token, and a
+        page link from a response (or a proxy in between) must never send it elsewhere."""
+        target = self.http.base_url.join(url)
+        base = self.http.base_url
+        if (target.scheme, target.host, target.port) != (base.scheme, base.host, base.port):
+            origin = f"{target.scheme}://{target.netloc.decode('ascii', 'replace')}"
+            raise ForgeError(
+                f"{self.name} pointed to {origin}, not to its API at "
+                f"{base.scheme}://{base.netloc.decode('ascii', 'replace')}: not followed, so "
+                "the token stays with the API",
+                hint="check for a proxy or mirror rewriting the API's Link headers",
+            )
 
     def _rate_limit_wait(self, response: httpx.Response) -> float | None:
         """Seconds to wait before retrying, or None when this is no rate-limit response."""

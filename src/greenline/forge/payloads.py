@@ -13,6 +13,8 @@ from greenline.errors import InputError
 from greenline.model.delivery import IngestProblem
 
 T = TypeVar("T")
+#: the warehouse stores attempts as 32-bit integers: a larger one would abort the whole ingest
+INT_MAX = 2**31 - 1
 
 
 class RecordError(ValueError):
@@ -47,6 +49,9 @@ def read_records(
             value = read(item)
         except RecordError as exc:
             problems.append(IngestProblem(f"{location}[{i}]", str(exc)))
+        except (ValueError, OverflowError) as exc:
+            # a value no reader check foresaw is still this record's fault, not the file's
+            problems.append(IngestProblem(f"{location}[{i}]", f"unreadable value: {exc}"))
         else:
             if value is not None:
                 out.append(value)
@@ -70,6 +75,31 @@ def text(record: dict[str, Any], *path: str) -> str:
     return str(value)
 
 
+def optional_text(record: dict[str, Any], *path: str) -> str | None:
+    """An optional text field: absent or null is None, any other type a RecordError."""
+    if optional(record, *path) is None:
+        return None
+    return text(record, *path)
+
+
+def integer(
+    record: dict[str, Any], *path: str, default: int, low: int = 1, high: int = INT_MAX
+) -> int:
+    """An optional whole number in ``[low, high]`` (JSON number or digits); ``default`` when
+    absent. NaN, fractions, booleans and numbers out of range are RecordErrors."""
+    value = optional(record, *path)
+    if value is None:
+        return default
+    name = ".".join(path)
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise RecordError(f"{name} is not a whole number: {value!r}")
+    if not low <= value <= high:
+        raise RecordError(f"{name} {value} is out of range ({low} to {high})")
+    return value
+
+
 def optional(record: dict[str, Any], *path: str) -> Any:
     try:
         return field(record, *path)
@@ -91,4 +121,7 @@ def timestamp(record: dict[str, Any], *path: str, required: bool = True) -> date
         raise RecordError(f"{name} is not an ISO 8601 time: {value!r}") from None
     if parsed.tzinfo is None:
         raise RecordError(f"{name} has no time zone: {value!r}")
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00+01:00 lies before the first UTC year
+        raise RecordError(f"{name} is out of range in UTC: {value!r}") from None

@@ -143,8 +143,12 @@ def charts(doc: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
                             "type": "bar",
                             "orientation": "h",
                             "x": [w["failures"] for w in failing],
+                            # plotly reads tags and entities in labels: escaped, a name
+                            # shows as the text it is
                             "y": [
-                                f"{w['workflow']} ({CLASS_NAMES[w['branch_class']]})"
+                                html.escape(
+                                    f"{w['workflow_label']} ({CLASS_NAMES[w['branch_class']]})"
+                                )
                                 for w in failing
                             ],
                             "marker": {"color": "#c0392b"},
@@ -204,7 +208,7 @@ TABLES = (
         "slowest_workflows",
         [
             ("repository", "repository"),
-            ("workflow", "workflow"),
+            ("workflow", "workflow_label"),
             ("branches", "branch_class"),
             ("P50", "duration_p50_s"),
             ("runs", "runs"),
@@ -247,9 +251,12 @@ def render_report(doc: dict[str, Any], generated_at: datetime) -> str:
         for title, key, columns in TABLES
     ]
     repos = ", ".join(doc["repositories"]) or "no repository"
+    chosen = doc["definitions"]
     meta = (
         f"{repos} · {window['since'][:10]} to {window['until'][:10]} ({window['days']:.0f} days)"
-        f" · generated {generated_at.strftime('%Y-%m-%d %H:%M UTC')} by greenline"
+        f" · {chosen['name']} definitions: success rate = {chosen['success_rate']}; duration = "
+        f"{chosen['duration']} · generated {generated_at.strftime('%Y-%m-%d %H:%M UTC')} by "
+        "greenline"
     )
     template = resources.files("greenline.insights").joinpath("report.html").read_text("utf-8")
     return string.Template(template).substitute(

@@ -8,7 +8,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from greenline.insights.metrics import Figures, Window, figures, grouped_figures, prepare
+from greenline.insights.metrics import (
+    DEFINITIONS,
+    Figures,
+    Window,
+    figures,
+    grouped_figures,
+    prepare,
+)
 from greenline.model.delivery import utc_naive
 
 if TYPE_CHECKING:
@@ -72,16 +79,20 @@ def _compared(now: Figures, before: Figures, year: Figures) -> dict[str, Any]:
 
 
 def summarise(
-    con: duckdb.DuckDBPyConnection, window: Window, extras: Extras | None = None
+    con: duckdb.DuckDBPyConnection,
+    window: Window,
+    extras: Extras | None = None,
+    definitions: str = "greenline",
 ) -> dict[str, Any]:
-    """The whole summary for ``window`` over the ``scoped`` view (see ``metrics.scope``)."""
+    """The whole summary for ``window`` over the ``scoped`` view (see ``metrics.scope``, which
+    was given the same ``definitions``)."""
     extras = extras or Extras()
     windows = {"now": window, "previous": window.previous(), "year_ago": window.year_ago()}
     prepare(con, windows.values())
     sets = {
         "all": (),
         "class": ("branch_class",),
-        "workflow": ("repository", "workflow", "branch_class"),
+        "workflow": ("repository", "workflow_key", "branch_class"),
     }
     per = {name: grouped_figures(con, w, sets) for name, w in windows.items()}
     overall: dict[str, Any] = {}
@@ -89,10 +100,11 @@ def summarise(
         now, before, year = (per[n]["class"].get((cls,), Figures()) for n in windows)
         overall[cls] = _compared(now, before, year)
     overall["all"] = _compared(*(per[n]["all"].get((), Figures()) for n in windows))
+    names = workflow_names(con)
     workflows = [
         {
             "repository": key[0],
-            "workflow": key[1],
+            **names.get((key[0], key[1]), _unnamed(key[1])),
             "branch_class": key[2],
             **_compared(
                 now,
@@ -108,6 +120,7 @@ def summarise(
     ]
     doc: dict[str, Any] = {
         "schema": SCHEMA,
+        "definitions": {"name": definitions, **_described(definitions)},
         "window": {
             "since": window.since.isoformat(),
             "until": window.until.isoformat(),
@@ -132,6 +145,35 @@ def summarise(
     return doc
 
 
+def _described(definitions: str) -> dict[str, str]:
+    chosen = DEFINITIONS[definitions]
+    return {"success_rate": chosen["success_rate"], "duration": chosen["duration"]}
+
+
+def workflow_names(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], dict[str, str]]:
+    """Each workflow's name (its newest), identity and label, by repository and identity: the
+    label is the name, with the identity added when two workflows of a repository share it."""
+    rows = con.execute(
+        "SELECT repository, workflow_key, arg_max(workflow, created_at) FROM scoped "
+        "GROUP BY repository, workflow_key"
+    ).fetchall()
+    shared: dict[tuple[str, str], int] = {}
+    for repository, _, name in rows:
+        shared[(repository, name)] = shared.get((repository, name), 0) + 1
+    return {
+        (repository, key): {
+            "workflow": name,
+            "workflow_id": key,
+            "workflow_label": f"{name} ({key})" if shared[(repository, name)] > 1 else name,
+        }
+        for repository, key, name in rows
+    }
+
+
+def _unnamed(key: str) -> dict[str, str]:
+    return {"workflow": key, "workflow_id": key, "workflow_label": key}
+
+
 def _top(workflows: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
     rows = [w for w in workflows if w.get(key)]
     rows.sort(key=lambda w: -float(w[key]))
@@ -139,6 +181,8 @@ def _top(workflows: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
         {
             "repository": w["repository"],
             "workflow": w["workflow"],
+            "workflow_id": w["workflow_id"],
+            "workflow_label": w["workflow_label"],
             "branch_class": w["branch_class"],
             key: w[key],
             "runs": w["runs"],
@@ -199,7 +243,13 @@ def health(doc: dict[str, Any]) -> dict[str, Any]:
         else everything["duration_p50_s"] <= RECOMMENDED["duration_s"],
     }
     red = [
-        {"repository": w["repository"], "workflow": w["workflow"]}
+        {
+            "repository": w["repository"],
+            "workflow": w["workflow"],
+            "workflow_id": w["workflow_id"],
+            "workflow_label": w["workflow_label"],
+            "still_red": w["still_red"],
+        }
         for w in doc["workflows"]
         if w["branch_class"] == "default" and w["still_red"]
     ]
@@ -217,7 +267,11 @@ def health(doc: dict[str, Any]) -> dict[str, Any]:
         "duration_p95_s": everything["duration_p95_s"],
         "checks": checks,
         "most_failing_workflows": [
-            {"workflow": w["workflow"], "failures": w["failures"]}
+            {
+                "workflow": w["workflow"],
+                "workflow_label": w["workflow_label"],
+                "failures": w["failures"],
+            }
             for w in doc["most_failing_workflows"][:3]
         ],
         "findings": doc["findings"][:4],
@@ -254,9 +308,14 @@ def findings(doc: dict[str, Any]) -> list[str]:
         bar, median = RECOMMENDED["success_rate_default"], INDUSTRY_2026["success_rate_default"]
         side = "below" if rate < bar else "at or above"
         vs_median = "below" if rate < median else "above"
+        aside = (
+            "cancelled runs aside; skipped ones count as not successful"
+            if doc["definitions"]["name"] == "report"
+            else "cancelled and skipped runs aside"
+        )
         out.append(
             f"The default branch succeeds in {percent(rate)} of runs ({main['successes']} of "
-            f"{main['successes'] + main['failures']}, cancelled runs aside), {side} the 90% "
+            f"{main['rated']}, {aside}), {side} the 90% "
             f"benchmark and {vs_median} the 2026 median of 70.8%."
         )
     if main["recovery_mean_s"] is not None:
@@ -273,7 +332,8 @@ def findings(doc: dict[str, Any]) -> list[str]:
         out.append(f"{main['still_red']} default-branch workflow(s) are still red.")
     p50 = doc["overall"]["all"]["duration_p50_s"]
     if p50 is not None:
-        slow = doc["slowest_workflows"][0]["workflow"] if doc["slowest_workflows"] else None
+        slowest = doc["slowest_workflows"]
+        slow = slowest[0]["workflow_label"] if slowest else None
         verdict = "within" if p50 <= RECOMMENDED["duration_s"] else "over"
         note = f"; the slowest workflow is `{slow}`" if slow else ""
         out.append(
@@ -318,5 +378,5 @@ def _worst_recovery(workflows: list[dict[str, Any]]) -> str | None:
             continue
         total = w["recovery_mean_s"] * w["recoveries"]
         if total > most:
-            best, most = w["workflow"], total
+            best, most = w["workflow_label"], total
     return best

@@ -52,6 +52,9 @@ class WorkflowRun:
     finished_at: datetime | None
     event: str = ""  # push, pull_request, schedule, …
     commit: str = ""
+    #: what identifies the workflow when its name does not (GitHub: its file's path, as two
+    #: files may both be named ``CI``); empty: the name is the identity
+    workflow_id: str = ""
 
     @property
     def duration_seconds(self) -> float | None:

@@ -44,7 +44,10 @@ RUN_COLUMNS = {
     "finished_at": "TIMESTAMP",
     "event": "VARCHAR",
     "commit": "VARCHAR",
+    "workflow_id": "VARCHAR",  # added later: files and tables without it read it as NULL
 }
+#: run columns a bulk table may leave out
+OPTIONAL_RUN_COLUMNS = ("workflow_id",)
 JOB_COLUMNS = {
     "provider": "VARCHAR",
     "repository": "VARCHAR",
@@ -110,7 +113,8 @@ class Warehouse:
         for table, columns in COLUMNS.items():
             files = [str(self.root / f) for f in manifest[table]]
             if files:
-                source = f"read_parquet({_sql_list(files)})"
+                # by name: files written before a column was added read it as NULL
+                source = f"read_parquet({_sql_list(files)}, union_by_name = true)"
                 con.execute(f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM {source}")
             else:
                 con.execute(f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM ({_empty(columns)})")
@@ -144,17 +148,27 @@ class Warehouse:
         suffix = path.suffix.lower()
         if not path.exists():
             raise InputError(f"{path}: no such file", hint="check the path")
-        if suffix == ".parquet":
-            source = f"read_parquet('{_quote(path)}')"
-        elif suffix == ".csv":
-            types = ", ".join(f"'{k}': '{v}'" for k, v in RUN_COLUMNS.items())
-            source = f"read_csv('{_quote(path)}', header = true, columns = {{{types}}})"
-        else:
+        if suffix not in (".parquet", ".csv"):
             raise InputError(
                 f"{path}: bulk ingest reads .parquet or .csv files",
                 hint="for API responses use greenline insights ingest github|circleci",
             )
-        casts = ", ".join(f"CAST({_q(k)} AS {v}) AS {_q(k)}" for k, v in RUN_COLUMNS.items())
+        con = connect_duckdb()
+        try:
+            present = _table_columns(con, path)
+        finally:
+            con.close()
+        columns = {k: v for k, v in RUN_COLUMNS.items() if k in present}
+        if suffix == ".parquet":
+            source = f"read_parquet('{_quote(path)}')"
+        else:
+            # read_csv's columns are positional: the file's own order, typed where known
+            types = ", ".join(f"'{_quote(k)}': '{RUN_COLUMNS.get(k, 'VARCHAR')}'" for k in present)
+            source = f"read_csv('{_quote(path)}', header = true, columns = {{{types}}})"
+        casts = ", ".join(
+            f"CAST({_q(k) if k in columns else 'NULL'} AS {v}) AS {_q(k)}"
+            for k, v in RUN_COLUMNS.items()
+        )
         return self._merge({"runs": f"SELECT {casts} FROM {source}"})
 
     def _merge(self, sources: dict[str, str]) -> dict[str, IngestCount]:
@@ -330,6 +344,7 @@ def _run_row(run: WorkflowRun) -> dict[str, Any]:
         "finished_at": utc_naive(run.finished_at).isoformat() if run.finished_at else None,
         "event": run.event,
         "commit": run.commit,
+        "workflow_id": run.workflow_id or None,
     }
 
 
@@ -345,6 +360,21 @@ def _job_row(job: WorkflowJob) -> dict[str, Any]:
         "started_at": utc_naive(job.started_at).isoformat() if job.started_at else None,
         "finished_at": utc_naive(job.finished_at).isoformat() if job.finished_at else None,
     }
+
+
+def _table_columns(con: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
+    """The bulk table's column names, with only optional ones allowed to be missing."""
+    reader = "read_parquet" if path.suffix.lower() == ".parquet" else "read_csv"
+    names = [
+        r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {reader}('{_quote(path)}')").fetchall()
+    ]
+    missing = [k for k in RUN_COLUMNS if k not in names and k not in OPTIONAL_RUN_COLUMNS]
+    if missing:
+        raise InputError(
+            f"{path}: no column {', '.join(missing)}",
+            hint=f"a bulk table has the run columns: {', '.join(RUN_COLUMNS)}",
+        )
+    return names
 
 
 def _write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> Path:
