@@ -249,3 +249,54 @@ def fast_forward(root: Path, branch: str, new: str, old: str) -> bool:
     if _git(root, "symbolic-ref", "--short", "-q", "HEAD") == branch:
         return _run_git(root, "merge", "--ff-only", "--quiet", new).returncode == 0
     return _run_git(root, "update-ref", f"refs/heads/{branch}", new, old).returncode == 0
+
+
+def first_parent_commits(root: Path, good: str, bad: str) -> list[tuple[str, str, str]]:
+    """(sha, subject, author) of the first-parent commits in (good, bad], oldest first."""
+    proc = _run_git(
+        root,
+        "rev-list",
+        "--first-parent",
+        "--reverse",
+        "--format=%H%x1f%s%x1f%an <%ae>",
+        "--no-commit-header",
+        f"{good}..{bad}",
+    )
+    if proc.returncode != 0:
+        raise VcsError(f"git rev-list {good[:10]}..{bad[:10]} failed: {proc.stderr.strip()}")
+    rows = []
+    for line in proc.stdout.splitlines():
+        sha, _, rest = line.partition("\x1f")
+        subject, _, author = rest.partition("\x1f")
+        rows.append((sha, subject, author))
+    return rows
+
+
+def commit_message(root: Path, sha: str) -> str:
+    return _git(root, "log", "-1", "--format=%B", sha) or ""
+
+
+def revert_commit(worktree: Path, sha: str) -> str | None:
+    """Revert ``sha`` on the worktree's HEAD as a new commit; its sha, or None when it does not
+    revert cleanly (the worktree is left as it was)."""
+    proc = _run_git(
+        worktree,
+        "-c",
+        "user.name=greenline",
+        "-c",
+        "user.email=recovery@greenline.invalid",
+        "revert",
+        "--no-edit",
+        sha,
+    )
+    if proc.returncode != 0:
+        _run_git(worktree, "revert", "--abort")
+        return None
+    return _git(worktree, "rev-parse", "HEAD")
+
+
+def create_branch(root: Path, name: str, sha: str) -> bool:
+    """A new branch ``name`` at ``sha``; False when it exists already (nothing is moved)."""
+    if _git(root, "rev-parse", "--verify", "-q", f"refs/heads/{name}") is not None:
+        return False
+    return _run_git(root, "branch", name, sha).returncode == 0

@@ -23,6 +23,7 @@ from greenline.model import (
     TestResult,
     TestSummary,
 )
+from greenline.model.recovery import CulpritReport, RevertReport, TriageReport
 
 JSON = dict[str, Any]
 
@@ -310,4 +311,79 @@ def fix_document(
         "applied": applied,
         "scan": scan,
         "not_offered": list(tried),
+    }
+
+
+def triage_document(report: TriageReport) -> JSON:
+    """One verdict per failing test, with the clusters of one signature across tests."""
+    clusters: dict[str, list[str]] = {}
+    for v in report.verdicts:
+        clusters.setdefault(v.signature, []).append(v.test_id)
+    return {
+        **_schema("triage"),
+        "run": report.run_id,
+        "commit": report.commit,
+        "branch": report.branch,
+        "last_green_run": report.last_green,
+        "compared_run": report.before,
+        "counts": {k: sum(v.kind.value == k for v in report.verdicts) for k in _kinds(report)},
+        "verdicts": [
+            {
+                "test_id": v.test_id,
+                "verdict": v.kind.value,
+                "signature": v.signature,
+                "reason": v.reason,
+                "evidence": list(v.evidence),
+                "touched": list(v.touched),
+            }
+            for v in report.verdicts
+        ],
+        "clusters": [
+            {"signature": sig, "tests": len(ids), "examples": ids[:5]}
+            for sig, ids in sorted(clusters.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+        ],
+    }
+
+
+def _kinds(report: TriageReport) -> list[str]:
+    return sorted({v.kind.value for v in report.verdicts})
+
+
+def culprit_document(report: CulpritReport) -> JSON:
+    answer = report.answer
+    culprit = report.culprit
+    return {
+        **_schema("culprit"),
+        "good": report.good,
+        "bad": report.bad,
+        "tests": list(report.tests),
+        "status": answer.status.value,
+        "reason": answer.reason,
+        "culprit": (
+            {"sha": culprit.sha, "subject": culprit.subject, "author": culprit.author}
+            if culprit
+            else None
+        ),
+        "suspects": [report.candidates[i].sha for i in answer.commits],
+        "posterior": round(answer.posterior, 6),
+        "no_culprit_posterior": round(answer.no_culprit_posterior, 6),
+        "confirmed": answer.confirmed,
+        "commits": len(report.candidates),
+        "probes": answer.probes,
+        "test_runs": report.test_runs,
+        "seconds": report.seconds,
+        "fixed_later": report.fixed_later,
+    }
+
+
+def revert_document(report: RevertReport) -> JSON:
+    return {
+        **_schema("revert"),
+        "commit": report.commit,
+        "branch": report.branch,
+        "revert_commit": report.revert_sha,
+        "tests": list(report.tests),
+        "verified_runs": report.verified_runs,
+        "checked_tests": list(report.checked),
+        "queued": report.queued,
     }

@@ -16,6 +16,7 @@ from greenline.api.baselines import BaselineService
 from greenline.api.flaky import FlakyService
 from greenline.api.insights import InsightsService
 from greenline.api.queue import QueueService
+from greenline.api.recovery import RecoveryService
 from greenline.api.runs import RecordOutcome, RunService
 from greenline.api.selection import SelectionService
 from greenline.api.workspace import Workspace, load_config, open_workspace
@@ -35,6 +36,7 @@ class Greenline:
         self.flaky = FlakyService(ws, self.runs)
         self.queue = QueueService(ws, self.flaky)
         self.insights = InsightsService(ws, self.runs, self.flaky)
+        self.recovery = RecoveryService(ws, self.runs, self.flaky, self.queue)
 
     @classmethod
     def open(

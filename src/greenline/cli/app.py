@@ -22,6 +22,7 @@ from greenline.cli.mcp_server import McpCommand, serve_mcp
 from greenline.cli.queue import queue_app
 from greenline.cli.ranking import ranking_app
 from greenline.cli.recording import import_app, record
+from greenline.cli.recovery import culprit_command, revert_command, triage_command
 from greenline.cli.runs import list_runs, run_app
 from greenline.cli.selecting import select_tests
 from greenline.cli.state import CliState
@@ -66,6 +67,9 @@ app.command("record", context_settings={"allow_extra_args": True, "ignore_unknow
 )
 app.command("mcp", cls=McpCommand)(serve_mcp)
 app.command("select")(select_tests)
+app.command("triage")(triage_command)
+app.command("culprit")(culprit_command)
+app.command("revert")(revert_command)
 app.add_typer(run_app, name="run")
 app.add_typer(test_app, name="test")
 app.add_typer(import_app, name="import")

@@ -199,3 +199,18 @@ merge_queues = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("document", Text, nullable=False),
 )
+
+
+culprit_searches = Table(
+    "culprit_searches",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("repository_id", ForeignKey("repositories.id"), nullable=False),
+    Column("good", Text, nullable=False),
+    Column("bad", Text, nullable=False),
+    Column("culprit", Text),
+    Column("confirmed", Boolean, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("report", Text, nullable=False),
+    Index("ix_culprit_searches_culprit", "repository_id", "culprit"),
+)

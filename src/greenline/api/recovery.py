@@ -1,0 +1,250 @@
+"""Recovery: why a run is red (triage), which commit broke it (the culprit search, probes run
+through the executor in worktrees), and a verified revert on a branch of its own."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from datetime import UTC, datetime
+
+from greenline import vcs
+from greenline.api.flaky import FlakyService
+from greenline.api.queue import QueueService
+from greenline.api.recovery_probes import Prober
+from greenline.api.recovery_revert import build_revert
+from greenline.api.recovery_triage import gather_triage
+from greenline.api.runs import RunService
+from greenline.api.workspace import Workspace
+from greenline.errors import NoDataError, UsageError
+from greenline.model import Outcome, Run
+from greenline.model.recovery import (
+    CandidateCommit,
+    CulpritReport,
+    CulpritStatus,
+    Probe,
+    ProbeResult,
+    RevertReport,
+    TriageKind,
+    TriageReport,
+)
+from greenline.recovery import CulpritSearch, triage_failures
+from greenline.store import reads, writes
+from greenline.store import recovery as stored
+
+#: Progress: (what is running, probes done, test runs so far).
+Progress = Callable[[str, int, int], None]
+
+
+class RecoveryService:
+    """Main is red: what broke it, is it real, what do we revert?"""
+
+    def __init__(
+        self, ws: Workspace, runs: RunService, flaky: FlakyService, queue: QueueService
+    ) -> None:
+        self.ws = ws
+        self.runs = runs
+        self.flaky = flaky
+        self.queue = queue
+
+    # -- triage ----------------------------------------------------------------------------
+    def triage(self, run_id: int | None = None) -> TriageReport:
+        """A verdict per failing test of the run (default: the newest on this branch)."""
+        run = self.runs.get_run(run_id) if run_id is not None else self._newest_run()
+        data, last_green, before = gather_triage(self.ws, self.runs, self.flaky, run)
+        if not data.failures:
+            raise NoDataError(
+                f"run {run.id} has no failing tests: nothing to triage",
+                hint="greenline runs lists the runs and their failures",
+            )
+        verdicts = tuple(triage_failures(data))
+        return TriageReport(run.id, run.commit.sha, run.commit.branch, verdicts, last_green, before)
+
+    def _newest_run(self) -> Run:
+        branch = vcs.read_commit(self.ws.root).branch
+        found = self.runs.list_runs(limit=1, branch=branch) if branch else []
+        found = found or self.runs.list_runs(limit=1)
+        if not found:
+            raise NoDataError("no runs recorded yet", hint="greenline record (or import junit)")
+        return found[0]
+
+    # -- the culprit ---------------------------------------------------------------------------
+    def culprit(
+        self,
+        good: str,
+        bad: str = "HEAD",
+        tests: Sequence[str] = (),
+        *,
+        runners: int = 2,
+        confidence: float = 0.99,
+        progress: Progress | None = None,
+    ) -> CulpritReport:
+        """Which first-parent commit in (good, bad] broke ``tests`` (default: the tests that
+        failed in the newest run at ``bad``), or none (they are flaky), confirmed by probes."""
+        if not 0.5 <= confidence < 1:
+            raise UsageError(f"--confidence {confidence}: from 0.5 up to 1", hint="0.99")
+        if runners < 1:
+            raise UsageError(f"--runners {runners}: at least 1", hint="--runners 2")
+        root = self.ws.root
+        good_sha, bad_sha = vcs.resolve_revision(root, good), vcs.resolve_revision(root, bad)
+        if good_sha == bad_sha or not vcs.is_ancestor(root, good_sha, bad_sha):
+            raise UsageError(
+                f"{good} is not an ancestor of {bad}: (good, bad] is no range of history",
+                hint="greenline culprit --good <a green commit> --bad <a later red one>",
+            )
+        tests = list(tests) or self._failing_at(bad_sha)
+        commits = vcs.first_parent_commits(root, good_sha, bad_sha)
+        candidates = self._candidates(commits, tests)
+        start = time.monotonic()
+        prober = Prober(self.ws, tests)
+        search = CulpritSearch(
+            candidates, confidence=confidence, known_flake_rate=self._flake_rate(tests)
+        )
+        shas = [c.sha for c in candidates]
+
+        def run_probe(index: int) -> Probe:
+            return Probe(index, prober.probe(good_sha if index < 0 else shas[index]))
+
+        while batch := search.next_probes(runners):
+            for probe in self.ws.executor.concurrently(run_probe, batch, runners):
+                search.record(probe)
+                if progress:
+                    progress(
+                        f"probing {shas[probe.index][:10] if probe.index >= 0 else 'good'}",
+                        search.probes,
+                        prober.runs,
+                    )
+        answer = search.answer()
+        assert answer is not None
+        report = CulpritReport(
+            good_sha,
+            bad_sha,
+            tuple(tests),
+            tuple(candidates),
+            answer,
+            prober.runs,
+            round(time.monotonic() - start, 2),
+            self._fixed_later(prober, bad_sha, answer.status),
+        )
+        self._store(report)
+        return report
+
+    def _failing_at(self, sha: str) -> list[str]:
+        with self.ws.store.read() as conn:
+            found = [
+                r
+                for r in reads.list_runs(conn, self.ws.repository, limit=200)
+                if r.commit.sha == sha
+            ]
+            finals = reads.final_results(conn, found[0].id) if found else []
+        failing = sorted(r.test_id for r in finals if r.outcome in (Outcome.FAILED, Outcome.ERROR))
+        if not failing:
+            raise UsageError(
+                f"no recorded run at {sha[:10]} has failing tests to search with",
+                hint="name the failing tests: greenline culprit --good A --bad B TEST_ID...",
+            )
+        return failing
+
+    def _candidates(
+        self, commits: list[tuple[str, str, str]], tests: Sequence[str]
+    ) -> list[CandidateCommit]:
+        """The commits, each marked by whether it touched a file the tests ran (or their own
+        files): coverage's prior. Without coverage every commit counts as touching them."""
+        ran = self._files_ran(tests)
+        out, parent = [], None
+        for sha, subject, author in commits:
+            changed = set(vcs.changed_files(self.ws.root, parent or f"{sha}^", sha))
+            touches = ran is None or bool(changed & ran)
+            out.append(CandidateCommit(sha, subject, author, touches))
+            parent = sha
+        return out
+
+    def _files_ran(self, tests: Sequence[str]) -> set[str] | None:
+        with self.ws.store.read() as conn:
+            runs = list(reads.latest_baselines(conn, self.ws.repository))
+            if not runs:
+                return None
+            coverage = reads.run_coverage(conn, runs[0].id)
+            files = reads.run_file_reads(conn, runs[0].id)
+        wanted = set(tests)
+        ran = {b.path for tc in coverage if tc.test_id in wanted for b in tc.blocks}
+        ran |= {f for t in wanted for f in files.get(t, ())}
+        ran |= {t.split("::", 1)[0] for t in wanted}
+        return ran
+
+    def _flake_rate(self, tests: Sequence[str]) -> float | None:
+        """The highest failure rate history knows for a flaky one of the tests."""
+        try:
+            verdicts = self.flaky.verdicts()
+        except NoDataError:
+            return None
+        rates = [v.failures / v.runs for v in verdicts if v.test_id in tests and v.runs]
+        return max(rates) if rates else None
+
+    def _fixed_later(self, prober: Prober, bad: str, status: CulpritStatus) -> bool | None:
+        """Does the branch head, past ``bad``, pass the tests again?"""
+        head = vcs.resolve_revision(self.ws.root, "HEAD")
+        if status is not CulpritStatus.FOUND or head == bad:
+            return None
+        if not vcs.is_ancestor(self.ws.root, bad, head):
+            return None
+        return prober.probe(head) is ProbeResult.PASSED
+
+    def _store(self, report: CulpritReport) -> None:
+        culprit = report.culprit
+        doc = {"tests": list(report.tests), "answer": asdict(report.answer)}
+        with self.ws.store.write() as conn:
+            repo_id = writes.ensure_repository(conn, self.ws.repository, str(self.ws.root))
+            stored.insert_culprit_search(
+                conn,
+                repo_id,
+                report.good,
+                report.bad,
+                culprit.sha if culprit else None,
+                report.answer.confirmed,
+                datetime.now(UTC),
+                json.dumps(doc),
+            )
+
+    # -- the revert ------------------------------------------------------------------------------
+    def revert(self, commit: str, *, force: bool = False, queue: bool = False) -> RevertReport:
+        """A branch ``greenline/revert-<sha>`` that reverts ``commit`` on HEAD, verified: the
+        failing tests pass there, and the tests of the files it changes stay green."""
+        root = self.ws.root
+        if vcs.read_commit(root).dirty:
+            raise UsageError(
+                "the work tree has uncommitted changes",
+                hint="commit or stash them: the revert is built on HEAD as committed",
+            )
+        sha = vcs.resolve_revision(root, commit)
+        tests = self._confirmed_tests(sha, force)
+        message = vcs.commit_message(root, sha)
+        if message.startswith("Revert ") or "This reverts commit" in message:
+            raise UsageError(
+                f"{sha[:10]} is itself a revert",
+                hint="revert the commit it reverted, or re-apply it by hand",
+            )
+        return build_revert(self.ws, self.queue, sha, tests, queue)
+
+    def _confirmed_tests(self, sha: str, force: bool) -> list[str]:
+        with self.ws.store.read() as conn:
+            found = stored.culprit_reports(conn, self.ws.repository, sha)
+        confirmed = [json.loads(r)["tests"] for ok, r in found if ok]
+        if confirmed:
+            return list(confirmed[0])
+        if force and found:
+            return list(json.loads(found[0][1])["tests"])
+        if force:
+            raise UsageError(
+                f"no culprit search named {sha[:10]}: no failing tests to verify the revert with",
+                hint="greenline culprit --good <green> --bad <red> first",
+            )
+        raise UsageError(
+            f"{sha[:10]} is not a confirmed culprit",
+            hint="find it first: greenline culprit --good <green> --bad <red> (or --force)",
+        )
+
+
+def regressions(report: TriageReport) -> list[str]:
+    return [v.test_id for v in report.verdicts if v.kind is TriageKind.REGRESSION]

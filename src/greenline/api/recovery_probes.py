@@ -1,0 +1,73 @@
+"""Probes of a culprit search or a revert: the failing tests run at one commit, in a git
+worktree of its own, through the workspace's executor."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from greenline import vcs
+from greenline.api.flaky_trials import read_jsonl
+from greenline.api.workspace import Workspace
+from greenline.executor import OUT, pytest_job
+from greenline.model import Outcome
+from greenline.model.recovery import ProbeResult
+
+#: a probe that takes longer than this is stopped and counts as untestable
+PROBE_TIMEOUT = 900.0
+FAILED = (Outcome.FAILED, Outcome.ERROR)
+
+
+class Prober:
+    """Runs the given tests at commits; safe to call from several threads."""
+
+    def __init__(self, ws: Workspace, tests: Sequence[str], timeout: float = PROBE_TIMEOUT):
+        self.ws = ws
+        self.tests = list(tests)
+        self.timeout = timeout
+        self.runs = 0  # test executions, all probes together
+        self.where = ws.greenline_dir / "recovery"
+        self._numbers = itertools.count(1)
+        self._lock = threading.Lock()
+
+    def probe(self, sha: str) -> ProbeResult:
+        """FAILED when a test failed there; PASSED when all passed (a test that does not exist
+        there cannot fail there); UNTESTABLE when the tests could not run at all."""
+        with self._lock:
+            path = self.where / f"probe-{next(self._numbers)}"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        vcs.add_worktree(self.ws.root, path, sha)
+        try:
+            return self._run(path)
+        finally:
+            vcs.remove_worktree(self.ws.root, path)
+
+    def passes(self, sha: str, times: int) -> tuple[int, int]:
+        """(passes, runs) of the tests at ``sha`` in up to ``times`` runs (stops at a failure)."""
+        done = 0
+        for _ in range(times):
+            result = self.probe(sha)
+            if result is not ProbeResult.PASSED:
+                return done, done + 1
+            done += 1
+        return done, done
+
+    def _run(self, tree: Path) -> ProbeResult:
+        present = [t for t in self.tests if (tree / t.split("::", 1)[0]).is_file()]
+        if not present:
+            return ProbeResult.PASSED  # none of the failing tests exists at this commit
+        argv = [f"--greenline-outcomes={OUT}/outcomes.jsonl", "-p", "no:randomly", *present]
+        result = self.ws.executor.run(pytest_job(*argv, cwd=tree, timeout=self.timeout))
+        rows = read_jsonl(result, "outcomes.jsonl")
+        with self._lock:
+            self.runs += len(rows)
+        outcomes = {r["test_id"]: Outcome(r["outcome"]) for r in rows}
+        if any(outcomes.get(t) in FAILED for t in present):
+            return ProbeResult.FAILED
+        if not outcomes and result.exit_code in (1, 2):
+            return ProbeResult.FAILED  # their files no longer import: broken as surely
+        if result.exit_code is None or not outcomes:
+            return ProbeResult.UNTESTABLE  # timed out, or pytest itself could not start
+        return ProbeResult.PASSED
