@@ -23,7 +23,7 @@ from greenline.model import (
     TestResult,
     TestSummary,
 )
-from greenline.model.recovery import CulpritReport, RevertReport, TriageReport
+from greenline.model.recovery import CulpritReport, RecoveryPath, RevertReport, TriageReport
 
 JSON = dict[str, Any]
 
@@ -386,4 +386,15 @@ def revert_document(report: RevertReport) -> JSON:
         "verified_runs": report.verified_runs,
         "checked_tests": list(report.checked),
         "queued": report.queued,
+    }
+
+
+def recovery_path_document(path: RecoveryPath) -> JSON:
+    """``triage --fix``: each step's document, and where the path stopped."""
+    return {
+        **_schema("recovery-path"),
+        "triage": triage_document(path.triage),
+        "culprit": culprit_document(path.culprit) if path.culprit else None,
+        "revert": revert_document(path.revert) if path.revert else None,
+        "stopped": path.stopped or None,
     }

@@ -18,13 +18,14 @@ from greenline.api.recovery_triage import gather_triage
 from greenline.api.runs import RunService
 from greenline.api.workspace import Workspace
 from greenline.errors import NoDataError, UsageError
-from greenline.model import Outcome, Run
+from greenline.model import Run
 from greenline.model.recovery import (
     CandidateCommit,
     CulpritReport,
     CulpritStatus,
     Probe,
     ProbeResult,
+    RecoveryPath,
     RevertReport,
     TriageKind,
     TriageReport,
@@ -68,6 +69,35 @@ class RecoveryService:
         if not found:
             raise NoDataError("no runs recorded yet", hint="greenline record (or import junit)")
         return found[0]
+
+    def fix(
+        self, *, runners: int = 2, confidence: float = 0.99, progress: Progress | None = None
+    ) -> RecoveryPath:
+        """The whole path for this branch's newest red run: triage, the culprit of its
+        regressions since the last green run, and the revert proposal."""
+        report = self.triage()
+        tests = suspects(report)
+        if not tests:
+            kinds = ", ".join(sorted({v.kind.value for v in report.verdicts}))
+            return RecoveryPath(report, stopped=f"no regression to search for ({kinds})")
+        if report.last_green is None:
+            raise NoDataError(
+                f"no green run before run {report.run_id} to search from",
+                hint="record a run on a commit where the suite passes, or use greenline "
+                "culprit --good REV",
+            )
+        good = self.runs.get_run(report.last_green).commit.sha
+        assert good is not None and report.commit is not None
+        found = self.culprit(
+            good, report.commit, tests, runners=runners, confidence=confidence, progress=progress
+        )
+        if found.culprit is None:
+            return RecoveryPath(
+                report, found, stopped=f"{found.answer.status.value}: {found.answer.reason}"
+            )
+        if found.fixed_later:
+            return RecoveryPath(report, found, stopped="a later commit already fixed it")
+        return RecoveryPath(report, found, self.revert(found.culprit.sha))
 
     # -- the culprit ---------------------------------------------------------------------------
     def culprit(
@@ -131,17 +161,23 @@ class RecoveryService:
         return report
 
     def _failing_at(self, sha: str) -> list[str]:
+        """The failing tests of the newest run at ``sha`` that triage does not explain away
+        (flaky, quarantined, infra, setup, already failing): what a culprit can have broken."""
         with self.ws.store.read() as conn:
             found = [
                 r
                 for r in reads.list_runs(conn, self.ws.repository, limit=200)
                 if r.commit.sha == sha
             ]
-            finals = reads.final_results(conn, found[0].id) if found else []
-        failing = sorted(r.test_id for r in finals if r.outcome in (Outcome.FAILED, Outcome.ERROR))
+        failing: list[str] = []
+        if found:
+            try:
+                failing = suspects(self.triage(found[0].id))
+            except NoDataError:
+                failing = []
         if not failing:
             raise UsageError(
-                f"no recorded run at {sha[:10]} has failing tests to search with",
+                f"no recorded run at {sha[:10]} has failing tests a commit can have broken",
                 hint="name the failing tests: greenline culprit --good A --bad B TEST_ID...",
             )
         return failing
@@ -246,5 +282,8 @@ class RecoveryService:
         )
 
 
-def regressions(report: TriageReport) -> list[str]:
-    return [v.test_id for v in report.verdicts if v.kind is TriageKind.REGRESSION]
+def suspects(report: TriageReport) -> list[str]:
+    """The failing tests a commit can have broken: regressions, and failures triage cannot
+    explain otherwise."""
+    wanted = (TriageKind.REGRESSION, TriageKind.UNKNOWN)
+    return sorted(v.test_id for v in report.verdicts if v.kind in wanted)

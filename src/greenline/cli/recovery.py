@@ -4,6 +4,7 @@ commit broke it, and a verified revert on a branch of its own."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 
 import typer
 from rich.text import Text
@@ -32,17 +33,53 @@ def triage_command(
     run_id: int | None = typer.Argument(
         None, min=1, max=MAX_INT, help="The run (default: the newest on this branch)."
     ),
+    fix: bool = typer.Option(
+        False, "--fix", help="Then find the culprit of the regressions and propose its revert."
+    ),
     fmt: Format = FORMAT_OPTION,
 ) -> None:
     """Why each failing test of a run failed: infra, setup, quarantined, flaky, already
     failing, a regression of the change (with the files that connect it), suspect flaky or
-    unknown. Tests of one failure signature are grouped."""
+    unknown. Tests of one failure signature are grouped. With --fix: the whole way back to
+    green for this branch's newest red run."""
+    if fix:
+        if run_id is not None:
+            raise typer.BadParameter(
+                "--fix works on the newest run of this branch", param_hint="RUN_ID"
+            )
+        _fix(ctx, fmt)
+        return
     with state_of(ctx).open_reader() as gl:
         report = gl.recovery.triage(run_id)
     if fmt is Format.json:
         emit_json(views.triage_document(report))
     else:
         print_triage(report)
+
+
+def _fix(ctx: typer.Context, fmt: Format) -> None:
+    with state_of(ctx).open_api() as gl:
+        path = gl.recovery.fix(progress=_progress(fmt))
+    if fmt is Format.json:
+        emit_json(views.recovery_path_document(path))
+        return
+    print_triage(path.triage)
+    if path.culprit is not None:
+        console.print()
+        print_culprit(path.culprit)
+    if path.revert is not None:
+        console.print()
+        print_revert(path.revert)
+    if path.stopped:
+        console.print(plain(f"\nstopped: {path.stopped}", "bold"))
+
+
+def _progress(fmt: Format) -> Callable[[str, int, int], None]:
+    def progress(what: str, probes: int, runs: int) -> None:
+        if fmt is Format.text:
+            err_console.print(plain(f"greenline: {what} ({probes} probes, {runs} test runs)"))
+
+    return progress
 
 
 def print_triage(report: TriageReport) -> None:
@@ -83,14 +120,9 @@ def culprit_command(
     """Which first-parent commit in (good, bad] broke the tests, or none (they are flaky):
     probes run the tests at chosen commits in worktrees, rerun where flakiness demands, and the
     culprit is confirmed (its parent passes, it fails) before it is named."""
-
-    def progress(what: str, probes: int, runs: int) -> None:
-        if fmt is Format.text:
-            err_console.print(plain(f"greenline: {what} ({probes} probes, {runs} test runs)"))
-
     with state_of(ctx).open_api() as gl:
         report = gl.recovery.culprit(
-            good, bad, tests or [], runners=runners, confidence=confidence, progress=progress
+            good, bad, tests or [], runners=runners, confidence=confidence, progress=_progress(fmt)
         )
     if fmt is Format.json:
         emit_json(views.culprit_document(report))

@@ -113,3 +113,13 @@ class RevertReport:
     verified_runs: int
     checked: tuple[str, ...]  # the other tests run on the revert (the selection of its files)
     queued: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RecoveryPath:
+    """``greenline triage --fix``: each step's answer, and why the path stopped where it did."""
+
+    triage: TriageReport
+    culprit: CulpritReport | None = None
+    revert: RevertReport | None = None
+    stopped: str = ""
