@@ -201,7 +201,7 @@ def test_a_pytest_check_names_the_failed_tests_in_the_ejection(tmp_path: Path) -
     assert ejected["off-by-one"] == (
         "fails alone on main ("
         + git(repo, "rev-parse", "main")[:10]
-        + "): tests.test_calc::test_add, tests.test_calc::test_zero"  # JUnit ids
+        + "): tests/test_calc.py::test_add, tests/test_calc.py::test_zero"  # mapped to node ids
     )
 
 
