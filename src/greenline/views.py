@@ -23,7 +23,13 @@ from greenline.model import (
     TestResult,
     TestSummary,
 )
-from greenline.model.recovery import CulpritReport, RecoveryPath, RevertReport, TriageReport
+from greenline.model.recovery import (
+    CulpritReport,
+    MainHealth,
+    RecoveryPath,
+    RevertReport,
+    TriageReport,
+)
 
 JSON = dict[str, Any]
 
@@ -397,4 +403,70 @@ def recovery_path_document(path: RecoveryPath) -> JSON:
         "culprit": culprit_document(path.culprit) if path.culprit else None,
         "revert": revert_document(path.revert) if path.revert else None,
         "stopped": path.stopped or None,
+    }
+
+
+#: why_is_main_red answers in about this many characters at most
+WHY_RED_BUDGET = 16_000
+_ACTIONS = (  # the first kind present decides what to do first
+    ("regression", "find the culprit and propose its revert: greenline triage --fix"),
+    ("setup", "fix what breaks collection or fixtures before any test runs"),
+    ("infra", "re-run the job: the runner's environment failed, not the tests"),
+    ("already-failing", "these failed before the change too: fix forward, nothing to revert"),
+    ("suspect-flaky", "re-run to confirm, then greenline flaky scan and flaky fix"),
+    ("flaky", "quarantine or fix the flaky tests: greenline flaky fix TEST"),
+    ("quarantined", "nothing: quarantined tests do not fail the build"),
+    ("unknown", "look at the failures: greenline triage shows them grouped"),
+)
+
+
+def why_red_document(health: MainHealth, *, per_kind: int = 10) -> JSON:
+    """A bounded digest: the red streak, verdicts by kind with examples, the culprit status
+    and the suggested action."""
+    doc: JSON = {
+        **_schema("why-red"),
+        "branch": health.branch,
+        "newest_run": health.newest_run,
+        "green": health.green,
+        "red_streak": None
+        if health.green
+        else {
+            "runs": health.red_runs,
+            "since": health.red_since,
+            "last_green_run": health.last_green_run,
+        },
+        "culprit": {"status": health.culprit_status, "sha": health.culprit}
+        if health.culprit_status
+        else None,
+    }
+    report = health.triage
+    kinds = sorted({v.kind.value for v in report.verdicts}) if report else []
+    doc["verdicts"] = (
+        {
+            kind: _examples([v for v in report.verdicts if v.kind.value == kind], per_kind)
+            for kind in kinds
+        }
+        if report
+        else {}
+    )
+    doc["suggested_action"] = (
+        "nothing: main is green"
+        if health.green
+        else next((a for k, a in _ACTIONS if k in kinds), "look at the newest run: greenline runs")
+    )
+    while per_kind > 1 and len(dump_json(doc)) > WHY_RED_BUDGET:  # stay within the budget
+        per_kind //= 2
+        doc["verdicts"] = {
+            k: {**v, "tests": v["tests"][:per_kind]} for k, v in doc["verdicts"].items()
+        }
+    return doc
+
+
+def _examples(verdicts: list[Any], limit: int) -> JSON:
+    return {
+        "count": len(verdicts),
+        "tests": [
+            {"test_id": v.test_id[:300], "signature": v.signature, "reason": v.reason[:300]}
+            for v in verdicts[:limit]
+        ],
     }

@@ -82,6 +82,10 @@ def test_tools_answer_with_the_cli_json(git_repo: Path) -> None:
         "delivery_metrics",
         "pipeline_health",
         "queue_status",
+        "why_is_main_red",
+        "triage_run",
+        "find_culprit",
+        "propose_revert",
     }, "enqueue_change only when queue_agents_enqueue is on"
     for tool in tools.values():
         assert tool.description and len(tool.description) > 80, "tools explain themselves"

@@ -10,8 +10,12 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
+import anyio
 import pytest
+from mcp.client.session import ClientSession
+from mcp.client.stdio import StdioServerParameters, stdio_client
 
 from tests.conftest import GIT_ENV, git, init_repo
 
@@ -183,3 +187,52 @@ def test_a_dirty_work_tree_is_refused_by_revert(red_main: dict[str, str]) -> Non
     (repo / "calc.py").write_text(CALC + "# wip\n")
     result = greenline(repo, "revert", red_main["c2"], "--force")
     assert result.returncode == 4 and "uncommitted changes" in result.stderr
+
+
+async def _agent_asks(repo: Path, good: str) -> dict[str, Any]:
+    params = StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "greenline.mcp", "--repo", str(repo)],
+        cwd=str(repo),
+        env=ENV,
+    )
+    progress: list[str] = []
+
+    async def on_progress(value: float, total: float | None, message: str | None) -> None:
+        progress.append(message or "")
+
+    async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
+        await session.initialize()
+        why = await session.call_tool("why_is_main_red", {})
+        found = await session.call_tool(
+            "find_culprit", {"good": good}, progress_callback=on_progress
+        )
+        revert = await session.call_tool(
+            "propose_revert", {"commit": found.structured_content["culprit"]["sha"]}
+        )
+        triage = await session.call_tool("triage_run", {"run_id": 999})
+    return {"why": why, "found": found, "revert": revert, "triage": triage, "progress": progress}
+
+
+def test_an_agent_asks_why_main_is_red_and_gets_a_verified_revert(
+    red_main: dict[str, str],
+) -> None:
+    repo = Path(red_main["repo"])
+    answers = anyio.run(_agent_asks, repo, red_main["c0"])
+    why = answers["why"].structured_content
+    assert why["schema"] == "greenline.why-red/1" and not why["green"]
+    assert why["red_streak"] == {
+        "runs": 1,
+        "since": why["red_streak"]["since"],
+        "last_green_run": 2,
+    }
+    assert set(why["verdicts"]) == {"regression", "flaky"}
+    assert why["suggested_action"].startswith("find the culprit")
+    assert len(json.dumps(why)) < 16_000
+    found = answers["found"].structured_content
+    assert found["status"] == "found" and found["culprit"]["sha"] == red_main["c2"]
+    assert answers["progress"], "the long search reports progress"
+    revert = answers["revert"].structured_content
+    assert revert["branch"] == f"greenline/revert-{red_main['c2'][:10]}"
+    assert git(repo, "rev-parse", "main") == red_main["c3"], "nothing lands"
+    assert answers["triage"].is_error and "no run with id 999" in str(answers["triage"].content)

@@ -3,6 +3,7 @@ through the executor in worktrees), and a verified revert on a branch of its own
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from collections.abc import Callable, Sequence
@@ -14,15 +15,16 @@ from greenline.api.flaky import FlakyService
 from greenline.api.queue import QueueService
 from greenline.api.recovery_probes import Prober
 from greenline.api.recovery_revert import build_revert
-from greenline.api.recovery_triage import gather_triage
+from greenline.api.recovery_triage import gather_triage, is_green
 from greenline.api.runs import RunService
 from greenline.api.workspace import Workspace
 from greenline.errors import NoDataError, UsageError
-from greenline.model import Run
+from greenline.model import Run, RunStatus
 from greenline.model.recovery import (
     CandidateCommit,
     CulpritReport,
     CulpritStatus,
+    MainHealth,
     Probe,
     ProbeResult,
     RecoveryPath,
@@ -61,6 +63,40 @@ class RecoveryService:
             )
         verdicts = tuple(triage_failures(data))
         return TriageReport(run.id, run.commit.sha, run.commit.branch, verdicts, last_green, before)
+
+    def main_health(self) -> MainHealth:
+        """The default branch: its newest run, the red streak up to it, the triage of it and
+        what a culprit search of it found."""
+        branch = vcs.default_branch(self.ws.root)
+        history = self.runs.list_runs(limit=200, branch=branch)
+        finished = [r for r in history if r.status is RunStatus.COMPLETE]
+        if not finished:
+            return MainHealth(branch, None, green=True)
+        newest = finished[0]
+        red = list(itertools.takewhile(lambda r: not is_green(r), finished))
+        if not red:
+            return MainHealth(branch, newest.id, green=True, last_green_run=newest.id)
+        green = finished[len(red)] if len(red) < len(finished) else None
+        try:
+            report: TriageReport | None = self.triage(newest.id)
+        except NoDataError:  # red by its exit status, yet no failing test stored
+            report = None
+        culprit, status = None, None
+        with self.ws.store.read() as conn:
+            found = stored.culprit_search_of(conn, self.ws.repository, newest.commit.sha or "")
+        if found is not None:
+            culprit, status = found[0], json.loads(found[1])["answer"]["status"]
+        return MainHealth(
+            branch,
+            newest.id,
+            False,
+            len(red),
+            red[-1].started_at.isoformat(),
+            green.id if green else None,
+            report,
+            culprit,
+            status,
+        )
 
     def _newest_run(self) -> Run:
         branch = vcs.read_commit(self.ws.root).branch

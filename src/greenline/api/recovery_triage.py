@@ -28,7 +28,7 @@ def gather_triage(
         history = reads.list_runs(conn, ws.repository, limit=RUNS_BACK)
     failures = [r for r in finals if r.outcome in FAILED]
     earlier = _earlier(ws, run, history)
-    green = next((r for r in earlier if _is_green(r)), None)
+    green = next((r for r in earlier if is_green(r)), None)
     before = next(iter(earlier), None)
     data = TriageInput(
         failures=failures,
@@ -53,7 +53,8 @@ def _label(run: Run) -> str:
     return f"run {run.id}" + (f" at {sha}" if sha else "")
 
 
-def _is_green(run: Run) -> bool:
+def is_green(run: Run) -> bool:
+    """A complete run with tests and no failure."""
     failed = run.counts.get("failed", 0) + run.counts.get("error", 0)
     return run.status is RunStatus.COMPLETE and failed == 0 and run.test_count > 0
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from mcp.server import MCPServer
 
 from greenline import __version__
-from greenline.mcp import flaky, insights, queue, runs, selection
+from greenline.mcp import flaky, insights, queue, recovery, runs, selection
 from greenline.mcp.calls import Opener
 
 INSTRUCTIONS = """\
@@ -20,7 +20,8 @@ Use select_tests after editing code to learn which tests to run; list_runs to se
 and whether main is green; get_run for one run's failures; test_history to judge one test over
 time (failing since when, on which commits); list_flaky_tests and explain_flaky_test to tell a
 flaky test from a real failure; pipeline_health and delivery_metrics for how CI is doing (success
-rate, recovery, duration) against the benchmarks; queue_status for the merge queue."""
+rate, recovery, duration) against the benchmarks; queue_status for the merge queue;
+why_is_main_red first when CI is red, then find_culprit and propose_revert."""
 
 
 def build_server(open_api: Opener, *, enqueue: bool = False) -> MCPServer:
@@ -32,4 +33,5 @@ def build_server(open_api: Opener, *, enqueue: bool = False) -> MCPServer:
     flaky.register(server, open_api)
     insights.register(server, open_api)
     queue.register(server, open_api, enqueue=enqueue)
+    recovery.register(server, open_api)
     return server

@@ -123,3 +123,19 @@ class RecoveryPath:
     culprit: CulpritReport | None = None
     revert: RevertReport | None = None
     stopped: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class MainHealth:
+    """Why main is red (or that it is not): the red streak, the triage of its newest run and
+    what a culprit search of it found."""
+
+    branch: str
+    newest_run: int | None
+    green: bool
+    red_runs: int = 0
+    red_since: str | None = None  # when the streak's first red run started (ISO)
+    last_green_run: int | None = None
+    triage: TriageReport | None = None
+    culprit: str | None = None  # the culprit a search of the newest red run named
+    culprit_status: str | None = None  # that search's answer, None before any

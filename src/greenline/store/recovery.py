@@ -46,3 +46,15 @@ def culprit_reports(conn: Connection, repository: str, culprit: str) -> list[tup
         .order_by(culprit_searches.c.created_at.desc(), culprit_searches.c.id.desc())
     )
     return [(bool(r[0]), str(r[1])) for r in rows]
+
+
+def culprit_search_of(conn: Connection, repository: str, bad: str) -> tuple[str | None, str] | None:
+    """(culprit, report) of the newest search whose bad revision is ``bad``."""
+    row = conn.execute(
+        select(culprit_searches.c.culprit, culprit_searches.c.report)
+        .join(repositories, culprit_searches.c.repository_id == repositories.c.id)
+        .where(repositories.c.name == repository, culprit_searches.c.bad == bad)
+        .order_by(culprit_searches.c.created_at.desc(), culprit_searches.c.id.desc())
+        .limit(1)
+    ).first()
+    return (row[0], str(row[1])) if row else None
