@@ -1,7 +1,8 @@
 """greenline's demo: copy the bundled shop project into a fresh git repository, record its test
 suite with per-test coverage, show what the store now knows, then edit one function and let
 greenline pick (and run) only the tests that edit can break. Then a flaky test: greenline finds
-it, names the test that breaks it, and writes a fix it has verified.
+it, names the test that breaks it, and writes a fix it has verified. Then delivery insights,
+a merge queue, and main going red: triage, the culprit, and its verified revert.
 
 Run it with ``make demo``; it leaves the temporary repository behind and prints where it is, so
 you can go on exploring with the same commands.
@@ -175,6 +176,47 @@ def queue_demo(base: Path, shop: Path) -> int:
     return 0
 
 
+#: fails every other run in one checkout (a file toggles next to it): flaky by construction
+TOGGLE_TEST = (
+    "from pathlib import Path\n\n\ndef test_every_other_run():\n"
+    "    toggle = Path(__file__).with_name('toggle.txt')\n"
+    "    odd = not toggle.exists()\n"
+    "    toggle.write_text('x') if odd else toggle.unlink()\n"
+    "    assert not odd\n"
+)
+
+
+def commit(repo: Path, message: str, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        (repo / name).write_text(text)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", message)
+
+
+def recovery_demo(base: Path, shop: Path) -> int:
+    """Main goes red: three commits land, one breaks rounding while a flaky test fails too;
+    triage tells them apart, the culprit is found and confirmed, and its revert is verified on
+    a branch of its own."""
+    repo = base / "recovery-shop"
+    subprocess.run(["git", "clone", "-q", str(shop), str(repo)], check=True, capture_output=True)
+    (repo / ".gitignore").write_text("__pycache__/\n.pytest_cache/\n.greenline/\ntoggle.txt\n")
+    commit(repo, "a test that flakes", {"tests/test_toggle.py": TOGGLE_TEST})
+    record = ["record", "--", "-q", "-p", "no:cacheprovider"]
+    greenline(repo, *record)  # the flaky test fails here ...
+    greenline(repo, *record)  # ... and passes: a green run, and a known flaky test
+    money = (repo / "shop" / "money.py").read_text()
+    commit(repo, "receipts: a thank-you line", {"docs/receipts.md": "Thank you!\n"})
+    commit(repo, "money: a faster rounding", {"shop/money.py": money.replace("+ 50)", "+ 49)")})
+    commit(repo, "docs: rounding rules", {"docs/rounding.md": "Half up, always.\n"})
+    console.print(f"three commits landed on main in [bold]{repo}[/]; then CI runs:")
+    greenline(repo, *record)
+    for args in (["triage"], ["triage", "--fix"]):
+        if greenline(repo, *args) != 0:
+            return 1
+    return 0
+
+
 def main() -> int:
     console.print(Rule("greenline demo: record a test suite"))
     repo = make_repository()
@@ -213,6 +255,9 @@ def main() -> int:
         return 1
     console.print(Rule("greenline demo: a merge queue keeps main green"))
     if queue_demo(repo.parent, repo) != 0:
+        return 1
+    console.print(Rule("greenline demo: main is red, why, and the way back"))
+    if recovery_demo(repo.parent, repo) != 0:
         return 1
     console.print(Rule("done"))
     console.print(

@@ -61,3 +61,17 @@ def test_demo_records_the_example_project(tmp_path: Path) -> None:
         check=True,
     ).stdout
     assert "rounding-shortcut" not in log and log.count("greenline queue") == 2
+    # main goes red: the regression told from the flaky test, the culprit, its revert
+    triage = flat[flat.index("$ greenline triage") :]
+    assert triage.index("regression (2)") < triage.index("flaky (1)")
+    assert "since then the change touches shop/money.py" in triage
+    assert "culprit " in triage and "money: a faster rounding" in triage and "confirmed" in triage
+    recovery_repo = demo_repo.parent / "recovery-shop"
+    branches = subprocess.run(
+        ["git", "branch", "--list", "greenline/revert-*"],
+        cwd=recovery_repo,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert branches.strip().startswith("greenline/revert-")

@@ -88,4 +88,4 @@ def test_verdicts_come_grouped_by_kind_then_signature() -> None:
         tests_in_run=2,
         quarantined={"t.py::b": "known"},
     )
-    assert [v.test_id for v in triage_failures(data)] == ["t.py::b", "t.py::a"]
+    assert [v.test_id for v in triage_failures(data)] == ["t.py::a", "t.py::b"]

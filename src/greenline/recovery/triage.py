@@ -30,7 +30,17 @@ _SETUP = re.compile(
     r"UsageError|INTERNALERROR|Interrupted: \d+ errors? during collection|PytestConfigWarning|"
     r"SyntaxError"
 )
-ORDER = list(TriageKind)
+#: what to look at first: what the change broke, then what stops everything, then the rest
+ORDER = [
+    TriageKind.REGRESSION,
+    TriageKind.SETUP,
+    TriageKind.INFRA,
+    TriageKind.ALREADY_FAILING,
+    TriageKind.UNKNOWN,
+    TriageKind.SUSPECT_FLAKY,
+    TriageKind.FLAKY,
+    TriageKind.QUARANTINED,
+]
 
 
 @dataclass(frozen=True)
@@ -57,7 +67,7 @@ class TriageInput:
 
 
 def triage_failures(data: TriageInput) -> list[TriageVerdict]:
-    """A verdict per failing test, grouped by kind, then by signature, then by test id."""
+    """A verdict per failing test, grouped by kind (``ORDER``), then signature, then test id."""
     signatures = {f.test_id: failure_signature(f.message) for f in data.failures}
     counts = Counter(s for s in signatures.values() if s)
     verdicts = [_judge(f, signatures[f.test_id], counts, data) for f in data.failures]
