@@ -236,3 +236,23 @@ def test_an_agent_asks_why_main_is_red_and_gets_a_verified_revert(
     assert revert["branch"] == f"greenline/revert-{red_main['c2'][:10]}"
     assert git(repo, "rev-parse", "main") == red_main["c3"], "nothing lands"
     assert answers["triage"].is_error and "no run with id 999" in str(answers["triage"].content)
+
+
+def test_insights_count_the_culprits_found_and_the_time_to_green(
+    red_main: dict[str, str],
+) -> None:
+    from greenline.api import Greenline
+    from greenline.insights.summary import health
+
+    repo = Path(red_main["repo"])
+    assert greenline(repo, "triage", "--fix").returncode == 0
+    assert greenline(repo, "insights", "ingest", "greenline").returncode == 0
+    with Greenline.open(repo) as gl:
+        doc = gl.insights.metrics(days=3650)
+    culprits = doc["culprits"]
+    assert (culprits["searches"], culprits["found"], culprits["no_culprit"]) == (1, 1, 0)
+    assert culprits["median_s_to_culprit"] >= 0
+    assert any("searched 1 red run for a culprit: 1 found" in f for f in doc["findings"])
+    assert health(doc)["culprits"] == culprits
+    # time to green from greenline's own runs: the first red run, then the green one after it
+    assert doc["overall"]["default"]["recoveries"] == 1

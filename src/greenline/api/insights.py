@@ -3,7 +3,9 @@ greenline's own runs, bulk tables) into the warehouse, and compute metrics and r
 
 from __future__ import annotations
 
+import json
 import os
+import statistics
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,7 +21,7 @@ from greenline.insights.metrics import DEFINITIONS, Window, scope, span
 from greenline.insights.summary import Extras, summarise
 from greenline.model import RunStatus
 from greenline.model.delivery import Conclusion, IngestBatch, WorkflowRun
-from greenline.store import reads
+from greenline.store import reads, recovery
 from greenline.store.warehouse import IngestCount, Warehouse, connect_duckdb
 
 if TYPE_CHECKING:
@@ -171,7 +173,35 @@ class InsightsService:
             ],
             flaky_seconds=sum(v.wasted_seconds for v in flaky) if flaky else None,
             flaky_tests=len(flaky),
+            culprits=self._culprits(),
         )
+
+    def _culprits(self) -> dict[str, Any] | None:
+        """greenline's culprit searches: how many, their answers, and how long after the red
+        run they named a confirmed culprit (the median)."""
+        with self.ws.store.read() as conn:
+            searches = recovery.culprit_searches_of(conn, self.ws.repository)
+            runs = reads.list_runs(conn, self.ws.repository, limit=10_000)
+        if not searches:
+            return None
+        red_at: dict[str, datetime] = {}
+        for run in runs:  # the first run at each commit: when it went red
+            if run.commit.sha and (
+                run.commit.sha not in red_at or run.started_at < red_at[run.commit.sha]
+            ):
+                red_at[run.commit.sha] = run.started_at
+        statuses = [json.loads(report)["answer"]["status"] for _, _, _, report in searches]
+        waits = sorted(
+            (created - red_at[bad]).total_seconds()
+            for bad, confirmed, created, _ in searches
+            if confirmed and bad in red_at
+        )
+        return {
+            "searches": len(searches),
+            "found": statuses.count("found"),
+            "no_culprit": statuses.count("no-culprit"),
+            "median_s_to_culprit": round(statistics.median(waits), 1) if waits else None,
+        }
 
 
 def parse_time(text: str | None, flag: str) -> datetime | None:

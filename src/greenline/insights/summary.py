@@ -49,6 +49,8 @@ class Extras:
     failing_tests: list[dict[str, Any]] = field(default_factory=list)
     flaky_seconds: float | None = None
     flaky_tests: int = 0
+    #: greenline's culprit searches: how many, how many found a culprit, how fast after red
+    culprits: dict[str, Any] | None = None
 
 
 def change(now: float | None, then: float | None) -> float | None:
@@ -137,6 +139,7 @@ def summarise(
         "slowest_tests": extras.slowest_tests[:TOP],
         "most_failing_tests": extras.failing_tests[:TOP],
         "flaky": {"wasted_seconds": extras.flaky_seconds, "tests": extras.flaky_tests},
+        "culprits": extras.culprits,
         "weekly": weekly,
         "recommended": RECOMMENDED,
         "industry_2026": INDUSTRY_2026,
@@ -275,6 +278,7 @@ def health(doc: dict[str, Any]) -> dict[str, Any]:
             for w in doc["most_failing_workflows"][:3]
         ],
         "findings": doc["findings"][:4],
+        "culprits": doc.get("culprits"),
     }
 
 
@@ -330,6 +334,14 @@ def findings(doc: dict[str, Any]) -> list[str]:
         )
     if main["still_red"]:
         out.append(f"{main['still_red']} default-branch workflow(s) are still red.")
+    culprits = doc.get("culprits")
+    if culprits and culprits["searches"]:
+        fast = culprits["median_s_to_culprit"]
+        when = f", a median {human_duration(fast)} after the red run" if fast is not None else ""
+        out.append(
+            f"greenline searched {_plural(culprits['searches'], 'red run')} for a culprit: "
+            f"{culprits['found']} found and confirmed{when}, {culprits['no_culprit']} flaky."
+        )
     p50 = doc["overall"]["all"]["duration_p50_s"]
     if p50 is not None:
         slowest = doc["slowest_workflows"]

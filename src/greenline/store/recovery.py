@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, select
 
+from greenline.store.reads import as_utc
 from greenline.store.schema import culprit_searches, repositories
 from greenline.store.writes import to_utc
 
@@ -58,3 +59,24 @@ def culprit_search_of(conn: Connection, repository: str, bad: str) -> tuple[str 
         .limit(1)
     ).first()
     return (row[0], str(row[1])) if row else None
+
+
+def culprit_searches_of(conn: Connection, repository: str) -> list[tuple[str, bool, datetime, str]]:
+    """(bad, confirmed, created_at, report) of every culprit search, oldest first."""
+    rows = conn.execute(
+        select(
+            culprit_searches.c.bad,
+            culprit_searches.c.confirmed,
+            culprit_searches.c.created_at,
+            culprit_searches.c.report,
+        )
+        .join(repositories, culprit_searches.c.repository_id == repositories.c.id)
+        .where(repositories.c.name == repository)
+        .order_by(culprit_searches.c.created_at, culprit_searches.c.id)
+    )
+    out = []
+    for bad, confirmed, created, report in rows:
+        when = as_utc(created)
+        assert when is not None  # the column is not nullable
+        out.append((str(bad), bool(confirmed), when, str(report)))
+    return out
