@@ -256,3 +256,22 @@ def test_insights_count_the_culprits_found_and_the_time_to_green(
     assert health(doc)["culprits"] == culprits
     # time to green from greenline's own runs: the first red run, then the green one after it
     assert doc["overall"]["default"]["recoveries"] == 1
+
+
+def test_a_breakage_merged_from_a_branch_names_the_merge_commit(
+    red_main: dict[str, str],
+) -> None:
+    repo = Path(red_main["repo"])
+    git(repo, "checkout", "-q", "-b", "feature")
+    commit(repo, "tidy", **{"NOTES.md": "tidy\n"})
+    commit(repo, "break add", **{"calc.py": CALC.replace("a + b", "a - b")})
+    git(repo, "checkout", "-q", "main")
+    git(repo, "merge", "-q", "--no-ff", "-m", "Merge feature", "feature")
+    merge = git(repo, "rev-parse", "HEAD")
+    result = greenline(
+        repo, "culprit", "--good", red_main["c3"], "-f", "json", "test_calc.py::test_add"
+    )
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["commits"] == 1, "first-parent history: the branch's own commits are not probed"
+    assert doc["culprit"]["sha"] == merge and doc["confirmed"]
