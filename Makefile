@@ -45,11 +45,16 @@ bench-insights: $(STAMP)
 bench-mergequeue: $(STAMP)
 	$(BIN)/python benchmarks/mergequeue/run.py $(BENCH_ARGS)
 
+.PHONY: bench-recovery
+bench-recovery: $(STAMP)
+	$(BIN)/python benchmarks/recovery/run.py $(BENCH_ARGS)
+
 bench-smoke: $(STAMP)
 	$(BIN)/python benchmarks/record/run.py --smoke
 	$(BIN)/python benchmarks/selection/run.py --smoke
 	$(BIN)/python benchmarks/insights/run.py --smoke
 	$(BIN)/python benchmarks/mergequeue/run.py --smoke
+	$(BIN)/python benchmarks/recovery/run.py --smoke
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info src/greenline/*.so

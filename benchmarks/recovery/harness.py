@@ -13,8 +13,8 @@ from pathlib import Path
 
 #: committed at the root of every generated repository (the probes run in worktrees: each
 #: checkout must import its own code, not an installed copy)
-CONFTEST = '''"""Recovery benchmark harness: this checkout's code first on sys.path; the tests named in
-recovery_flakes.json fail at their rate (a fresh random source: reruns differ)."""
+CONFTEST = '''"""Recovery benchmark harness: this checkout's code first on sys.path; the tests
+named in recovery_flakes.json fail at their rate (a fresh random source: reruns differ)."""
 
 import json
 import os

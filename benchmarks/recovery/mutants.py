@@ -48,7 +48,10 @@ class Mutant:
 def _variants(node: ast.expr) -> Iterator[tuple[str, ast.expr]]:
     if isinstance(node, ast.BinOp) and type(node.op) in SWAPS:
         new = SWAPS[type(node.op)]()
-        yield f"{type(node.op).__name__}->{type(new).__name__}", ast.BinOp(node.left, new, node.right)
+        yield (
+            f"{type(node.op).__name__}->{type(new).__name__}",
+            ast.BinOp(node.left, new, node.right),
+        )
     elif isinstance(node, ast.Compare) and len(node.ops) == 1 and type(node.ops[0]) in SWAPS:
         new = SWAPS[type(node.ops[0])]()
         name = f"{type(node.ops[0]).__name__}->{type(new).__name__}"
@@ -93,9 +96,13 @@ def mutants_of(path: str, text: str) -> list[Mutant]:
         if node.end_lineno is None or node.end_col_offset is None:
             continue
         start = starts[node.lineno - 1] + _chars(text, starts, node.lineno, node.col_offset)
-        end = starts[node.end_lineno - 1] + _chars(text, starts, node.end_lineno, node.end_col_offset)
+        end = starts[node.end_lineno - 1] + _chars(
+            text, starts, node.end_lineno, node.end_col_offset
+        )
         for operator, mutated in _variants(node):
-            found.append(Mutant(path, node.lineno, operator, start, end, f"({ast.unparse(mutated)})"))
+            found.append(
+                Mutant(path, node.lineno, operator, start, end, f"({ast.unparse(mutated)})")
+            )
     return found
 
 

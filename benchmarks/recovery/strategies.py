@@ -16,7 +16,7 @@ from harness import bench_env, git
 from trials import Trial
 
 #: the probe ``git bisect run`` calls: exit 0 good, 1 bad, 125 skip (the tests cannot run)
-BISECT_PROBE = '''import subprocess, sys
+BISECT_PROBE = """import subprocess, sys
 runs, log, tests = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
 for _ in range(runs):
     argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *tests]
@@ -28,7 +28,7 @@ for _ in range(runs):
     if code != 0:
         sys.exit(125)
 sys.exit(0)
-'''
+"""
 STRATEGIES = ("greenline", "bisect", "bisect-3", "newest")
 
 

@@ -105,19 +105,37 @@ def targets(trials: list[dict]) -> list[dict]:
     rows = [
         ("culprit found or refused, flake rate <= 0.2", ok_low, ">= 0.99", _ge(ok_low, 0.99)),
         ("culprit found or refused, flake rate 0.5", ok_high, ">= 0.97", _ge(ok_high, 0.97)),
-        ("no-culprit trials answered no culprit", g_all["no_culprit_correct"], ">= 0.98",
-         _ge(g_all["no_culprit_correct"], 0.98)),
-        ("test executions vs bisect-3 (mean, rate <= 0.2)",
-         f"{g_low['executions_mean']} vs {b3_low['executions_mean']}", "<=",
-         _le(g_low["executions_mean"], b3_low["executions_mean"])),
-        ("median seconds to a confirmed culprit", g_all["seconds_to_culprit_median"], "<= 180",
-         _le(g_all["seconds_to_culprit_median"], 180)),
+        (
+            "no-culprit trials answered no culprit",
+            g_all["no_culprit_correct"],
+            ">= 0.98",
+            _ge(g_all["no_culprit_correct"], 0.98),
+        ),
+        (
+            "test executions vs bisect-3 (mean, rate <= 0.2)",
+            f"{g_low['executions_mean']} vs {b3_low['executions_mean']}",
+            "<=",
+            _le(g_low["executions_mean"], b3_low["executions_mean"]),
+        ),
+        (
+            "median seconds to a confirmed culprit",
+            g_all["seconds_to_culprit_median"],
+            "<= 180",
+            _le(g_all["seconds_to_culprit_median"], 180),
+        ),
         ("wrong revert proposals", g_all["wrong_reverts"], "0", g_all["wrong_reverts"] == 0),
-        ("real regressions called flaky/infra/already-failing",
-         _share(tri["regression_called_flaky"], tri["culprit_trials"]), "<= 0.005",
-         _le(_share(tri["regression_called_flaky"], tri["culprit_trials"]), 0.005)),
-        ("triage of a stored run, seconds (max)", tri["seconds_max"], "<= 2",
-         _le(tri["seconds_max"], 2)),
+        (
+            "real regressions called flaky/infra/already-failing",
+            _share(tri["regression_called_flaky"], tri["culprit_trials"]),
+            "<= 0.005",
+            _le(_share(tri["regression_called_flaky"], tri["culprit_trials"]), 0.005),
+        ),
+        (
+            "triage of a stored run, seconds (max)",
+            tri["seconds_max"],
+            "<= 2",
+            _le(tri["seconds_max"], 2),
+        ),
     ]
     return [{"target": n, "measured": m, "wanted": w, "met": bool(ok)} for n, m, w, ok in rows]
 
@@ -140,6 +158,10 @@ def _pct(value: float | None) -> str:
     return "–" if value is None else f"{value:.0%}" if value in (0, 1) else f"{value:.1%}"
 
 
+def _num(value: object) -> str:
+    return "–" if value is None else str(value)
+
+
 def markdown(doc: dict) -> str:
     """The README tables: per flake rate and strategy, then triage, then the targets."""
     lines = [
@@ -155,11 +177,14 @@ def markdown(doc: dict) -> str:
                 f"{_pct(row['culprit_correct'])}{refused} ({row['culprit_trials']}) | "
                 f"{_pct(row['no_culprit_correct'])} ({row['no_culprit_trials']}) | "
                 f"{row['wrong_reverts']} | {row['executions_mean']} / {row['executions_p95']} | "
-                f"{row['seconds_to_culprit_median'] if row['seconds_to_culprit_median'] is not None else '–'} |"
+                f"{_num(row['seconds_to_culprit_median'])} |"
             )
-    lines += ["", "| flake rate | triage: regressions called regression | flaky-only failure "
-              "called flaky | regressions called flaky/infra/already-failing | seconds median / max |",
-              "|---|---|---|---|---|"]
+    lines += [
+        "",
+        "| flake rate | triage: regressions called regression | flaky-only failure "
+        "called flaky | regressions called flaky/infra/already-failing | seconds median / max |",
+        "|---|---|---|---|---|",
+    ]
     for group, cell in doc["summary"].items():
         tri = cell["triage"]
         lines.append(
@@ -170,7 +195,8 @@ def markdown(doc: dict) -> str:
     lines += ["", "| target | measured | wanted | met |", "|---|---|---|---|"]
     for row in doc["targets"]:
         lines.append(
-            f"| {row['target']} | {row['measured']} | {row['wanted']} | {'yes' if row['met'] else '**no**'} |"
+            f"| {row['target']} | {_num(row['measured'])} | {row['wanted']} | "
+            f"{'yes' if row['met'] else '**no**'} |"
         )
     return "\n".join(lines)
 

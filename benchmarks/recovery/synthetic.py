@@ -28,9 +28,18 @@ MODULES = {
     ],
 }
 ADDED = {
-    "arith": [("double", "a", "a * 2", [((4,), 8)]), ("sign", "x", "(x > 0) - (x < 0)", [((-3,), -1)])],
-    "text": [("title", "s", "s.title()", [(("a b",), "A B")]), ("rev", "s", "s[::-1]", [(("ab",), "ba")])],
-    "stats": [("total", "xs", "sum(xs)", [(([1, 2],), 3)]), ("count_over", "xs, t", "sum(1 for x in xs if x > t)", [(([1, 5], 2), 1)])],
+    "arith": [
+        ("double", "a", "a * 2", [((4,), 8)]),
+        ("sign", "x", "(x > 0) - (x < 0)", [((-3,), -1)]),
+    ],
+    "text": [
+        ("title", "s", "s.title()", [(("a b",), "A B")]),
+        ("rev", "s", "s[::-1]", [(("ab",), "ba")]),
+    ],
+    "stats": [
+        ("total", "xs", "sum(xs)", [(([1, 2],), 3)]),
+        ("count_over", "xs, t", "sum(1 for x in xs if x > t)", [(([1, 5], 2), 1)]),
+    ],
 }
 
 

@@ -130,7 +130,11 @@ def build_trial(
 ) -> Trial | None:
     """The trial's repository with its recorded history and red run (None: no usable mutant)."""
     rng = spec.rng()
-    found = find_mutant(spec, series, where.with_suffix(".scratch"), timeout) if spec.has_culprit else None
+    found = (
+        find_mutant(spec, series, where.with_suffix(".scratch"), timeout)
+        if spec.has_culprit
+        else None
+    )
     shutil.rmtree(where.with_suffix(".scratch"), ignore_errors=True)
     if spec.has_culprit and found is None:
         return None
@@ -200,5 +204,9 @@ def triage(trial: Trial) -> dict[str, object]:
     else:
         mine = {trial.flaky_test: verdicts.get(trial.flaky_test, "missing")}
         correct, missed = mine[trial.flaky_test] == "flaky", False
-    return {"seconds": round(seconds, 3), "verdicts": mine, "correct": correct,
-            "regression_called_flaky": missed}
+    return {
+        "seconds": round(seconds, 3),
+        "verdicts": mine,
+        "correct": correct,
+        "regression_called_flaky": missed,
+    }
