@@ -300,3 +300,20 @@ def create_branch(root: Path, name: str, sha: str) -> bool:
     if _git(root, "rev-parse", "--verify", "-q", f"refs/heads/{name}") is not None:
         return False
     return _run_git(root, "branch", name, sha).returncode == 0
+
+
+def apply_patch(tree: Path, diff: str) -> str | None:
+    """Apply a unified diff to the files of ``tree`` (a git repository or not); None when it
+    applied, else git's reason (nothing is changed then: ``git apply`` is all or nothing)."""
+    proc = subprocess.run(
+        ["git", "apply", "--whitespace=nowarn", "-"],
+        cwd=tree,
+        input=diff,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    if proc.returncode == 0:
+        return None
+    return proc.stderr.strip().splitlines()[0] if proc.stderr.strip() else "git apply failed"

@@ -320,6 +320,19 @@ def fix_document(
     }
 
 
+def patch_verdict_document(result: Any) -> JSON:
+    """``flaky verify``: a patch from anyone, verified or rejected with the reason."""
+    return {
+        **_schema("flaky-patch-verdict"),
+        "test": flaky_verdict_view(result.verdict),
+        "paths": list(result.paths),
+        "verified": result.verified,
+        "rejected_because": result.failure,
+        "verify_runs": result.verify_runs,
+        "scan": result.scan,
+    }
+
+
 def triage_document(report: TriageReport) -> JSON:
     """One verdict per failing test, with the clusters of one signature across tests."""
     clusters: dict[str, list[str]] = {}

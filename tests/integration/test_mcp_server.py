@@ -79,6 +79,7 @@ def test_tools_answer_with_the_cli_json(git_repo: Path) -> None:
         "list_flaky_tests",
         "explain_flaky_test",
         "propose_flaky_fix",
+        "verify_flaky_fix",
         "delivery_metrics",
         "pipeline_health",
         "queue_status",

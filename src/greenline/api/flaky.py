@@ -7,18 +7,22 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from greenline import vcs
-from greenline.api.flaky_fix import MIN_VERIFY_RUNS, VERIFY_RUNS, Fixer, FixResult
+from greenline.api.flaky_fix import MIN_VERIFY_RUNS, VERIFY_RUNS, Fixer, FixResult, PatchVerdict
 from greenline.api.flaky_scan import Progress, scan_flaky
 from greenline.api.flaky_trials import ScanReport, report_from_json
 from greenline.api.runs import RunService, unknown_test
 from greenline.api.workspace import Workspace
-from greenline.errors import NoDataError, UsageError
+from greenline.errors import InputError, NoDataError, UsageError
 from greenline.flaky import detect_flaky
+from greenline.flaky.fixes import FixError
+from greenline.flaky.patches import patched_paths
 from greenline.model import FlakyVerdict, Observation, QuarantineEntry, Verdict
 from greenline.store import reads, writes
 
 #: How many recent runs passive detection reads.
 RUNS_BACK = 200
+#: a patch bigger than this is no fix for one flaky test
+MAX_PATCH_CHARS = 1_000_000
 
 
 class FlakyService:
@@ -187,25 +191,11 @@ class FlakyService:
                 return started_at, scan_sha, report
         return None
 
-    def fix(
-        self,
-        test_id: str,
-        *,
-        apply: bool = False,
-        workers: int = 2,
-        rescan: bool = False,
-        verify_runs: int = VERIFY_RUNS,
-        progress: Progress | None = None,
-    ) -> FixResult:
-        """Take the test's root cause from the newest scan of this commit (or scan it now),
-        synthesise patches for it, verify each (``verify_runs`` runs under its failing
-        condition, then the whole suite) and return the first that holds."""
-        if verify_runs < MIN_VERIFY_RUNS:
-            raise UsageError(
-                f"--verify-runs {verify_runs}: too few to call a patch verified",
-                hint=f"at least {MIN_VERIFY_RUNS} (the default, {VERIFY_RUNS}, is the proof "
-                "greenline stands behind)",
-            )
+    def _root_cause(
+        self, test_id: str, rescan: bool, workers: int, progress: Progress | None
+    ) -> tuple[FlakyVerdict, ScanReport, str]:
+        """The test's verdict from the newest scan of this commit (or a new scan), the scan,
+        and which scan it was; a test that is not flaky there has nothing to fix."""
         stored = None if rescan else self.stored_scan(test_id)
         if stored is not None:
             started_at, report = stored
@@ -220,5 +210,60 @@ class FlakyService:
                 hint=f"judged by {source}. A test that fails every time is a real failure; "
                 "one that never failed needs more runs: greenline flaky scan --runs 50",
             )
+        return verdict, report, source
+
+    def verify_patch(
+        self,
+        test_id: str,
+        diff: str,
+        *,
+        workers: int = 2,
+        verify_runs: int = VERIFY_RUNS,
+        progress: Progress | None = None,
+    ) -> PatchVerdict:
+        """Prove a fix written by anyone (a unified diff): it applies, weakens nothing, passes
+        ``verify_runs`` runs under the condition that made the test fail, and the whole suite
+        still passes. Nothing in the work tree changes."""
+        _check_verify_runs(verify_runs)
+        if len(diff) > MAX_PATCH_CHARS:
+            raise InputError(
+                f"the patch has {len(diff):,} characters, over {MAX_PATCH_CHARS:,}",
+                hint="a fix for one flaky test is small: pass only its diff",
+            )
+        try:
+            paths = patched_paths(diff)
+        except FixError as exc:
+            raise InputError(f"the patch: {exc}", hint="pass a unified diff (git diff)") from None
+        verdict, report, source = self._root_cause(test_id, False, workers, progress)
+        reference = {t: o for t, o in report.reference.items() if t not in report.unreliable}
+        if progress:
+            progress("verifying the patch", 0, verify_runs)
+        failure = Fixer(self.ws, workers, verify_runs).verify_diff(diff, verdict, reference)
+        return PatchVerdict(verdict, tuple(paths), failure is None, failure, verify_runs, source)
+
+    def fix(
+        self,
+        test_id: str,
+        *,
+        apply: bool = False,
+        workers: int = 2,
+        rescan: bool = False,
+        verify_runs: int = VERIFY_RUNS,
+        progress: Progress | None = None,
+    ) -> FixResult:
+        """Take the test's root cause from the newest scan of this commit (or scan it now),
+        synthesise patches for it, verify each (``verify_runs`` runs under its failing
+        condition, then the whole suite) and return the first that holds."""
+        _check_verify_runs(verify_runs)
+        verdict, report, source = self._root_cause(test_id, rescan, workers, progress)
         fixer = Fixer(self.ws, workers, verify_runs)
         return fixer.fix(verdict, report, source, apply, progress)
+
+
+def _check_verify_runs(verify_runs: int) -> None:
+    if verify_runs < MIN_VERIFY_RUNS:
+        raise UsageError(
+            f"--verify-runs {verify_runs}: too few to call a patch verified",
+            hint=f"at least {MIN_VERIFY_RUNS} (the default, {VERIFY_RUNS}, is the proof "
+            "greenline stands behind)",
+        )

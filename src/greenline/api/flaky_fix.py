@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
+from greenline import vcs
 from greenline.api.flaky_search import leaks
 from greenline.api.flaky_trials import ScanReport, TrialRunner, read_jsonl
 from greenline.api.workspace import Workspace
@@ -18,7 +19,14 @@ from greenline.errors import InputError
 from greenline.executor import OUT, pytest_job
 from greenline.flaky.experiments import CLOCK_INSTANTS, FIX_INSTANTS
 from greenline.flaky.fixes import FixError, Patch, borrow_reset, restore_state, seed_random
-from greenline.flaky.rewrites import approx_floats, check_patch, freeze_clock, sort_unordered
+from greenline.flaky.patches import patched_paths
+from greenline.flaky.rewrites import (
+    approx_floats,
+    check_added_calls,
+    check_patch,
+    freeze_clock,
+    sort_unordered,
+)
 from greenline.model import FlakyCategory, FlakyVerdict, Outcome
 
 #: A verified fix passes this many runs under the condition that made the test fail.
@@ -39,6 +47,18 @@ class FixResult:
     tried: tuple[str, ...]  # what was tried and why it was not offered
     applied: bool = False
     scan: str = ""  # which scan the root cause came from
+
+
+@dataclass(frozen=True, slots=True)
+class PatchVerdict:
+    """Whether a patch written by anyone fixes a flaky test without weakening it."""
+
+    verdict: FlakyVerdict
+    paths: tuple[str, ...]
+    verified: bool
+    failure: str | None  # why it was rejected
+    verify_runs: int
+    scan: str = ""
 
 
 class Fixer:
@@ -166,11 +186,41 @@ class Fixer:
         """None when the patch holds; else what went wrong. ``reference`` is how every test
         that never failed in the scan ended in the unpatched suite: each must still pass (tests
         that flake by themselves are no evidence against the patch)."""
+
+        def write(scratch: Path) -> str | None:
+            (scratch / patch.path).write_text(patch.after, encoding="utf-8")
+            return None
+
+        return self._in_scratch(write, verdict, reference)
+
+    def verify_diff(
+        self, diff: str, verdict: FlakyVerdict, reference: dict[str, Outcome]
+    ) -> str | None:
+        """The same proof for a unified diff written by anyone: it must apply, keep every
+        assertion and add no sleep, retry, skip or xfail, then hold like greenline's own."""
+
+        def apply(scratch: Path) -> str | None:
+            failure = vcs.apply_patch(scratch, diff)
+            if failure is not None:
+                return f"it does not apply: {failure}"
+            return weakening(self.workdir, scratch, patched_paths(diff))
+
+        return self._in_scratch(apply, verdict, reference)
+
+    def _in_scratch(
+        self,
+        change: Callable[[Path], str | None],
+        verdict: FlakyVerdict,
+        reference: dict[str, Outcome],
+    ) -> str | None:
         scratch = Path(tempfile.mkdtemp(prefix="greenline-fix-")) / "project"
         shutil.copytree(self.workdir, scratch, ignore=SCRATCH_IGNORE)
-        (scratch / patch.path).write_text(patch.after, encoding="utf-8")
         try:
-            return self._under_condition(scratch, verdict) or self._suite(scratch, reference)
+            return (
+                change(scratch)
+                or self._under_condition(scratch, verdict)
+                or self._suite(scratch, reference)
+            )
         finally:
             shutil.rmtree(scratch.parent, ignore_errors=True)
 
@@ -212,6 +262,30 @@ class Fixer:
         if broke:
             return f"with it, {len(broke)} other test(s) fail: {', '.join(broke[:3])}"
         return None
+
+
+def weakening(before_root: Path, after_root: Path, paths: list[str]) -> str | None:
+    """Why the change weakens a test, if it does: an assertion changed or removed in a test
+    file, or a sleep, retry, skip, xfail or flaky marker added anywhere."""
+    for path in paths:
+        old, new = before_root / path, after_root / path
+        before = old.read_text(encoding="utf-8") if old.is_file() else ""
+        after = new.read_text(encoding="utf-8") if new.is_file() else ""
+        try:
+            if is_test_file(path):
+                check_patch(Patch(path, before or "\n", after or "\n", "the patch"))
+            else:
+                check_added_calls(Patch(path, before or "\n", after or "\n", "the patch"))
+        except FixError as exc:
+            return f"{path}: {exc}"
+        except SyntaxError as exc:
+            return f"{path}: not valid Python after the patch ({exc.msg}, line {exc.lineno})"
+    return None
+
+
+def is_test_file(path: str) -> bool:
+    name = Path(path).name
+    return name == "conftest.py" or name.startswith("test_") or name.endswith("_test.py")
 
 
 def fails_alone(verdict: FlakyVerdict) -> bool:

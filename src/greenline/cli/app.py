@@ -17,6 +17,7 @@ from greenline.cli.baseline import baseline_app
 from greenline.cli.configuration import config_app
 from greenline.cli.database import db_app
 from greenline.cli.flaky import flaky_app
+from greenline.cli.flaky_verify import verify_patch_command
 from greenline.cli.insights import insights_app
 from greenline.cli.mcp_server import McpCommand, serve_mcp
 from greenline.cli.queue import queue_app
@@ -77,6 +78,7 @@ app.add_typer(config_app, name="config")
 app.add_typer(db_app, name="db")
 app.add_typer(baseline_app, name="baseline")
 app.add_typer(ranking_app, name="ranking")
+flaky_app.command("verify")(verify_patch_command)
 app.add_typer(flaky_app, name="flaky")
 app.add_typer(insights_app, name="insights")
 app.add_typer(queue_app, name="queue")

@@ -282,6 +282,11 @@ def check_patch(patch: Patch) -> None:
     sorted set or a float-noise tolerance) and adds no sleep, retry, skip or xfail."""
     if _asserts(patch.before) != _asserts(patch.after):
         raise FixError("it would change an assertion")
+    check_added_calls(patch)
+
+
+def check_added_calls(patch: Patch) -> None:
+    """Raise FixError if the patch adds a sleep, retry, rerun, skip, xfail or flaky marker."""
     added = {c for c in _names(patch.after) - _names(patch.before) if c in FORBIDDEN_CALLS}
     if added:
         raise FixError(f"it would add {', '.join(sorted(added))}")

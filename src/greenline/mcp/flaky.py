@@ -55,3 +55,16 @@ def register(server: MCPServer, open_api: Opener) -> None:
             result.applied,
             result.scan,
         )
+
+    @server.tool(name="verify_flaky_fix", title="Verify a fix for a flaky test")
+    def verify_flaky_fix(test_id: str, patch: str) -> dict[str, Any]:
+        """Prove a fix you wrote for a flaky test: `patch` is a unified diff (git diff). It must
+        apply, keep every assertion and add no sleep, retry, skip, xfail or flaky marker; then
+        the test must pass 60 of 60 runs under the condition that made it fail (after its
+        polluter, other hash seeds) and every other test must still pass. Nothing is written to
+        the work tree. Returns verified or rejected with the reason. Slow: it runs the suite.
+        explain_flaky_test gives the root cause, the polluter and what it leaves changed."""
+        doc: dict[str, Any] = call(
+            open_api, lambda gl: views.patch_verdict_document(gl.flaky.verify_patch(test_id, patch))
+        )
+        return doc
