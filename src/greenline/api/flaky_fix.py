@@ -146,6 +146,14 @@ class Fixer:
                 (f"clock at {at}", partial(freeze_clock, path, source, name, at))
                 for at in CLOCK_INSTANTS[:FIX_INSTANTS]
             ]
+        if category is FlakyCategory.TIMING:
+            tried.append(
+                "a timing threshold: the test asserts how long something took, and the "
+                "machine's load decides that. greenline never widens a threshold; make it "
+                "deterministic by measuring with a fake clock (inject the timer the code reads), "
+                "or, when the threshold is the contract, move it to a benchmark"
+            )
+            return []
         tried.append(
             f"no fix is synthesised for {category.value} flakiness: it needs a change to "
             "the code under test or its environment (see greenline flaky explain)"

@@ -14,6 +14,10 @@ from collections.abc import Iterable, Sequence
 from greenline.model import Evidence, EvidenceKind, FlakyCategory
 
 PATTERNS: dict[FlakyCategory, re.Pattern[str]] = {
+    # a duration compared with a threshold: pytest shows the timer calls it evaluated
+    FlakyCategory.TIMING: re.compile(
+        r"perf_counter|monotonic|process_time|\belapsed\b|took too long|too slow", re.IGNORECASE
+    ),
     FlakyCategory.NETWORK: re.compile(
         r"ConnectionError|ConnectionRefused|ConnectTimeout|ReadTimeout|socket\.|gaierror|"
         r"Name or service not known|Temporary failure in name resolution|URLError|"
@@ -69,6 +73,7 @@ TOUCHED = {
     "network": FlakyCategory.NETWORK,
     "async": FlakyCategory.ASYNC_WAIT,
     "threads": FlakyCategory.CONCURRENCY,
+    "timer": FlakyCategory.TIMING,
     "clock": FlakyCategory.TIME,
     "files": FlakyCategory.IO,
 }
@@ -76,6 +81,7 @@ WHAT = {
     "network": "used the network",
     "async": "waited on asyncio",
     "threads": "started threads",
+    "timer": "measured elapsed time",
     "clock": "read the wall clock",
     "files": "opened files outside its temporary directory",
 }

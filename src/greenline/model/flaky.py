@@ -21,6 +21,7 @@ class FlakyCategory(enum.StrEnum):
     ORDER_DEPENDENT = "order-dependent"
     RANDOMNESS = "randomness"
     TIME = "time"
+    TIMING = "timing"  # a threshold on how long something took: load decides it
     NETWORK = "network"
     CONCURRENCY = "concurrency"
     ASYNC_WAIT = "async-wait"

@@ -41,6 +41,17 @@ CLOCK = frozenset(
         "date.today",
     }
 )
+#: C functions that measure elapsed time: a test that compares what they measure with a
+#: threshold passes or fails by the machine's load.
+TIMER = frozenset(
+    {
+        "time.perf_counter",
+        "time.perf_counter_ns",
+        "time.monotonic",
+        "time.monotonic_ns",
+        "time.process_time",
+    }
+)
 RANDOM = frozenset({"posix.urandom", "Random.random", "Random.getrandbits", "uuid4"})
 SLEEP = frozenset({"time.sleep"})
 SOCKET_EVENTS = frozenset(
@@ -89,6 +100,8 @@ class ProbePlugin:
             short = name.split(".", 1)[1] if name.count(".") > 1 else name
             if name in CLOCK or short in CLOCK:
                 seen["clock"].add(short)
+            elif name in TIMER or short in TIMER:
+                seen["timer"].add(short)
             elif name in RANDOM or short in RANDOM or name.startswith("_random."):
                 seen["random"].add(short)
             elif name in SLEEP:
@@ -105,7 +118,7 @@ class ProbePlugin:
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:
-        keys = ("clock", "random", "threads", "async", "sleep", "network", "files")
+        keys = ("clock", "timer", "random", "threads", "async", "sleep", "network", "files")
         self.seen = {k: set() for k in keys}
         sys.setprofile(self._profile)
         threading.setprofile(self._profile)
