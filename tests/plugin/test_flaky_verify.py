@@ -33,8 +33,7 @@ def diff(before: str, after: str, path: str = "test_one.py") -> str:
     )
     # a last line without its newline, marked as git marks it
     return "".join(
-        line if line.endswith("\n") else line + "\n\\ No newline at end of file\n"
-        for line in lines
+        line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines
     )
 
 

@@ -26,8 +26,10 @@ from greenline.flaky.rewrites import (
     check_patch,
     freeze_clock,
     sort_unordered,
+    sort_unordered_in_code,
 )
 from greenline.model import FlakyCategory, FlakyVerdict, Outcome
+from greenline.selection.imports import dotted_names, imported_names
 
 #: A verified fix passes this many runs under the condition that made the test fail.
 VERIFY_RUNS = 60
@@ -137,7 +139,14 @@ class Fixer:
         if category is FlakyCategory.RANDOMNESS:
             return [(f"seed {s}", partial(seed_random, path, source, name, s)) for s in SEEDS]
         if category is FlakyCategory.UNORDERED_COLLECTION:
-            return [("sorted sets", partial(sort_unordered, path, source, name))]
+            # the test's own iteration first; then where the order shows through the code
+            # under test: the functions of the project modules the test imports
+            own: _Makers = [("sorted sets", partial(sort_unordered, path, source, name))]
+            return own + [
+                (patch.description, partial(_given, patch))
+                for module in self._imported_modules(path, source)
+                for patch in sort_unordered_in_code(module, self._read(module))
+            ]
         if category is FlakyCategory.FLOATING_POINT:
             messages = list(report.messages.get(verdict.test_id, ()))
             return [("approx", partial(approx_floats, path, source, name, messages))]
@@ -159,6 +168,20 @@ class Fixer:
             "the code under test or its environment (see greenline flaky explain)"
         )
         return []
+
+    def _read(self, relative: str) -> str:
+        return (self.workdir / relative).read_text(encoding="utf-8")
+
+    def _imported_modules(self, path: str, source: str) -> list[str]:
+        """The project's Python files the test file imports (directly), tests aside."""
+        wanted = imported_names(source, path)
+        found = []
+        for relative in vcs.list_python_files(self.ws.root):
+            if is_test_file(relative) or relative == path:
+                continue
+            if any(name in wanted for name in dotted_names(relative)):
+                found.append(relative)
+        return found
 
     def _order_fixes(
         self, verdict: FlakyVerdict, path: str, source: str, name: str, tried: list[str]
@@ -270,6 +293,10 @@ class Fixer:
         if broke:
             return f"with it, {len(broke)} other test(s) fail: {', '.join(broke[:3])}"
         return None
+
+
+def _given(patch: Patch) -> Patch:
+    return patch
 
 
 def weakening(before_root: Path, after_root: Path, paths: list[str]) -> str | None:

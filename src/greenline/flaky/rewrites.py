@@ -123,6 +123,22 @@ def sort_unordered(path: str, source: str, test_name: str) -> Patch:
     return Patch(path, source, after, f"iterate {len(sets)} set(s) in sorted order")
 
 
+def sort_unordered_in_code(path: str, source: str) -> list[Patch]:
+    """For a module of the code under test: one patch per function whose output shows a set's
+    order (it joins, lists or enumerates a set), iterating those sets in sorted order. A set
+    promises no order, so sorting changes no contract; verification proves it holds."""
+    patches = []
+    for func in ast.walk(ast.parse(source)):
+        if not isinstance(func, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        sets = unordered_iterations(func)
+        if sets:
+            after = _wrap(source, sets, "sorted(", ")")
+            where = f"{func.name} in {path}"
+            patches.append(Patch(path, source, after, f"iterate the set(s) of {where} in order"))
+    return patches
+
+
 # float noise ----------------------------------------------------------------------------------
 
 _COMPARISON = re.compile(r"^E\s+assert (.+?) == (.+?)\s*$", re.MULTILINE)
