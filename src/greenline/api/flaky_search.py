@@ -15,6 +15,7 @@ from greenline.flaky.causes import guess_category, with_observations
 from greenline.flaky.experiments import CAUSE, CLOCK_INSTANTS, Condition, Experiment
 from greenline.flaky.fixes import Leak
 from greenline.flaky.polluters import DeltaSearch
+from greenline.flaky.process_fix import PROCESS
 from greenline.model import Evidence, EvidenceKind, FlakyVerdict, Outcome
 
 #: Uncontrolled runs alone before experiments, to know how often the test fails by itself.
@@ -206,7 +207,10 @@ def _leak_evidence(
     tick(f"what {_short(culprits[0])} leaves behind")
     if not found:
         return []
-    changed = ", ".join(f"{x.module}.{x.name} (was {x.initial})" for x in found[:3])
+    changed = ", ".join(
+        f"{x.name if x.module == PROCESS else f'{x.module}.{x.name}'} (was {x.initial})"
+        for x in found[:3]
+    )
     return [Evidence(EvidenceKind.POLLUTER, f"it leaves changed: {changed}")]
 
 

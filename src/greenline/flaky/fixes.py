@@ -185,22 +185,33 @@ def _restore(target: str, leak: Leak) -> list[str]:
 
 def restore_state(path: str, source: str, test_name: str, leaks: list[Leak]) -> Patch:
     """The victim first puts back the module-level values its polluter leaves changed (in place,
-    so every reference to a changed dict, list or set sees it)."""
+    so every reference to a changed dict, list or set sees it); process state (cwd, environment,
+    sys.path, sys.modules, logging) its module restores with an autouse fixture."""
+    # process_fix builds on this module's helpers, so it is imported when needed
+    from greenline.flaky.process_fix import is_process_leak, restore_process
+
     if not leaks:
         raise FixError("the polluter leaves no module-level value changed that can be restored")
-    refs = _module_refs(ast.parse(source))
-    statements: list[str] = []
+    values = [leak for leak in leaks if not is_process_leak(leak)]
     after = source
-    for leak in leaks:
-        if leak.file == path:  # the test module's own global
-            target = f'globals()["{leak.name}"]' if leak.rebound else leak.name
-        else:
-            ref = refs.get(leak.module)
-            if ref is None:
-                after, ref = ensure_import(after, leak.module), leak.module
-            target = f"{ref}.{leak.name}"
-        statements += _restore(target, leak)
-    names = ", ".join(f"{leak.module}.{leak.name}" for leak in leaks)
-    why = f"greenline: restore what other tests leave changed ({names})"
-    after = insert_at_start(after, test_name, statements, why)
-    return Patch(path, source, after, f"restore {names} to their initial values first")
+    if values:
+        refs = _module_refs(ast.parse(source))
+        statements: list[str] = []
+        for leak in values:
+            if leak.file == path:  # the test module's own global
+                target = f'globals()["{leak.name}"]' if leak.rebound else leak.name
+            else:
+                ref = refs.get(leak.module)
+                if ref is None:
+                    after, ref = ensure_import(after, leak.module), leak.module
+                target = f"{ref}.{leak.name}"
+            statements += _restore(target, leak)
+        names = ", ".join(f"{leak.module}.{leak.name}" for leak in values)
+        why = f"greenline: restore what other tests leave changed ({names})"
+        after = insert_at_start(after, test_name, statements, why)
+    if len(values) < len(leaks):
+        after = restore_process(after, leaks)
+    shown = ", ".join(
+        leak.name if is_process_leak(leak) else f"{leak.module}.{leak.name}" for leak in leaks
+    )
+    return Patch(path, source, after, f"restore {shown} to their initial values first")

@@ -26,6 +26,8 @@ from typing import IO, Any
 
 import pytest
 
+from greenline.pytest_plugin.process_state import PROCESS, changed_process, snapshot_process
+
 #: C functions that read the wall clock (``module.qualname`` of the builtin).
 CLOCK = frozenset(
     {
@@ -153,6 +155,23 @@ def _literal(value: Any) -> str | None:
     return text
 
 
+def _is_projects(value: Any, modules: dict[str, types.ModuleType]) -> bool:
+    """A class defined in a project module, or an instance of one."""
+    kind = value if isinstance(value, type) else type(value)
+    return getattr(kind, "__module__", None) in modules and hasattr(value, "__dict__")
+
+
+def _attributes(prefix: str, value: Any) -> dict[str, tuple[str, int]]:
+    out = {}
+    for attr, inner in list(vars(value).items()):
+        if attr.startswith("__"):
+            continue
+        text = _literal(inner)
+        if text is not None:
+            out[f"{prefix}.{attr}"] = (text, id(inner))
+    return out
+
+
 class StatePlugin:
     """The project's module-level state that each test changed, against its initial values."""
 
@@ -177,9 +196,12 @@ class StatePlugin:
         return out
 
     def _snapshot(self) -> dict[str, dict[str, tuple[str, int]]]:
-        """Per module, each literal value's text and identity (a rebound name has a new one)."""
+        """Per module, each literal value's text and identity (a rebound name has a new one):
+        module globals, and one level into the project's classes and their instances there
+        (``Client.cache``, ``registry.items``)."""
         snap: dict[str, dict[str, tuple[str, int]]] = {}
-        for name, module in self._modules().items():
+        modules = self._modules()
+        for name, module in modules.items():
             values = {}
             for attr, value in list(vars(module).items()):
                 if attr.startswith("__"):
@@ -187,7 +209,10 @@ class StatePlugin:
                 text = _literal(value)
                 if text is not None:
                     values[attr] = (text, id(value))
+                elif _is_projects(value, modules):
+                    values.update(_attributes(attr, value))
             snap[name] = values
+        snap[PROCESS] = snapshot_process(self.root)
         return snap
 
     def pytest_collection_finish(self) -> None:
@@ -195,8 +220,10 @@ class StatePlugin:
 
     def pytest_runtest_logfinish(self, nodeid: str) -> None:
         now = self._snapshot()
-        changed = []
+        changed = changed_process(self.initial[PROCESS], self.root)
         for module, values in self.initial.items():
+            if module == PROCESS:
+                continue
             current = now.get(module, {})
             for attr, (text, ident) in values.items():
                 now_text, now_ident = current.get(attr, (None, None))
