@@ -275,3 +275,19 @@ def test_a_breakage_merged_from_a_branch_names_the_merge_commit(
     doc = json.loads(result.stdout)
     assert doc["commits"] == 1, "first-parent history: the branch's own commits are not probed"
     assert doc["culprit"]["sha"] == merge and doc["confirmed"]
+
+
+def test_a_store_with_no_green_run_has_nothing_to_search_from(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "calc.py").write_text(CALC.replace("a * b", "a * b + 1"))
+    (repo / "test_calc.py").write_text(TESTS)
+    (repo / "pytest.ini").write_text("[pytest]\npythonpath = .\n")
+    (repo / ".gitignore").write_text(".greenline/\n__pycache__/\n.pytest_cache/\n")
+    init_repo(repo)
+    record(repo)  # red from its first run
+    before = git(repo, "for-each-ref")
+    result = greenline(repo, "triage", "--fix")
+    assert result.returncode == 5, result.stdout + result.stderr
+    assert "no green run before run 1 to search from" in result.stderr
+    assert "Hint:" in result.stderr and git(repo, "for-each-ref") == before
