@@ -113,7 +113,7 @@ def test_good_branches_land_and_breaking_ones_are_ejected_with_reasons(tmp_path:
 
 
 def test_a_killed_runner_resumes_and_lands_nothing_untested(tmp_path: Path) -> None:
-    repo = make_repo(tmp_path, pause=1.5)
+    repo = make_repo(tmp_path, pause=4)  # long enough to outlast a loaded machine
     queue_everything(repo)
     runner = subprocess.Popen(
         [sys.executable, "-m", "greenline", "queue", "run", "--check", "sh check.sh"],
