@@ -19,6 +19,7 @@ from greenline.api.queue import QueueService
 from greenline.api.recovery import RecoveryService
 from greenline.api.runs import RecordOutcome, RunService
 from greenline.api.selection import SelectionService
+from greenline.api.tokens import TokenService
 from greenline.api.workspace import Workspace, load_config, open_workspace
 from greenline.config import Settings
 from greenline.store import Store
@@ -37,6 +38,7 @@ class Greenline:
         self.queue = QueueService(ws, self.flaky)
         self.insights = InsightsService(ws, self.runs, self.flaky)
         self.recovery = RecoveryService(ws, self.runs, self.flaky, self.queue)
+        self.tokens = TokenService(ws)
 
     @classmethod
     def open(

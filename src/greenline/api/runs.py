@@ -168,12 +168,17 @@ class RunService:
 
     # -- reading ---------------------------------------------------------------------------
     def list_runs(
-        self, limit: int = 20, status: RunStatus | None = None, branch: str | None = None
+        self,
+        limit: int = 20,
+        status: RunStatus | None = None,
+        branch: str | None = None,
+        before: tuple[datetime, int] | None = None,
     ) -> list[Run]:
+        """The newest runs first; ``before`` (a run's start and id) pages on after it."""
         self._sweep_if_needed()
         with self.ws.store.read() as conn:
             return reads.list_runs(
-                conn, self.ws.repository, limit=limit, status=status, branch=branch
+                conn, self.ws.repository, limit=limit, status=status, branch=branch, before=before
             )
 
     def get_run(self, run_id: int) -> Run:

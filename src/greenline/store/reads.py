@@ -147,9 +147,15 @@ def list_runs(
     limit: int = 20,
     status: RunStatus | None = None,
     branch: str | None = None,
+    before: tuple[datetime, int] | None = None,
 ) -> list[Run]:
-    """The newest runs first."""
+    """The newest runs first; ``before`` (a run's start and id) pages on after that run."""
     query = _run_query().order_by(runs.c.started_at.desc(), runs.c.id.desc()).limit(limit)
+    if before is not None:
+        started, run_id = before
+        query = query.where(
+            (runs.c.started_at < started) | ((runs.c.started_at == started) & (runs.c.id < run_id))
+        )
     if repository is not None:
         query = query.where(repositories.c.name == repository)
     if status is not None:

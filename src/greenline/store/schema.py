@@ -214,3 +214,15 @@ culprit_searches = Table(
     Column("report", Text, nullable=False),
     Index("ix_culprit_searches_culprit", "repository_id", "culprit"),
 )
+
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("scope", Text, nullable=False),
+    Column("digest", Text, nullable=False, unique=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True)),
+)

@@ -1,0 +1,75 @@
+"""The FastAPI application: the api opened once for the server's life, errors as one JSON
+shape with the HTTP status of greenline's error tree, the OpenAPI schema at
+``/api/v1/openapi.json``, health and readiness, and each capability's routes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from greenline import __version__
+from greenline.api import Greenline
+from greenline.errors import GreenlineError
+from greenline.web.routes import flaky, recovery, runs
+
+Opener = Callable[[], Greenline]
+
+
+def create_app(open_api: Opener) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.greenline = open_api()
+        try:
+            yield
+        finally:
+            app.state.greenline.close()
+
+    app = FastAPI(
+        title="greenline",
+        version=__version__,
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/api/v1/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.add_exception_handler(GreenlineError, _greenline_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _bad_request)  # type: ignore[arg-type]
+
+    @app.get("/healthz", tags=["server"])
+    def health() -> dict[str, str]:
+        """The process answers."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["server"])
+    def ready(request: Request) -> JSONResponse:
+        """The store answers and its schema is this greenline's."""
+        info = request.app.state.greenline.runs.db_info()
+        ready = bool(info["up_to_date"])
+        body = {"status": "ready" if ready else "store schema is not up to date"}
+        return JSONResponse(body, status_code=200 if ready else 503)
+
+    for module in (runs, flaky, recovery):
+        app.include_router(module.router, prefix="/api/v1")
+    return app
+
+
+def error_body(code: str, message: str, hint: str | None) -> dict[str, object]:
+    return {"error": {"code": code, "message": message, "hint": hint}}
+
+
+async def _greenline_error(request: Request, exc: GreenlineError) -> JSONResponse:
+    code = type(exc).__name__.removesuffix("Error").lower() or "error"
+    return JSONResponse(error_body(code, exc.message, exc.hint), status_code=exc.http_status)
+
+
+async def _bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+    first = exc.errors()[0] if exc.errors() else {}
+    where = ".".join(str(p) for p in first.get("loc", ()))
+    message = f"{where}: {first.get('msg', 'invalid')}" if where else "invalid request"
+    return JSONResponse(
+        error_body("usage", message, "see /api/v1/docs for the parameters"), status_code=400
+    )

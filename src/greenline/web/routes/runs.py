@@ -1,0 +1,84 @@
+"""Runs, their results, tests and a test's history: the same documents as ``--format json``,
+lists paged with opaque cursors."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query
+
+from greenline import views
+from greenline.errors import UsageError
+from greenline.model import RunStatus
+from greenline.web.deps import Api, decode_cursor, encode_cursor, require
+
+router = APIRouter(tags=["runs"], dependencies=[Depends(require("read"))])
+LIMIT = Query(50, ge=1, le=200, description="Items per page (at most 200).")
+
+
+@router.get("/runs")
+def list_runs(
+    gl: Api,
+    limit: int = LIMIT,
+    cursor: str | None = None,
+    status: RunStatus | None = None,
+    branch: str | None = None,
+) -> dict[str, Any]:
+    """Recorded runs, newest first; pass ``next_cursor`` back as ``cursor`` for the next page."""
+    before = None
+    if cursor:
+        started, run_id = _pair(decode_cursor(cursor))
+        before = (datetime.fromisoformat(started), run_id)
+    found = gl.runs.list_runs(limit=limit + 1, status=status, branch=branch, before=before)
+    page = found[:limit]
+    doc = views.runs_document(page)
+    last = page[-1] if len(found) > limit else None
+    doc["next_cursor"] = encode_cursor([last.started_at.isoformat(), last.id]) if last else None
+    return doc
+
+
+def _pair(value: Any) -> tuple[str, int]:
+    if (
+        isinstance(value, list)
+        and len(value) == 2
+        and isinstance(value[0], str)
+        and isinstance(value[1], int)
+    ):
+        return value[0], value[1]
+    raise UsageError("the cursor is not one this server gave", hint="start over without cursor")
+
+
+@router.get("/runs/{run_id}")
+def get_run(
+    run_id: int,
+    gl: Api,
+    include: str = Query("failures", pattern="^(failures|all|none)$"),
+) -> dict[str, Any]:
+    """One run; its failed results (``include=failures``), all of them, or none."""
+    run = gl.runs.get_run(run_id)
+    if include == "none":
+        return views.run_document(run, None)
+    results = gl.runs.run_results(run_id)
+    if include == "failures":
+        results = [r for r in results if r.outcome.is_failure]
+    return views.run_document(run, results)
+
+
+@router.get("/tests")
+def list_tests(gl: Api, limit: int = LIMIT, cursor: str | None = None) -> dict[str, Any]:
+    """Every test across history, by id; paged."""
+    start = decode_cursor(cursor) if cursor else 0
+    if not isinstance(start, int) or start < 0:
+        raise UsageError("the cursor is not one this server gave", hint="start over without cursor")
+    summaries = gl.runs.list_tests()
+    doc = views.tests_document(summaries[start : start + limit])
+    more = start + limit < len(summaries)
+    doc["next_cursor"] = encode_cursor(start + limit) if more else None
+    return doc
+
+
+@router.get("/tests/{test_id:path}/history")
+def test_history(test_id: str, gl: Api, limit: int = LIMIT) -> dict[str, Any]:
+    """One test's results, newest first."""
+    return views.history_document(test_id, gl.runs.test_history(test_id, limit=limit))
