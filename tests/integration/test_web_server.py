@@ -171,3 +171,32 @@ def test_serve_and_the_token_commands(git_repo: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+def test_ci_jobs_upload_their_junit_reports(
+    server: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from greenline.web.routes import runs as routes
+
+    base, repo = server
+    write = {"Authorization": f"Bearer {token(repo, 'write')}", "Content-Type": "application/xml"}
+    report = (DATA / "ant.xml").read_bytes()
+    url = f"{base}/api/v1/runs/junit"
+    made = httpx.post(
+        url, content=report, params={"commit": "HEAD", "branch": "main"}, headers=write
+    )
+    assert made.status_code == 201, made.text
+    run = made.json()["run"]
+    assert run["source"] == "junit" and run["commit"]["branch"] == "main"
+    assert len(run["commit"]["sha"]) == 40
+    read = {"Authorization": f"Bearer {token(repo, 'read')}"}
+    assert httpx.post(url, content=report, headers=read).status_code == 403
+    unknown = httpx.post(url, content=report, params={"commit": "nope"}, headers=write)
+    assert unknown.status_code == 400 and "unknown revision" in unknown.json()["error"]["message"]
+    broken = httpx.post(url, content=b"<testsuite><testcase", headers=write)
+    assert broken.status_code == 422 and broken.json()["error"]["hint"]
+    monkeypatch.setattr(routes, "MAX_UPLOAD", 100)
+    big = httpx.post(url, content=report, headers=write)
+    assert big.status_code == 422 and "over" in big.json()["error"]["message"]
+    with Greenline.open(repo) as gl:
+        assert len(gl.runs.list_runs()) == 4, "only the good upload was stored"

@@ -54,6 +54,7 @@ def create_app(open_api: Opener) -> FastAPI:
 
     for module in (runs, flaky, recovery):
         app.include_router(module.router, prefix="/api/v1")
+    app.include_router(runs.upload_router, prefix="/api/v1")
     return app
 
 

@@ -3,14 +3,17 @@ lists paged with opaque cursors."""
 
 from __future__ import annotations
 
+import tempfile
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
+from starlette.concurrency import run_in_threadpool
 
 from greenline import views
-from greenline.errors import UsageError
-from greenline.model import RunStatus
+from greenline.errors import InputError, UsageError
+from greenline.model import CommitInfo, RunStatus
 from greenline.web.deps import Api, decode_cursor, encode_cursor, require
 
 router = APIRouter(tags=["runs"], dependencies=[Depends(require("read"))])
@@ -82,3 +85,31 @@ def list_tests(gl: Api, limit: int = LIMIT, cursor: str | None = None) -> dict[s
 def test_history(test_id: str, gl: Api, limit: int = LIMIT) -> dict[str, Any]:
     """One test's results, newest first."""
     return views.history_document(test_id, gl.runs.test_history(test_id, limit=limit))
+
+
+#: the largest JUnit XML report one upload takes
+MAX_UPLOAD = 64 << 20
+upload_router = APIRouter(tags=["runs"], dependencies=[Depends(require("write"))])
+
+
+@upload_router.post("/runs/junit", status_code=201)
+async def upload_junit(
+    request: Request, gl: Api, commit: str | None = None, branch: str | None = None
+) -> dict[str, Any]:
+    """Store a JUnit XML report sent as the request body as one complete run (a CI job's
+    results): ``commit`` a revision the server's repository knows, ``branch`` its branch."""
+    with tempfile.TemporaryDirectory(prefix="greenline-upload-") as where:
+        path = Path(where) / "report.xml"
+        size = 0
+        with path.open("wb") as out:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > MAX_UPLOAD:
+                    raise InputError(
+                        f"the report is over {MAX_UPLOAD >> 20} MiB",
+                        hint="split it: one upload per test job",
+                    )
+                out.write(chunk)
+        info = CommitInfo(sha=commit, branch=branch) if commit or branch else None
+        run = await run_in_threadpool(gl.runs.import_junit, [path], info)
+    return views.run_document(run, None)
