@@ -17,6 +17,8 @@ PROCESS = "<process>"
 #: the working directory, relative to the rootdir (a fix must not write an absolute path)
 CWD = "cwd"
 SECRET = re.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|API_?KEY|PRIVATE", re.IGNORECASE)
+#: variables pytest itself sets while a test runs: no test's doing
+OWN_VARIABLES = frozenset({"PYTEST_CURRENT_TEST"})
 
 
 def snapshot_process(root: str) -> dict[str, tuple[str, int]]:
@@ -28,7 +30,7 @@ def snapshot_process(root: str) -> dict[str, tuple[str, int]]:
         "len(logging.root.handlers)": (repr(len(logging.root.handlers)), 0),
     }
     for key, value in os.environ.items():
-        if not SECRET.search(key):
+        if not SECRET.search(key) and key not in OWN_VARIABLES:
             values[f"os.environ[{key!r}]"] = (repr(value), 0)
     for name, module in list(sys.modules.items()):
         values[f"sys.modules[{name!r}]"] = ("True", id(module))
