@@ -94,7 +94,11 @@ def record_run(repo: Path, **env: str) -> None:
     """One full-suite run recorded into the repository's greenline store."""
     argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "greenline"]
     subprocess.run(
-        [*argv, "--greenline-record"], cwd=repo, env=bench_env(**env), capture_output=True
+        [*argv, "--greenline-record"],
+        cwd=repo,
+        env=bench_env(**env),
+        capture_output=True,
+        timeout=600,
     )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import json
 import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -114,7 +115,9 @@ def build_series(
     base and at the tip, and the units dropped because they turn the suite red."""
     tree = base_tree(old)
     materialize(tree, scratch)
+    started = time.perf_counter()
     first = run_pytest(scratch, timeout=timeout, RECOVERY_NO_FLAKE="1") or {}
+    timeout = min(timeout, max(10.0, 15 * (time.perf_counter() - started)))  # a hang is red
     known_red = failed(first)  # failing already in the release itself (e.g. offline)
     applied: dict[str, set[int]] = {}
     commits: list[dict[str, object]] = []
@@ -136,6 +139,7 @@ def build_series(
         "stable_tests": sorted(passed(first) & passed(last)),
         "release_red": sorted(known_red),
         "suite_tests": len(last),
+        "suite_timeout": round(timeout, 1),
     }
 
 

@@ -8,7 +8,7 @@ flake rate > 0 have none: their red run is a flaky test's doing) and one test fa
 rate all along; records runs at the good commit and the red run at the tip; then every strategy
 answers on the same trial (``strategies.py``), and ``greenline triage`` judges the red run.
 
-    python benchmarks/recovery/run.py                       # report projects, 5 trials per rate
+    python benchmarks/recovery/run.py                       # report projects, 3 trials per rate
     python benchmarks/recovery/run.py --projects cachetools --trials 2
     python benchmarks/recovery/run.py --smoke               # generated project, no network (CI)
 
@@ -153,7 +153,8 @@ def specs(
 
 def run_trial(spec: TrialSpec, series: dict, where: Path, args: argparse.Namespace) -> dict | None:
     started = time.perf_counter()
-    trial = build_trial(spec, series, where, args.history, args.timeout)
+    timeout = series.get("suite_timeout", args.timeout)
+    trial = build_trial(spec, series, where, args.history, timeout)
     if trial is None:
         log(f"  {spec.project} rate {spec.rate} #{spec.index}: no mutant the suite detects")
         return None
@@ -212,7 +213,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--smoke", action="store_true", help="generated project, 4 trials")
     parser.add_argument("--projects", nargs="+", default=list(REPORTED), choices=sorted(RELEASES))
-    parser.add_argument("--trials", type=int, default=5, help="trials per project and flake rate")
+    parser.add_argument("--trials", type=int, default=3, help="trials per project and flake rate")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--commits", type=int, default=32, help="commits the release diff becomes")
     parser.add_argument("--history", type=int, default=4, help="recorded runs at the good commit")
@@ -227,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     for key in [k for k in os.environ if k.startswith(("GREENLINE_", "PYTEST_"))]:
         del os.environ[key]
     os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"  # the probes inherit it: greenline's -p
-    started = time.perf_counter()
+    started, commit = time.perf_counter(), _greenline_commit()
     if args.smoke:
         trials, projects = run_smoke(args)
     else:
@@ -237,6 +238,7 @@ def main(argv: list[str] | None = None) -> int:
             os.execv(python, [python, __file__, *(argv if argv is not None else sys.argv[1:])])
         trials, projects = run_full(args)
     doc = {
+        "greenline_commit": {"start": commit, "end": _greenline_commit()},
         "machine": {
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
@@ -255,6 +257,12 @@ def main(argv: list[str] | None = None) -> int:
     print(summary.markdown(doc))
     print(f"results: {out} ({doc['seconds']:.0f} s)")
     return 0
+
+
+def _greenline_commit() -> str:
+    """The greenline commit measured (other work lands on main meanwhile)."""
+    proc = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True)
+    return proc.stdout.strip()
 
 
 def run_smoke(args: argparse.Namespace) -> tuple[list[dict], dict]:

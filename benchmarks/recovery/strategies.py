@@ -6,6 +6,8 @@ test executions it spent and its wall time."""
 
 from __future__ import annotations
 
+import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -33,24 +35,60 @@ STRATEGIES = ("greenline", "bisect", "bisect-3", "newest")
 
 
 def run_greenline(trial: Trial, runners: int, confidence: float) -> dict[str, object]:
-    from greenline.api import Greenline
-
-    started = time.perf_counter()
-    with Greenline.open(trial.repo) as gl:
-        report = gl.recovery.culprit(
-            trial.good, trial.bad, trial.tests, runners=runners, confidence=confidence
-        )
-    answer = report.answer
+    """greenline's answer; a search that crashes is counted and run once more (the answer is
+    the second attempt's; a second crash is the answer "error")."""
+    crashes: list[str] = []
+    for _ in range(2):
+        try:
+            answer = _greenline_once(trial, runners, confidence)
+        except Exception as exc:  # a crash is a measured outcome
+            crashes.append(f"{type(exc).__name__}: {exc}"[:300])
+            shutil.rmtree(trial.repo / ".greenline" / "recovery", ignore_errors=True)
+            git(trial.repo, "worktree", "prune")
+            continue
+        return {**answer, "crashes": crashes}
     return {
-        "named": report.culprit.sha if report.culprit else None,
-        "status": answer.status.value,
-        "confirmed": answer.confirmed,
-        "probes": answer.probes,
-        "executions": report.test_runs,
-        "seconds": round(report.seconds, 2),
-        "wall": round(time.perf_counter() - started, 2),
-        "reason": answer.reason,
+        "named": None,
+        "status": "error",
+        "confirmed": False,
+        "probes": 0,
+        "executions": 0,
+        "seconds": 0.0,
+        "crashes": crashes,
     }
+
+
+#: one search through greenline's API, in a fresh process: a long benchmark must not keep an
+#: old import of greenline while the checkout (installed editable) moves on
+GREENLINE_SEARCH = """import json, sys
+from pathlib import Path
+from greenline.api import Greenline
+
+repo, good, bad, runners, confidence, *tests = sys.argv[1:]
+with Greenline.open(Path(repo)) as gl:
+    report = gl.recovery.culprit(good, bad, tests, runners=int(runners),
+                                 confidence=float(confidence))
+answer = report.answer
+print(json.dumps({
+    "named": report.culprit.sha if report.culprit else None,
+    "status": answer.status.value,
+    "confirmed": answer.confirmed,
+    "probes": answer.probes,
+    "executions": report.test_runs,
+    "seconds": round(report.seconds, 2),
+    "reason": answer.reason,
+}))
+"""
+
+
+def _greenline_once(trial: Trial, runners: int, confidence: float) -> dict[str, object]:
+    argv = [sys.executable, "-c", GREENLINE_SEARCH, str(trial.repo), trial.good, trial.bad]
+    argv += [str(runners), str(confidence), *trial.tests]
+    started = time.perf_counter()
+    proc = subprocess.run(argv, cwd=trial.repo, env=bench_env(), capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(proc.stderr.strip()[-300:] or f"exit {proc.returncode}")
+    return {**json.loads(proc.stdout), "wall": round(time.perf_counter() - started, 2)}
 
 
 def run_bisect(trial: Trial, runs: int) -> dict[str, object]:

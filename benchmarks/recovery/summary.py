@@ -15,10 +15,13 @@ REFUSALS = ("undecided", "ambiguous")
 
 
 def judge(trial: dict, answer: dict) -> str:
-    """correct, refused or wrong: a culprit trial wants the inserted commit, a no-culprit trial
-    wants "no culprit" (bisection and newest always name a commit there: wrong)."""
+    """correct, refused, error (greenline crashed twice) or wrong: a culprit trial wants the
+    inserted commit, a no-culprit trial wants "no culprit" (bisection and newest always name a
+    commit there: wrong)."""
     if answer["status"] in REFUSALS:
         return "refused"
+    if answer["status"] == "error":
+        return "error"
     if trial["culprit"]:
         return "correct" if answer["named"] == trial["culprit"] else "wrong"
     return "correct" if answer["status"] == "no-culprit" else "wrong"
@@ -54,6 +57,8 @@ def strategy_row(trials: list[dict], name: str) -> dict:
         "no_culprit_trials": len(clean),
         "no_culprit_correct": _share(sum(verdict[id(t)] == "correct" for t in clean), len(clean)),
         "no_culprit_refused": _share(sum(verdict[id(t)] == "refused" for t in clean), len(clean)),
+        "crashed_searches": sum(len(t["strategies"][name].get("crashes", ())) for t in trials),
+        "errors": sum(verdict[id(t)] == "error" for t in trials),
         "wrong_reverts": sum(is_wrong_revert(t, t["strategies"][name]) for t in trials),
         "executions_mean": round(statistics.mean(executions), 1) if executions else None,
         "executions_p95": p95(executions),
@@ -166,8 +171,9 @@ def markdown(doc: dict) -> str:
     """The README tables: per flake rate and strategy, then triage, then the targets."""
     lines = [
         "| flake rate | strategy | culprit trials: correct / refused | no-culprit trials: "
-        "correct | wrong reverts | test executions mean / p95 | median s to culprit |",
-        "|---|---|---|---|---|---|---|",
+        "correct | wrong reverts | test executions mean / p95 | median s to culprit | "
+        "crashed searches |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for group, cell in doc["summary"].items():
         for name, row in cell["strategies"].items():
@@ -177,7 +183,7 @@ def markdown(doc: dict) -> str:
                 f"{_pct(row['culprit_correct'])}{refused} ({row['culprit_trials']}) | "
                 f"{_pct(row['no_culprit_correct'])} ({row['no_culprit_trials']}) | "
                 f"{row['wrong_reverts']} | {row['executions_mean']} / {row['executions_p95']} | "
-                f"{_num(row['seconds_to_culprit_median'])} |"
+                f"{_num(row['seconds_to_culprit_median'])} | {row['crashed_searches']} |"
             )
     lines += [
         "",
