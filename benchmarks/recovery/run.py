@@ -4,9 +4,10 @@ and three), and "revert the newest commit", on seeded breakages in replayed rele
 Per project, the diff between two consecutive releases (PyPI sdists) is replayed as a series
 of ~32 commits that each keep the suite green (``replay.py``). Each trial (``trials.py``) builds
 a repository of that history with one mutant commit at a random position (40% of trials at a
-flake rate > 0 have none: their red run is a flaky test's doing) and one test failing at a known
-rate all along; records runs at the good commit and the red run at the tip; then every strategy
-answers on the same trial (``strategies.py``), and ``greenline triage`` judges the red run.
+flake rate > 0 have none, 1 in 3 with 3 trials: their red run is a flaky test's doing) and one
+test failing at a known rate all along; records runs at the good commit and the red run at the
+tip; then every strategy answers on the same trial (``strategies.py``), and ``greenline triage``
+judges the red run.
 
     python benchmarks/recovery/run.py                       # report projects, 3 trials per rate
     python benchmarks/recovery/run.py --projects cachetools --trials 2
