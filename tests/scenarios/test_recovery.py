@@ -291,3 +291,34 @@ def test_a_store_with_no_green_run_has_nothing_to_search_from(tmp_path: Path) ->
     assert result.returncode == 5, result.stdout + result.stderr
     assert "no green run before run 1 to search from" in result.stderr
     assert "Hint:" in result.stderr and git(repo, "for-each-ref") == before
+
+
+def test_a_regression_in_a_known_flaky_test_is_a_regression(tmp_path: Path) -> None:
+    """Its own new failure is not one of the ways it is known to flake."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "calc.py").write_text("def sub(a, b):\n    return a - b\n")
+    (repo / "test_calc.py").write_text(
+        "import os\n\nfrom calc import sub\n\n\ndef test_sub():\n"
+        "    if os.environ.get('FLAKE'):\n        raise AssertionError('flaked')\n"
+        "    assert sub(5, 3) == 2\n"
+    )
+    (repo / "pytest.ini").write_text("[pytest]\npythonpath = .\n")
+    (repo / ".gitignore").write_text(".greenline/\n__pycache__/\n.pytest_cache/\n")
+    init_repo(repo)
+    record(repo)
+    flaking = {**ENV, "FLAKE": "1"}
+    subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "greenline", "--greenline-record"],
+        cwd=repo,
+        env=flaking,
+        capture_output=True,
+        check=False,
+        timeout=300,
+    )
+    commit(repo, "break sub", **{"calc.py": "def sub(a, b):\n    return a + b\n"})
+    record(repo)
+    doc = json.loads(greenline(repo, "triage", "-f", "json").stdout)
+    assert [(v["test_id"], v["verdict"]) for v in doc["verdicts"]] == [
+        ("test_calc.py::test_sub", "regression")
+    ]

@@ -31,6 +31,7 @@ class Prober:
         self.where = ws.greenline_dir / "recovery"
         self._numbers = itertools.count(1)
         self._lock = threading.Lock()
+        self._git_lock = threading.Lock()
 
     def probe(self, sha: str) -> ProbeResult:
         """FAILED when a test failed there; PASSED when all passed (a test that does not exist
@@ -38,11 +39,15 @@ class Prober:
         with self._lock:
             path = self.where / f"probe-{next(self._numbers)}"
         path.parent.mkdir(parents=True, exist_ok=True)
-        vcs.add_worktree(self.ws.root, path, sha)
+        # git's worktree bookkeeping is not safe against itself: one probe's prune while
+        # another's add is half done breaks the add, so they take turns
+        with self._git_lock:
+            vcs.add_worktree(self.ws.root, path, sha)
         try:
             return self._run(path)
         finally:
-            vcs.remove_worktree(self.ws.root, path)
+            with self._git_lock:
+                vcs.remove_worktree(self.ws.root, path)
 
     def passes(self, sha: str, times: int) -> tuple[int, int]:
         """(passes, runs) of the tests at ``sha`` in up to ``times`` runs (stops at a failure)."""

@@ -34,7 +34,7 @@ def gather_triage(
         failures=failures,
         tests_in_run=len(finals),
         quarantined={t: e.reason for t, e in flaky.active_quarantine().items()},
-        flaky=_flaky_signatures(runs, flaky, {f.test_id for f in failures}),
+        flaky=_flaky_signatures(runs, flaky, {f.test_id for f in failures}, run),
         before=_signatures(ws, before, FAILED) if before else {},
         before_label=_label(before) if before else "the baseline",
         passed_same_commit=_passed_same_commit(ws, run, history, failures),
@@ -84,18 +84,21 @@ def _signatures(ws: Workspace, run: Run, outcomes: tuple[Outcome, ...]) -> dict[
 
 
 def _flaky_signatures(
-    runs: RunService, flaky: FlakyService, failing: set[str]
+    runs: RunService, flaky: FlakyService, failing: set[str], run: Run
 ) -> dict[str, frozenset[str]]:
+    """Each known flaky failing test's flake signatures: how it failed on a commit where it
+    also passed (a flake by definition), in runs other than the one triaged, so that a real
+    regression's new failure never counts as one of its known ways to flake."""
     known = {v.test_id for v in flaky.verdicts() if v.verdict is Verdict.FLAKY}
     out = {}
     for test_id in sorted(known & failing):
-        entries = runs.test_history(test_id, limit=100)
-        signatures = {
+        entries = [e for e in runs.test_history(test_id, limit=200) if e.run_id != run.id]
+        passed_at = {e.sha for e in entries if e.result.outcome is Outcome.PASSED}
+        out[test_id] = frozenset(
             failure_signature(e.result.message)
             for e in entries
-            if e.result.outcome in FAILED and e.result.message
-        }
-        out[test_id] = frozenset(signatures)
+            if e.result.outcome in FAILED and e.result.message and e.sha in passed_at
+        )
     return out
 
 

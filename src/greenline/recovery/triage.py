@@ -101,9 +101,9 @@ def _judge(
 def _judge_history(failure: TestResult, signature: str, data: TriageInput) -> TriageVerdict:
     test_id = failure.test_id
     known = data.flaky.get(test_id)
-    if known is not None and (not known or signature in known):
-        how = "with one of its known failure signatures" if known else "(no signature known)"
-        return _verdict(failure, TriageKind.FLAKY, signature, f"a known flaky test, {how}")
+    if known and signature in known:
+        reason = "a known flaky test, failing the way it flakes"
+        return _verdict(failure, TriageKind.FLAKY, signature, reason)
     if test_id in data.before and data.before[test_id] == signature:
         reason = f"it failed the same way on {data.before_label}, before the change"
         return _verdict(failure, TriageKind.ALREADY_FAILING, signature, reason)
