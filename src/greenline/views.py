@@ -376,6 +376,7 @@ def culprit_document(report: CulpritReport) -> JSON:
         "good": report.good,
         "bad": report.bad,
         "tests": list(report.tests),
+        "probed_tests": list(report.probed),
         "status": answer.status.value,
         "reason": answer.reason,
         "culprit": (

@@ -322,3 +322,20 @@ def test_a_regression_in_a_known_flaky_test_is_a_regression(tmp_path: Path) -> N
     assert [(v["test_id"], v["verdict"]) for v in doc["verdicts"]] == [
         ("test_calc.py::test_sub", "regression")
     ]
+
+
+def test_probes_run_a_few_of_many_failing_tests(red_main: dict[str, str]) -> None:
+    repo = Path(red_main["repo"])
+    many = "".join(
+        f"\n\ndef test_mul_{n}():\n    assert mul({n}, 2) == {2 * n}\n" for n in range(6)
+    )
+    commit(repo, "more mul tests", **{"test_calc.py": TESTS + many})
+    ids = [f"test_calc.py::test_mul_{n}" for n in range(6)]
+    # the new tests exist only from this commit on: the search runs from before c2
+    result = greenline(
+        repo, "culprit", "--good", red_main["c0"], "-f", "json", "test_calc.py::test_mul", *ids
+    )
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert len(doc["tests"]) == 7 and len(doc["probed_tests"]) == 3
+    assert doc["culprit"]["sha"] == red_main["c2"]

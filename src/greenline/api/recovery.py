@@ -36,6 +36,8 @@ from greenline.recovery import CulpritSearch, triage_failures
 from greenline.store import reads, writes
 from greenline.store import recovery as stored
 
+#: failing tests a probe runs at most (the search assumes one culprit)
+PROBE_TESTS = 3
 #: Progress: (what is running, probes done, test runs so far).
 Progress = Callable[[str, int, int], None]
 
@@ -163,9 +165,10 @@ class RecoveryService:
         commits = vcs.first_parent_commits(root, good_sha, bad_sha)
         candidates = self._candidates(commits, tests)
         start = time.monotonic()
-        prober = Prober(self.ws, tests)
+        probed = self._probe_set(tests)
+        prober = Prober(self.ws, probed)
         search = CulpritSearch(
-            candidates, confidence=confidence, known_flake_rate=self._flake_rate(tests)
+            candidates, confidence=confidence, known_flake_rate=self._flake_rate(probed)
         )
         shas = [c.sha for c in candidates]
 
@@ -192,6 +195,7 @@ class RecoveryService:
             prober.runs,
             round(time.monotonic() - start, 2),
             self._fixed_later(prober, bad_sha, answer.status),
+            tuple(probed),
         )
         self._store(report)
         return report
@@ -217,6 +221,19 @@ class RecoveryService:
                 hint="name the failing tests: greenline culprit --good A --bad B TEST_ID...",
             )
         return failing
+
+    def _probe_set(self, tests: Sequence[str]) -> list[str]:
+        """The tests each probe runs: with one culprit, a few of its failing tests tell as
+        much as all of them. Tests not known to be flaky first, then the fastest."""
+        if len(tests) <= PROBE_TESTS:
+            return list(tests)
+        try:
+            flaky = {v.test_id for v in self.flaky.verdicts()}
+        except NoDataError:
+            flaky = set()
+        durations = {s.test_id: s.mean_duration for s in self.runs.list_tests()}
+        ranked = sorted(tests, key=lambda t: (t in flaky, durations.get(t, float("inf")), t))
+        return ranked[:PROBE_TESTS]
 
     def _candidates(
         self, commits: list[tuple[str, str, str]], tests: Sequence[str]

@@ -4,6 +4,7 @@ worktree of its own, through the workspace's executor."""
 from __future__ import annotations
 
 import itertools
+import re
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -60,7 +61,7 @@ class Prober:
         return done, done
 
     def _run(self, tree: Path) -> ProbeResult:
-        present = [t for t in self.tests if (tree / t.split("::", 1)[0]).is_file()]
+        present = [t for t in self.tests if exists_in(tree, t)]
         if not present:
             return ProbeResult.PASSED  # none of the failing tests exists at this commit
         argv = [f"--greenline-outcomes={OUT}/outcomes.jsonl", "-p", "no:randomly", *present]
@@ -76,3 +77,21 @@ class Prober:
         if result.exit_code is None or not outcomes:
             return ProbeResult.UNTESTABLE  # timed out, or pytest itself could not start
         return ProbeResult.PASSED
+
+
+def exists_in(tree: Path, test_id: str) -> bool:
+    """Whether the test is defined in this checkout: its file exists and names its class and
+    function (``def``/``class``); a test that is not there cannot fail there."""
+    path, *names = test_id.split("::")
+    file = tree / path
+    if not file.is_file():
+        return False
+    try:
+        text = file.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    for name in names:
+        bare = name.split("[", 1)[0]
+        if not re.search(rf"^\s*(?:async\s+)?(?:def|class)\s+{re.escape(bare)}\b", text, re.M):
+            return False
+    return True

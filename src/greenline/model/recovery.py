@@ -97,6 +97,8 @@ class CulpritReport:
     seconds: float
     #: the branch head passes the failing tests again: a later commit fixed it
     fixed_later: bool | None = None
+    #: the failing tests the probes ran (a few of ``tests``)
+    probed: tuple[str, ...] = ()
 
     @property
     def culprit(self) -> CandidateCommit | None:
