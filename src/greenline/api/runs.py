@@ -189,6 +189,23 @@ class RunService:
             raise NoDataError(f"no run with id {run_id}", hint="list runs with: greenline runs")
         return run
 
+    def run_with_results(
+        self, run_id: int, include: str = "failures"
+    ) -> tuple[Run, list[TestResult] | None]:
+        """A run and its results: ``failures`` (failed and errored attempts), ``all`` or
+        ``none``."""
+        if include not in ("failures", "all", "none"):
+            raise UsageError(
+                f"include {include!r}: one of failures, all, none", hint="include=failures"
+            )
+        run = self.get_run(run_id)
+        if include == "none":
+            return run, None
+        results = self.run_results(run_id)
+        if include == "failures":
+            results = [r for r in results if r.outcome.is_failure]
+        return run, results
+
     def run_results(self, run_id: int) -> list[TestResult]:
         self.get_run(run_id)
         with self.ws.store.read() as conn:

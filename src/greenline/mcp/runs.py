@@ -5,10 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from mcp.server import MCPServer
-from mcp.server.mcpserver.exceptions import ToolError
 
 from greenline import views
-from greenline.api import Greenline
 from greenline.mcp.calls import MAX_LIMIT, Opener, call
 from greenline.model import RunStatus
 
@@ -33,19 +31,9 @@ def register(server: MCPServer, open_api: Opener) -> None:
         """One run by id: commit, environment, counts, and its results. include="failures"
         (default) lists only failed and errored attempts with their messages; "all" lists every
         result; "none" only the summary. Use it to see why a run failed."""
-        if include not in ("failures", "all", "none"):
-            raise ToolError("include must be one of: failures, all, none")
-
-        def read(gl: Greenline) -> dict[str, Any]:
-            run = gl.runs.get_run(run_id)
-            if include == "none":
-                return views.run_document(run, None)
-            results = gl.runs.run_results(run_id)
-            if include == "failures":
-                results = [r for r in results if r.outcome.is_failure]
-            return views.run_document(run, results)
-
-        result: dict[str, Any] = call(open_api, read)
+        result: dict[str, Any] = call(
+            open_api, lambda gl: views.run_document(*gl.runs.run_with_results(run_id, include))
+        )
         return result
 
     @server.tool(name="test_history", title="History of one test")

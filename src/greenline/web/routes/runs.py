@@ -59,13 +59,7 @@ def get_run(
     include: str = Query("failures", pattern="^(failures|all|none)$"),
 ) -> dict[str, Any]:
     """One run; its failed results (``include=failures``), all of them, or none."""
-    run = gl.runs.get_run(run_id)
-    if include == "none":
-        return views.run_document(run, None)
-    results = gl.runs.run_results(run_id)
-    if include == "failures":
-        results = [r for r in results if r.outcome.is_failure]
-    return views.run_document(run, results)
+    return views.run_document(*gl.runs.run_with_results(run_id, include))
 
 
 @router.get("/tests")
