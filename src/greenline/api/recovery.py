@@ -155,12 +155,7 @@ class RecoveryService:
         if runners < 1:
             raise UsageError(f"--runners {runners}: at least 1", hint="--runners 2")
         root = self.ws.root
-        good_sha, bad_sha = vcs.resolve_revision(root, good), vcs.resolve_revision(root, bad)
-        if good_sha == bad_sha or not vcs.is_ancestor(root, good_sha, bad_sha):
-            raise UsageError(
-                f"{good} is not an ancestor of {bad}: (good, bad] is no range of history",
-                hint="greenline culprit --good <a green commit> --bad <a later red one>",
-            )
+        good_sha, bad_sha = self._range(good, bad)
         tests = list(tests) or self._failing_at(bad_sha)
         commits = vcs.first_parent_commits(root, good_sha, bad_sha)
         candidates = self._candidates(commits, tests)
@@ -199,6 +194,17 @@ class RecoveryService:
         )
         self._store(report)
         return report
+
+    def _range(self, good: str, bad: str) -> tuple[str, str]:
+        """The two revisions' commits, the good one an ancestor of the bad one."""
+        root = self.ws.root
+        good_sha, bad_sha = vcs.resolve_revision(root, good), vcs.resolve_revision(root, bad)
+        if good_sha == bad_sha or not vcs.is_ancestor(root, good_sha, bad_sha):
+            raise UsageError(
+                f"{good} is not an ancestor of {bad}: (good, bad] is no range of history",
+                hint="greenline culprit --good <a green commit> --bad <a later red one>",
+            )
+        return good_sha, bad_sha
 
     def _failing_at(self, sha: str) -> list[str]:
         """The failing tests of the newest run at ``sha`` that triage does not explain away
