@@ -43,11 +43,11 @@ def commit(repo: Path, message: str, **files: str) -> str:
     return git(repo, "rev-parse", "HEAD")
 
 
-def record(repo: Path) -> None:
+def record(repo: Path, **env: str) -> None:
     subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "greenline", "--greenline-record"],
         cwd=repo,
-        env=ENV,
+        env={**ENV, **env},
         capture_output=True,
         check=False,
         timeout=300,
@@ -307,15 +307,7 @@ def test_a_regression_in_a_known_flaky_test_is_a_regression(tmp_path: Path) -> N
     (repo / ".gitignore").write_text(".greenline/\n__pycache__/\n.pytest_cache/\n")
     init_repo(repo)
     record(repo)
-    flaking = {**ENV, "FLAKE": "1"}
-    subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "greenline", "--greenline-record"],
-        cwd=repo,
-        env=flaking,
-        capture_output=True,
-        check=False,
-        timeout=300,
-    )
+    record(repo, FLAKE="1")  # the test flakes on the same commit
     commit(repo, "break sub", **{"calc.py": "def sub(a, b):\n    return a + b\n"})
     record(repo)
     doc = json.loads(greenline(repo, "triage", "-f", "json").stdout)
