@@ -20,6 +20,7 @@ from greenline.api.recovery import RecoveryService
 from greenline.api.runs import RecordOutcome, RunService
 from greenline.api.selection import SelectionService
 from greenline.api.tokens import TokenService
+from greenline.api.uploads import UploadService
 from greenline.api.workspace import Workspace, load_config, open_workspace
 from greenline.config import Settings
 from greenline.store import Store
@@ -39,6 +40,7 @@ class Greenline:
         self.insights = InsightsService(ws, self.runs, self.flaky)
         self.recovery = RecoveryService(ws, self.runs, self.flaky, self.queue)
         self.tokens = TokenService(ws)
+        self.uploads = UploadService(ws, self.runs)
 
     @classmethod
     def open(

@@ -34,9 +34,12 @@ def register_recorder(config: pytest.Config) -> None:
     """Wire the recorder into this pytest process (xdist workers only trace)."""
     git_root = find_root(config.rootpath)
     root = git_root or config.rootpath
+    server = config.getoption("greenline_server")
     try:
         flags = {"database_url": config.getoption("greenline_db")}
         settings = load_settings(root, os.environ, flags)
+        if server:
+            check_server_options(config)
         collector = CoverageCollector(
             root, settings.coverage_exclude, config.getoption("greenline_tracer")
         )
@@ -52,14 +55,32 @@ def register_recorder(config: pytest.Config) -> None:
             "pid": os.getpid(),
             "environment": asdict(read_environment()),
             "cache_dir": str(cache.mkdir("greenline")) if cache is not None else None,
+            "server": server,  # the writer uploads to it (the token is in its environment)
+            "retry_seconds": settings.server_retry_seconds,
         }
         recording = RecordingPlugin(config, StoreWriter(start), root, collector.tracer.name)
-        recording.display_url = mask_url(settings.database_url)
+        where = f"the server at {server}" if server else settings.database_url
+        recording.display_url = mask_url(where)
         recording.in_git = git_root is not None
         config.pluginmanager.register(recording, "greenline-recording")
     files = FileReadTracker(root)
     files.start()
     config.pluginmanager.register(CoveragePlugin(collector, files), "greenline-coverage")
+
+
+def check_server_options(config: pytest.Config) -> None:
+    """--greenline-server needs a token, and is the store: --greenline-db cannot be given too."""
+    if config.getoption("greenline_db"):
+        raise GreenlineError(
+            "--greenline-db and --greenline-server both name where runs go",
+            hint="give one: the server keeps its own store",
+        )
+    if not os.environ.get("GREENLINE_TOKEN"):
+        raise GreenlineError(
+            "--greenline-server needs an API token in GREENLINE_TOKEN",
+            hint="greenline token create ci --scope write (on the server), then export it "
+            "as GREENLINE_TOKEN in the CI job",
+        )
 
 
 class CoveragePlugin:

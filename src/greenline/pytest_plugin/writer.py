@@ -152,6 +152,10 @@ class _Child:
         if not first:
             return 2
         start = json.loads(first)
+        if start.get("server"):  # the team server stores the run: this process only sends it
+            from greenline.pytest_plugin.upload import UploadChild
+
+            return UploadChild(self.emit).serve(start, lines)
         try:
             gl, run_id, mapper = self._open(start)
         except GreenlineError as exc:
@@ -225,26 +229,33 @@ class _Child:
         return None, failure
 
     def _store(self, message: dict[str, Any], gl: Any, run_id: int, mapper: Any) -> None:
-        from greenline.model import Outcome, Phase, TestResult
-
-        results = [
-            TestResult(
-                test_id,
-                Outcome(outcome),
-                duration,
-                Phase(phase) if phase else None,
-                text,
-                attempt,
-                path,
-            )
-            for test_id, outcome, duration, phase, text, attempt, path in message["results"]
-        ]
-        coverage = {
-            test_id: mapper.blocks_of((path, line) for path, line in sites)
-            for test_id, sites in message["sites"].items()
-        }
-        gl.runs.add_results(run_id, results, coverage, message.get("files") or {})
+        results, coverage, files = decode_batch(message, mapper)
+        gl.runs.add_results(run_id, results, coverage, files)
         self.stored += len(results)
+
+
+def decode_batch(message: dict[str, Any], mapper: Any) -> tuple[list[Any], dict[str, Any], Any]:
+    """A ``batch`` message as results, each test's blocks (its code sites mapped) and the
+    files each test read."""
+    from greenline.model import Outcome, Phase, TestResult
+
+    results = [
+        TestResult(
+            test_id,
+            Outcome(outcome),
+            duration,
+            Phase(phase) if phase else None,
+            text,
+            attempt,
+            path,
+        )
+        for test_id, outcome, duration, phase, text, attempt, path in message["results"]
+    ]
+    coverage = {
+        test_id: mapper.blocks_of((path, line) for path, line in sites)
+        for test_id, sites in message["sites"].items()
+    }
+    return results, coverage, message.get("files") or {}
 
 
 def _quietly(step: Callable[..., object], *args: Any, **kwargs: Any) -> None:

@@ -155,7 +155,9 @@ def insert_run(
 
 def ensure_tests(conn: Connection, repo_id: int, paths: Mapping[str, str | None]) -> dict[str, int]:
     """Test rows for the given test ids (id -> file path); returns test id -> primary key."""
-    rows = [{"repository_id": repo_id, "test_id": t, "path": p} for t, p in paths.items()]
+    # in key order, like the blocks: concurrent writers of one suite then take the new rows'
+    # locks in the same order (on PostgreSQL, in any other they can deadlock)
+    rows = [{"repository_id": repo_id, "test_id": t, "path": p} for t, p in sorted(paths.items())]
     ids = ensure_keyed(conn, tests, ["repository_id", "test_id"], rows)
     return {test_id: pk for (_repo, test_id), pk in ids.items()}
 
@@ -228,7 +230,7 @@ def insert_coverage(
     unique = {b for blocks in batch.values() for b in blocks}
     block_rows = [
         {"repository_id": repo_id, "path": b.path, "name": b.name, "checksum": b.checksum}
-        for b in unique
+        for b in sorted(unique, key=_key)
     ]
     block_ids = ensure_keyed(
         conn, source_blocks, ["repository_id", "path", "name", "checksum"], block_rows

@@ -1,0 +1,159 @@
+"""The store writer's server mode (``--greenline-server URL``): instead of opening a store, the
+writer process sends the run to the team server, batch by batch, gzip-compressed, each batch
+tried again with backoff until the server acknowledges it (a resent batch is stored once).
+
+It needs only httpx and the tracer's block mapping: no database layer. pytest's messages are
+read on a thread of their own while a batch is being sent or retried, so a slow or restarting
+server never holds up the tests. A server that does not answer within the retry time leaves the
+run incomplete (pytest's summary says so in one line); the tests are unaffected.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import queue
+import socket
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+
+from greenline.pytest_plugin.writer import decode_batch
+
+#: the most results one request carries: pytest's batches that queued up while one was being
+#: sent go together in the next
+UPLOAD_RESULTS = 2000
+#: a server that is down when the session starts is given this long (at most) before the tests
+#: run unrecorded: the tests should not wait for the whole retry time
+START_SECONDS = 10.0
+
+
+def _read_lines(lines: IO[str], inbox: queue.Queue[dict[str, Any] | None]) -> None:
+    for line in lines:
+        try:
+            inbox.put(json.loads(line))
+        except ValueError:  # a line cut short when pytest was interrupted mid-write
+            continue
+    inbox.put(None)
+
+
+class UploadChild:
+    """Sends one pytest session's run to the server; ``emit`` answers pytest."""
+
+    def __init__(self, emit: Callable[..., None]) -> None:
+        self.emit = emit
+        self.stored = 0
+        self._held: dict[str, Any] | None = None
+
+    def serve(self, start: dict[str, Any], lines: IO[str]) -> int:
+        from greenline import vcs
+        from greenline.errors import GreenlineError, ServerUnavailableError
+        from greenline.model import Environment
+        from greenline.remote import TOKEN_ENV, RunUpload, ServerClient
+
+        retry = float(start.get("retry_seconds") or 30.0)
+        root = Path(start["root"])
+        try:
+            client = ServerClient(start["server"], os.environ.get(TOKEN_ENV), retry_seconds=retry)
+            upload = RunUpload(client)
+        except GreenlineError as exc:
+            self.emit(type="error", message=exc.message, hint=exc.hint)
+            return exc.exit_code
+        inbox: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        threading.Thread(target=_read_lines, args=(lines, inbox), daemon=True).start()
+        try:
+            upload.start(
+                vcs.read_commit(root),
+                Environment(**start["environment"]),
+                args=start.get("args"),
+                hostname=socket.gethostname(),
+                pid=start.get("pid"),
+                retry_seconds=min(retry, START_SECONDS),
+            )
+        except GreenlineError as exc:
+            # down or failing: the tests run unrecorded; refused (a token, say): the user's
+            kind = "trouble" if isinstance(exc, ServerUnavailableError) else "error"
+            self.emit(type=kind, message=exc.message, hint=exc.hint)
+            client.close()
+            return 0 if kind == "trouble" else exc.exit_code
+        self.emit(type="ready", run_id=upload.run_id)
+        finish, failure = self._send_all(inbox, upload, self._mapper(start, root))
+        complete = bool(finish and finish.get("complete")) and failure is None
+        try:  # a server that stopped answering gets one try: it is told, if it can hear
+            upload.finish(
+                finish.get("exit_status") if finish else None,
+                complete=complete,
+                retry_seconds=retry if failure is None else 0.0,
+            )
+        except GreenlineError as exc:
+            failure = failure or exc
+        client.close()
+        if failure is not None:
+            self.emit(type="error", message=str(failure).splitlines()[0])
+        self.emit(type="done", run_id=upload.run_id, results=self.stored)
+        return 0
+
+    @staticmethod
+    def _mapper(start: dict[str, Any], root: Path) -> Any:
+        from greenline.tracing import BlockMapper
+        from greenline.tracing.cache import FingerprintCache
+
+        cache_dir = start.get("cache_dir")
+        return BlockMapper(root, FingerprintCache(Path(cache_dir)) if cache_dir else None)
+
+    def _send_all(
+        self, inbox: queue.Queue[dict[str, Any] | None], upload: Any, mapper: Any
+    ) -> tuple[dict[str, Any] | None, Exception | None]:
+        """Send every batch until ``finish`` (returned) or the end of input (pytest died).
+        After a batch could not be sent, keep reading (pytest is never blocked) but send no
+        more: the run is incomplete whatever follows."""
+        from greenline.errors import GreenlineError
+
+        failure: Exception | None = None
+        try:
+            while True:
+                message = self._next(inbox)
+                if message is None or message.get("type") == "finish":
+                    return message, failure
+                if message.get("type") != "batch" or failure is not None:
+                    continue
+                results, coverage, files = self._gather(message, inbox, mapper)
+                try:
+                    upload.send(results, coverage, files)
+                    self.stored += len(results)
+                except GreenlineError as exc:
+                    failure = exc
+        finally:
+            with contextlib.suppress(OSError):
+                mapper.close()
+
+    def _next(self, inbox: queue.Queue[dict[str, Any] | None]) -> dict[str, Any] | None:
+        held, self._held = self._held, None
+        return held if held is not None else inbox.get()
+
+    def _gather(
+        self, first: dict[str, Any], inbox: queue.Queue[dict[str, Any] | None], mapper: Any
+    ) -> tuple[list[Any], dict[str, Any], dict[str, list[str]]]:
+        """The batch ``first`` and the ones queued behind it, up to UPLOAD_RESULTS results."""
+        results, coverage, files = decode_batch(first, mapper)
+        merged_files: dict[str, list[str]] = {t: list(p) for t, p in files.items()}
+        while len(results) < UPLOAD_RESULTS:
+            try:
+                message = inbox.get_nowait()
+            except queue.Empty:
+                break
+            if message is None:
+                inbox.put(None)  # the end of input: the next read sees it again
+                break
+            if message.get("type") != "batch":
+                self._held = message
+                break
+            more, more_coverage, more_files = decode_batch(message, mapper)
+            results += more
+            for test_id, blocks in more_coverage.items():  # a rerun's attempts: every block
+                coverage[test_id] = coverage.get(test_id, frozenset()) | blocks
+            for test_id, paths in more_files.items():
+                merged_files.setdefault(test_id, []).extend(paths)
+        return results, coverage, merged_files

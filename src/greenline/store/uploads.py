@@ -1,0 +1,59 @@
+"""Uploads in the store: the client key of each uploaded run and the batches of it stored, each
+claimed in the transaction that stores it (a unique key, so a resent batch is stored once)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Executable, Table, select
+
+from greenline.store.schema import runs, upload_batches, uploads
+from greenline.store.writes import to_utc
+
+
+def _insert_once(conn: Connection, table: Table, row: dict[str, Any]) -> bool:
+    """Insert ``row`` unless its key is taken; True when this call inserted it. On PostgreSQL a
+    concurrent insert of the same key waits for the other transaction, then sees its row."""
+    statement: Executable
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        statement = pg_insert(table).values(row).on_conflict_do_nothing()
+    else:
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        statement = sqlite_insert(table).values(row).on_conflict_do_nothing()
+    return conn.execute(statement).rowcount == 1
+
+
+def find_upload(conn: Connection, key: str) -> tuple[int, str, int] | None:
+    """(run id, run status, repository id) of the upload with this key."""
+    query = (
+        select(uploads.c.run_id, runs.c.status, runs.c.repository_id)
+        .join(runs, runs.c.id == uploads.c.run_id)
+        .where(uploads.c.key == key)
+    )
+    row = conn.execute(query).first()
+    return (int(row[0]), str(row[1]), int(row[2])) if row else None
+
+
+def claim_upload(conn: Connection, key: str, run_id: int, at: datetime) -> bool:
+    """Tie ``key`` to the new run ``run_id``; False when another request took the key first."""
+    return _insert_once(conn, uploads, {"key": key, "run_id": run_id, "created_at": to_utc(at)})
+
+
+def claim_batch(conn: Connection, run_id: int, seq: int, results: int, at: datetime) -> bool:
+    """Mark batch ``seq`` of the run stored; False when it was stored before."""
+    row = {"run_id": run_id, "seq": seq, "results": results, "received_at": to_utc(at)}
+    return _insert_once(conn, upload_batches, row)
+
+
+def stored_batches(conn: Connection, run_id: int) -> list[tuple[int, int]]:
+    """(sequence number, results) of every batch of the run stored, in order."""
+    query = (
+        select(upload_batches.c.seq, upload_batches.c.results)
+        .where(upload_batches.c.run_id == run_id)
+        .order_by(upload_batches.c.seq)
+    )
+    return [(int(seq), int(count)) for seq, count in conn.execute(query)]
