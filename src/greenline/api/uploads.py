@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection
 
@@ -28,6 +28,9 @@ from greenline.store import writes
 #: an upload key: what a client draws at random once per run (a UUID's hex, say)
 KEY_PATTERN = r"^[A-Za-z0-9_-]{16,64}$"
 _KEY = re.compile(KEY_PATTERN)
+#: an upload that heard nothing from its client for this long is left incomplete (its job died
+#: or lost the server for good); the next upload's start notices
+STALE_AFTER = timedelta(hours=6)
 
 
 class _KeyTakenError(Exception):
@@ -70,6 +73,7 @@ class UploadService:
                     found = stored.find_upload(conn, key)
                     if found is not None:
                         return self._upload(conn, key, found[0], found[1], created=False)
+                    stored.mark_stale_uploads_incomplete(conn, datetime.now(UTC) - STALE_AFTER)
                     repo_id = writes.ensure_repository(conn, self.ws.repository, str(self.ws.root))
                     run_id = writes.insert_run(
                         conn,

@@ -6,8 +6,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Executable, Table, select
+from sqlalchemy import Connection, Executable, Table, func, select, update
 
+from greenline.model import RunStatus
 from greenline.store.schema import runs, upload_batches, uploads
 from greenline.store.writes import to_utc
 
@@ -16,15 +17,17 @@ def _insert_once(conn: Connection, table: Table, row: dict[str, Any]) -> bool:
     """Insert ``row`` unless its key is taken; True when this call inserted it. On PostgreSQL a
     concurrent insert of the same key waits for the other transaction, then sees its row."""
     statement: Executable
+    key = next(iter(table.primary_key.columns))
     if conn.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-        statement = pg_insert(table).values(row).on_conflict_do_nothing()
+        statement = pg_insert(table).values(row).on_conflict_do_nothing().returning(key)
     else:
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-        statement = sqlite_insert(table).values(row).on_conflict_do_nothing()
-    return conn.execute(statement).rowcount == 1
+        statement = sqlite_insert(table).values(row).on_conflict_do_nothing().returning(key)
+    # RETURNING, not rowcount: drivers report no row count for some of these statements
+    return conn.execute(statement).first() is not None
 
 
 def find_upload(conn: Connection, key: str) -> tuple[int, str, int] | None:
@@ -57,3 +60,27 @@ def stored_batches(conn: Connection, run_id: int) -> list[tuple[int, int]]:
         .order_by(upload_batches.c.seq)
     )
     return [(int(seq), int(count)) for seq, count in conn.execute(query)]
+
+
+def mark_stale_uploads_incomplete(conn: Connection, cutoff: datetime) -> int:
+    """Uploads still ``running`` that heard nothing from their client since ``cutoff`` (a CI
+    job that died, or lost the server for good) become ``incomplete``; returns how many."""
+    last_batch = (
+        select(func.max(upload_batches.c.received_at))
+        .where(upload_batches.c.run_id == uploads.c.run_id)
+        .scalar_subquery()
+    )
+    stale = (
+        select(uploads.c.run_id)
+        .join(runs, runs.c.id == uploads.c.run_id)
+        .where(
+            runs.c.status == RunStatus.RUNNING.value,
+            func.coalesce(last_batch, uploads.c.created_at) < to_utc(cutoff),
+        )
+    )
+    ids = [row[0] for row in conn.execute(stale)]
+    if ids:
+        conn.execute(
+            update(runs).where(runs.c.id.in_(ids)).values(status=RunStatus.INCOMPLETE.value)
+        )
+    return len(ids)
