@@ -14,6 +14,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+# httpx imports httpcore on first use and maps its exceptions by class: imported here, before
+# pytester snapshots sys.modules, so a test's fresh copy of httpcore cannot go unrecognised
+import httpcore  # noqa: F401
 import httpx
 import uvicorn
 
