@@ -6,9 +6,10 @@ dies (even ``kill -9``) the writer sees its input end without a ``finish`` and l
 ``incomplete``.
 
 Protocol, JSON lines. pytest -> writer: ``start`` (once), ``batch`` (results and code sites),
-``finish``. writer -> pytest: ``ready`` (with the run id) or ``error`` (the user's to fix: a
-bad URL, a newer schema) or ``trouble`` (greenline's own: a store locked by another writer, a
-bug); then ``done`` or either failure. Only an ``error`` before ``ready`` stops the session.
+``import_time`` (code sites per module imported before the first test), ``finish``. writer ->
+pytest: ``ready`` (with the run id) or ``error`` (the user's to fix: a bad URL, a newer schema)
+or ``trouble`` (greenline's own: a store locked by another writer, a bug); then ``done`` or
+either failure. Only an ``error`` before ``ready`` stops the session.
 This module imports only the standard library at the top, because pytest imports it.
 """
 
@@ -106,6 +107,10 @@ class StoreWriter:
         files: dict[str, list[str]],
     ) -> None:
         self._send({"type": "batch", "results": results, "sites": sites, "files": files})
+
+    def send_import_time(self, modules: dict[str, list[list[Any]]]) -> None:
+        """What ran per project module imported before the first test."""
+        self._send({"type": "import_time", "modules": modules})
 
     def finish(self, exit_status: int, complete: bool) -> None:
         """Tell the writer the session ended, and wait until everything is stored."""
@@ -216,10 +221,18 @@ class _Child:
                 continue
             if message.get("type") == "finish":
                 return message, failure
-            if message.get("type") != "batch" or failure is not None:
+            kind = message.get("type")
+            if kind not in ("batch", "import_time") or failure is not None:
                 continue  # after a failure, keep reading so pytest is never blocked
             try:
-                self._store(message, gl, run_id, mapper)
+                if kind == "import_time":
+                    modules = {
+                        module: mapper.blocks_of(((p, n) for p, n in sites), with_modules=False)
+                        for module, sites in message["modules"].items()
+                    }
+                    gl.runs.add_import_time(run_id, modules)
+                else:
+                    self._store(message, gl, run_id, mapper)
             except GreenlineError as exc:
                 failure = exc
         return None, failure
