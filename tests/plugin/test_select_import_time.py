@@ -4,7 +4,9 @@ test, is recorded per module, and a change there selects the tests that depend o
 from __future__ import annotations
 
 import json
+import shutil
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -139,7 +141,7 @@ def test_a_change_in_code_run_at_import_selects_the_dependent_tests(
 
 
 def test_module_level_code_built_at_import_selects_its_importers(shop: pytest.Pytester) -> None:
-    edit(shop, "shop/tables.py", "return [n * n for n in range(5)]", "return [n + n for n in range(5)]")
+    edit(shop, "shop/tables.py", "n * n for n", "n + n for n")
     assert select_ids(shop) == ["test_tables.py::test_squares"]
 
 
@@ -202,3 +204,14 @@ def test_import_time_recording_under_xdist(shop: pytest.Pytester) -> None:
     shop.runpytest_subprocess(*RECORD, "-n", "2").assert_outcomes(passed=4)
     edit(shop, "shop/grammar.py", '"add": plus', '"add": minus')
     assert "test_registry.py::test_add_rule" in select_ids(shop)
+
+
+def test_a_baseline_file_carries_import_time(shop: pytest.Pytester, tmp_path: Path) -> None:
+    exported = tmp_path / "baseline.json.gz"
+    out = shop.run(sys.executable, "-m", "greenline", "baseline", "export", str(exported))
+    assert out.ret == 0, out.stderr.str()
+    shutil.rmtree(shop.path / ".greenline")
+    back = shop.run(sys.executable, "-m", "greenline", "baseline", "import", str(exported))
+    assert back.ret == 0, back.stderr.str()
+    edit(shop, "shop/grammar.py", '"sub": minus', '"sub": plus')
+    assert select_ids(shop) == ["test_registry.py::test_add_rule", "test_through.py::test_sub_rule"]

@@ -129,7 +129,7 @@ class ImportTimeRecorder:
             if relative is not None:
                 self.preloaded.append(relative)
         self.active = True
-        sys.meta_path.insert(0, self._finder)  # type: ignore[arg-type]
+        sys.meta_path.insert(0, self._finder)
         self.tracer.begin()
 
     def enter(self, path: str) -> None:
@@ -162,7 +162,7 @@ class ImportTimeRecorder:
             self.tracer.pause()
             self.active = False
         if self._finder in sys.meta_path:
-            sys.meta_path.remove(self._finder)  # type: ignore[arg-type]
+            sys.meta_path.remove(self._finder)
         return {
             module: [list(site) for site in sorted(sites)]
             for module, sites in sorted(self.sites.items())
