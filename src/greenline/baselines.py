@@ -10,7 +10,8 @@ from __future__ import annotations
 import gzip
 import json
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,8 @@ class BaselineFile:
     results: list[TestResult]
     coverage: dict[str, list[Block]]
     files: dict[str, list[str]]
+    #: what ran while each module was imported before the first test (absent in older files)
+    import_time: dict[str, list[Block]] = field(default_factory=dict)
 
 
 def write_baseline(
@@ -54,8 +57,13 @@ def write_baseline(
     results: list[TestResult],
     coverage: dict[str, frozenset[Block]],
     files: dict[str, frozenset[str]],
+    import_time: Mapping[str, frozenset[Block]] | None = None,
 ) -> None:
-    blocks = sorted({b for bs in coverage.values() for b in bs}, key=lambda b: (b.path, b.name))
+    import_time = import_time or {}
+    every = {b for bs in coverage.values() for b in bs} | {
+        b for bs in import_time.values() for b in bs
+    }
+    blocks = sorted(every, key=lambda b: (b.path, b.name, b.checksum))
     index = {b: i for i, b in enumerate(blocks)}
     env = run.environment
     doc = {
@@ -90,6 +98,7 @@ def write_baseline(
         "blocks": [[b.path, b.name, b.checksum] for b in blocks],
         "coverage": {t: sorted(index[b] for b in bs) for t, bs in sorted(coverage.items())},
         "files": {t: sorted(paths) for t, paths in sorted(files.items())},
+        "import_time": {m: sorted(index[b] for b in bs) for m, bs in sorted(import_time.items())},
     }
     tmp = path.with_name(path.name + ".tmp")
     with gzip.open(tmp, "wt", encoding="utf-8") as out:
@@ -147,6 +156,10 @@ def _parse(doc: Any) -> BaselineFile:
         _test_id(t, "files"): [_text(p, "files") for p in _items(paths, "files")]
         for t, paths in _mapping(doc.get("files", {}), "files").items()
     }
+    import_time = {
+        _text(m, "import_time"): [_index(i, blocks, f"import_time[{m[:60]!r}]") for i in idx]
+        for m, idx in _mapping(doc.get("import_time", {}), "import_time").items()
+    }
     env = doc["environment"]
     return BaselineFile(
         commit=_commit(_mapping(doc["commit"], "commit")),
@@ -165,6 +178,7 @@ def _parse(doc: Any) -> BaselineFile:
         results=results,
         coverage=coverage,
         files=files,
+        import_time=import_time,
     )
 
 

@@ -262,14 +262,12 @@ class RunUpload:
         results: list[TestResult],
         coverage: Mapping[str, Iterable[Block]] | None = None,
         file_reads: Mapping[str, Iterable[str]] | None = None,
+        import_time: Mapping[str, Iterable[Block]] | None = None,
     ) -> bool:
         """Send the next batch until it is acknowledged; False when the server had it already."""
         seq = self.batches + 1
-        doc = self.client.call(
-            "POST",
-            f"/uploads/{quote(self.key)}/batches/{seq}",
-            body=batch_body(results, coverage, file_reads),
-        )
+        body = batch_body(results, coverage, file_reads, import_time)
+        doc = self.client.call("POST", f"/uploads/{quote(self.key)}/batches/{seq}", body=body)
         self.batches, self.results = seq, self.results + len(results)
         if doc.get("duplicate"):
             self.duplicates += 1
@@ -290,13 +288,19 @@ def batch_body(
     results: list[TestResult],
     coverage: Mapping[str, Iterable[Block]] | None = None,
     file_reads: Mapping[str, Iterable[str]] | None = None,
+    import_time: Mapping[str, Iterable[Block]] | None = None,
 ) -> dict[str, Any]:
-    """A batch as the server takes it: each block listed once, tests pointing at them."""
+    """A batch as the server takes it: each block listed once, tests (and modules imported)
+    pointing at them."""
     index: dict[Block, int] = {}
-    tests = {
-        test_id: [index.setdefault(b, len(index)) for b in blocks]
-        for test_id, blocks in (coverage or {}).items()
-    }
+
+    def point(entries: Mapping[str, Iterable[Block]] | None) -> dict[str, list[int]]:
+        return {
+            name: [index.setdefault(b, len(index)) for b in blocks]
+            for name, blocks in (entries or {}).items()
+        }
+
+    tests, modules = point(coverage), point(import_time)
     return {
         "results": [
             {
@@ -313,6 +317,7 @@ def batch_body(
         "blocks": [[b.path, b.name, b.checksum] for b in index],
         "coverage": tests,
         "file_reads": {t: list(paths) for t, paths in (file_reads or {}).items()},
+        "import_time": modules,
     }
 
 

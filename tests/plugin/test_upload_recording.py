@@ -81,9 +81,10 @@ def comparable(root: Path, run_id: int) -> tuple[object, ...]:
         )
         blocks = {tc.test_id: tc.blocks for tc in reads.run_coverage(conn, run_id)}
         files = reads.run_file_reads(conn, run_id)
+        imported = reads.run_import_coverage(conn, run_id)
     commit = (run.commit.sha, run.commit.branch, run.commit.dirty, run.commit.subject)
     shape = (run.status, run.source, run.counts, run.exit_status, run.has_coverage)
-    return results, blocks, files, commit, run.environment, shape
+    return results, blocks, files, imported, commit, run.environment, shape
 
 
 def test_an_uploaded_run_equals_a_local_recording(

@@ -35,7 +35,8 @@ class BaselineService:
             results = reads.run_results(conn, run.id)
             coverage = {tc.test_id: tc.blocks for tc in reads.run_coverage(conn, run.id)}
             files = reads.run_file_reads(conn, run.id)
-        write_baseline(path, run, results, coverage, files)
+            import_time = reads.run_import_coverage(conn, run.id)
+        write_baseline(path, run, results, coverage, files, import_time)
         return run
 
     def import_file(self, path: Path) -> tuple[Run, bool]:
@@ -61,6 +62,7 @@ class BaselineService:
                 writes.insert_results(conn, existing, repo_id, data.results)
                 writes.insert_coverage(conn, existing, repo_id, data.coverage)
                 writes.insert_file_reads(conn, existing, repo_id, data.files)
+                writes.insert_import_coverage(conn, existing, repo_id, data.import_time)
                 writes.finish_run(conn, existing, RunStatus.COMPLETE, finished_at=data.finished_at)
                 new = True
             else:

@@ -102,6 +102,12 @@ class RunService:
             if file_reads:
                 writes.insert_file_reads(conn, run_id, repo_id, file_reads)
 
+    def add_import_time(self, run_id: int, modules: Mapping[str, Iterable[Block]]) -> None:
+        """Store what ran while each project module was imported before the run's first test."""
+        with self.ws.store.write() as conn:
+            repo_id = writes.ensure_repository(conn, self.ws.repository, None)
+            writes.insert_import_coverage(conn, run_id, repo_id, modules)
+
     def finish_run(self, run_id: int, exit_status: int | None, *, complete: bool) -> None:
         status = RunStatus.COMPLETE if complete else RunStatus.INCOMPLETE
         with self.ws.store.write() as conn:

@@ -72,6 +72,7 @@ class SelectionService:
             wanted = changed_paths(change)
             coverage = {tc.test_id: tc.blocks for tc in reads.run_coverage(conn, run.id, wanted)}
             sizes = reads.coverage_sizes(conn, run.id)
+            import_time = reads.run_import_coverage(conn, run.id, wanted)
             files = reads.run_file_reads(conn, run.id)
             failures, taken = reads.recent_outcomes(conn, self.ws.repository)
             ranker = self._ranker(conn) if learned else None
@@ -85,6 +86,7 @@ class SelectionService:
             paths={r.test_id: r.path for r in finals},
             files=files,
             coverage_sizes=sizes,
+            import_time=import_time,
         )
         current = {
             new: _current_blocks(root / new)
@@ -92,7 +94,7 @@ class SelectionService:
                 f.path for f in change.files if (f.old_path or f.path) in python_paths(change)
             }
         }
-        importers = self._importers(import_paths(baseline, change), change)
+        importers = self._importers(import_paths(baseline, change, current), change)
         plan = plan_selection(
             baseline,
             change,

@@ -100,9 +100,11 @@ class UploadService:
         results: Iterable[TestResult],
         coverage: Mapping[str, Iterable[Block]] | None = None,
         file_reads: Mapping[str, Iterable[str]] | None = None,
+        import_time: Mapping[str, Iterable[Block]] | None = None,
     ) -> BatchReceipt:
-        """Store batch ``seq`` of the upload (results, their coverage and file reads) in one
-        transaction with its claim; a batch stored before is acknowledged, not stored again."""
+        """Store batch ``seq`` of the upload (results, their coverage and file reads, what ran
+        while modules were imported) in one transaction with its claim; a batch stored before
+        is acknowledged, not stored again."""
         batch = list(results)
         with self.ws.store.write() as conn:
             run_id, status, repo_id = self._find(conn, key)
@@ -118,6 +120,8 @@ class UploadService:
                 writes.insert_coverage(conn, run_id, repo_id, coverage)
             if file_reads:
                 writes.insert_file_reads(conn, run_id, repo_id, file_reads)
+            if import_time:
+                writes.insert_import_coverage(conn, run_id, repo_id, import_time)
         return BatchReceipt(key, run_id, seq, len(batch), duplicate=False)
 
     def finish(

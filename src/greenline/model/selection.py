@@ -37,6 +37,7 @@ class ReasonKind(enum.StrEnum):
     REMOVED_BLOCK = "removed-block"
     NO_COVERAGE = "no-coverage"
     IMPORTS_CHANGED_FILE = "imports-changed-file"
+    IMPORT_TIME = "import-time"
     ALWAYS_RUN = "always-run"
     READS_CHANGED_FILE = "reads-changed-file"
     FAILED_LAST_TIME = "failed-last-time"

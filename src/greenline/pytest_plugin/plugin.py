@@ -134,6 +134,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
+    """Recording starts before conftest files load: what runs while the project's modules are
+    imported is part of what the tests depend on."""
+    if getattr(early_config.known_args_namespace, "greenline_record", False):
+        from greenline.pytest_plugin.recorder import start_import_recording
+
+        start_import_recording(early_config)
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(

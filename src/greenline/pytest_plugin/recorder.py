@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from greenline.config import load_settings, mask_args, mask_url
+from greenline.config import Settings, load_settings, mask_args, mask_url
 from greenline.errors import GreenlineError
 from greenline.ids import clip_message, test_id_problem
 from greenline.model import Outcome, Phase
@@ -19,32 +19,61 @@ from greenline.pytest_plugin.writer import StoreWriter
 from greenline.tracing import CoverageCollector
 from greenline.tracing.environment import read_environment
 from greenline.tracing.files import FileReadTracker
+from greenline.tracing.imports import ImportTimeRecorder
 from greenline.vcs import find_root
 
 FLUSH_RESULTS = 500
 FLUSH_SECONDS = 2.0
 MESSAGE_CHARS = 1000
 SITES_ATTR = "greenline_sites"
+IMPORT_TIME_KEY = "greenline_import_time"
 FILES_ATTR = "greenline_files"
 #: pytest exit codes after which every collected test had its chance to run.
 FINISHED_EXIT_CODES = frozenset({0, 1, 5})
 
 
-def register_recorder(config: pytest.Config) -> None:
-    """Wire the recorder into this pytest process (xdist workers only trace)."""
+@dataclass
+class _Tracing:
+    """What recording set up before conftest files loaded, for ``register_recorder``."""
+
+    root: Path
+    in_git: bool
+    settings: Settings
+    collector: CoverageCollector
+    imports: ImportTimeRecorder
+
+
+TRACING_KEY = pytest.StashKey[_Tracing]()
+
+
+def start_import_recording(config: pytest.Config) -> None:
+    """Open the tracer and start filing what runs per module imported (before conftest files
+    load, from ``pytest_load_initial_conftests``)."""
+    options = config.known_args_namespace
     git_root = find_root(config.rootpath)
     root = git_root or config.rootpath
-    server = config.getoption("greenline_server")
     try:
-        flags = {"database_url": config.getoption("greenline_db")}
+        flags = {"database_url": getattr(options, "greenline_db", None)}
         settings = load_settings(root, os.environ, flags)
-        if server:
-            check_server_options(config)
+        if getattr(options, "greenline_server", None):
+            check_server_options(flags["database_url"])
         collector = CoverageCollector(
-            root, settings.coverage_exclude, config.getoption("greenline_tracer")
+            root, settings.coverage_exclude, getattr(options, "greenline_tracer", None)
         )
     except GreenlineError as exc:
         raise pytest.UsageError(f"greenline: {exc}") from None
+    imports = ImportTimeRecorder(collector.tracer, collector.site_of, collector.project_path)
+    config.stash[TRACING_KEY] = _Tracing(root, git_root is not None, settings, collector, imports)
+    imports.start()
+
+
+def register_recorder(config: pytest.Config) -> None:
+    """Wire the recorder into this pytest process (xdist workers only trace)."""
+    if TRACING_KEY not in config.stash:
+        start_import_recording(config)
+    tracing = config.stash[TRACING_KEY]
+    root, settings, collector = tracing.root, tracing.settings, tracing.collector
+    server = config.getoption("greenline_server")
     if not hasattr(config, "workerinput"):
         cache = getattr(config, "cache", None)  # pytest's cache dir, unless -p no:cacheprovider
         start = {
@@ -61,16 +90,17 @@ def register_recorder(config: pytest.Config) -> None:
         recording = RecordingPlugin(config, StoreWriter(start), root, collector.tracer.name)
         where = f"the server at {server}" if server else settings.database_url
         recording.display_url = mask_url(where)
-        recording.in_git = git_root is not None
+        recording.in_git = tracing.in_git
         config.pluginmanager.register(recording, "greenline-recording")
     files = FileReadTracker(root)
     files.start()
-    config.pluginmanager.register(CoveragePlugin(collector, files), "greenline-coverage")
+    plugin = CoveragePlugin(collector, files, tracing.imports)
+    config.pluginmanager.register(plugin, "greenline-coverage")
 
 
-def check_server_options(config: pytest.Config) -> None:
+def check_server_options(db: object) -> None:
     """--greenline-server needs a token, and is the store: --greenline-db cannot be given too."""
-    if config.getoption("greenline_db"):
+    if db:
         raise GreenlineError(
             "--greenline-db and --greenline-server both name where runs go",
             hint="give one: the server keeps its own store",
@@ -91,10 +121,23 @@ class CoveragePlugin:
     A fixture of wider scope runs once, for the first test that needs it; every test that
     requests it is also linked to its function, so a change to the fixture reaches them all."""
 
-    def __init__(self, collector: CoverageCollector, files: FileReadTracker) -> None:
+    def __init__(
+        self, collector: CoverageCollector, files: FileReadTracker, imports: ImportTimeRecorder
+    ) -> None:
         self.collector = collector
         self.files = files
+        self.imports = imports
+        #: what ran per module imported before the first test (see tracing.imports)
+        self.import_time: dict[str, list[list[Any]]] = {}
         self.fixture_sites: dict[str, set[tuple[str, int]]] = {}
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> None:
+        """Collection is over: what ran per module imported so far is complete."""
+        self.import_time = self.imports.stop()
+        workeroutput = getattr(session.config, "workeroutput", None)
+        if workeroutput is not None:  # an xdist worker: the controller stores it
+            workeroutput[IMPORT_TIME_KEY] = self.import_time
 
     def pytest_fixture_setup(self, fixturedef: pytest.FixtureDef[Any]) -> None:
         code = getattr(getattr(fixturedef, "func", None), "__code__", None)
@@ -136,6 +179,7 @@ class CoveragePlugin:
         self.files.resume()
 
     def pytest_unconfigure(self) -> None:
+        self.imports.stop()
         self.collector.close()
         self.files.close()
 
@@ -226,6 +270,8 @@ class RecordingPlugin:
         self.paths: dict[str, str] = {}
         self.unrecordable: list[str] = []  # why each test id that cannot be stored was left out
         self.last_flush = time.monotonic()
+        #: what ran per module imported, from each xdist worker
+        self.import_time: dict[str, set[tuple[str, int]]] = {}
 
     def pytest_report_header(self) -> str:
         where = "" if self.in_git else " (not a git repository: no commit info)"
@@ -318,9 +364,24 @@ class RecordingPlugin:
             self.writer.send_batch(self.results, self.sites, self.files)
         self.results, self.sites, self.files = [], {}, {}
 
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        """An xdist worker finished: keep what ran while it imported the project."""
+        self._merge_import_time(getattr(node, "workeroutput", {}).get(IMPORT_TIME_KEY))
+
+    def _merge_import_time(self, modules: dict[str, list[list[Any]]] | None) -> None:
+        for module, sites in (modules or {}).items():
+            self.import_time.setdefault(module, set()).update((p, int(n)) for p, n in sites)
+
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, exitstatus: int) -> None:
         self._flush()
+        coverage = self.config.pluginmanager.get_plugin("greenline-coverage")
+        self._merge_import_time(getattr(coverage, "import_time", None))
+        if self.import_time:
+            self.writer.send_import_time(
+                {m: [list(s) for s in sorted(sites)] for m, sites in self.import_time.items()}
+            )
         self.writer.finish(int(exitstatus), complete=int(exitstatus) in FINISHED_EXIT_CODES)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:

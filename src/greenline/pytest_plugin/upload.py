@@ -17,10 +17,11 @@ import queue
 import socket
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from greenline.pytest_plugin.writer import decode_batch
+from greenline.pytest_plugin.writer import decode_batch, decode_import_time
 
 #: the most results one request carries: pytest's batches that queued up while one was being
 #: sent go together in the next
@@ -117,12 +118,14 @@ class UploadChild:
                 message = self._next(inbox)
                 if message is None or message.get("type") == "finish":
                     return message, failure
-                if message.get("type") != "batch" or failure is not None:
+                if message.get("type") not in SENT or failure is not None:
                     continue
-                results, coverage, files = self._gather(message, inbox, mapper)
+                batch = self._gather(message, inbox, mapper)
                 try:
-                    upload.send(results, coverage, files)
-                    self.stored += len(results)
+                    upload.send(
+                        batch.results, batch.coverage, batch.files, import_time=batch.import_time
+                    )
+                    self.stored += len(batch.results)
                 except GreenlineError as exc:
                     failure = exc
         finally:
@@ -135,11 +138,11 @@ class UploadChild:
 
     def _gather(
         self, first: dict[str, Any], inbox: queue.Queue[dict[str, Any] | None], mapper: Any
-    ) -> tuple[list[Any], dict[str, Any], dict[str, list[str]]]:
-        """The batch ``first`` and the ones queued behind it, up to UPLOAD_RESULTS results."""
-        results, coverage, files = decode_batch(first, mapper)
-        merged_files: dict[str, list[str]] = {t: list(p) for t, p in files.items()}
-        while len(results) < UPLOAD_RESULTS:
+    ) -> _Batch:
+        """The message ``first`` and the ones queued behind it, up to UPLOAD_RESULTS results."""
+        batch = _Batch()
+        batch.add(first, mapper)
+        while len(batch.results) < UPLOAD_RESULTS:
             try:
                 message = inbox.get_nowait()
             except queue.Empty:
@@ -147,13 +150,34 @@ class UploadChild:
             if message is None:
                 inbox.put(None)  # the end of input: the next read sees it again
                 break
-            if message.get("type") != "batch":
+            if message.get("type") not in SENT:
                 self._held = message
                 break
-            more, more_coverage, more_files = decode_batch(message, mapper)
-            results += more
-            for test_id, blocks in more_coverage.items():  # a rerun's attempts: every block
-                coverage[test_id] = coverage.get(test_id, frozenset()) | blocks
-            for test_id, paths in more_files.items():
-                merged_files.setdefault(test_id, []).extend(paths)
-        return results, coverage, merged_files
+            batch.add(message, mapper)
+        return batch
+
+
+#: the messages whose contents go to the server
+SENT = ("batch", "import_time")
+
+
+@dataclass
+class _Batch:
+    """pytest's messages merged into one request."""
+
+    results: list[Any] = field(default_factory=list)
+    coverage: dict[str, frozenset[Any]] = field(default_factory=dict)
+    files: dict[str, list[str]] = field(default_factory=dict)
+    import_time: dict[str, frozenset[Any]] = field(default_factory=dict)
+
+    def add(self, message: dict[str, Any], mapper: Any) -> None:
+        if message.get("type") == "import_time":
+            for module, blocks in decode_import_time(message, mapper).items():
+                self.import_time[module] = self.import_time.get(module, frozenset()) | blocks
+            return
+        results, coverage, files = decode_batch(message, mapper)
+        self.results += results
+        for test_id, blocks in coverage.items():  # a rerun's attempts: every block
+            self.coverage[test_id] = self.coverage.get(test_id, frozenset()) | blocks
+        for test_id, paths in files.items():
+            self.files.setdefault(test_id, []).extend(paths)

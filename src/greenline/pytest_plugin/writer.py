@@ -6,9 +6,10 @@ dies (even ``kill -9``) the writer sees its input end without a ``finish`` and l
 ``incomplete``.
 
 Protocol, JSON lines. pytest -> writer: ``start`` (once), ``batch`` (results and code sites),
-``finish``. writer -> pytest: ``ready`` (with the run id) or ``error`` (the user's to fix: a
-bad URL, a newer schema) or ``trouble`` (greenline's own: a store locked by another writer, a
-bug); then ``done`` or either failure. Only an ``error`` before ``ready`` stops the session.
+``import_time`` (code sites per module imported before the first test), ``finish``. writer ->
+pytest: ``ready`` (with the run id) or ``error`` (the user's to fix: a bad URL, a newer schema)
+or ``trouble`` (greenline's own: a store locked by another writer, a bug); then ``done`` or
+either failure. Only an ``error`` before ``ready`` stops the session.
 This module imports only the standard library at the top, because pytest imports it.
 """
 
@@ -106,6 +107,10 @@ class StoreWriter:
         files: dict[str, list[str]],
     ) -> None:
         self._send({"type": "batch", "results": results, "sites": sites, "files": files})
+
+    def send_import_time(self, modules: dict[str, list[list[Any]]]) -> None:
+        """What ran per project module imported before the first test."""
+        self._send({"type": "import_time", "modules": modules})
 
     def finish(self, exit_status: int, complete: bool) -> None:
         """Tell the writer the session ended, and wait until everything is stored."""
@@ -220,10 +225,14 @@ class _Child:
                 continue
             if message.get("type") == "finish":
                 return message, failure
-            if message.get("type") != "batch" or failure is not None:
+            kind = message.get("type")
+            if kind not in ("batch", "import_time") or failure is not None:
                 continue  # after a failure, keep reading so pytest is never blocked
             try:
-                self._store(message, gl, run_id, mapper)
+                if kind == "import_time":
+                    gl.runs.add_import_time(run_id, decode_import_time(message, mapper))
+                else:
+                    self._store(message, gl, run_id, mapper)
             except GreenlineError as exc:
                 failure = exc
         return None, failure
@@ -256,6 +265,14 @@ def decode_batch(message: dict[str, Any], mapper: Any) -> tuple[list[Any], dict[
         for test_id, sites in message["sites"].items()
     }
     return results, coverage, message.get("files") or {}
+
+
+def decode_import_time(message: dict[str, Any], mapper: Any) -> dict[str, Any]:
+    """An ``import_time`` message as the blocks that ran per module imported."""
+    return {
+        module: mapper.blocks_of(((p, n) for p, n in sites), with_modules=False)
+        for module, sites in message["modules"].items()
+    }
 
 
 def _quietly(step: Callable[..., object], *args: Any, **kwargs: Any) -> None:

@@ -10,8 +10,13 @@ a Reason on the tests it selects:
 - a new test file the baseline never ran runs whole.
 - a changed Python file that no recorded test ran (module-level code only, a package's
   ``__init__.py``): the tests whose files import it, directly or through project modules.
+- a block that ran while a module was imported, before the first test (a registry or a table
+  built at import), changed: the tests whose files are or import that module, directly or
+  through project modules, or through a conftest.py above them (``import-time``).
 A changed conftest.py, a different environment, or an uncovered change without an import graph
-means selection cannot be trusted: everything runs.
+means selection cannot be trusted: everything runs; so does an import-time change that cannot be
+narrowed down (code run during collection outside any module's import, or a module no test file
+reaches).
 """
 
 from __future__ import annotations
@@ -35,6 +40,8 @@ from greenline.model import (
 from greenline.selection.ranking import History, Model, features, heuristic
 
 TEST_FILE_PATTERNS = ("test_*.py", "*_test.py")
+#: The import-time "module" of code that ran during collection outside any module's import.
+COLLECTION = "<collection>"
 #: Blocks as they are now: (name, checksum) pairs per file; None for a deleted or unparsable file.
 CurrentBlocks = Mapping[str, frozenset[tuple[str, str]] | None]
 #: For a changed file: every project file that imports it, mapped to the file it imports on the
@@ -60,6 +67,9 @@ class Baseline:
     paths: Mapping[str, str | None]
     files: Mapping[str, frozenset[str]] = field(default_factory=dict)
     coverage_sizes: Mapping[str, int] | None = None
+    #: what ran while each module was imported before the first test (module path -> blocks;
+    #: like ``coverage``, possibly only the blocks in the change's files)
+    import_time: Mapping[str, frozenset[Block]] = field(default_factory=dict)
 
     def has_coverage(self, test_id: str) -> bool:
         if self.coverage_sizes is not None:
@@ -107,14 +117,37 @@ def uncovered_changes(baseline: Baseline, change: Change) -> list[str]:
     return out
 
 
-def import_paths(baseline: Baseline, change: Change) -> list[str]:
-    """The changed Python files whose importers ``plan_selection`` needs: the ones no test ran
-    (``uncovered_changes``) and, when the baseline skipped tests, every changed one (a skipped
-    test runs when a file its test file imports changed)."""
+def import_paths(
+    baseline: Baseline, change: Change, current: CurrentBlocks | None = None
+) -> list[str]:
+    """The Python files whose importers ``plan_selection`` needs: the changed ones no test ran
+    (``uncovered_changes``), when the baseline skipped tests every changed one (a skipped test
+    runs when a file its test file imports changed), and the modules whose import ran a block
+    that changed (given ``current``)."""
     paths = uncovered_changes(baseline, change)
     if any(_skipped_unseen(baseline, t, o) for t, o in baseline.outcomes.items()):
         paths += sorted(changed_paths(change) - set(paths))
+    if current is not None:
+        stale = stale_import_modules(baseline, change, current)
+        paths += sorted(set(stale) - set(paths) - {COLLECTION})
     return paths
+
+
+def stale_import_modules(
+    baseline: Baseline, change: Change, current: CurrentBlocks
+) -> dict[str, list[Reason]]:
+    """The modules whose import ran a block that changed or went away, with what changed."""
+    renamed = {f.old_path: f.path for f in change.files if f.old_path}
+    stale_paths = python_paths(change)
+    out: dict[str, list[Reason]] = {}
+    for module, blocks in baseline.import_time.items():
+        for block in sorted(blocks, key=lambda b: (b.path, b.name)):
+            if block.path not in stale_paths:
+                continue
+            verdict = _judge(block, current.get(renamed.get(block.path, block.path)))
+            if verdict is not None:
+                out.setdefault(module, []).append(verdict)
+    return out
 
 
 def _skipped_unseen(baseline: Baseline, test_id: str, outcome: Outcome) -> bool:
@@ -159,10 +192,12 @@ def plan_selection(
     Tests matching an ``always_run`` pattern are always selected. Tests are ranked by ``model``
     (a name and a learned model) when given, else by the heuristic, with ``history``'s recent
     failure rates among the features."""
-    fallback = _distrust(baseline, change, environment, importers)
+    reasons: dict[str, list[Reason]] = defaultdict(list)
+    fallback = _distrust(baseline, change, environment, importers) or _import_time_tests(
+        baseline, change, current, importers, reasons
+    )
     if fallback is not None:
         return _full_suite(baseline, fallback)
-    reasons: dict[str, list[Reason]] = defaultdict(list)
     stale = _stale_blocks(baseline, change, current, reasons)
     _changed_data(baseline, change, reasons)
     _importing_tests(baseline, uncovered_changes(baseline, change), importers or {}, reasons)
@@ -213,6 +248,64 @@ def _distrust(
         if importers is None or path not in importers:
             return Reason(
                 ReasonKind.FULL_SUITE, f"{path} is not in any test's coverage (no import graph)"
+            )
+    return None
+
+
+def _import_time_tests(
+    baseline: Baseline,
+    change: Change,
+    current: CurrentBlocks,
+    importers: Importers | None,
+    reasons: dict[str, list[Reason]],
+) -> Reason | None:
+    """Adds ``import-time`` reasons to the tests that depend on a module whose import ran a
+    changed block; returns why everything must run instead, when that cannot be narrowed."""
+    stale = stale_import_modules(baseline, change, current)
+    if not stale:
+        return None
+    if COLLECTION in stale:
+        what = stale[COLLECTION][0].detail
+        return Reason(
+            ReasonKind.IMPORT_TIME,
+            f"{what} ran while tests were collected, outside any module's import: "
+            "every test may depend on it",
+        )
+    by_file: dict[str, list[str]] = defaultdict(list)
+    for test_id, path in baseline.paths.items():
+        if path:
+            by_file[path].append(test_id)
+    for module, changed in sorted(stale.items()):
+        if importers is None or module not in importers:
+            return Reason(
+                ReasonKind.IMPORT_TIME,
+                f"{changed[0].detail} ran while {module} was imported (no import graph)",
+            )
+        what = changed[0].detail + (f" and {len(changed) - 1} more" if len(changed) > 1 else "")
+        reached = {module: module, **importers[module]}
+        found = False
+        for importer, step in sorted(reached.items()):
+            through = f" through {step}" if step not in (module, importer) else ""
+            if importer.rsplit("/", 1)[-1] == "conftest.py":  # serves every test below it
+                folder = importer.rsplit("/", 1)[0] + "/" if "/" in importer else ""
+                files = {
+                    f: f"{importer} imports it{through}" for f in by_file if f.startswith(folder)
+                }
+            elif importer in by_file:
+                link = "" if importer == module else f"{importer} imports it{through}"
+                files = {importer: link}
+            else:
+                continue
+            for test_file, link in files.items():
+                detail = f"{what} ran while {module} was imported" + (f"; {link}" if link else "")
+                for test_id in by_file[test_file]:
+                    reasons[test_id].append(Reason(ReasonKind.IMPORT_TIME, detail))
+                found = True
+        if not found:
+            return Reason(
+                ReasonKind.IMPORT_TIME,
+                f"{what} ran while {module} was imported, and no test file imports it: "
+                "every test may depend on it",
             )
     return None
 

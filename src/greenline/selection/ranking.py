@@ -121,7 +121,8 @@ def features(
         float(change_size),
         float(ReasonKind.FAILED_LAST_TIME in kinds),
         float(ReasonKind.NO_COVERAGE in kinds),
-        float(ReasonKind.IMPORTS_CHANGED_FILE in kinds),
+        # a dependency through imports, seen statically or while the module was imported
+        float(bool(kinds & {ReasonKind.IMPORTS_CHANGED_FILE, ReasonKind.IMPORT_TIME})),
         float(ReasonKind.READS_CHANGED_FILE in kinds),
         history.failure_rate(test_id),
         float(history.runs.get(test_id, 0)),

@@ -31,6 +31,7 @@ from greenline.store.schema import (
     environments,
     file_reads,
     flaky_scans,
+    import_coverage,
     merge_queues,
     quarantine,
     rankers,
@@ -429,6 +430,31 @@ def run_coverage(
     for test_id, path, name, checksum in conn.execute(query):
         acc[test_id].add(Block(path, name, checksum))
     return [TestCoverage(t, frozenset(b)) for t, b in sorted(acc.items())]
+
+
+def run_import_coverage(
+    conn: Connection, run_id: int, paths: Collection[str] | None = None
+) -> dict[str, frozenset[Block]]:
+    """What ran while each module was imported before the run's first test, per importing
+    module (only blocks in ``paths``, when given)."""
+    query = (
+        select(
+            import_coverage.c.module_path,
+            source_blocks.c.path,
+            source_blocks.c.name,
+            source_blocks.c.checksum,
+        )
+        .join(source_blocks, import_coverage.c.block_id == source_blocks.c.id)
+        .where(import_coverage.c.run_id == run_id)
+    )
+    if paths is not None:
+        if not paths:
+            return {}
+        query = query.where(source_blocks.c.path.in_(sorted(paths)))
+    acc: dict[str, set[Block]] = defaultdict(set)
+    for module, path, name, checksum in conn.execute(query):
+        acc[module].add(Block(path, name, checksum))
+    return {module: frozenset(blocks) for module, blocks in sorted(acc.items())}
 
 
 def coverage_sizes(conn: Connection, run_id: int) -> dict[str, int]:

@@ -124,6 +124,17 @@ coverage = Table(
     Index("ix_coverage_block", "block_id"),
 )
 
+#: What ran while each project module was imported before the run's first test (per importing
+#: module's path; ``<collection>`` for code run outside any module's import).
+import_coverage = Table(
+    "import_coverage",
+    metadata,
+    Column("run_id", ForeignKey("runs.id"), primary_key=True),
+    Column("module_path", Text, primary_key=True),
+    Column("block_id", ForeignKey("source_blocks.id"), primary_key=True),
+    Index("ix_import_coverage_block", "block_id"),
+)
+
 file_reads = Table(
     "file_reads",
     metadata,

@@ -20,6 +20,7 @@ from greenline.store.schema import (
     environments,
     file_reads,
     flaky_scans,
+    import_coverage,
     merge_queues,
     quarantine,
     rankers,
@@ -265,6 +266,29 @@ def _insert_coverage_rows(conn: Connection, rows: list[tuple[int, int, int]]) ->
             _insert_ignoring_conflicts(
                 conn, coverage, [dict(zip(keys, r, strict=True)) for r in chunk]
             )
+
+
+def insert_import_coverage(
+    conn: Connection, run_id: int, repo_id: int, modules: Mapping[str, Iterable[Block]]
+) -> None:
+    """Store what ran while each module was imported before the run's first test."""
+    unique = {b for blocks in modules.values() for b in blocks}
+    if not unique:
+        return
+    block_rows = [
+        {"repository_id": repo_id, "path": b.path, "name": b.name, "checksum": b.checksum}
+        for b in sorted(unique, key=_key)
+    ]
+    block_ids = ensure_keyed(
+        conn, source_blocks, ["repository_id", "path", "name", "checksum"], block_rows
+    )
+    rows = [
+        {"run_id": run_id, "module_path": module, "block_id": block_ids[(repo_id, *_key(b))]}
+        for module, blocks in modules.items()
+        for b in set(blocks)
+    ]
+    for chunk in _chunks(rows):
+        _insert_ignoring_conflicts(conn, import_coverage, list(chunk))
 
 
 def insert_file_reads(

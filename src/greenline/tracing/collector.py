@@ -55,9 +55,18 @@ class CoverageCollector:
         cached = self._sites.get(id(code))
         if cached is None:
             relative = self._relative(code.co_filename)
-            site = (relative, code.co_firstlineno) if relative is not None else None
+            # a module's own code is its module block, even when a function starts on line 1
+            line = 0 if code.co_name == "<module>" else code.co_firstlineno
+            site = (relative, line) if relative is not None else None
             cached = self._sites[id(code)] = (code, site)
         return cached[1]
+
+    def project_path(self, filename: str | None) -> str | None:
+        """``filename`` relative to the repository, if it is one of the project's Python files
+        (not installed code, not excluded)."""
+        if not filename or any(f in filename for f in FOREIGN_FRAGMENTS):
+            return None
+        return self._relative(filename)
 
     def _relative(self, filename: str) -> str | None:
         prefix = next((p for p in self._prefixes if filename.startswith(p)), None)
@@ -81,13 +90,17 @@ class BlockMapper:
         self.cache = cache
         self._files: dict[str, FileBlocks | None] = {}
 
-    def blocks_of(self, sites: Iterable[CodeSite]) -> frozenset[Block]:
+    def blocks_of(
+        self, sites: Iterable[CodeSite], *, with_modules: bool = True
+    ) -> frozenset[Block]:
+        """The blocks the sites start in, and (``with_modules``) their files' module blocks."""
         blocks: set[Block] = set()
         for path, line in sites:
             file_blocks = self.file_blocks(path)
             if file_blocks is not None:
                 blocks.add(file_blocks.block_at(line))
-                blocks.add(file_blocks.module)
+                if with_modules:
+                    blocks.add(file_blocks.module)
         return frozenset(blocks)
 
     def file_blocks(self, path: str) -> FileBlocks | None:

@@ -86,12 +86,14 @@ Checksum = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
 class BatchIn(BaseModel):
     """Results, and for each test the code blocks it ran (indexes into ``blocks``, each block
-    ``[path, qualified name, checksum]``) and the non-Python files it read."""
+    ``[path, qualified name, checksum]``) and the non-Python files it read; ``import_time``:
+    for each project module imported before the first test, the blocks that ran meanwhile."""
 
     results: Annotated[list[ResultIn], Field(max_length=MAX_BATCH_RESULTS)]
     blocks: list[tuple[Text, Text, Checksum]] = []
     coverage: dict[str, list[Annotated[int, Field(ge=0)]]] = {}
     file_reads: dict[str, list[Text]] = {}
+    import_time: dict[str, list[Annotated[int, Field(ge=0)]]] = {}
 
 
 class FinishIn(BaseModel):
@@ -247,8 +249,18 @@ async def add_batch(
 
     def store() -> dict[str, Any]:
         body = parse(BatchIn, raw, _is_gzipped(request))
-        results, coverage = _decode(body)
-        receipt = gl.uploads.add_batch(key, seq, results, coverage, body.file_reads)
+        blocks = [Block(path, name, checksum) for path, name, checksum in body.blocks]
+        receipt = gl.uploads.add_batch(
+            key,
+            seq,
+            [
+                TestResult(r.test_id, r.outcome, r.duration, r.phase, r.message, r.attempt, r.path)
+                for r in body.results
+            ],
+            _pointed(blocks, body.coverage, "coverage"),
+            body.file_reads,
+            _pointed(blocks, body.import_time, "import_time"),
+        )
         return views.batch_receipt_document(receipt)
 
     doc = await run_in_threadpool(store)
@@ -256,21 +268,19 @@ async def add_batch(
     return doc
 
 
-def _decode(body: BatchIn) -> tuple[list[TestResult], dict[str, list[Block]]]:
-    results = [
-        TestResult(r.test_id, r.outcome, r.duration, r.phase, r.message, r.attempt, r.path)
-        for r in body.results
-    ]
-    blocks = [Block(path, name, checksum) for path, name, checksum in body.blocks]
-    coverage: dict[str, list[Block]] = {}
-    for test_id, indexes in body.coverage.items():
-        if any(i >= len(blocks) for i in indexes):
+def _pointed(
+    blocks: list[Block], indexes: dict[str, list[int]], field: str
+) -> dict[str, list[Block]]:
+    """Each entry's blocks, from its indexes into the batch's blocks."""
+    out: dict[str, list[Block]] = {}
+    for name, where in indexes.items():
+        if any(i >= len(blocks) for i in where):
             raise UsageError(
-                f"body.coverage.{test_id[:200]}: a block index past the {len(blocks)} blocks",
+                f"body.{field}.{name[:200]}: a block index past the {len(blocks)} blocks",
                 hint="each index points into the batch's blocks",
             )
-        coverage[test_id] = [blocks[i] for i in indexes]
-    return results, coverage
+        out[name] = [blocks[i] for i in where]
+    return out
 
 
 @router.post("/uploads/{key}/finish", openapi_extra=_body_schema(FinishIn))
