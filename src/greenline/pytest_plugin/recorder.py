@@ -17,6 +17,7 @@ from greenline.ids import clip_message, test_id_problem
 from greenline.model import Outcome, Phase
 from greenline.pytest_plugin.writer import StoreWriter
 from greenline.tracing import CoverageCollector
+from greenline.tracing.children import SubprocessTracker, stop_in_this_process
 from greenline.tracing.environment import read_environment
 from greenline.tracing.files import FileReadTracker
 from greenline.tracing.imports import ImportTimeRecorder
@@ -27,6 +28,7 @@ FLUSH_SECONDS = 2.0
 MESSAGE_CHARS = 1000
 SITES_ATTR = "greenline_sites"
 IMPORT_TIME_KEY = "greenline_import_time"
+CHILDREN_KEY = "greenline_children"
 FILES_ATTR = "greenline_files"
 #: pytest exit codes after which every collected test had its chance to run.
 FINISHED_EXIT_CODES = frozenset({0, 1, 5})
@@ -50,6 +52,7 @@ def start_import_recording(config: pytest.Config) -> None:
     """Open the tracer and start filing what runs per module imported (before conftest files
     load, from ``pytest_load_initial_conftests``)."""
     options = config.known_args_namespace
+    stop_in_this_process()  # a pytest started by a recorded test: this session traces itself
     git_root = find_root(config.rootpath)
     root = git_root or config.rootpath
     try:
@@ -94,7 +97,8 @@ def register_recorder(config: pytest.Config) -> None:
         config.pluginmanager.register(recording, "greenline-recording")
     files = FileReadTracker(root)
     files.start()
-    plugin = CoveragePlugin(collector, files, tracing.imports)
+    children = SubprocessTracker(root, collector.tracer.name, collector.is_recorded)
+    plugin = CoveragePlugin(collector, files, tracing.imports, children)
     config.pluginmanager.register(plugin, "greenline-coverage")
 
 
@@ -122,11 +126,18 @@ class CoveragePlugin:
     requests it is also linked to its function, so a change to the fixture reaches them all."""
 
     def __init__(
-        self, collector: CoverageCollector, files: FileReadTracker, imports: ImportTimeRecorder
+        self,
+        collector: CoverageCollector,
+        files: FileReadTracker,
+        imports: ImportTimeRecorder,
+        children: SubprocessTracker,
     ) -> None:
         self.collector = collector
         self.files = files
         self.imports = imports
+        self.children = children
+        #: coverage of children that ended after their test's report left (test id -> sites)
+        self.late: dict[str, set[tuple[str, int]]] = {}
         #: what ran per module imported before the first test (see tracing.imports)
         self.import_time: dict[str, list[list[Any]]] = {}
         self.fixture_sites: dict[str, set[tuple[str, int]]] = {}
@@ -138,6 +149,30 @@ class CoveragePlugin:
         workeroutput = getattr(session.config, "workeroutput", None)
         if workeroutput is not None:  # an xdist worker: the controller stores it
             workeroutput[IMPORT_TIME_KEY] = self.import_time
+        if not session.config.pluginmanager.has_plugin("dsession"):  # this process runs tests
+            self.children.enable()
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        """Children still running have a moment to end; then the environment is restored."""
+        for test_id, sites in self.children.close().items():
+            self.late.setdefault(test_id, set()).update(sites)
+        workeroutput = getattr(session.config, "workeroutput", None)
+        if workeroutput is not None:
+            workeroutput[CHILDREN_KEY] = self.children_report()
+
+    def children_report(self) -> dict[str, Any]:
+        """What the recording process stores and says of this process's children."""
+        silent = {
+            t: n - self.children.reported.get(t, 0)
+            for t, n in self.children.launched.items()
+            if self.children.reported.get(t, 0) < n
+        }
+        return {
+            "late": {t: [list(s) for s in sorted(sites)] for t, sites in self.late.items()},
+            "untraced": [list(u) for u in self.children.untraced],
+            "silent": silent,
+        }
 
     def pytest_fixture_setup(self, fixturedef: pytest.FixtureDef[Any]) -> None:
         code = getattr(getattr(fixturedef, "func", None), "__code__", None)
@@ -146,9 +181,10 @@ class CoveragePlugin:
             self.fixture_sites.setdefault(fixturedef.argname, set()).add(site)
 
     @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_setup(self) -> Any:
+    def pytest_runtest_setup(self, item: pytest.Item) -> Any:
         self.collector.begin_test()
         self.files.begin()
+        self.children.begin(item.nodeid)
         try:
             return (yield)
         finally:
@@ -173,10 +209,12 @@ class CoveragePlugin:
     def _pause(self) -> None:
         self.collector.pause()
         self.files.pause()
+        self.children.pause()
 
     def _resume(self) -> None:
         self.collector.resume()
         self.files.resume()
+        self.children.resume()
 
     def pytest_unconfigure(self) -> None:
         self.imports.stop()
@@ -188,6 +226,11 @@ class CoveragePlugin:
         report = yield
         if call.when == "teardown":
             sites = set(self.collector.end_test())
+            for test_id, child_sites in self.children.end().items():
+                if test_id == item.nodeid:
+                    sites.update(child_sites)
+                else:
+                    self.late.setdefault(test_id, set()).update(child_sites)
             if sites:  # a test skipped before it ran anything keeps no coverage: always judged
                 for name in getattr(item, "fixturenames", ()):
                     sites.update(self.fixture_sites.get(name, ()))
@@ -272,6 +315,8 @@ class RecordingPlugin:
         self.last_flush = time.monotonic()
         #: what ran per module imported, from each xdist worker
         self.import_time: dict[str, set[tuple[str, int]]] = {}
+        #: what each process said of its Python children (see CoveragePlugin.children_report)
+        self.children: list[dict[str, Any]] = []
 
     def pytest_report_header(self) -> str:
         where = "" if self.in_git else " (not a git repository: no commit info)"
@@ -367,7 +412,10 @@ class RecordingPlugin:
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
         """An xdist worker finished: keep what ran while it imported the project."""
-        self._merge_import_time(getattr(node, "workeroutput", {}).get(IMPORT_TIME_KEY))
+        output = getattr(node, "workeroutput", {})
+        self._merge_import_time(output.get(IMPORT_TIME_KEY))
+        if output.get(CHILDREN_KEY):
+            self.children.append(output[CHILDREN_KEY])
 
     def _merge_import_time(self, modules: dict[str, list[list[Any]]] | None) -> None:
         for module, sites in (modules or {}).items():
@@ -378,6 +426,16 @@ class RecordingPlugin:
         self._flush()
         coverage = self.config.pluginmanager.get_plugin("greenline-coverage")
         self._merge_import_time(getattr(coverage, "import_time", None))
+        if coverage is not None and not self.config.pluginmanager.has_plugin("dsession"):
+            self.children.append(coverage.children_report())
+        late = {
+            test_id: sites
+            for report in self.children
+            for test_id, sites in report.get("late", {}).items()
+            if self._is_recordable(test_id)
+        }
+        if late:  # coverage of children that ended after their test's results were sent
+            self.writer.send_batch([], late, {})
         if self.import_time:
             self.writer.send_import_time(
                 {m: [list(s) for s in sorted(sites)] for m, sites in self.import_time.items()}
@@ -385,6 +443,23 @@ class RecordingPlugin:
         self.writer.finish(int(exitstatus), complete=int(exitstatus) in FINISHED_EXIT_CODES)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        untraced = [tuple(u) for report in self.children for u in report.get("untraced", ())]
+        if untraced:
+            test_id, command = untraced[0]
+            more = f" (and {len(untraced) - 1} more)" if len(untraced) > 1 else ""
+            terminalreporter.write_line(
+                f"greenline: {len(untraced)} Python subprocesses not traced, their coverage is "
+                f"missing: {test_id} ran {command!r}{more}; -I, -E, -S or an env= without "
+                "greenline's variables keeps a child from being traced",
+                yellow=True,
+            )
+        silent = sum(n for report in self.children for n in report.get("silent", {}).values())
+        if silent:
+            terminalreporter.write_line(
+                f"greenline: {silent} Python subprocesses left no coverage (still running at "
+                "the end, killed, or greenline not importable in their environment)",
+                yellow=True,
+            )
         if self.unrecordable:
             terminalreporter.write_line(
                 f"greenline: {len(self.unrecordable)} test results not recorded: "

@@ -61,6 +61,10 @@ class CoverageCollector:
             cached = self._sites[id(code)] = (code, site)
         return cached[1]
 
+    def is_recorded(self, relative: str) -> bool:
+        """Whether coverage in the project file at ``relative`` is kept (not excluded)."""
+        return not any(fnmatch.fnmatch(relative, pattern) for pattern in self.exclude)
+
     def project_path(self, filename: str | None) -> str | None:
         """``filename`` relative to the repository, if it is one of the project's Python files
         (not installed code, not excluded)."""
