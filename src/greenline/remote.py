@@ -173,14 +173,16 @@ class ServerClient:
         )
 
     # -- reading -------------------------------------------------------------------------------
-    def baseline_candidates(self, pages: int = 5) -> Iterator[tuple[int, str]]:
+    def baseline_candidates(
+        self, pages: int = 5, retry_seconds: float | None = None
+    ) -> Iterator[tuple[int, str]]:
         """(run id, commit sha) of the server's complete runs with coverage, newest first."""
         cursor: str | None = None
         for _ in range(pages):
             params = {"status": "complete", "limit": "200"}
             if cursor:
                 params["cursor"] = cursor
-            doc = self.call("GET", "/runs", params=params)
+            doc = self.call("GET", "/runs", params=params, retry_seconds=retry_seconds)
             for run in doc.get("runs", []):
                 sha = (run.get("commit") or {}).get("sha")
                 if run.get("has_coverage") and sha:
@@ -189,19 +191,34 @@ class ServerClient:
             if not cursor:
                 return
 
-    def run_test_ids(self, run_id: int) -> set[str]:
+    def run_test_ids(self, run_id: int, retry_seconds: float | None = None) -> set[str]:
         """Every test id with a result in the run."""
-        doc = self.call("GET", f"/runs/{run_id}", params={"include": "all"})
+        params = {"include": "all"}
+        doc = self.call("GET", f"/runs/{run_id}", params=params, retry_seconds=retry_seconds)
         return {str(r["test_id"]) for r in doc.get("results", [])}
 
     def select(
-        self, base: str, changed_files: list[str], diff: str | None = None
+        self,
+        base: str,
+        *,
+        diff: str | None = None,
+        changed_files: list[str] | None = None,
+        budget: str | None = None,
+        confidence: str | None = None,
+        environment: Environment | None = None,
+        retry_seconds: float | None = None,
     ) -> dict[str, Any]:
-        """The server's selection document for a change since commit ``base``."""
-        body: dict[str, Any] = {"base": base, "changed_files": changed_files}
+        """The server's selection document (``greenline select --format json``) for a change
+        made on commit ``base``: the ``diff`` against it, or the ``changed_files``."""
+        body: dict[str, Any] = {"base": base}
         if diff is not None:
             body["diff"] = diff
-        doc: dict[str, Any] = self.call("POST", "/select", body=body)
+        else:
+            body["changed_files"] = changed_files or []
+        body |= {k: v for k, v in (("budget", budget), ("confidence", confidence)) if v}
+        if environment is not None:
+            body["environment"] = _environment_body(environment)
+        doc: dict[str, Any] = self.call("POST", "/select", body=body, retry_seconds=retry_seconds)
         return doc
 
     def upload_junit(self, report: bytes, commit: str | None, branch: str | None) -> Any:

@@ -6,6 +6,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -186,6 +187,29 @@ def read_change(root: Path, base: str) -> Change:
     untracked = _git(root, "ls-files", "--others", "--exclude-standard", "-z") or ""
     changes += [FileChange(p, FileStatus.ADDED) for p in untracked.split("\x00") if p]
     return Change(base=base, files=tuple(changes))
+
+
+def read_diff(root: Path, base: str) -> bytes:
+    """The change from commit ``base`` to the working tree as ``git apply`` takes it: committed,
+    staged and unstaged edits and untracked files git does not ignore (binary ones included).
+    git's own index is not touched: the untracked files are added to a copy of it."""
+    with tempfile.TemporaryDirectory(prefix="greenline-diff-") as scratch:
+        index = Path(scratch) / "index"
+        own = _git(root, "rev-parse", "--path-format=absolute", "--git-path", "index")
+        if own and Path(own).is_file():
+            shutil.copyfile(own, index)  # its file stats spare git re-reading every file
+        env = {**os.environ, "GIT_INDEX_FILE": str(index)}
+        for args in (("add", "-A", "--", "."), ("diff", "--cached", "--binary", base, "--")):
+            proc = subprocess.run(
+                ["git", *args], cwd=root, env=env, capture_output=True, check=False, timeout=300
+            )
+            if proc.returncode != 0:
+                reason = proc.stderr.decode(errors="replace").strip().splitlines()
+                raise VcsError(
+                    f"git {args[0]} failed in {root}: {reason[0] if reason else 'no reason given'}",
+                    hint=f"is {base[:12]} a commit of this repository?",
+                )
+    return proc.stdout
 
 
 def list_python_files(root: Path) -> list[str]:
