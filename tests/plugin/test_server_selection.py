@@ -6,6 +6,7 @@ loopback serving a clone of the project."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -65,14 +66,17 @@ def comparable(doc: dict[str, Any]) -> dict[str, Any]:
     return kept
 
 
-def needs_the_select_route() -> None:
-    pytest.importorskip("greenline.web.routes.selection", reason="POST /api/v1/select")
+#: POST /api/v1/select comes with the server's REST routes
+needs_the_select_route = pytest.mark.skipif(
+    importlib.util.find_spec("greenline.web.routes.selection") is None,
+    reason="the server has no POST /api/v1/select yet",
+)
 
 
+@needs_the_select_route
 def test_select_against_the_server_plans_as_a_local_store_does(
     uploaded: tuple[pytest.Pytester, str],
 ) -> None:
-    needs_the_select_route()
     project, url = uploaded
     edit(project, "return a * b", "return b * a  # commutative")
     project.makepyfile(test_new="def test_brand_new():\n    assert True\n")
@@ -90,8 +94,8 @@ def test_select_against_the_server_plans_as_a_local_store_does(
     assert again.stdout.split() == ["test_app.py::test_mul", "test_new.py"], again.stderr
 
 
+@needs_the_select_route
 def test_pytest_selects_against_the_server(uploaded: tuple[pytest.Pytester, str]) -> None:
-    needs_the_select_route()
     project, url = uploaded
     edit(project, "return a + b", "return b + a")
     project.makepyfile(test_new="def test_brand_new():\n    assert True\n")
