@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Executable, Table, func, select, tuple_, update
+from sqlalchemy import Connection, Executable, Table, func, select, update
 
 from greenline.config import mask_args
 from greenline.ids import clip_message
@@ -65,16 +65,44 @@ def _insert_ignoring_conflicts(conn: Connection, table: Table, rows: list[dict[s
 def ensure_keyed(
     conn: Connection, table: Table, keys: list[str], rows: list[dict[str, Any]]
 ) -> dict[tuple[Any, ...], int]:
-    """Insert rows whose key columns are new; return the id of every row, by its key tuple."""
+    """Insert rows whose key columns are new; return the id of every row, by its key tuple.
+
+    The rows there already are looked up first and only the others inserted: a suite recorded
+    again (the same tests, mostly the same blocks) costs one read per chunk, no write."""
     ids: dict[tuple[Any, ...], int] = {}
     key_cols = [table.c[k] for k in keys]
     for chunk in _chunks(rows):
-        _insert_ignoring_conflicts(conn, table, list(chunk))
         wanted = [tuple(row[k] for k in keys) for row in chunk]
-        query = select(table.c.id, *key_cols).where(tuple_(*key_cols).in_(wanted))
-        for row in conn.execute(query):
-            ids[tuple(row[1:])] = row[0]
+        ids.update(_look_up(conn, table, key_cols, wanted))
+        missing = [row for row, key in zip(chunk, wanted, strict=True) if key not in ids]
+        if missing:
+            _insert_ignoring_conflicts(conn, table, missing)
+            ids.update(_look_up(conn, table, key_cols, [k for k in wanted if k not in ids]))
     return ids
+
+
+def _look_up(
+    conn: Connection, table: Table, key_cols: list[Any], wanted: list[tuple[Any, ...]]
+) -> dict[tuple[Any, ...], int]:
+    """The ids of the rows with these keys (those that exist), found with a plain IN on the
+    last key column (the leading ones the keys share as equalities): a row IN of whole key
+    tuples costs far more to build and run. Rows of other keys that match are dropped."""
+    if not wanted:
+        return {}
+    shared = 0
+    while shared < len(key_cols) - 1 and all(k[shared] == wanted[0][shared] for k in wanted):
+        shared += 1
+    found = select(table.c.id, *key_cols).where(
+        *(key_cols[i] == wanted[0][i] for i in range(shared)),
+        key_cols[-1].in_({key[-1] for key in wanted}),
+    )
+    keys = set(wanted)
+    out = {}
+    for row in conn.execute(found):
+        key = tuple(row[1:])
+        if key in keys:
+            out[key] = row[0]
+    return out
 
 
 def ensure_repository(conn: Connection, name: str, root: str | None) -> int:
