@@ -10,6 +10,8 @@ Protocol, JSON lines. pytest -> writer: ``start`` (once), ``batch`` (results and
 pytest: ``ready`` (with the run id) or ``error`` (the user's to fix: a bad URL, a newer schema)
 or ``trouble`` (greenline's own: a store locked by another writer, a bug); then ``done`` or
 either failure. Only an ``error`` before ``ready`` stops the session.
+With ``server`` in ``start`` (``--greenline-server``) the writer opens no store: it sends the
+run to the team server (``upload.py``), with the same protocol towards pytest.
 This module imports only the standard library at the top, because pytest imports it.
 """
 
