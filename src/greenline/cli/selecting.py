@@ -91,10 +91,10 @@ def _print_plan(plan: SelectionPlan, explain: bool) -> None:
             f"ordered by estimated failure probability per second ({plan.ranker})", soft_wrap=True
         )
         if not plan.ranking_informative:
-            p = plan.selected[0].likelihood
+            alike = plan.selected[0].likelihood
             console.print(
                 f"the estimated probabilities are uninformative here: every candidate alike "
-                f"(p(fail) {p:.2f}), so the order, and what a budget keeps, follow duration alone",
+                f"(p(fail) {alike:.2f}), so the order, and what a budget keeps, follow duration alone",
                 soft_wrap=True,
             )
     if plan.over_budget:
