@@ -92,6 +92,12 @@ KEYS: dict[str, Key] = {
         (),
         "glob patterns (relative to the repository) whose coverage is not recorded",
     ),
+    "trace_subprocesses": Key(
+        _parse_flag,
+        True,
+        "while recording, trace the Python subprocesses tests start (a sitecustomize put in "
+        "front of PYTHONPATH) and count their coverage as the test's",
+    ),
     "always_run": Key(
         _parse_patterns,
         (),
@@ -153,6 +159,10 @@ class Settings:
     @property
     def coverage_exclude(self) -> tuple[str, ...]:
         return tuple(self.values["coverage_exclude"].value)
+
+    @property
+    def trace_subprocesses(self) -> bool:
+        return bool(self.values["trace_subprocesses"].value)
 
     @property
     def always_run(self) -> tuple[str, ...]:

@@ -205,6 +205,8 @@ def selection_document(plan: SelectionPlan) -> JSON:
         "base": plan.base,
         "full_suite": reason(plan.full_suite) if plan.full_suite else None,
         "ranker": plan.ranker,
+        # false when the estimated probabilities do not tell the candidates apart
+        "ranking_informative": plan.ranking_informative,
         "selected": [
             {
                 "test_id": t.test_id,

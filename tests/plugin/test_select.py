@@ -481,3 +481,34 @@ def test_a_run_on_an_edited_tree_is_no_baseline(recorded: pytest.Pytester) -> No
     doc = json.loads(select(recorded, "-f", "json").stdout.str())
     assert doc["baseline_run_id"] == runs[1]["id"], "judged against the committed tree's run"
     assert [t["test_id"] for t in doc["selected"]] == ["test_app.py::test_mul"]
+
+
+def test_explain_says_when_the_probabilities_cannot_tell_tests_apart(
+    pytester: pytest.Pytester,
+) -> None:
+    from tests.conftest import init_repo
+
+    pytester.makepyfile(
+        calc="def norm(x):\n    return abs(x)\n\n\n"
+        + "".join(f"def f{i}(x):\n    return norm(x) + {i}\n\n\n" for i in range(3))
+    )
+    pytester.makepyfile(
+        test_calc="import calc\n\n\n"
+        + "".join(f"def test_f{i}():\n    assert calc.f{i}(-1) == {i + 1}\n\n\n" for i in range(3))
+    )
+    pytester.makeini("[pytest]\npythonpath = .\n")
+    (pytester.path / ".gitignore").write_text("__pycache__/\n")
+    init_repo(pytester.path)
+    pytester.runpytest_subprocess(*RECORD).assert_outcomes(passed=3)
+    edit(pytester, "return abs(x)", "return x if x > 0 else -x", "calc.py")  # every test's
+    doc = json.loads(select(pytester, "-f", "json").stdout.str())
+    assert len(doc["selected"]) == 3
+    likelihoods = [t["likelihood"] for t in doc["selected"]]
+    assert max(likelihoods) - min(likelihoods) < 0.01
+    assert doc["ranking_informative"] is False
+    select(pytester, "--explain").stdout.fnmatch_lines(
+        ["*the estimated probabilities are uninformative here: every candidate alike*"]
+    )
+    edit(pytester, "return norm(x) + 0", "return norm(x) + 0.0", "calc.py")  # two reasons now
+    doc = json.loads(select(pytester, "-f", "json").stdout.str())
+    assert doc["ranking_informative"] is True

@@ -122,6 +122,13 @@ def _print_plan(plan: SelectionPlan, explain: bool) -> None:
         console.print(
             f"ordered by estimated failure probability per second ({plan.ranker})", soft_wrap=True
         )
+        if not plan.ranking_informative:
+            alike = plan.selected[0].likelihood
+            console.print(
+                f"the estimated probabilities are uninformative here: every candidate alike "
+                f"(p(fail) {alike:.2f}), so the order, and what a budget keeps, follow duration alone",
+                soft_wrap=True,
+            )
     if plan.over_budget:
         console.print(f"{len(plan.over_budget)} more affected tests did not fit the budget")
     if plan.full_suite is not None:

@@ -91,3 +91,12 @@ class SelectionPlan:
     @property
     def selected_duration(self) -> float:
         return sum(t.duration for t in self.selected)
+
+    @property
+    def ranking_informative(self) -> bool:
+        """False when the estimated probabilities do not tell the candidates apart (every one
+        alike, within 0.01): the order, and what a budget keeps, then follow duration alone."""
+        ranked = [t.likelihood for t in self.selected]
+        if len(ranked) < 2 or self.full_suite is not None:
+            return True  # nothing to rank
+        return max(ranked) - min(ranked) >= 0.01

@@ -99,6 +99,7 @@ def register_recorder(config: pytest.Config) -> None:
     files.start()
     children = SubprocessTracker(root, collector.tracer.name, collector.is_recorded)
     plugin = CoveragePlugin(collector, files, tracing.imports, children)
+    plugin.trace_subprocesses = settings.trace_subprocesses
     config.pluginmanager.register(plugin, "greenline-coverage")
 
 
@@ -138,6 +139,7 @@ class CoveragePlugin:
         self.children = children
         #: coverage of children that ended after their test's report left (test id -> sites)
         self.late: dict[str, set[tuple[str, int]]] = {}
+        self.trace_subprocesses = True
         #: what ran per module imported before the first test (see tracing.imports)
         self.import_time: dict[str, list[list[Any]]] = {}
         self.fixture_sites: dict[str, set[tuple[str, int]]] = {}
@@ -149,7 +151,8 @@ class CoveragePlugin:
         workeroutput = getattr(session.config, "workeroutput", None)
         if workeroutput is not None:  # an xdist worker: the controller stores it
             workeroutput[IMPORT_TIME_KEY] = self.import_time
-        if not session.config.pluginmanager.has_plugin("dsession"):  # this process runs tests
+        runs_tests = not session.config.pluginmanager.has_plugin("dsession")
+        if runs_tests and self.trace_subprocesses:
             self.children.enable()
 
     @pytest.hookimpl(tryfirst=True)
