@@ -6,6 +6,7 @@ uploaders at once lose and duplicate nothing."""
 from __future__ import annotations
 
 import gzip
+import socket
 import threading
 import zlib
 from collections.abc import Iterator
@@ -180,6 +181,32 @@ def _gzip_bomb(size: int) -> bytes:
     zeros = bytes(1 << 20)
     parts = [packer.compress(zeros) for _ in range(size >> 20)]
     return b"".join(parts) + packer.flush()
+
+
+def test_a_silent_upload_is_shown_incomplete_until_its_client_is_back(
+    served: tuple[str, Path, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import timedelta
+
+    from greenline.api import uploads as service
+
+    url, repo, db = served
+    with ServerClient(url, make_token(repo, "write", db)) as client:
+        # a process of this host that is gone: no local sweep may judge an upload by it
+        silent = RunUpload(client)
+        run_id = silent.start(head(repo), ENV, hostname=socket.gethostname(), pid=2**22 + 7)
+        silent.send(suite(3))
+        with Greenline.open(repo, db=db) as gl:
+            assert gl.runs.list_runs()[0].status is RunStatus.RUNNING
+        monkeypatch.setattr(service, "STALE_AFTER", timedelta(0))
+        RunUpload(client).start(head(repo), ENV)  # the next upload's start notices
+        with Greenline.open(repo, db=db) as gl:
+            assert gl.runs.get_run(run_id).status is RunStatus.INCOMPLETE
+        assert silent.send(suite(6)[3:]) is True, "its client is back: the batch is taken"
+        silent.finish(0, complete=True)
+    with Greenline.open(repo, db=db) as gl:
+        run = gl.runs.get_run(run_id)
+    assert run.status is RunStatus.COMPLETE and run.test_count == 6
 
 
 UPLOADERS = 16

@@ -234,7 +234,7 @@ def test_a_server_that_stays_down_leaves_the_run_incomplete(
         ).json()["run"]
     finally:
         server.stop()
-    assert run["status"] == "incomplete" and 0 < run["tests"] < 36
+    assert run["status"] != "complete" and 0 < run["tests"] < 36, "only what arrived, unfinished"
 
 
 def test_neither_pytest_nor_the_writer_loads_the_database_layer(

@@ -28,9 +28,10 @@ from greenline.store import writes
 #: an upload key: what a client draws at random once per run (a UUID's hex, say)
 KEY_PATTERN = r"^[A-Za-z0-9_-]{16,64}$"
 _KEY = re.compile(KEY_PATTERN)
-#: an upload that heard nothing from its client for this long is left incomplete (its job died
-#: or lost the server for good); the next upload's start notices
-STALE_AFTER = timedelta(hours=6)
+#: an upload that heard nothing from its client for this long is shown incomplete (its job died,
+#: or lost the server for good); the next upload's start notices. Its client may still send
+#: batches and finish it: only a finish ends an upload
+STALE_AFTER = timedelta(minutes=30)
 
 
 class _KeyTakenError(Exception):
@@ -107,14 +108,16 @@ class UploadService:
         is acknowledged, not stored again."""
         batch = list(results)
         with self.ws.store.write() as conn:
-            run_id, status, repo_id = self._find(conn, key)
+            run_id, status, repo_id, finished = self._find(conn, key)
             if not stored.claim_batch(conn, run_id, seq, len(batch), datetime.now(UTC)):
                 return BatchReceipt(key, run_id, seq, len(batch), duplicate=True)
-            if status != RunStatus.RUNNING.value:
+            if finished:
                 raise ConflictError(
                     f"upload {key} is finished (run {run_id} is {status}): it takes no batches",
                     hint="start a new upload for a new run",
                 )
+            if status != RunStatus.RUNNING.value:  # it fell silent, and is back
+                stored.reopen_upload(conn, run_id)
             writes.insert_results(conn, run_id, repo_id, batch)
             if coverage:
                 writes.insert_coverage(conn, run_id, repo_id, coverage)
@@ -130,8 +133,8 @@ class UploadService:
         """End the upload's run: ``complete`` only if every batch 1..``batches`` was stored
         (a ConflictError names the missing ones). Finishing a finished run changes nothing."""
         with self.ws.store.write() as conn:
-            run_id, status, _ = self._find(conn, key)
-            if status == RunStatus.RUNNING.value:
+            run_id, _, _, finished = self._find(conn, key)
+            if not finished:
                 if complete and batches is not None:
                     have = {seq for seq, _ in stored.stored_batches(conn, run_id)}
                     missing = sorted(set(range(1, batches + 1)) - have)
@@ -148,10 +151,10 @@ class UploadService:
     def get(self, key: str) -> Upload:
         """The upload's run, its status and the batches stored so far."""
         with self.ws.store.read() as conn:
-            run_id, status, _ = self._find(conn, key)
+            run_id, status, _, _ = self._find(conn, key)
             return self._upload(conn, key, run_id, status, created=False)
 
-    def _find(self, conn: Connection, key: str) -> tuple[int, str, int]:
+    def _find(self, conn: Connection, key: str) -> tuple[int, str, int, bool]:
         found = stored.find_upload(conn, check_key(key))
         if found is None:
             raise NoDataError(

@@ -30,15 +30,16 @@ def _insert_once(conn: Connection, table: Table, row: dict[str, Any]) -> bool:
     return conn.execute(statement).first() is not None
 
 
-def find_upload(conn: Connection, key: str) -> tuple[int, str, int] | None:
-    """(run id, run status, repository id) of the upload with this key."""
+def find_upload(conn: Connection, key: str) -> tuple[int, str, int, bool] | None:
+    """(run id, run status, repository id, finished) of the upload with this key; an upload
+    left incomplete because it fell silent is not finished: its client may still come back."""
     query = (
-        select(uploads.c.run_id, runs.c.status, runs.c.repository_id)
+        select(uploads.c.run_id, runs.c.status, runs.c.repository_id, runs.c.finished_at)
         .join(runs, runs.c.id == uploads.c.run_id)
         .where(uploads.c.key == key)
     )
     row = conn.execute(query).first()
-    return (int(row[0]), str(row[1]), int(row[2])) if row else None
+    return (int(row[0]), str(row[1]), int(row[2]), row[3] is not None) if row else None
 
 
 def claim_upload(conn: Connection, key: str, run_id: int, at: datetime) -> bool:
@@ -64,7 +65,8 @@ def stored_batches(conn: Connection, run_id: int) -> list[tuple[int, int]]:
 
 def mark_stale_uploads_incomplete(conn: Connection, cutoff: datetime) -> int:
     """Uploads still ``running`` that heard nothing from their client since ``cutoff`` (a CI
-    job that died, or lost the server for good) become ``incomplete``; returns how many."""
+    job that died, or lost the server for good) become ``incomplete``, unfinished (a batch
+    or a finish from their client still counts); returns how many."""
     last_batch = (
         select(func.max(upload_batches.c.received_at))
         .where(upload_batches.c.run_id == uploads.c.run_id)
@@ -84,3 +86,8 @@ def mark_stale_uploads_incomplete(conn: Connection, cutoff: datetime) -> int:
             update(runs).where(runs.c.id.in_(ids)).values(status=RunStatus.INCOMPLETE.value)
         )
     return len(ids)
+
+
+def reopen_upload(conn: Connection, run_id: int) -> None:
+    """An upload left incomplete while silent is ``running`` again: its client is back."""
+    conn.execute(update(runs).where(runs.c.id == run_id).values(status=RunStatus.RUNNING.value))

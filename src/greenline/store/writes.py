@@ -30,6 +30,7 @@ from greenline.store.schema import (
     selection_features,
     source_blocks,
     tests,
+    uploads,
 )
 
 CHUNK = 400
@@ -401,9 +402,13 @@ def finish_run(
 def mark_dead_runs_incomplete(
     conn: Connection, hostname: str, is_alive: Callable[[int], bool]
 ) -> int:
-    """Runs left ``running`` on this host by a process that is gone become ``incomplete``."""
+    """Runs left ``running`` on this host by a process that is gone become ``incomplete``.
+    Uploaded runs are not judged here: their process runs on a CI machine, whatever its host's
+    name (an upload that falls silent is left incomplete by the upload service instead)."""
     query = select(runs.c.id, runs.c.pid).where(
-        runs.c.status == RunStatus.RUNNING.value, runs.c.hostname == hostname
+        runs.c.status == RunStatus.RUNNING.value,
+        runs.c.hostname == hostname,
+        runs.c.id.not_in(select(uploads.c.run_id)),
     )
     dead = [row.id for row in conn.execute(query) if row.pid is None or not is_alive(row.pid)]
     if dead:
