@@ -114,6 +114,18 @@ def test_a_resent_batch_is_acknowledged_and_stored_once(
     assert stored == {t: frozenset(b) for t, b in blocks_of(first).items()}
 
 
+def test_the_upload_routes_are_in_the_schema_with_their_bodies(
+    served: tuple[str, Path, str],
+) -> None:
+    url, _, _ = served
+    paths = httpx.get(f"{url}/api/v1/openapi.json").json()["paths"]
+    batch = paths["/api/v1/uploads/{key}/batches/{seq}"]["post"]
+    fields = batch["requestBody"]["content"]["application/json"]["schema"]["properties"]
+    assert {"results", "blocks", "coverage", "file_reads", "import_time"} <= set(fields)
+    assert "outcome" in fields["results"]["items"]["properties"]
+    assert {"/api/v1/uploads", "/api/v1/uploads/{key}/finish"} <= set(paths)
+
+
 def _json(body: Any) -> bytes:
     import json
 
