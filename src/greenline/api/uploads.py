@@ -118,9 +118,9 @@ class UploadService:
                 )
             if status != RunStatus.RUNNING.value:  # it fell silent, and is back
                 stored.reopen_upload(conn, run_id)
-            writes.insert_results(conn, run_id, repo_id, batch)
+            pks = writes.insert_results(conn, run_id, repo_id, batch)
             if coverage:
-                writes.insert_coverage(conn, run_id, repo_id, coverage)
+                writes.insert_coverage(conn, run_id, repo_id, coverage, pks)
             if file_reads:
                 writes.insert_file_reads(conn, run_id, repo_id, file_reads)
             if import_time:

@@ -199,14 +199,14 @@ def insert_results(
     batch: Sequence[TestResult],
     *,
     renumber: bool = False,
-) -> None:
-    """Store a batch of results (with their test rows).
+) -> dict[str, int]:
+    """Store a batch of results (with their test rows); returns the tests' primary keys.
 
     With ``renumber``, a test id met again in the same run (a report listing a retried test
     twice) continues its attempt numbers instead of colliding with them.
     """
     if not batch:
-        return
+        return {}
     check_results(batch)
     pks = ensure_tests(conn, repo_id, {r.test_id: r.path for r in batch})
     attempts = [r.attempt for r in batch]
@@ -226,6 +226,7 @@ def insert_results(
     ]
     for chunk in _chunks(rows):
         conn.execute(results.insert(), list(chunk))
+    return pks
 
 
 def _renumber_attempts(conn: Connection, run_id: int, keys: list[tuple[int, int]]) -> list[int]:
@@ -251,12 +252,18 @@ def set_run_started(conn: Connection, run_id: int, started_at: datetime) -> None
 
 
 def insert_coverage(
-    conn: Connection, run_id: int, repo_id: int, batch: Mapping[str, Iterable[Block]]
+    conn: Connection,
+    run_id: int,
+    repo_id: int,
+    batch: Mapping[str, Iterable[Block]],
+    test_pks: Mapping[str, int] | None = None,
 ) -> None:
-    """Store the blocks each test of a batch executed."""
+    """Store the blocks each test of a batch executed (``test_pks``: primary keys of tests
+    known already, as ``insert_results`` returns them)."""
     if not batch:
         return
-    pks = ensure_tests(conn, repo_id, dict.fromkeys(batch))
+    known = test_pks or {}
+    pks = {**known, **ensure_tests(conn, repo_id, {t: None for t in batch if t not in known})}
     unique = {b for blocks in batch.values() for b in blocks}
     block_rows = [
         {"repository_id": repo_id, "path": b.path, "name": b.name, "checksum": b.checksum}
@@ -265,10 +272,9 @@ def insert_coverage(
     block_ids = ensure_keyed(
         conn, source_blocks, ["repository_id", "path", "name", "checksum"], block_rows
     )
+    ids = {b: block_ids[(repo_id, b.path, b.name, b.checksum)] for b in unique}
     rows = [
-        (run_id, pks[test_id], block_ids[(repo_id, *_key(b))])
-        for test_id, blocks in batch.items()
-        for b in set(blocks)
+        (run_id, pks[test_id], ids[b]) for test_id, blocks in batch.items() for b in set(blocks)
     ]
     _insert_coverage_rows(conn, rows)
     conn.execute(update(runs).where(runs.c.id == run_id).values(has_coverage=True))
