@@ -49,38 +49,19 @@ class UploadChild:
         self._held: dict[str, Any] | None = None
 
     def serve(self, start: dict[str, Any], lines: IO[str]) -> int:
-        from greenline import vcs
-        from greenline.errors import GreenlineError, ServerUnavailableError
-        from greenline.model import Environment
-        from greenline.remote import TOKEN_ENV, RunUpload, ServerClient
+        from greenline.errors import GreenlineError
 
         retry = float(start.get("retry_seconds") or 30.0)
-        root = Path(start["root"])
-        try:
-            client = ServerClient(start["server"], os.environ.get(TOKEN_ENV), retry_seconds=retry)
-            upload = RunUpload(client)
-        except GreenlineError as exc:
-            self.emit(type="error", message=exc.message, hint=exc.hint)
-            return exc.exit_code
         inbox: queue.Queue[dict[str, Any] | None] = queue.Queue()
         threading.Thread(target=_read_lines, args=(lines, inbox), daemon=True).start()
         try:
-            upload.start(
-                vcs.read_commit(root),
-                Environment(**start["environment"]),
-                args=start.get("args"),
-                hostname=socket.gethostname(),
-                pid=start.get("pid"),
-                retry_seconds=min(retry, START_SECONDS),
-            )
+            upload = self._start(start, retry)
         except GreenlineError as exc:
-            # down or failing: the tests run unrecorded; refused (a token, say): the user's
-            kind = "trouble" if isinstance(exc, ServerUnavailableError) else "error"
-            self.emit(type=kind, message=exc.message, hint=exc.hint)
-            client.close()
-            return 0 if kind == "trouble" else exc.exit_code
+            return exc.exit_code
+        if upload is None:
+            return 0
         self.emit(type="ready", run_id=upload.run_id)
-        finish, failure = self._send_all(inbox, upload, self._mapper(start, root))
+        finish, failure = self._send_all(inbox, upload, self._mapper(start))
         complete = bool(finish and finish.get("complete")) and failure is None
         try:  # a server that stopped answering gets one try: it is told, if it can hear
             upload.finish(
@@ -90,19 +71,55 @@ class UploadChild:
             )
         except GreenlineError as exc:
             failure = failure or exc
-        client.close()
+        upload.client.close()
         if failure is not None:
             self.emit(type="error", message=str(failure).splitlines()[0])
         self.emit(type="done", run_id=upload.run_id, results=self.stored)
         return 0
 
+    def _start(self, start: dict[str, Any], retry: float) -> Any:
+        """The upload, its run started; None (said to pytest) when the server is down or
+        failing, so the tests run unrecorded. A refusal (a token, say) is the user's: raised,
+        after pytest was told."""
+        from greenline import vcs
+        from greenline.errors import GreenlineError, ServerUnavailableError
+        from greenline.model import Environment
+        from greenline.remote import TOKEN_ENV, RunUpload, ServerClient
+
+        try:
+            client = ServerClient(start["server"], os.environ.get(TOKEN_ENV), retry_seconds=retry)
+        except GreenlineError as exc:
+            self.emit(type="error", message=exc.message, hint=exc.hint)
+            raise
+        upload = RunUpload(client)
+        try:
+            upload.start(
+                vcs.read_commit(Path(start["root"])),
+                Environment(**start["environment"]),
+                args=start.get("args"),
+                hostname=socket.gethostname(),
+                pid=start.get("pid"),
+                retry_seconds=min(retry, START_SECONDS),
+            )
+        except GreenlineError as exc:
+            client.close()
+            unavailable = isinstance(exc, ServerUnavailableError)
+            self.emit(
+                type="trouble" if unavailable else "error", message=exc.message, hint=exc.hint
+            )
+            if unavailable:
+                return None
+            raise
+        return upload
+
     @staticmethod
-    def _mapper(start: dict[str, Any], root: Path) -> Any:
+    def _mapper(start: dict[str, Any]) -> Any:
         from greenline.tracing import BlockMapper
         from greenline.tracing.cache import FingerprintCache
 
         cache_dir = start.get("cache_dir")
-        return BlockMapper(root, FingerprintCache(Path(cache_dir)) if cache_dir else None)
+        cache = FingerprintCache(Path(cache_dir)) if cache_dir else None
+        return BlockMapper(Path(start["root"]), cache)
 
     def _send_all(
         self, inbox: queue.Queue[dict[str, Any] | None], upload: Any, mapper: Any
