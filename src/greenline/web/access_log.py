@@ -58,18 +58,25 @@ class AccessLog:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        access: dict[str, Any] = {"token": None, "status": 500}
+        access: dict[str, Any] = {"token": None, "status": 500, "logged": False}
         scope[ACCESS_KEY] = access
+
+        def write() -> None:
+            if not access["logged"]:
+                access["logged"] = True
+                self.logger.info(self.line(scope, access, time.perf_counter() - started))
 
         async def note(message: Message) -> None:
             if message["type"] == "http.response.start":
                 access["status"] = message["status"]
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                write()  # before the last byte leaves: the line is there once the client has it
             await send(message)
 
         try:
             await self.app(scope, receive, note)
         finally:
-            self.logger.info(self.line(scope, access, time.perf_counter() - started))
+            write()
 
     @staticmethod
     def line(scope: Scope, access: dict[str, Any], seconds: float) -> str:

@@ -54,9 +54,10 @@ class ScopeGate:
             token = request.scope.get(TOKEN_KEY) if request is not None else None
             if needed != "read" and not (isinstance(token, Token) and token.allows(needed)):
                 who = f"token {token.name!r} has scope {token.scope}" if token else "no token"
+                article = "an" if needed[0] in "aeiou" else "a"
                 raise MCPError(
                     SCOPE_REQUIRED,
-                    f"{name} needs a {needed} token: {who}",
+                    f"{name} needs {article} {needed} token: {who}",
                     {"hint": f"greenline token create NAME --scope {needed}"},
                 )
         return await call_next(ctx)
