@@ -279,9 +279,9 @@ def scratch_tree(root: Path, base: str, patch: str | None = None) -> Iterator[Sc
         if tree._git("read-tree", base).returncode != 0:
             raise VcsError(f"git read-tree {base[:12]} failed in {root}", hint="is it a commit?")
         if patch:
-            applied = tree._git(
-                "apply", "--cached", "--whitespace=nowarn", "-", data=patch.encode()
-            )
+            # a diff read into a shell variable loses its last newline, which git apply needs
+            text = patch if patch.endswith("\n") else patch + "\n"
+            applied = tree._git("apply", "--cached", "--whitespace=nowarn", "-", data=text.encode())
             if applied.returncode != 0:
                 reason = applied.stderr.decode(errors="replace").strip().splitlines()
                 raise VcsError(

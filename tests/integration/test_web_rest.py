@@ -36,7 +36,7 @@ def test_select_from_a_diff_is_the_cli_plan_and_writes_nothing(
     repo = team.repo
     base = git(repo, "rev-parse", "HEAD")
     (repo / "app.py").write_text((repo / "app.py").read_text().replace("a * b", "b * a"))
-    diff = git(repo, "diff", "HEAD") + "\n"
+    diff = git(repo, "diff", "HEAD")  # without its last newline, as a shell variable has it
     cli_doc = team.cli_json(capsys, "select", "-f", "json")
     status, objects = git(repo, "status", "--porcelain"), object_count(repo)
 
