@@ -17,7 +17,7 @@ import pytest
 
 from greenline.api import Greenline
 from greenline.model import Outcome, TestResult
-from tests.integration.web import Team, error_of, team_server
+from tests.integration.web import Team, branch, error_of, team_server
 
 DATA = Path(__file__).parent.parent / "data" / "junit"
 #: a route, its method and what it needs; a body for the ones that take one
@@ -75,8 +75,6 @@ def test_every_new_route_is_in_the_schema(team: Team) -> None:
 
 
 def test_missing_wrong_revoked_and_under_scoped_tokens_change_nothing(team: Team) -> None:
-    from tests.integration.test_web_rest import branch
-
     branch(team.repo, "feature")
     with Greenline.open(team.repo, db=team.db) as gl:
         revoked, _ = gl.tokens.create("gone", "write")

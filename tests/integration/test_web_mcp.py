@@ -17,8 +17,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
 from greenline.api import Greenline
-from tests.integration.test_web_rest import branch
-from tests.integration.web import Team, bearer, team_server
+from tests.integration.web import Team, bearer, branch, team_server
 
 DATA = Path(__file__).parent.parent / "data" / "junit"
 Calls = list[tuple[str, dict[str, Any]]]

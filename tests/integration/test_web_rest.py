@@ -14,7 +14,7 @@ import pytest
 
 from greenline.api import Greenline
 from tests.conftest import git
-from tests.integration.web import TEST_ADD, TEST_MUL, Team, error_of, team_server
+from tests.integration.web import TEST_ADD, TEST_MUL, Team, branch, error_of, team_server
 
 GITHUB = Path(__file__).parent.parent / "data" / "github"
 
@@ -195,14 +195,6 @@ def test_a_bad_baseline_is_refused_and_stores_nothing(
 
 
 # -- the merge queue ------------------------------------------------------------------------
-def branch(repo: Path, name: str) -> None:
-    git(repo, "checkout", "-q", "-b", name)
-    (repo / f"{name}.txt").write_text(f"{name}\n")
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", name)
-    git(repo, "checkout", "-q", "main")
-
-
 def test_the_merge_queue_over_rest_is_the_clis(
     team: Team, capsys: pytest.CaptureFixture[str]
 ) -> None:

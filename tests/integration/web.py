@@ -109,6 +109,15 @@ class Team:
             return len(gl.runs.list_runs(limit=1000))
 
 
+def branch(repo: Path, name: str) -> None:
+    """A branch ``name`` off main with one commit of its own; main stays checked out."""
+    git(repo, "checkout", "-q", "-b", name)
+    (repo / f"{name}.txt").write_text(f"{name}\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", name)
+    git(repo, "checkout", "-q", "main")
+
+
 def make_project(repo: Path) -> None:
     (repo / "app.py").write_text(APP)
     (repo / "tests").mkdir()
