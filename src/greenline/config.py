@@ -53,6 +53,19 @@ def _parse_flag(value: object) -> bool:
     raise ValueError("expected true or false")
 
 
+def _parse_between(low: int, high: int) -> Callable[[object], int]:
+    def parse(value: object) -> int:
+        try:
+            number = int(str(value))
+        except ValueError:
+            number = low - 1
+        if isinstance(value, bool) or not low <= number <= high:
+            raise ValueError(f"expected a whole number from {low} to {high}")
+        return number
+
+    return parse
+
+
 #: How ``pytest --greenline-select`` orders the tests it runs.
 SELECTION_ORDERS = ("likely-first", "keep")
 
@@ -131,6 +144,14 @@ KEYS: dict[str, Key] = {
         False,
         "let MCP clients (coding agents) add branches to the merge queue (enqueue_change)",
     ),
+    "server_host": Key(_parse_str, "127.0.0.1", "the address greenline serve listens on"),
+    "server_port": Key(_parse_between(1, 65535), 8787, "the port greenline serve listens on"),
+    "server_workers": Key(_parse_between(1, 64), 1, "greenline serve's server processes"),
+    "server_public_read": Key(
+        _parse_flag,
+        False,
+        "greenline serve answers reads without a token (writes still need a write token)",
+    ),
 }
 
 
@@ -187,6 +208,22 @@ class Settings:
     @property
     def queue_agents_enqueue(self) -> bool:
         return bool(self.values["queue_agents_enqueue"].value)
+
+    @property
+    def server_host(self) -> str:
+        return str(self.values["server_host"].value)
+
+    @property
+    def server_port(self) -> int:
+        return int(self.values["server_port"].value)
+
+    @property
+    def server_workers(self) -> int:
+        return int(self.values["server_workers"].value)
+
+    @property
+    def server_public_read(self) -> bool:
+        return bool(self.values["server_public_read"].value)
 
 
 #: ``scheme://user:password@`` in a URL; the password runs to the last ``@`` of its word, so one

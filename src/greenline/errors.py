@@ -74,12 +74,6 @@ class ConflictError(UsageError):
     http_status = 409
 
 
-class TooLargeError(InputError):
-    """A request body, or what it decompresses to, is over the server's limit."""
-
-    http_status = 413
-
-
 class ServerError(GreenlineError):
     """The team server refused a request (token, scope, input): the user's to fix."""
 

@@ -7,7 +7,9 @@ import re
 import shutil
 import subprocess
 import tempfile
-from dataclasses import replace
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -293,6 +295,101 @@ def list_python_files(root: Path) -> list[str]:
     tracked = {p for p in (out or "").split("\x00") if p}
     untracked = {p for p in untracked_files(root)[0] if p.endswith(".py")}
     return sorted(tracked | untracked)
+
+
+# -- a tree given as data: a commit plus a patch ---------------------------------------------
+_BATCH_HEADER = re.compile(rb"^[0-9a-f]{40,64} ([a-z]+) (\d+)$")
+
+
+@dataclass(frozen=True)
+class ScratchTree:
+    """A commit's files with a patch applied, held in a scratch index whose new objects go to a
+    scratch object directory: the repository, its index and its work tree are never written."""
+
+    root: Path
+    env: dict[str, str]
+
+    def _git(self, *args: str, data: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run(
+            ["git", *args],
+            cwd=self.root,
+            env=self.env,
+            input=data,
+            capture_output=True,
+            check=False,
+            timeout=120,
+        )
+
+    def change_since(self, base: str) -> Change:
+        """Every file that differs between commit ``base`` and this tree."""
+        proc = self._git("diff", "--cached", "--name-status", "-M", "-z", base)
+        if proc.returncode != 0:
+            raise VcsError(f"git diff against {base[:12]} failed in {self.root}")
+        return Change(base=base, files=tuple(_parse_name_status(proc.stdout.decode())))
+
+    def files(self) -> set[str]:
+        """Every file path in this tree."""
+        proc = self._git("ls-files", "-z")
+        return {p for p in proc.stdout.decode(errors="surrogateescape").split("\x00") if p}
+
+    def python_files(self) -> list[str]:
+        return sorted(p for p in self.files() if p.endswith(".py"))
+
+    def read_texts(self, paths: Iterable[str]) -> dict[str, str | None]:
+        """Each path's text in this tree; None for one it lacks (or that is no UTF-8 text)."""
+        wanted = [p for p in paths if "\n" not in p]
+        # ":0:path" is the path in the index (stage 0), whatever characters the path holds
+        names = "".join(f":0:{p}\n" for p in wanted).encode()
+        out = self._git("cat-file", "--batch", data=names).stdout
+        texts: dict[str, str | None] = {}
+        at = 0
+        for path in wanted:
+            end = out.index(b"\n", at)
+            found = _BATCH_HEADER.match(out[at:end])
+            at = end + 1
+            if found is None:  # "<name> missing"
+                texts[path] = None
+                continue
+            size = int(found.group(2))
+            blob, at = out[at : at + size], at + size + 1
+            try:
+                texts[path] = blob.decode("utf-8") if found.group(1) == b"blob" else None
+            except UnicodeDecodeError:
+                texts[path] = None
+        return texts
+
+
+@contextmanager
+def scratch_tree(root: Path, base: str, patch: str | None = None) -> Iterator[ScratchTree]:
+    """Commit ``base``'s files with ``patch`` (a unified diff, as git diff prints it) applied;
+    a VcsError naming git's reason when the patch does not apply there."""
+    common = _git(root, "rev-parse", "--path-format=absolute", "--git-common-dir")
+    if common is None:
+        raise VcsError(f"{root} is not a git repository", hint="serve from a clone")
+    with tempfile.TemporaryDirectory(prefix="greenline-tree-") as scratch:
+        objects = Path(scratch) / "objects"
+        objects.mkdir()
+        env = {
+            **os.environ,
+            "GIT_INDEX_FILE": str(Path(scratch) / "index"),
+            "GIT_OBJECT_DIRECTORY": str(objects),
+            "GIT_ALTERNATE_OBJECT_DIRECTORIES": str(Path(common) / "objects"),
+        }
+        tree = ScratchTree(root, env)
+        if tree._git("read-tree", base).returncode != 0:
+            raise VcsError(f"git read-tree {base[:12]} failed in {root}", hint="is it a commit?")
+        if patch:
+            # a diff read into a shell variable loses its last newline, which git apply needs
+            text = patch if patch.endswith("\n") else patch + "\n"
+            applied = tree._git("apply", "--cached", "--whitespace=nowarn", "-", data=text.encode())
+            if applied.returncode != 0:
+                reason = applied.stderr.decode(errors="replace").strip().splitlines()
+                raise VcsError(
+                    f"the diff does not apply to {base[:12]}: "
+                    + (reason[0] if reason else "git apply failed"),
+                    hint="send git diff against the base commit you name (git diff BASE)",
+                )
+        yield tree
 
 
 # -- merge-queue trees ------------------------------------------------------------------------

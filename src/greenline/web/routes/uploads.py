@@ -23,9 +23,11 @@ from starlette.concurrency import run_in_threadpool
 from greenline import views
 from greenline.api import Greenline
 from greenline.api.uploads import KEY_PATTERN
-from greenline.errors import TooLargeError, UsageError
+from greenline.errors import UsageError
 from greenline.ids import MAX_TEST_ID_CHARS
 from greenline.model import Block, CommitInfo, Environment, Outcome, Phase, RunStatus, TestResult
+from greenline.web import bodies
+from greenline.web.bodies import TooLargeError
 from greenline.web.deps import Api, require
 
 #: the largest body a request may send, as sent (compressed or not)
@@ -140,17 +142,7 @@ async def read_body(request: Request) -> bytes:
         raise EncodingError(
             f"Content-Encoding {encoding[:40]!r} is not accepted", hint="send gzip, or no encoding"
         )
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY:
-        raise _too_large(f"the body is {int(declared)} bytes")
-    parts: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise _too_large("the body is")
-        parts.append(chunk)
-    return b"".join(parts)
+    return await bodies.read_body(request, MAX_BODY, "body")
 
 
 def _too_large(what: str) -> TooLargeError:
