@@ -133,7 +133,7 @@ KEYS: dict[str, Key] = {
         "seconds a writer waits for another one's lock on the store before giving up "
         "(a recording session then runs its tests unrecorded)",
     ),
-    "client_retry_seconds": Key(
+    "server_retry_seconds": Key(
         _parse_seconds,
         30.0,
         "seconds a request to the team server (an upload's batch, a selection) is retried, "
@@ -202,8 +202,8 @@ class Settings:
         return float(self.values["store_busy_timeout"].value)
 
     @property
-    def client_retry_seconds(self) -> float:
-        return float(self.values["client_retry_seconds"].value)
+    def server_retry_seconds(self) -> float:
+        return float(self.values["server_retry_seconds"].value)
 
     @property
     def queue_agents_enqueue(self) -> bool:

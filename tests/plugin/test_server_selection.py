@@ -118,7 +118,7 @@ def test_selection_runs_everything_when_the_server_is_down(
     project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("GREENLINE_TOKEN", "glt_unused")
-    monkeypatch.setenv("GREENLINE_CLIENT_RETRY_SECONDS", "1")
+    monkeypatch.setenv("GREENLINE_SERVER_RETRY_SECONDS", "1")
     url = f"http://127.0.0.1:{free_port()}"
     result = project.runpytest_subprocess(
         "-p", "no:cacheprovider", "--greenline-select=deselect", "--greenline-server", url

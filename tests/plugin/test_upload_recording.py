@@ -116,7 +116,7 @@ def test_a_server_that_is_down_never_fails_the_tests(
     project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("GREENLINE_TOKEN", "glt_not-checked-by-anyone")
-    monkeypatch.setenv("GREENLINE_CLIENT_RETRY_SECONDS", "1")
+    monkeypatch.setenv("GREENLINE_SERVER_RETRY_SECONDS", "1")
     url = f"http://127.0.0.1:{free_port()}"
     began = time.monotonic()
     result = project.runpytest_subprocess(*LOCAL, "--greenline-server", url)
@@ -215,7 +215,7 @@ def test_a_server_that_stays_down_leaves_the_run_incomplete(
     project.makepyfile(test_slow=SLOW_SUITE)
     token = make_token(server_repo, "write")
     monkeypatch.setenv("GREENLINE_TOKEN", token)
-    monkeypatch.setenv("GREENLINE_CLIENT_RETRY_SECONDS", "2")
+    monkeypatch.setenv("GREENLINE_SERVER_RETRY_SECONDS", "2")
     server = ProcessServer(server_repo)
     server.start()
     try:

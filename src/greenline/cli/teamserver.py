@@ -41,4 +41,4 @@ def open_server(ctx: typer.Context, url: str) -> ServerClient:
             hint="greenline token create NAME --scope read (write to upload), on the server",
         )
     settings = load_settings(checkout_root(ctx), os.environ)
-    return ServerClient(url, token, retry_seconds=settings.client_retry_seconds)
+    return ServerClient(url, token, retry_seconds=settings.server_retry_seconds)

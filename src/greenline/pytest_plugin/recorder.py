@@ -88,7 +88,7 @@ def register_recorder(config: pytest.Config) -> None:
             "environment": asdict(read_environment()),
             "cache_dir": str(cache.mkdir("greenline")) if cache is not None else None,
             "server": server,  # the writer uploads to it (the token is in its environment)
-            "retry_seconds": settings.client_retry_seconds,
+            "retry_seconds": settings.server_retry_seconds,
         }
         recording = RecordingPlugin(config, StoreWriter(start), root, collector.tracer.name)
         where = f"the server at {server}" if server else settings.database_url

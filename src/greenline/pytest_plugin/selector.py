@@ -85,7 +85,7 @@ class SelectPlugin:
         if not token:
             raise UsageError(f"--greenline-server needs an API token in {TOKEN_ENV}")
         # the tests wait for the plan: a server that does not answer soon means running them all
-        retry = min(settings.client_retry_seconds, PLAN_RETRY_SECONDS)
+        retry = min(settings.server_retry_seconds, PLAN_RETRY_SECONDS)
         with ServerClient(url, token, retry_seconds=retry) as client:
             _, plan = plan_on_server(
                 client,
