@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from greenline import __version__
 from greenline.api import Greenline
 from greenline.errors import GreenlineError
+from greenline.web import dashboard
 from greenline.web.routes import flaky, recovery, runs
 
 Opener = Callable[[], Greenline]
@@ -55,6 +56,7 @@ def create_app(open_api: Opener) -> FastAPI:
     for module in (runs, flaky, recovery):
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(runs.upload_router, prefix="/api/v1")
+    app.include_router(dashboard.router)
     return app
 
 
