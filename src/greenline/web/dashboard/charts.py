@@ -3,7 +3,7 @@ templates draw (so every label is escaped there like any other text)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 
@@ -40,12 +40,12 @@ class Chart:
 PAD_LEFT, PAD_TOP, PAD_BOTTOM = 48.0, 8.0, 18.0
 
 
-def _ticks(top: float, height: float, fmt: str, scale: float) -> tuple[tuple[float, str], ...]:
+Format = Callable[[float], str]
+
+
+def _ticks(top: float, height: float, fmt: Format) -> tuple[tuple[float, str], ...]:
     inner = height - PAD_TOP - PAD_BOTTOM
-    return tuple(
-        (PAD_TOP + inner * (1 - share), fmt.format(top * share * scale))
-        for share in (0.0, 0.5, 1.0)
-    )
+    return tuple((PAD_TOP + inner * (1 - share), fmt(top * share)) for share in (0.0, 0.5, 1.0))
 
 
 def column_chart(
@@ -53,30 +53,18 @@ def column_chart(
     *,
     width: int = 720,
     height: int = 140,
-    fmt: str = "{:.2f}s",
+    fmt: Format = "{:.2f}".format,
 ) -> Chart:
     """One column per value (value, label, css class, link), oldest left."""
     top = max((v for v, *_ in values), default=0.0) or 1.0
     inner_w, inner_h = width - PAD_LEFT - 4, height - PAD_TOP - PAD_BOTTOM
-    step = inner_w / max(len(values), 1)
+    step = min(inner_w / max(len(values), 1), 28.0)
     bars = []
     for i, (value, label, css, href) in enumerate(values):
         h = max(inner_h * value / top, 1.0)
         x = PAD_LEFT + i * step
         bars.append(Bar(x, PAD_TOP + inner_h - h, max(step - 2, 1.0), h, value, label, css, href))
-    return Chart(width, height, bars=tuple(bars), ticks=_ticks(top, height, fmt, 1.0))
-
-
-def row_chart(
-    values: Sequence[tuple[float, str, str | None]], *, width: int = 320, row: int = 18
-) -> Chart:
-    """A horizontal bar per value (value, label, link), largest first as given."""
-    top = max((v for v, *_ in values), default=0.0) or 1.0
-    bars = tuple(
-        Bar(0.0, i * row + 2, max(width * value / top, 1.0), row - 4, value, label, "bar", href)
-        for i, (value, label, href) in enumerate(values)
-    )
-    return Chart(width, max(len(values), 1) * row, bars=bars)
+    return Chart(width, height, bars=tuple(bars), ticks=_ticks(top, height, fmt))
 
 
 def line_chart(
@@ -85,7 +73,7 @@ def line_chart(
     top: float,
     width: int = 520,
     height: int = 180,
-    fmt: str = "{:.0f}",
+    fmt: Format = "{:.0f}".format,
     rules: Sequence[tuple[float, str]] = (),
 ) -> Chart:
     """A polyline per series (name, css class, points of (label, value)); missing values
@@ -101,7 +89,7 @@ def line_chart(
     lines = []
     for name, css, points in series:
         dots = tuple(
-            (PAD_LEFT + i * step, y_of(value), f"{label}: {fmt.format(value)}")
+            (PAD_LEFT + i * step, y_of(value), f"{label}: {fmt(value)}")
             for i, (label, value) in enumerate(points)
             if value is not None
         )
@@ -111,6 +99,6 @@ def line_chart(
         width,
         height,
         lines=tuple(lines),
-        ticks=_ticks(top, height, fmt, 1.0),
+        ticks=_ticks(top, height, fmt),
         rules=tuple((y_of(value), label) for value, label in rules),
     )

@@ -11,8 +11,7 @@ from fastapi.responses import Response
 from greenline import views
 from greenline.errors import UsageError
 from greenline.model import FlakyVerdict
-from greenline.web.dashboard.charts import row_chart
-from greenline.web.dashboard.render import show, test_url
+from greenline.web.dashboard.render import show
 from greenline.web.dashboard.session import Signed
 from greenline.web.deps import Api
 
@@ -34,21 +33,10 @@ def flaky_board(request: Request, gl: Api, viewer: Signed, sort: str = "time") -
     def build() -> tuple[dict[str, Any], dict[str, Any]]:
         tests = ranked(gl.flaky.verdicts(), sort)
         doc = views.flaky_document(tests, gl.flaky.active_quarantine())
-        chart = row_chart(
-            [
-                (
-                    v.wasted_seconds if sort == "time" else float(v.failures),
-                    v.test_id,
-                    test_url(v.test_id),
-                )
-                for v in tests[:20]
-            ]
-        )
         context = {
             "title": "Flaky tests",
             "rest_url": "/api/v1/flaky",
             "sort": sort,
-            "chart": chart,
         }
         return doc, context
 

@@ -13,7 +13,7 @@ from greenline import views
 from greenline.api import Greenline
 from greenline.errors import GreenlineError, NoDataError, UsageError
 from greenline.web.dashboard.charts import column_chart
-from greenline.web.dashboard.render import error_page, show, test_url
+from greenline.web.dashboard.render import error_page, seconds, show, test_url
 from greenline.web.dashboard.session import Signed, check_write, current_viewer, read_form
 from greenline.web.deps import Api
 
@@ -52,7 +52,8 @@ def _durations(doc: dict[str, Any]) -> Any:
                 f"/runs/{r['run_id']}",
             )
             for r in results
-        ]
+        ],
+        fmt=seconds,
     )
 
 

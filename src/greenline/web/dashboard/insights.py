@@ -58,7 +58,7 @@ def trend_charts(doc: dict[str, Any]) -> list[tuple[str, Any]]:
             line_chart(
                 duration,
                 top=max(longest, RECOMMENDED["duration_s"] / 60) * 1.1,
-                fmt="{:.1f}",
+                fmt="{:.1f}".format,
                 rules=[(RECOMMENDED["duration_s"] / 60, "10-minute benchmark")],
             ),
         ),

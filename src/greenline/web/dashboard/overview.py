@@ -15,8 +15,8 @@ from greenline.api import Greenline
 from greenline.api.recovery_triage import is_green
 from greenline.model import Run, RunStatus
 from greenline.model.flaky import Verdict
-from greenline.web.dashboard.charts import column_chart, row_chart
-from greenline.web.dashboard.render import show, test_url
+from greenline.web.dashboard.charts import column_chart
+from greenline.web.dashboard.render import seconds, show
 from greenline.web.dashboard.session import Signed
 from greenline.web.deps import Api
 
@@ -24,6 +24,17 @@ router = APIRouter(include_in_schema=False)
 #: the main branch's figures cover this many of its newest complete runs
 RECENT = 100
 COSTLIEST = 8
+#: triage's verdicts, the ones to act on first
+KIND_ORDER = (
+    "regression",
+    "setup",
+    "infra",
+    "already-failing",
+    "suspect-flaky",
+    "flaky",
+    "quarantined",
+    "unknown",
+)
 
 
 def branch_figures(runs: list[Run]) -> dict[str, Any]:
@@ -89,14 +100,11 @@ def _charts(doc: dict[str, Any]) -> dict[str, Any]:
             for r in doc["recent"]
         ],
         height=110,
+        fmt=seconds,
     )
-    costly = row_chart(
-        [
-            (t["wasted_seconds"], t["test_id"], test_url(t["test_id"]))
-            for t in doc["costliest_flaky"]
-        ]
-    )
-    return {"strip": strip, "costly": costly}
+    order = {kind: i for i, kind in enumerate(KIND_ORDER)}
+    verdicts = sorted(doc["why_red"]["verdicts"].items(), key=lambda kv: order.get(kv[0], 99))
+    return {"strip": strip, "red_verdicts": verdicts}
 
 
 @router.get("/")

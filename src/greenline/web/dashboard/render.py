@@ -31,7 +31,7 @@ POLICY = (
 HEADERS = {
     "Content-Security-Policy": POLICY,
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
     "X-Frame-Options": "DENY",
 }
@@ -58,6 +58,13 @@ def stamp(value: str | datetime | None) -> str:
     return text[:16].replace("T", " ")
 
 
+def seconds(value: float | None) -> str:
+    """A duration; under a second in milliseconds (test runs often take a few)."""
+    if value is not None and 0 <= value < 1:
+        return f"{value * 1000:.0f}ms"
+    return human_duration(value)
+
+
 def short_sha(value: str | None) -> str:
     return value[:10] if value else "n/a"
 
@@ -72,7 +79,7 @@ def environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters.update(
-        duration=human_duration,
+        duration=seconds,
         percent=percent,
         stamp=stamp,
         sha=short_sha,
