@@ -195,9 +195,7 @@ def test_the_quarantine_button_works_for_a_write_token(writer: Watched, site: Si
     assert writer.errors == []
 
 
-def test_a_read_token_has_no_button_and_its_posts_are_refused(
-    reader: Watched, site: Site
-) -> None:
+def test_a_read_token_has_no_button_and_its_posts_are_refused(reader: Watched, site: Site) -> None:
     page = reader.page
     page.goto(f"{site.base}/test?id={TOGGLE_ID}")
     assert page.locator("#quarantine-button").count() == 0
@@ -235,4 +233,3 @@ def test_signing_out_ends_the_session(reader: Watched, site: Site) -> None:
     page.fill("#token", site.read + "x")
     page.click("form.login button")
     assert "not a live greenline token" in page.inner_text("main")
-
