@@ -13,7 +13,7 @@ from greenline import views
 from greenline.api import Greenline
 from greenline.errors import GreenlineError, NoDataError, UsageError
 from greenline.web.dashboard.charts import column_chart
-from greenline.web.dashboard.render import error_page, seconds, show, test_url
+from greenline.web.dashboard.render import error_page, seconds, show, url_of_test
 from greenline.web.dashboard.session import Signed, check_write, current_viewer, read_form
 from greenline.web.deps import Api
 
@@ -79,7 +79,7 @@ async def quarantine(request: Request, gl: Api) -> Response:
     """Quarantine the form's test; back to its page."""
     try:
         form = await read_form(request)
-        viewer = check_write(request, gl, form)
+        viewer = await run_in_threadpool(check_write, request, gl, form)
         test_id = form.get("test_id", "")
         reason = (
             form.get("reason", "").strip()
@@ -88,8 +88,8 @@ async def quarantine(request: Request, gl: Api) -> Response:
         owner = form.get("owner", "").strip() or None
         await run_in_threadpool(gl.flaky.quarantine, test_id, reason[:2000], owner)
     except GreenlineError as exc:
-        return error_page(request, current_viewer(request, gl), exc)
-    return RedirectResponse(test_url(test_id), status_code=303)
+        return error_page(request, await run_in_threadpool(current_viewer, request, gl), exc)
+    return RedirectResponse(url_of_test(test_id), status_code=303)
 
 
 @router.post("/quarantine/release")
@@ -97,10 +97,10 @@ async def release(request: Request, gl: Api) -> Response:
     """Release the form's test from quarantine; back to its page."""
     try:
         form = await read_form(request)
-        viewer = check_write(request, gl, form)
+        viewer = await run_in_threadpool(check_write, request, gl, form)
         test_id = form.get("test_id", "")
         reason = f"released from the dashboard by {viewer.token.name}"
         await run_in_threadpool(gl.flaky.release, test_id, reason)
     except GreenlineError as exc:
-        return error_page(request, current_viewer(request, gl), exc)
-    return RedirectResponse(test_url(test_id), status_code=303)
+        return error_page(request, await run_in_threadpool(current_viewer, request, gl), exc)
+    return RedirectResponse(url_of_test(test_id), status_code=303)

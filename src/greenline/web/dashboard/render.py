@@ -44,7 +44,7 @@ STATIC = {
 }
 
 
-def test_url(test_id: str) -> str:
+def url_of_test(test_id: str) -> str:
     """A test's page: the id as a query value, so no character of it (``/``, ``..``, ``#``,
     ``?``) can change which page is meant."""
     return "/test?" + urlencode({"id": test_id})
@@ -83,7 +83,7 @@ def environment() -> Environment:
         percent=percent,
         stamp=stamp,
         sha=short_sha,
-        test_url=test_url,
+        url_of_test=url_of_test,
         urlquote=lambda s: quote(str(s), safe=""),
     )
     env.globals.update(version=__version__, asset=asset_url)
