@@ -5,6 +5,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 PYTEST_ARGS ?=
+# make demo DEMO_ARGS=--serve keeps the demo's server running until Ctrl-C
+DEMO_ARGS ?=
 
 .PHONY: venv demo test lint bench bench-record bench-selection bench-insights bench-mergequeue bench-smoke clean
 
@@ -16,7 +18,7 @@ $(STAMP): pyproject.toml setup.py src/greenline/_ctracer.c
 venv: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python examples/demo.py
+	$(BIN)/python examples/demo.py $(DEMO_ARGS)
 
 # pytest exits 5 when it collects nothing (e.g. a -k that matches no test): not a failure.
 test: $(STAMP)
