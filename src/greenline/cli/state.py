@@ -7,13 +7,14 @@ import sys
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from greenline import views
-from greenline.api import Greenline
 from greenline.cli.render import PlainConsole
+
+if TYPE_CHECKING:
+    from greenline.api import Greenline
 
 console = PlainConsole()
 err_console = PlainConsole(stderr=True)
@@ -55,6 +56,8 @@ class CliState:
     debug: bool = False
 
     def open_api(self, *, migrate: bool = True, create: bool = True) -> Greenline:
+        from greenline.api import Greenline  # loads with the first command that opens it
+
         return Greenline.open(self.repo, db=self.db, migrate=migrate, create=create)
 
     def open_reader(self) -> Greenline:
@@ -77,6 +80,8 @@ PRETTY_LIMIT = 1_000_000
 
 def emit_json(document: dict[str, Any]) -> None:
     """Machine output: one JSON document on stdout (indented unless it is very large)."""
+    from greenline import views
+
     text = views.dump_json(document)
     if len(text) < PRETTY_LIMIT:
         text = views.dump_json(document, indent=2)
