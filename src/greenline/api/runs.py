@@ -202,14 +202,14 @@ class RunService:
         before: tuple[datetime, int] | None = None,
     ) -> list[Run]:
         """The newest runs first; ``before`` (a run's start and id) pages on after it."""
-        self._sweep_if_needed()
+        self.sweep_if_needed()
         with self.ws.store.lookup() as conn:
             return lookups.list_runs(
                 conn, self.ws.repository, limit=limit, status=status, branch=branch, before=before
             )
 
     def get_run(self, run_id: int) -> Run:
-        self._sweep_if_needed()
+        self.sweep_if_needed()
         with self.ws.store.lookup() as conn:
             run = lookups.get_run(conn, run_id)
         if run is None:
@@ -296,7 +296,8 @@ class RunService:
             "rows": counts,
         }
 
-    def _sweep_if_needed(self) -> None:
+    def sweep_if_needed(self) -> None:
+        """Sweep dead runs (``sweep_dead_runs``) when the store has runs still ``running``."""
         with self.ws.store.lookup() as conn:
             running = lookups.list_runs(conn, self.ws.repository, limit=5, status=RunStatus.RUNNING)
         if running:

@@ -165,14 +165,12 @@ def _to_run(row: Sequence[Any], stats: tuple[dict[str, int], float]) -> Run:
     )
 
 
-def _final_attempts(run_ids: Sequence[int], params: dict[str, object]) -> str:
-    """FROM clause: each test's last attempt (its final outcome) in the given runs, as
-    ``results``."""
+def _is_final(results: str = "results") -> str:
+    """Condition: the row of ``results`` is its test's last attempt in the run (its final
+    outcome)."""
     return (
-        "FROM results JOIN (SELECT run_id, test_pk, max(attempt) AS attempt FROM results "
-        f"WHERE run_id IN {_in('run', run_ids, params)} GROUP BY run_id, test_pk) AS last "
-        "ON results.run_id = last.run_id AND results.test_pk = last.test_pk "
-        "AND results.attempt = last.attempt"
+        f"NOT EXISTS (SELECT 1 FROM results AS later WHERE later.run_id = {results}.run_id "
+        f"AND later.test_pk = {results}.test_pk AND later.attempt > {results}.attempt)"
     )
 
 
@@ -183,8 +181,11 @@ def _run_stats(
         return {}
     params: dict[str, object] = {}
     counts: dict[int, dict[str, int]] = defaultdict(dict)
-    final = _final_attempts(run_ids, params)
-    query = f"SELECT results.run_id, results.outcome, count(*) {final} GROUP BY 1, 2"
+    query = (
+        "SELECT results.run_id, results.outcome, count(*) FROM results "
+        f"WHERE results.run_id IN {_in('run', run_ids, params)} AND {_is_final()} "
+        "GROUP BY results.run_id, results.outcome"
+    )
     for run_id, outcome, n in _rows(conn, query, params):
         counts[run_id][outcome] = n
     params = {}
@@ -258,6 +259,10 @@ def latest_baselines(conn: SqlConnection, repository: str, limit: int = 50) -> l
 # -- results and coverage ------------------------------------------------------------------------
 
 
+_OUTCOMES = {o.value: o for o in Outcome}
+_PHASES = {p.value: p for p in Phase}
+
+
 def result_of(
     test_id: str,
     outcome: str,
@@ -267,27 +272,30 @@ def result_of(
     attempt: int,
     path: str | None,
 ) -> TestResult:
-    """A stored result row as a model value."""
+    """A stored result row as a model value (a run has thousands: no Enum() calls)."""
+    found = _OUTCOMES.get(outcome)
     return TestResult(
-        test_id=test_id,
-        outcome=Outcome(outcome),
-        duration=duration,
-        phase=Phase(phase) if phase else None,
-        message=message,
-        attempt=attempt,
-        path=path,
+        test_id,
+        found if found is not None else Outcome(outcome),  # Outcome() says what is wrong
+        duration,
+        (_PHASES.get(phase) or Phase(phase)) if phase else None,
+        message,
+        attempt,
+        path,
     )
 
 
 def final_results(conn: SqlConnection, run_id: int) -> list[TestResult]:
     """Each test's last attempt in a run (its final outcome), with the test's file."""
-    params: dict[str, object] = {}
+    # every attempt in order, the last one kept: one pass over the run's rows
     query = (
         "SELECT tests.test_id, results.outcome, results.duration, results.phase, "
-        f"results.message, results.attempt, tests.path {_final_attempts([run_id], params)} "
-        "JOIN tests ON results.test_pk = tests.id"
+        "results.message, results.attempt, tests.path FROM results "
+        "JOIN tests ON results.test_pk = tests.id WHERE results.run_id = :run_id "
+        "ORDER BY results.test_pk, results.attempt"
     )
-    return [result_of(*row) for row in _rows(conn, query, params)]
+    last = {row[0]: row for row in _rows(conn, query, {"run_id": run_id})}
+    return [result_of(*row) for row in last.values()]
 
 
 def recent_outcomes(
@@ -307,10 +315,15 @@ def recent_outcomes(
         return {}, {}
     params = {}
     failing = _in("failing", [Outcome.FAILED.value, Outcome.ERROR.value], params)
+    per_test = (
+        "SELECT results.test_pk AS test_pk, "
+        f"sum(CASE WHEN results.outcome IN {failing} THEN 1 ELSE 0 END) AS failed, "
+        f"count(*) AS n FROM results WHERE results.run_id IN {_in('run', recent, params)} "
+        f"AND {_is_final()} GROUP BY results.test_pk"
+    )
     query = (
-        f"SELECT tests.test_id, sum(CASE WHEN results.outcome IN {failing} THEN 1 ELSE 0 END), "
-        f"count(*) {_final_attempts(recent, params)} JOIN tests ON results.test_pk = tests.id "
-        "GROUP BY tests.test_id"
+        f"SELECT tests.test_id, history.failed, history.n FROM tests JOIN ({per_test}) AS history "
+        "ON history.test_pk = tests.id"
     )
     failures: dict[str, int] = {}
     taken: dict[str, int] = {}
@@ -335,7 +348,9 @@ def run_coverage(
     if paths is not None:
         if not paths:
             return []
-        query += f" AND source_blocks.path IN {_in('path', sorted(paths), params)}"
+        # the blocks first: SQLite would otherwise join every covered block of the run
+        wanted = f"SELECT id FROM source_blocks WHERE path IN {_in('path', sorted(paths), params)}"
+        query += f" AND coverage.block_id IN ({wanted})"
     acc: dict[str, set[Block]] = defaultdict(set)
     for test_id, path, name, checksum in _rows(conn, query, params):
         acc[test_id].add(Block(path, name, checksum))
