@@ -12,7 +12,6 @@ import sys
 import typer
 
 from greenline.cli.app import app
-from greenline.cli.render import plain
 from greenline.cli.state import PASSTHROUGH, err_console
 from greenline.errors import GreenlineError
 
@@ -23,6 +22,8 @@ EXIT_INTERNAL = 3
 
 def print_error(message: str, hint: str | None = None) -> None:
     from rich.text import Text
+
+    from greenline.cli.render import plain
 
     line = Text.assemble(("greenline: error:", "bold red"), " ", plain(message))
     err_console.print(line, soft_wrap=True)

@@ -386,7 +386,7 @@ def coverage_sizes(conn: SqlConnection, run_id: int) -> dict[str, int]:
         "FROM coverage WHERE run_id = :run_id GROUP BY test_pk) AS sizes "
         "ON sizes.test_pk = tests.id"
     )
-    return {str(test_id): int(n) for test_id, n in _rows(conn, query, {"run_id": run_id})}
+    return dict(_rows(conn, query, {"run_id": run_id}))  # (text, integer) from either driver
 
 
 def run_file_reads(conn: SqlConnection, run_id: int) -> dict[str, frozenset[str]]:
