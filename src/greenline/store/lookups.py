@@ -261,6 +261,14 @@ def latest_baselines(conn: SqlConnection, repository: str, limit: int = 50) -> l
 
 _OUTCOMES = {o.value: o for o in Outcome}
 _PHASES = {p.value: p for p in Phase}
+#: (test id, outcome, duration, phase, message, attempt, test file) of one stored result
+ResultRow: TypeAlias = tuple[str, str, float, "str | None", "str | None", int, "str | None"]
+
+
+def outcome_of(value: str) -> Outcome:
+    """A stored outcome as the model's (a run has thousands: no Enum() call each)."""
+    found = _OUTCOMES.get(value)
+    return found if found is not None else Outcome(value)  # Outcome() says what is wrong
 
 
 def result_of(
@@ -272,11 +280,10 @@ def result_of(
     attempt: int,
     path: str | None,
 ) -> TestResult:
-    """A stored result row as a model value (a run has thousands: no Enum() calls)."""
-    found = _OUTCOMES.get(outcome)
+    """A stored result row as a model value."""
     return TestResult(
         test_id,
-        found if found is not None else Outcome(outcome),  # Outcome() says what is wrong
+        outcome_of(outcome),
         duration,
         (_PHASES.get(phase) or Phase(phase)) if phase else None,
         message,
@@ -285,8 +292,9 @@ def result_of(
     )
 
 
-def final_results(conn: SqlConnection, run_id: int) -> list[TestResult]:
-    """Each test's last attempt in a run (its final outcome), with the test's file."""
+def final_rows(conn: SqlConnection, run_id: int) -> list[ResultRow]:
+    """Each test's last attempt in a run (its final outcome), with the test's file, as rows
+    (selection reads ten thousand of them and needs no TestResult for each)."""
     # every attempt in order, the last one kept: one pass over the run's rows
     query = (
         "SELECT tests.test_id, results.outcome, results.duration, results.phase, "
@@ -295,7 +303,12 @@ def final_results(conn: SqlConnection, run_id: int) -> list[TestResult]:
         "ORDER BY results.test_pk, results.attempt"
     )
     last = {row[0]: row for row in _rows(conn, query, {"run_id": run_id})}
-    return [result_of(*row) for row in last.values()]
+    return list(last.values())
+
+
+def final_results(conn: SqlConnection, run_id: int) -> list[TestResult]:
+    """Each test's last attempt in a run (its final outcome), with the test's file."""
+    return [result_of(*row) for row in final_rows(conn, run_id)]
 
 
 def recent_outcomes(
