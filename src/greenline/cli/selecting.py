@@ -6,12 +6,7 @@ import enum
 import sys
 
 import typer
-from rich.box import ROUNDED
-from rich.table import Table
 
-from greenline import views
-from greenline.cli import render
-from greenline.cli.render import plain
 from greenline.cli.state import console, emit_json, err_console, state_of
 from greenline.errors import NoDataError
 from greenline.model import Change, SelectionPlan
@@ -64,6 +59,8 @@ def select_tests(
     if why is not None:
         _print_why(plan, why)
     elif fmt is SelectFormat.json:
+        from greenline import views  # JSON only: the ids and the table need none of it
+
         emit_json(views.selection_document(plan))
     elif fmt in (SelectFormat.ids, SelectFormat.args):
         if plan.full_suite is None:
@@ -75,6 +72,8 @@ def select_tests(
 
 
 def _summary(plan: SelectionPlan) -> str:
+    from greenline.cli import render  # rich: the text output only
+
     total = len(plan.selected) + len(plan.over_budget) + len(plan.unaffected)
     share = plan.selected_duration / plan.suite_duration if plan.suite_duration else 1.0
     base = (plan.base or "?")[:10]
@@ -86,6 +85,12 @@ def _summary(plan: SelectionPlan) -> str:
 
 
 def _print_plan(plan: SelectionPlan, explain: bool) -> None:
+    from rich.box import ROUNDED  # rich: the text output only
+    from rich.table import Table
+
+    from greenline.cli import render
+    from greenline.cli.render import plain
+
     if explain and plan.change is not None:
         console.print(plain(_change_line(plan.change)), soft_wrap=True)
     console.print(_summary(plan))
