@@ -203,9 +203,12 @@ class SelectionService:
 
 
 def _current_blocks(path: Path) -> frozenset[tuple[str, str]] | None:
-    """(name, checksum) of each block of the file as it is now; None if gone or unparsable."""
+    """(name, checksum) of each block of the file as it is now, at both granularities, so that
+    each recorded block is judged like with like whatever the baseline's granularity (a root
+    region has its function's name; it has its function's checksum too only when the code is
+    the same); None if gone or unparsable."""
     try:
-        blocks = read_file_blocks(path.read_text(encoding="utf-8"), path.name)
+        blocks = read_file_blocks(path.read_text(encoding="utf-8"), path.name, branches=True)
     except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
         return None
-    return frozenset((b.name, b.checksum) for b in blocks.blocks)
+    return frozenset((b.name, b.checksum) for b in (*blocks.blocks, *blocks.branch_blocks))

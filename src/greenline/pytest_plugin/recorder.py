@@ -35,10 +35,16 @@ def register_recorder(config: pytest.Config) -> None:
     git_root = find_root(config.rootpath)
     root = git_root or config.rootpath
     try:
-        flags = {"database_url": config.getoption("greenline_db")}
+        flags = {
+            "database_url": config.getoption("greenline_db"),
+            "granularity": config.getoption("greenline_granularity"),
+        }
         settings = load_settings(root, os.environ, flags)
         collector = CoverageCollector(
-            root, settings.coverage_exclude, config.getoption("greenline_tracer")
+            root,
+            settings.coverage_exclude,
+            config.getoption("greenline_tracer"),
+            settings.granularity,
         )
     except GreenlineError as exc:
         raise pytest.UsageError(f"greenline: {exc}") from None
@@ -52,8 +58,13 @@ def register_recorder(config: pytest.Config) -> None:
             "pid": os.getpid(),
             "environment": asdict(read_environment()),
             "cache_dir": str(cache.mkdir("greenline")) if cache is not None else None,
+            "granularity": collector.granularity,
         }
-        recording = RecordingPlugin(config, StoreWriter(start), root, collector.tracer.name)
+        tracing = collector.tracer.name
+        if collector.granularity != "function":
+            tracing += f", granularity: {collector.granularity}"
+        recording = RecordingPlugin(config, StoreWriter(start), root, tracing)
+        recording.fallback = collector.fallback
         recording.display_url = mask_url(settings.database_url)
         recording.in_git = git_root is not None
         config.pluginmanager.register(recording, "greenline-recording")
@@ -77,7 +88,7 @@ class CoveragePlugin:
 
     def pytest_fixture_setup(self, fixturedef: pytest.FixtureDef[Any]) -> None:
         code = getattr(getattr(fixturedef, "func", None), "__code__", None)
-        site = self.collector.site_of(code) if code is not None else None
+        site = self.collector.link_of(code) if code is not None else None
         if site is not None:
             self.fixture_sites.setdefault(fixturedef.argname, set()).add(site)
 
@@ -197,6 +208,7 @@ class RecordingPlugin:
         self.tracer = tracer
         self.display_url = ""
         self.in_git = True
+        self.fallback: str | None = None  # why the granularity asked for is not the one used
         self.pending: dict[str, _Pending] = {}
         self.attempts: dict[str, int] = {}
         self.results: list[list[Any]] = []
@@ -206,9 +218,10 @@ class RecordingPlugin:
         self.unrecordable: list[str] = []  # why each test id that cannot be stored was left out
         self.last_flush = time.monotonic()
 
-    def pytest_report_header(self) -> str:
+    def pytest_report_header(self) -> list[str]:
         where = "" if self.in_git else " (not a git repository: no commit info)"
-        return f"greenline: recording into {self.display_url} (tracer: {self.tracer}){where}"
+        header = [f"greenline: recording into {self.display_url} (tracer: {self.tracer}){where}"]
+        return header + ([f"greenline: {self.fallback}"] if self.fallback else [])
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtestloop(self) -> Any:
