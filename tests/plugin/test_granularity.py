@@ -158,3 +158,33 @@ def test_a_fixture_of_wider_scope_ties_every_test_using_it_to_its_whole_function
         "test_table.py::test_first",
         "test_table.py::test_second",
     ]
+
+
+def test_every_tracer_gives_the_same_branches(project: pytest.Pytester) -> None:
+    tracers = ["python-profile", "c-profile"] + (
+        ["sys.monitoring"] if sys.version_info >= (3, 12) else []
+    )
+    seen = []
+    for run_id, tracer in enumerate(tracers, 1):
+        record(project, BRANCH, f"--greenline-tracer={tracer}")
+        seen.append({t: tc.blocks for t, tc in coverage_of(project.path, run_id).items()})
+    assert all(s == seen[0] for s in seen)
+    assert {b.name for b in seen[0]["test_app.py::test_positive"]} == {
+        "<module>",
+        "sign",
+        "sign#if1.else",
+        "test_positive",
+    }
+
+
+def test_beside_another_trace_function(project: pytest.Pytester) -> None:
+    project.makeconftest("import sys\n\nsys.settrace(lambda frame, event, arg: None)\n")
+    result = record(project, BRANCH)
+    names = {b.name for tc in coverage_of(project.path, 1).values() for b in tc.blocks}
+    if sys.version_info >= (3, 12):  # sys.monitoring shares the interpreter
+        assert "sign#if1" in names
+        return
+    result.stdout.fnmatch_lines(
+        ["greenline: recording at function granularity, not branch: *another trace function*"]
+    )
+    assert not any("#" in name for name in names)

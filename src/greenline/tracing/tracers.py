@@ -307,10 +307,14 @@ def make_tracer(
     order: list[str] = [CProfileTracer.name, PythonProfileTracer.name]
     if sys.version_info >= (3, 12):
         order.insert(0, MonitoringTracer.name)
-    problems = []
+    problems: dict[str, str] = {}
     for name in order:
         try:
             return TRACERS[name](include, exclude, lines)
         except (ImportError, RuntimeError) as exc:
-            problems.append(f"{name}: {exc}")
-    raise RuntimeError(f"no tracer available ({'; '.join(problems)})")
+            problems[name] = str(exc)
+    if len(set(problems.values())) == 1:  # one reason for all (a trace hook of another tool)
+        raise RuntimeError(next(iter(problems.values())))
+    raise RuntimeError(
+        "no tracer available: " + "; ".join(f"{n}: {p}" for n, p in problems.items())
+    )
