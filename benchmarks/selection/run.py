@@ -3,15 +3,18 @@
 For each project (its own test suite, from its PyPI source distribution):
 
 1. a clean run gives every test's outcome and duration (``perf_counter``, set-up to tear-down);
-   a ``pytest --greenline-record`` run and a ``pytest --testmon`` run give each tool its baseline;
+   a ``pytest --greenline-record`` run and a ``pytest --testmon`` run give each tool its baseline,
+   and a ``pytest --greenline-record --greenline-granularity=branch`` run (into a store of its
+   own) gives greenline's branch granularity its baseline;
 2. ``--mutants`` single-expression mutants are drawn (seeded) from the functions of the project's
    source modules: an arithmetic, comparison or boolean operator swapped, a ``not`` dropped, an
    integer moved by one, a boolean constant flipped;
 3. per mutant, in the working tree: the full suite gives the ground truth (the tests that fail
    now and passed clean; a timeout of 15x the clean run marks a hung mutant, which is left out),
-   ``greenline select`` gives greenline's ordered selection (safe mode, and budgets of 5/10/20%
-   of the suite's time), and ``pytest --testmon --testmon-forceselect --testmon-nocollect
-   --collect-only`` gives testmon's (testmon's data is restored before each mutant);
+   ``greenline select`` gives greenline's ordered selection at each granularity (safe mode, and
+   budgets of 5/10/20% of the suite's time), and ``pytest --testmon --testmon-forceselect
+   --testmon-nocollect --collect-only`` gives testmon's (testmon's data is restored before each
+   mutant);
 4. the mutant is reverted.
 
 Measured per tool, over the mutants the suite detects:
@@ -66,6 +69,10 @@ TIMEOUT_FACTOR = 15
 #: Issue 15's targets for the commands' wall time on this machine (milliseconds).
 SELECT_TARGET_MS = 250
 STARTUP_TARGET_MS = 150
+#: The tools compared, as the results name them: greenline at function granularity (its
+#: default), greenline at branch granularity, testmon.
+TOOLS = ("greenline", "greenline-branch", "testmon")
+BRANCH_STORE = "branch.db"
 
 
 # --- mutants -------------------------------------------------------------------------------------
@@ -217,12 +224,16 @@ class SuiteRun:
     timed_out: bool = False
 
 
-def bench_env(outcomes: Path | None = None) -> dict[str, str]:
+def bench_env(outcomes: Path | None = None, store: Path | None = None) -> dict[str, str]:
+    """The environment of every command the benchmark runs; ``store`` is greenline's store
+    (default: the project's own)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GREENLINE_", "PYTEST_"))}
     env["PYTHONPATH"] = str(HERE)
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     if outcomes is not None:
         env["BENCH_OUTCOMES"] = str(outcomes)
+    if store is not None:
+        env["GREENLINE_DATABASE_URL"] = f"sqlite:///{store}"
     return env
 
 
@@ -295,13 +306,18 @@ def run_suite(
 
 def record_baselines(venv: Path, root: Path, tests: tuple[str, ...], scratch: Path) -> None:
     clean_state(root)
-    for flag in ("--greenline-record", "--testmon"):
+    branch = ("--greenline-record", "--greenline-granularity=branch")
+    for flags, store in (
+        (("--greenline-record",), None),
+        (branch, scratch / BRANCH_STORE),
+        (("--testmon",), None),
+    ):
         out = scratch / "baseline.jsonl"
         out.unlink(missing_ok=True)
         subprocess.run(
-            pytest_cmd(venv, root, tests, flag),
+            pytest_cmd(venv, root, tests, *flags),
             cwd=root,
-            env=bench_env(out),
+            env=bench_env(out, store),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             check=False,
@@ -310,15 +326,18 @@ def record_baselines(venv: Path, root: Path, tests: tuple[str, ...], scratch: Pa
         shutil.copy2(data, scratch / data.name)
 
 
-def greenline_select(venv: Path, root: Path, *, heuristic: bool = False) -> dict[str, Any]:
+def greenline_select(
+    venv: Path, root: Path, *, heuristic: bool = False, store: Path | None = None
+) -> dict[str, Any]:
     """greenline's plan in safe mode and at each budget, with the in-process planning time
-    (``probe.py`` runs in the benchmark's environment)."""
+    (``probe.py`` runs in the benchmark's environment), against the baseline in ``store``
+    (default: the project's own store)."""
     cmd = [str(venv / "bin" / "python"), str(HERE / "probe.py"), str(root)]
     if heuristic:
         cmd.append("--heuristic")
     cmd += [str(b) for b in BUDGETS]
     proc = subprocess.run(
-        cmd, cwd=root, env=bench_env(), capture_output=True, text=True, check=False
+        cmd, cwd=root, env=bench_env(store=store), capture_output=True, text=True, check=False
     )
     if proc.returncode != 0:
         raise RuntimeError(f"greenline selection failed in {root}: {proc.stderr.strip()}")
@@ -462,12 +481,18 @@ def bench_project(
                 if plan["full_suite"]:
                     full_suite_reasons.append(plan["full_suite"])
                 greenline_budgets = plan["budgets"]
+                branch = greenline_select(venv, root, store=scratch / BRANCH_STORE)
+                if branch["full_suite"]:
+                    full_suite_reasons.append(f"branch: {branch['full_suite']}")
                 testmon = testmon_select(venv, root, tests, scratch)
                 testmon_budgets = {
                     f"{b:.0%}": cut(testmon, clean.seconds, b * suite) for b in BUDGETS
                 }
                 result.tools = {
                     "greenline": score(safe, greenline_budgets, failing, clean.seconds, suite),
+                    "greenline-branch": score(
+                        branch["safe"], branch["budgets"], failing, clean.seconds, suite
+                    ),
                     "testmon": score(testmon, testmon_budgets, failing, clean.seconds, suite),
                     "pytest order": score(clean.order, {}, failing, clean.seconds, suite),
                 }
@@ -476,8 +501,11 @@ def bench_project(
         results.append(result)
         tools = result.tools
         summary = (
-            f"greenline {'hit' if tools['greenline']['detected'] else 'MISS'}, "
-            f"testmon {'hit' if tools['testmon']['detected'] else 'MISS'}"
+            ", ".join(
+                f"{tool} {'hit' if tools[tool]['detected'] else 'MISS'} "
+                f"({pct(tools[tool]['time_share'])})"
+                for tool in TOOLS
+            )
             if tools
             else ""
         )
@@ -545,7 +573,8 @@ def overall(report: dict[str, Any]) -> dict[str, Any]:
         r for r in rows if r["tools"]["greenline"]["detected"] and r["tools"]["testmon"]["detected"]
     ]
     out: dict[str, Any] = {"detected_mutants": len(rows), "both_detect": len(both)}
-    for tool in ("greenline", "testmon"):
+    tools = [tool for tool in TOOLS if all(tool in r["tools"] for r in rows)]
+    for tool in tools:
         mine = [r["tools"][tool] for r in rows]
         out[tool] = {
             "safe_recall": sum(m["detected"] for m in mine) / len(mine),
@@ -580,6 +609,15 @@ def overall(report: dict[str, Any]) -> dict[str, Any]:
         "median time to first failure <= 5% of the suite's time": g["median_ttff_share"] <= 0.05,
     }
     out["targets"].update(latency_targets(report))
+    if "greenline-branch" in tools:
+        b = out["greenline-branch"]
+        out["targets"]["branch granularity: safe mode detects every mutant the suite detects"] = (
+            b["safe_recall"] == 1.0
+        )
+        out["targets"][
+            "branch granularity selects no more test time than function granularity "
+            "(mean over mutants both detect)"
+        ] = b["time_share_where_both_detect"] <= g["time_share_where_both_detect"] + 1e-9
     out["greenline_misses_where_testmon_hits"] = misses
     out["greenline_more_time_than_testmon"] = more_time
     return out
@@ -591,7 +629,7 @@ def overall_markdown(total: dict[str, Any]) -> str:
         "| 20% budget | median time to 1st failure |",
         "|---|---|---|---|---|---|---|",
     ]
-    for tool in ("greenline", "testmon"):
+    for tool in (t for t in TOOLS if t in total):
         s = total[tool]
         budgets = " | ".join(pct(s[f"recall_at_{b:.0%}"]) for b in BUDGETS)
         lines.append(
@@ -776,7 +814,7 @@ def markdown(report: dict[str, object]) -> str:
     ]
     for name, row in report["projects"].items():  # type: ignore[attr-defined]
         summary = row["summary"]
-        for tool in ("greenline", "testmon", "pytest order"):
+        for tool in (*TOOLS, "pytest order"):
             if tool not in summary:
                 continue
             s = summary[tool]

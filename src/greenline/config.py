@@ -77,6 +77,17 @@ def _parse_order(value: object) -> str:
     return text
 
 
+#: How finely recording splits the code a test ran (see greenline.tracing.regions).
+GRANULARITIES = ("function", "branch")
+
+
+def _parse_granularity(value: object) -> str:
+    text = str(value).strip().lower()
+    if text not in GRANULARITIES:
+        raise ValueError(f"expected one of: {', '.join(GRANULARITIES)}")
+    return text
+
+
 def _parse_patterns(value: object) -> tuple[str, ...]:
     if isinstance(value, str):
         return tuple(p.strip() for p in value.split(",") if p.strip())
@@ -110,6 +121,13 @@ KEYS: dict[str, Key] = {
         True,
         "while recording, trace the Python subprocesses tests start (a sitecustomize put in "
         "front of PYTHONPATH) and count their coverage as the test's",
+    ),
+    "granularity": Key(
+        _parse_granularity,
+        "function",
+        "what recording fingerprints per test: function (the functions it ran), or branch (the "
+        "bodies of ifs, loops, trys, withs and cases it entered: a change in a branch a test "
+        "never entered does not select it)",
     ),
     "always_run": Key(
         _parse_patterns,
@@ -178,6 +196,10 @@ class Settings:
     @property
     def trace_subprocesses(self) -> bool:
         return bool(self.values["trace_subprocesses"].value)
+
+    @property
+    def granularity(self) -> str:
+        return str(self.values["granularity"].value)
 
     @property
     def always_run(self) -> tuple[str, ...]:

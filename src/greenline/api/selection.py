@@ -299,10 +299,13 @@ def _blocks_of(text: str | None, path: str) -> frozenset[tuple[str, str]] | None
     if text is None:
         return None
     try:
-        blocks = read_file_blocks(text, path.rsplit("/", 1)[-1])
+        blocks = read_file_blocks(text, path.rsplit("/", 1)[-1], branches=True)
     except (SyntaxError, ValueError):
         return None
-    return frozenset((b.name, b.checksum) for b in blocks.blocks)
+    # at both granularities, so that each recorded block is judged like with like whatever the
+    # baseline's granularity (a root region has its function's name; it has its function's
+    # checksum too only when the code is the same)
+    return frozenset((b.name, b.checksum) for b in (*blocks.blocks, *blocks.branch_blocks))
 
 
 def _every_block_changed(baseline: Baseline, path: str) -> frozenset[tuple[str, str]]:

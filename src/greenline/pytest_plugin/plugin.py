@@ -10,6 +10,7 @@ import pytest
 
 TRACERS = ("sys.monitoring", "c-profile", "python-profile")
 SELECT_MODES = ("off", "deselect", "reorder", "shadow")
+GRANULARITIES = ("function", "branch")  # config.GRANULARITIES, without importing config
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -117,6 +118,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         default=False,
         help="run every test with the network blocked (greenline flaky scan)",
+    )
+    group.addoption(
+        "--greenline-granularity",
+        choices=GRANULARITIES,
+        default=None,
+        help="with --greenline-record: fingerprint the functions each test ran, or the branches "
+        "(bodies of ifs, loops, trys, withs, cases) it entered; default: [tool.greenline] "
+        "granularity, or function",
     )
     group.addoption(
         "--greenline-tracer",
