@@ -51,12 +51,18 @@ bench-mergequeue: $(STAMP)
 bench-recovery: $(STAMP)
 	$(BIN)/python benchmarks/recovery/run.py $(BENCH_ARGS)
 
+# The team server under load (SQLite and PostgreSQL): heavy, run it on a quiet machine.
+.PHONY: bench-server
+bench-server: $(STAMP)
+	$(BIN)/python benchmarks/server/run.py $(BENCH_ARGS)
+
 bench-smoke: $(STAMP)
 	$(BIN)/python benchmarks/record/run.py --smoke
 	$(BIN)/python benchmarks/selection/run.py --smoke
 	$(BIN)/python benchmarks/insights/run.py --smoke
 	$(BIN)/python benchmarks/mergequeue/run.py --smoke
 	$(BIN)/python benchmarks/recovery/run.py --smoke
+	$(BIN)/python benchmarks/server/run.py --smoke
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info src/greenline/*.so

@@ -151,6 +151,12 @@ KEYS: dict[str, Key] = {
         "seconds a writer waits for another one's lock on the store before giving up "
         "(a recording session then runs its tests unrecorded)",
     ),
+    "server_retry_seconds": Key(
+        _parse_seconds,
+        30.0,
+        "seconds a request to the team server (an upload's batch, a selection) is retried, "
+        "with backoff, before greenline gives up (the run is left incomplete, or every test runs)",
+    ),
     "queue_agents_enqueue": Key(
         _parse_flag,
         False,
@@ -216,6 +222,10 @@ class Settings:
     @property
     def store_busy_timeout(self) -> float:
         return float(self.values["store_busy_timeout"].value)
+
+    @property
+    def server_retry_seconds(self) -> float:
+        return float(self.values["server_retry_seconds"].value)
 
     @property
     def queue_agents_enqueue(self) -> bool:

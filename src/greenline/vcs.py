@@ -251,6 +251,43 @@ def untracked_files(root: Path) -> tuple[list[str], list[tuple[str, str]]]:
     return sorted(files), ignored
 
 
+def read_diff(root: Path, base: str) -> bytes:
+    """The change from commit ``base`` to the working tree as ``git apply`` takes it: committed,
+    staged and unstaged edits, and the untracked files ``read_change`` counts (binary ones
+    included; virtual environments, build and cache directories left out). git's own index is
+    not touched: the files are added to a copy of it."""
+    untracked, _ = untracked_files(root)
+    with tempfile.TemporaryDirectory(prefix="greenline-diff-") as scratch:
+        index = Path(scratch) / "index"
+        own = _git(root, "rev-parse", "--path-format=absolute", "--git-path", "index")
+        if own and Path(own).is_file():
+            shutil.copyfile(own, index)  # its file stats spare git re-reading every file
+        # literal: a file named like a glob (test_[a].py) is that file
+        env = {**os.environ, "GIT_INDEX_FILE": str(index), "GIT_LITERAL_PATHSPECS": "1"}
+        steps: list[tuple[tuple[str, ...], bytes | None]] = [(("add", "-u", "--", "."), None)]
+        if untracked:
+            paths = "\x00".join(untracked).encode("utf-8", "surrogateescape")
+            steps.append((("add", "--pathspec-from-file=-", "--pathspec-file-nul"), paths))
+        steps.append((("diff", "--cached", "--binary", base, "--"), None))
+        for args, data in steps:
+            proc = subprocess.run(
+                ["git", *args],
+                cwd=root,
+                env=env,
+                input=data,
+                capture_output=True,
+                check=False,
+                timeout=300,
+            )
+            if proc.returncode != 0:
+                reason = proc.stderr.decode(errors="replace").strip().splitlines()
+                raise VcsError(
+                    f"git {args[0]} failed in {root}: {reason[0] if reason else 'no reason given'}",
+                    hint=f"is {base[:12]} a commit of this repository?",
+                )
+    return proc.stdout
+
+
 def list_python_files(root: Path) -> list[str]:
     """Tracked and untracked .py files, relative to ``root``, without ignored ones and those
     in virtual environments, build and cache directories."""

@@ -14,6 +14,7 @@ from typing import Any
 
 from greenline.config import Value, mask_args
 from greenline.model import (
+    BatchReceipt,
     Change,
     FlakyVerdict,
     QuarantineEntry,
@@ -23,6 +24,7 @@ from greenline.model import (
     TestHistoryEntry,
     TestResult,
     TestSummary,
+    Upload,
 )
 from greenline.model.recovery import (
     CulpritReport,
@@ -118,6 +120,29 @@ def run_document(run: Run, results: list[TestResult] | None) -> JSON:
     if results is not None:
         doc["results"] = [result_view(r) for r in results]
     return doc
+
+
+def upload_document(upload: Upload) -> JSON:
+    return {
+        **_schema("upload"),
+        "key": upload.key,
+        "run_id": upload.run_id,
+        "status": upload.status.value,
+        "created": upload.created,
+        "batches": list(upload.batches),
+        "results": upload.results,
+    }
+
+
+def batch_receipt_document(receipt: BatchReceipt) -> JSON:
+    return {
+        **_schema("upload-batch"),
+        "key": receipt.key,
+        "run_id": receipt.run_id,
+        "seq": receipt.seq,
+        "results": receipt.results,
+        "duplicate": receipt.duplicate,
+    }
 
 
 def test_summary_view(summary: TestSummary) -> JSON:

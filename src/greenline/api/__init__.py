@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from greenline.api.recovery import RecoveryService
     from greenline.api.selection import SelectionService
     from greenline.api.tokens import TokenService
+    from greenline.api.uploads import UploadService
 
 
 class Greenline:
@@ -79,6 +80,12 @@ class Greenline:
         from greenline.api.tokens import TokenService
 
         return TokenService(self.ws)
+
+    @cached_property
+    def uploads(self) -> UploadService:
+        from greenline.api.uploads import UploadService
+
+        return UploadService(self.ws, self.runs)
 
     @classmethod
     def open(

@@ -106,9 +106,9 @@ class RunService:
 
         with self.ws.store.write() as conn:
             repo_id = writes.ensure_repository(conn, self.ws.repository, None)
-            writes.insert_results(conn, run_id, repo_id, list(results))
+            pks = writes.insert_results(conn, run_id, repo_id, list(results))
             if coverage:
-                writes.insert_coverage(conn, run_id, repo_id, coverage)
+                writes.insert_coverage(conn, run_id, repo_id, coverage, pks)
             if file_reads:
                 writes.insert_file_reads(conn, run_id, repo_id, file_reads)
 

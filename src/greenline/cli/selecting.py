@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import enum
 import sys
+from typing import Any
 
 import typer
 
 from greenline.cli.state import console, emit_json, err_console, state_of
-from greenline.errors import NoDataError
-from greenline.model import Change, SelectionPlan
+from greenline.cli.teamserver import SERVER_OPTION, checkout_root, open_server
+from greenline.errors import NoDataError, ServerUnavailableError
+from greenline.model import Change, Reason, ReasonKind, SelectionPlan
 from greenline.selection import make_budget
 
 
@@ -43,6 +45,7 @@ def select_tests(
         help="Keep tests, most likely to fail first, until they hold this share of the change's "
         "estimated failures: 0.99 or 99%.",
     ),
+    server: str | None = SERVER_OPTION,
 ) -> None:
     """Select the tests the change since the baseline can break, most likely to fail first.
 
@@ -52,8 +55,12 @@ def select_tests(
     whole suite); pytest --greenline-select=deselect does all of it in one step.
     """
     limit = make_budget(budget, confidence)
-    with state_of(ctx).open_reader() as gl:
-        plan = gl.selection.plan(base, limit)
+    doc = None
+    if server:
+        doc, plan = _plan_on_server(ctx, server, base, budget, confidence, why is not None)
+    else:
+        with state_of(ctx).open_reader() as gl:
+            plan = gl.selection.plan(base, limit)
     if plan.full_suite is not None:
         err_console.print(f"greenline: running the full suite: {plan.full_suite.detail}")
     if why is not None:
@@ -61,7 +68,7 @@ def select_tests(
     elif fmt is SelectFormat.json:
         from greenline import views  # JSON only: the ids and the table need none of it
 
-        emit_json(views.selection_document(plan))
+        emit_json(doc or views.selection_document(plan))
     elif fmt in (SelectFormat.ids, SelectFormat.args):
         if plan.full_suite is None:
             lines = [t.test_id for t in plan.selected] + list(plan.new_test_files)
@@ -69,6 +76,32 @@ def select_tests(
             sys.stdout.write("".join(f"{line}{end}" for line in lines))
     else:
         _print_plan(plan, explain)
+
+
+def _plan_on_server(
+    ctx: typer.Context,
+    url: str,
+    base: str | None,
+    budget: str | None,
+    confidence: str | None,
+    with_unaffected: bool,
+) -> tuple[dict[str, Any] | None, SelectionPlan]:
+    """The server's plan; a server that does not answer means everything runs (fail open)."""
+    from greenline.api.teamserver import plan_on_server
+
+    with open_server(ctx, url) as client:
+        try:
+            return plan_on_server(
+                client,
+                checkout_root(ctx),
+                base=base,
+                budget=budget,
+                confidence=confidence,
+                with_unaffected=with_unaffected,
+            )
+        except ServerUnavailableError as exc:
+            why = Reason(ReasonKind.FULL_SUITE, exc.message)
+            return None, SelectionPlan(None, None, (), (), 0.0, full_suite=why)
 
 
 def _summary(plan: SelectionPlan) -> str:
@@ -92,6 +125,8 @@ def _print_plan(plan: SelectionPlan, explain: bool) -> None:
     from greenline.cli.render import plain
 
     if explain and plan.change is not None:
+        from greenline.cli.render import plain
+
         console.print(plain(_change_line(plan.change)), soft_wrap=True)
     console.print(_summary(plan))
     if explain and plan.full_suite is None and plan.selected:

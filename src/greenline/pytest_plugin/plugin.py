@@ -29,6 +29,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "or sqlite:///<repo>/.greenline/greenline.db)",
     )
     group.addoption(
+        "--greenline-server",
+        metavar="URL",
+        default=None,
+        help="use the team server at URL (greenline serve) instead of a local store: "
+        "--greenline-record uploads the run to it, --greenline-select plans against its "
+        "baseline; the API token comes from GREENLINE_TOKEN",
+    )
+    group.addoption(
         "--greenline-select",
         choices=SELECT_MODES,
         default="off",

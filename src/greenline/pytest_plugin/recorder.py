@@ -61,6 +61,8 @@ def start_import_recording(config: pytest.Config) -> None:
             "granularity": getattr(options, "greenline_granularity", None),
         }
         settings = load_settings(root, os.environ, flags)
+        if getattr(options, "greenline_server", None):
+            check_server_options(flags["database_url"])
         collector = CoverageCollector(
             root,
             settings.coverage_exclude,
@@ -80,6 +82,7 @@ def register_recorder(config: pytest.Config) -> None:
         start_import_recording(config)
     tracing = config.stash[TRACING_KEY]
     root, settings, collector = tracing.root, tracing.settings, tracing.collector
+    server = config.getoption("greenline_server")
     if not hasattr(config, "workerinput"):
         cache = getattr(config, "cache", None)  # pytest's cache dir, unless -p no:cacheprovider
         start = {
@@ -91,13 +94,16 @@ def register_recorder(config: pytest.Config) -> None:
             "environment": asdict(read_environment()),
             "cache_dir": str(cache.mkdir("greenline")) if cache is not None else None,
             "granularity": collector.granularity,
+            "server": server,  # the writer uploads to it (the token is in its environment)
+            "retry_seconds": settings.server_retry_seconds,
         }
         tracer = collector.tracer.name
         if collector.granularity != "function":
             tracer += f", granularity: {collector.granularity}"
         recording = RecordingPlugin(config, StoreWriter(start), root, tracer)
         recording.fallback = collector.fallback
-        recording.display_url = mask_url(settings.database_url)
+        where = f"the server at {server}" if server else settings.database_url
+        recording.display_url = mask_url(where)
         recording.in_git = tracing.in_git
         config.pluginmanager.register(recording, "greenline-recording")
     files = FileReadTracker(root)
@@ -106,6 +112,21 @@ def register_recorder(config: pytest.Config) -> None:
     plugin = CoveragePlugin(collector, files, tracing.imports, children)
     plugin.trace_subprocesses = settings.trace_subprocesses
     config.pluginmanager.register(plugin, "greenline-coverage")
+
+
+def check_server_options(db: object) -> None:
+    """--greenline-server needs a token, and is the store: --greenline-db cannot be given too."""
+    if db:
+        raise GreenlineError(
+            "--greenline-db and --greenline-server both name where runs go",
+            hint="give one: the server keeps its own store",
+        )
+    if not os.environ.get("GREENLINE_TOKEN"):
+        raise GreenlineError(
+            "--greenline-server needs an API token in GREENLINE_TOKEN",
+            hint="greenline token create ci --scope write (on the server), then export it "
+            "as GREENLINE_TOKEN in the CI job",
+        )
 
 
 class CoveragePlugin:

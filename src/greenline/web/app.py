@@ -21,7 +21,16 @@ from greenline.web import dashboard
 from greenline.web.access_log import AccessLog
 from greenline.web.mcp_mount import PATH as MCP_PATH
 from greenline.web.mcp_mount import McpMount
-from greenline.web.routes import baselines, flaky, insights, queue, recovery, runs, selection
+from greenline.web.routes import (
+    baselines,
+    flaky,
+    insights,
+    queue,
+    recovery,
+    runs,
+    selection,
+    uploads,
+)
 
 Opener = Callable[[], Greenline]
 
@@ -71,6 +80,7 @@ def create_app(open_api: Opener, *, public_read: bool = False, host: str = "127.
     for module in (runs, flaky, recovery, selection, baselines, queue, insights):
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(runs.upload_router, prefix="/api/v1")
+    app.include_router(uploads.router, prefix="/api/v1")
     app.router.routes.append(Route(MCP_PATH, endpoint=mcp, include_in_schema=False))
     app.include_router(dashboard.router)
     return app
