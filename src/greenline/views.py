@@ -30,6 +30,7 @@ from greenline.model.recovery import (
     RevertReport,
     TriageReport,
 )
+from greenline.model.shards import ShardPlan
 
 JSON = dict[str, Any]
 
@@ -486,3 +487,28 @@ def _examples(verdicts: list[Any], limit: int) -> JSON:
             for v in verdicts[:limit]
         ],
     }
+
+
+def shard_plan_document(plan: ShardPlan, index: int | None = None) -> JSON:
+    """A shard plan: each shard's predicted seconds and tests (and which one this shard is)."""
+    doc = _schema("shard_plan")
+    doc.update(
+        shards=plan.shards,
+        index=index,
+        key=plan.key,
+        baseline_run_id=plan.baseline_run_id,
+        median=_seconds(plan.median, 6),
+        predicted_makespan=_seconds(plan.makespan, 3),
+        estimated=sorted(plan.estimated),
+        plan=[
+            {
+                "index": i,
+                "predicted": _seconds(plan.loads[i], 3),
+                "tests": plan.tests_of(i),
+            }
+            for i in range(plan.shards)
+        ],
+    )
+    if index is not None:
+        doc["tests"] = plan.tests_of(index)
+    return doc

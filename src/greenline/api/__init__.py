@@ -19,6 +19,7 @@ from greenline.api.queue import QueueService
 from greenline.api.recovery import RecoveryService
 from greenline.api.runs import RecordOutcome, RunService
 from greenline.api.selection import SelectionService
+from greenline.api.split import SplitService
 from greenline.api.tokens import TokenService
 from greenline.api.workspace import Workspace, load_config, open_workspace
 from greenline.config import Settings
@@ -33,6 +34,7 @@ class Greenline:
         self.ws = ws
         self.runs = RunService(ws)
         self.selection = SelectionService(ws, self.runs)
+        self.split = SplitService(ws, self.runs)
         self.baselines = BaselineService(ws, self.runs, self.selection)
         self.flaky = FlakyService(ws, self.runs)
         self.queue = QueueService(ws, self.flaky)

@@ -27,6 +27,7 @@ from greenline.cli.recovery import culprit_command, revert_command, triage_comma
 from greenline.cli.runs import list_runs, run_app
 from greenline.cli.selecting import select_tests
 from greenline.cli.server import serve, token_app
+from greenline.cli.split import split_command
 from greenline.cli.state import CliState
 from greenline.cli.tests import list_tests, test_app
 
@@ -69,6 +70,7 @@ app.command("record", context_settings={"allow_extra_args": True, "ignore_unknow
 )
 app.command("mcp", cls=McpCommand)(serve_mcp)
 app.command("select")(select_tests)
+app.command("split")(split_command)
 app.command("serve")(serve)
 app.add_typer(token_app, name="token")
 app.command("triage")(triage_command)

@@ -30,8 +30,8 @@ from greenline.errors import StoreBusyError, StoreError
 from greenline.store.schema import metadata
 
 #: The newest migration this greenline knows; a store stamped with anything else is refused.
-HEAD_REVISION = "0009"
-KNOWN_REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009")
+HEAD_REVISION = "0011"
+KNOWN_REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009", "0011")
 MIGRATIONS = Path(__file__).with_name("migrations")
 BUSY_TIMEOUT_SECONDS = 30.0
 WRITE_OPTION = "greenline_write"
