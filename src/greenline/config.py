@@ -64,6 +64,17 @@ def _parse_order(value: object) -> str:
     return text
 
 
+#: Where greenline runs the tests and commands it starts.
+EXECUTORS = ("local", "ray")
+
+
+def _parse_executor(value: object) -> str:
+    text = str(value).strip().lower()
+    if text not in EXECUTORS:
+        raise ValueError(f"expected one of: {', '.join(EXECUTORS)}")
+    return text
+
+
 def _parse_patterns(value: object) -> tuple[str, ...]:
     if isinstance(value, str):
         return tuple(p.strip() for p in value.split(",") if p.strip())
@@ -120,6 +131,18 @@ KEYS: dict[str, Key] = {
         "seconds a writer waits for another one's lock on the store before giving up "
         "(a recording session then runs its tests unrecorded)",
     ),
+    "executor": Key(
+        _parse_executor,
+        "local",
+        "where greenline runs tests (greenline run --shards, flaky scans): local processes, or "
+        "ray (a Ray cluster; needs the ray extra)",
+    ),
+    "ray_address": Key(
+        _parse_str,
+        None,
+        "the Ray cluster for executor = ray: host:port of its head node, or ray://host:10001 "
+        "(default: RAY_ADDRESS, else a local Ray)",
+    ),
     "queue_agents_enqueue": Key(
         _parse_flag,
         False,
@@ -173,6 +196,15 @@ class Settings:
     @property
     def store_busy_timeout(self) -> float:
         return float(self.values["store_busy_timeout"].value)
+
+    @property
+    def executor(self) -> str:
+        return str(self.values["executor"].value)
+
+    @property
+    def ray_address(self) -> str | None:
+        value = self.values["ray_address"].value
+        return str(value) if value else None
 
     @property
     def queue_agents_enqueue(self) -> bool:

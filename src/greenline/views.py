@@ -512,3 +512,30 @@ def shard_plan_document(plan: ShardPlan, index: int | None = None) -> JSON:
     if index is not None:
         doc["tests"] = plan.tests_of(index)
     return doc
+
+
+def sharded_run_document(outcome: Any) -> JSON:
+    """``greenline run --shards``: the stored run, and each shard's plan against what it took."""
+    doc = _schema("sharded_run")
+    doc.update(
+        run=run_view(outcome.run),
+        exit_code=outcome.exit_code,
+        collected=outcome.collected,
+        makespan=_seconds(outcome.makespan, 3),
+        predicted_makespan=_seconds(outcome.plan.makespan, 3),
+        shards=[
+            {
+                "index": s.index,
+                "tests": s.tests,
+                "predicted": _seconds(s.predicted, 3),
+                "seconds": None if s.seconds is None else _seconds(s.seconds, 3),
+                "attempts": s.attempts,
+                "exit_code": s.exit_code,
+                "status": s.status,
+                "error": s.error,
+                "results": len(s.results),
+            }
+            for s in outcome.shards
+        ],
+    )
+    return doc

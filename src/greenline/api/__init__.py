@@ -19,6 +19,7 @@ from greenline.api.queue import QueueService
 from greenline.api.recovery import RecoveryService
 from greenline.api.runs import RecordOutcome, RunService
 from greenline.api.selection import SelectionService
+from greenline.api.shard_runs import ShardRunService
 from greenline.api.split import SplitService
 from greenline.api.tokens import TokenService
 from greenline.api.workspace import Workspace, load_config, open_workspace
@@ -35,6 +36,7 @@ class Greenline:
         self.runs = RunService(ws)
         self.selection = SelectionService(ws, self.runs)
         self.split = SplitService(ws, self.runs)
+        self.shard_runs = ShardRunService(ws, self.runs, self.split)
         self.baselines = BaselineService(ws, self.runs, self.selection)
         self.flaky = FlakyService(ws, self.runs)
         self.queue = QueueService(ws, self.flaky)
@@ -51,9 +53,11 @@ class Greenline:
         env: Mapping[str, str] | None = None,
         migrate: bool = True,
         create: bool = True,
+        flags: Mapping[str, object] | None = None,
     ) -> Greenline:
         """Open the workspace of the repository containing ``path`` (see ``open_workspace``)."""
-        return cls(open_workspace(path, db=db, env=env, migrate=migrate, create=create))
+        ws = open_workspace(path, db=db, env=env, migrate=migrate, create=create, flags=flags)
+        return cls(ws)
 
     @property
     def settings(self) -> Settings:

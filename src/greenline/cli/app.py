@@ -27,6 +27,7 @@ from greenline.cli.recovery import culprit_command, revert_command, triage_comma
 from greenline.cli.runs import list_runs, run_app
 from greenline.cli.selecting import select_tests
 from greenline.cli.server import serve, token_app
+from greenline.cli.sharded import attach as attach_sharded_run
 from greenline.cli.split import split_command
 from greenline.cli.state import CliState
 from greenline.cli.tests import list_tests, test_app
@@ -76,6 +77,7 @@ app.add_typer(token_app, name="token")
 app.command("triage")(triage_command)
 app.command("culprit")(culprit_command)
 app.command("revert")(revert_command)
+attach_sharded_run(run_app)
 app.add_typer(run_app, name="run")
 app.add_typer(test_app, name="test")
 app.add_typer(import_app, name="import")

@@ -67,6 +67,10 @@ class ResultsPlugin:
                 }
             )
 
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        """What is left to run once every plugin has chosen (selection, sharding)."""
+        self._write({"collected": [item.nodeid for item in session.items]})
+
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         self._write({"done": True, "exit_status": int(session.exitstatus)})
