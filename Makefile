@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 PYTEST_ARGS ?=
 
-.PHONY: venv demo test lint bench bench-record bench-selection bench-insights bench-mergequeue bench-smoke clean
+.PHONY: venv demo test test-ray lint bench bench-record bench-selection bench-insights bench-mergequeue bench-smoke clean
 
 $(STAMP): pyproject.toml setup.py src/greenline/_ctracer.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,10 @@ demo: $(STAMP)
 # pytest exits 5 when it collects nothing (e.g. a -k that matches no test): not a failure.
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS) || [ $$? -eq 5 ]
+
+# The Ray executor's tests on a local cluster they start and stop (a head and a second node).
+test-ray: $(STAMP)
+	$(BIN)/python -m pytest -m ray tests/ray -p no:cacheprovider $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks examples

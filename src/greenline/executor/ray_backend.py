@@ -86,6 +86,24 @@ def run_remote_job(job: Job, relative: str) -> Outcome:
     return result.exit_code, result.seconds, dict(result.files), logged
 
 
+def _keep_stdout_clean() -> None:
+    """Ray's driver prints the cluster's error messages (a worker died, say) on stdout, where
+    greenline's machine output goes: send them to stderr. Its private hook, so only if there."""
+    try:
+        from ray._private import worker
+    except ImportError:
+        return
+    original = getattr(worker, "print_to_stdstream", None)
+    if original is None or getattr(original, "greenline", False):
+        return
+
+    def to_stderr(data: dict[str, Any], ignore_prefix: bool) -> None:
+        original({**data, "is_err": True}, ignore_prefix)
+
+    to_stderr.greenline = True  # type: ignore[attr-defined]
+    worker.print_to_stdstream = to_stderr
+
+
 class RayHandle:
     """One job running as a Ray task."""
 
@@ -199,6 +217,7 @@ class RayExecutor:
                     hint="check --ray-address (host:port of the head node, or ray://host:10001) "
                     "and that `ray status` answers there",
                 ) from None
+            _keep_stdout_clean()
             self._task = ray.remote(max_retries=0)(run_remote_job)
             self._ray = ray
             return ray
