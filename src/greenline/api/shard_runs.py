@@ -83,7 +83,7 @@ class ShardRunService:
                 f"greenline run --shards: {refused[0]} cannot be passed to its pytest",
                 hint="greenline run stores the run and splits it itself: leave it out",
             )
-        ids, collect_errors = self.collect(pytest_args)
+        ids = self.collect(pytest_args)
         plan = self.split.plan(shards, test_ids=ids)
         run_id = self.runs.start_run(
             "shards", args=" ".join(["--shards", str(shards), *pytest_args])
@@ -92,19 +92,20 @@ class ShardRunService:
         started = time.monotonic()
         self._run_shards(plan, states, pytest_args, timeout, on_progress)
         makespan = time.monotonic() - started
-        results = collect_errors + [r for s in states for r in s.results]
+        results = [r for s in states for r in s.results]
         self.runs.add_results(run_id, results)
         lost = [s for s in states if s.status == "lost"]
         codes = [s.exit_code for s in states if s.exit_code is not None]
         failed = any(r.outcome.is_failure for r in results) or 1 in codes
-        exit_code = 1 if failed else (3 if lost else 0)
+        exit_code = 1 if failed else (3 if lost else (0 if ids else 5))
         self.runs.finish_run(run_id, exit_code, complete=not lost)
         run = self.runs.get_run(run_id)
         return ShardedRun(run, plan, tuple(states), makespan, exit_code, len(ids))
 
-    def collect(self, pytest_args: Sequence[str]) -> tuple[list[str], list[TestResult]]:
-        """The tests pytest would run with these arguments (after any selection), and the
-        collection errors, from one collection run through the executor."""
+    def collect(self, pytest_args: Sequence[str]) -> list[str]:
+        """The tests pytest would run with these arguments (after any selection), from one
+        collection run through the executor. As in pytest, an error in collecting (a module
+        that does not import, a path that does not exist) stops the run before it starts."""
         job = pytest_job(
             "--collect-only",
             f"--greenline-results={OUT}/collected.jsonl",
@@ -114,15 +115,16 @@ class ShardRunService:
         result = self.ws.executor.run(job)
         rows = [json.loads(line) for line in result.text("collected.jsonl").splitlines() if line]
         listed = next((r["collected"] for r in rows if "collected" in r), None)
-        if listed is None:
+        if listed is None or result.exit_code not in (0, 5):
+            errors = [f"{r['test_id']}: {r['message']}" for r in rows if "test_id" in r]
             why = result.error or f"pytest exited {result.exit_code}"
+            why += f": {errors[0]}" if errors else ""
             raise UsageError(
                 f"greenline run --shards: collecting the tests failed ({why})",
                 hint="run the same collection to see why: pytest --collect-only "
                 + " ".join(pytest_args),
             )
-        errors = [to_result(r) for r in rows if "test_id" in r]
-        return [str(t) for t in listed], errors
+        return [str(t) for t in listed]
 
     def _run_shards(
         self,

@@ -43,6 +43,8 @@ class ShardedRunGroup(TyperGroup):
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:  # typer's vendored click
         if "--" in args:
             args = args[: args.index("--")]
+            # pytest arguments alone are a run without --shards: say so, not the help page
+            self.no_args_is_help = self.no_args_is_help and bool(args)
         return super().parse_args(ctx, args)
 
 
