@@ -49,6 +49,10 @@ bench-insights: $(STAMP)
 bench-mergequeue: $(STAMP)
 	$(BIN)/python benchmarks/mergequeue/run.py $(BENCH_ARGS)
 
+.PHONY: bench-split
+bench-split: $(STAMP)
+	$(BIN)/python benchmarks/split/run.py $(BENCH_ARGS)
+
 .PHONY: bench-recovery
 bench-recovery: $(STAMP)
 	$(BIN)/python benchmarks/recovery/run.py $(BENCH_ARGS)
@@ -59,6 +63,7 @@ bench-smoke: $(STAMP)
 	$(BIN)/python benchmarks/insights/run.py --smoke
 	$(BIN)/python benchmarks/mergequeue/run.py --smoke
 	$(BIN)/python benchmarks/recovery/run.py --smoke
+	$(BIN)/python benchmarks/split/run.py --smoke
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info src/greenline/*.so

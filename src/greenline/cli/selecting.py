@@ -94,7 +94,8 @@ def _print_plan(plan: SelectionPlan, explain: bool) -> None:
             alike = plan.selected[0].likelihood
             console.print(
                 f"the estimated probabilities are uninformative here: every candidate alike "
-                f"(p(fail) {alike:.2f}), so the order, and what a budget keeps, follow duration alone",
+                f"(p(fail) {alike:.2f}), so the order, and what a budget keeps, follow duration "
+                "alone",
                 soft_wrap=True,
             )
     if plan.over_budget:
