@@ -1,7 +1,7 @@
 """Splitting a suite into shards of about equal time, from recorded durations.
 
 Longest processing time first: tests, longest first (ties by id), each onto the least-loaded
-shard (ties by index); then pairs of shards trade tests while that lowers the busier one. Tests
+shard (ties: the one with fewer tests, then the lower index); then pairs of shards trade tests while that lowers the busier one. Tests
 without history get the median recorded duration, so the tests of a new file spread over the
 shards like any others of their size. Pure and deterministic: the same durations give the same
 plan in every process and in any input order, which is what lets every shard of a CI job
@@ -19,9 +19,6 @@ from collections.abc import Mapping
 from greenline.errors import UsageError
 from greenline.model.shards import ShardPlan
 
-#: No test costs less than this (seconds): tests recorded at 0.0 still spread over the shards
-#: instead of piling onto whichever is lightest, and it is about pytest's own cost per test.
-MIN_SECONDS = 0.001
 #: Without any history every test weighs the same.
 UNKNOWN_SECONDS = 1.0
 #: How many trades between shards a plan may make per shard (each one strictly lowers the
@@ -42,12 +39,13 @@ def split_tests(
     order = sorted(weights, key=lambda t: (-weights[t], t))
     members: list[list[str]] = [[] for _ in range(shards)]
     loads = [0.0] * shards
-    heap = [(0.0, i) for i in range(shards)]
+    # (load, tests, index): tests recorded at 0.0 s still spread instead of piling up
+    heap = [(0.0, 0, i) for i in range(shards)]
     for test_id in order:
-        load, index = heapq.heappop(heap)
+        load, count, index = heapq.heappop(heap)
         members[index].append(test_id)
         loads[index] = load + weights[test_id]
-        heapq.heappush(heap, (loads[index], index))
+        heapq.heappush(heap, (loads[index], count + 1, index))
     _trade(members, loads, weights, TRADES_PER_SHARD * shards)
     assignment = {t: i for i, tests in enumerate(members) for t in tests}
     totals = tuple(math.fsum(weights[t] for t in tests) for tests in members)
@@ -67,7 +65,7 @@ def expected_durations(
 ) -> tuple[dict[str, float], float, list[str]]:
     """(each test's expected seconds, the median used for unknown ones, the unknown ones)."""
     known = [d for d in durations.values() if d is not None and math.isfinite(d) and d >= 0]
-    median = max(statistics.median(known), MIN_SECONDS) if known else UNKNOWN_SECONDS
+    median = statistics.median(known) if known else UNKNOWN_SECONDS
     weights: dict[str, float] = {}
     estimated: list[str] = []
     for test_id, seconds in durations.items():
@@ -75,7 +73,7 @@ def expected_durations(
             weights[test_id] = median
             estimated.append(test_id)
         else:
-            weights[test_id] = max(float(seconds), MIN_SECONDS)
+            weights[test_id] = float(seconds)
     return weights, median, sorted(estimated)
 
 
