@@ -1,11 +1,11 @@
 """Splitting a suite into shards of about equal time, from recorded durations.
 
 Longest processing time first: tests, longest first (ties by id), each onto the least-loaded
-shard (ties: the one with fewer tests, then the lower index); then pairs of shards trade tests while that lowers the busier one. Tests
-without history get the median recorded duration, so the tests of a new file spread over the
-shards like any others of their size. Pure and deterministic: the same durations give the same
-plan in every process and in any input order, which is what lets every shard of a CI job
-compute the plan by itself and agree with the others.
+shard (ties: the one with fewer tests, then the lower index); then pairs of shards trade tests
+while that lowers the busier one. Tests without history get the median recorded duration, so
+the tests of a new file spread over the shards like any others of their size. Pure and
+deterministic: the same durations give the same plan in every process and in any input order,
+which is what lets every shard of a CI job compute the plan by itself and agree with the others.
 """
 
 from __future__ import annotations
