@@ -88,6 +88,17 @@ def _parse_granularity(value: object) -> str:
     return text
 
 
+#: Where greenline runs the tests and commands it starts.
+EXECUTORS = ("local", "ray")
+
+
+def _parse_executor(value: object) -> str:
+    text = str(value).strip().lower()
+    if text not in EXECUTORS:
+        raise ValueError(f"expected one of: {', '.join(EXECUTORS)}")
+    return text
+
+
 def _parse_patterns(value: object) -> tuple[str, ...]:
     if isinstance(value, str):
         return tuple(p.strip() for p in value.split(",") if p.strip())
@@ -156,6 +167,18 @@ KEYS: dict[str, Key] = {
         30.0,
         "seconds a request to the team server (an upload's batch, a selection) is retried, "
         "with backoff, before greenline gives up (the run is left incomplete, or every test runs)",
+    ),
+    "executor": Key(
+        _parse_executor,
+        "local",
+        "where greenline runs tests (greenline run --shards, flaky scans): local processes, or "
+        "ray (a Ray cluster; needs the ray extra)",
+    ),
+    "ray_address": Key(
+        _parse_str,
+        None,
+        "the Ray cluster for executor = ray: host:port of its head node, or ray://host:10001 "
+        "(default: RAY_ADDRESS, else a local Ray)",
     ),
     "queue_agents_enqueue": Key(
         _parse_flag,
@@ -226,6 +249,15 @@ class Settings:
     @property
     def server_retry_seconds(self) -> float:
         return float(self.values["server_retry_seconds"].value)
+
+    @property
+    def executor(self) -> str:
+        return str(self.values["executor"].value)
+
+    @property
+    def ray_address(self) -> str | None:
+        value = self.values["ray_address"].value
+        return str(value) if value else None
 
     @property
     def queue_agents_enqueue(self) -> bool:

@@ -33,6 +33,7 @@ from greenline.model.recovery import (
     RevertReport,
     TriageReport,
 )
+from greenline.model.shards import ShardPlan
 
 JSON = dict[str, Any]
 
@@ -523,3 +524,55 @@ def _examples(verdicts: list[Any], limit: int) -> JSON:
             for v in verdicts[:limit]
         ],
     }
+
+
+def shard_plan_document(plan: ShardPlan, index: int | None = None) -> JSON:
+    """A shard plan: each shard's predicted seconds and tests (and which one this shard is)."""
+    doc = _schema("shard_plan")
+    doc.update(
+        shards=plan.shards,
+        index=index,
+        key=plan.key,
+        baseline_run_id=plan.baseline_run_id,
+        median=_seconds(plan.median, 6),
+        predicted_makespan=_seconds(plan.makespan, 3),
+        estimated=sorted(plan.estimated),
+        plan=[
+            {
+                "index": i,
+                "predicted": _seconds(plan.loads[i], 3),
+                "tests": plan.tests_of(i),
+            }
+            for i in range(plan.shards)
+        ],
+    )
+    if index is not None:
+        doc["tests"] = plan.tests_of(index)
+    return doc
+
+
+def sharded_run_document(outcome: Any) -> JSON:
+    """``greenline run --shards``: the stored run, and each shard's plan against what it took."""
+    doc = _schema("sharded_run")
+    doc.update(
+        run=run_view(outcome.run),
+        exit_code=outcome.exit_code,
+        collected=outcome.collected,
+        makespan=_seconds(outcome.makespan, 3),
+        predicted_makespan=_seconds(outcome.plan.makespan, 3),
+        shards=[
+            {
+                "index": s.index,
+                "tests": s.tests,
+                "predicted": _seconds(s.predicted, 3),
+                "seconds": None if s.seconds is None else _seconds(s.seconds, 3),
+                "attempts": s.attempts,
+                "exit_code": s.exit_code,
+                "status": s.status,
+                "error": s.error,
+                "results": len(s.results),
+            }
+            for s in outcome.shards
+        ],
+    )
+    return doc

@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from greenline.api.queue import QueueService
     from greenline.api.recovery import RecoveryService
     from greenline.api.selection import SelectionService
+    from greenline.api.shard_runs import ShardRunService
+    from greenline.api.split import SplitService
     from greenline.api.tokens import TokenService
     from greenline.api.uploads import UploadService
 
@@ -87,6 +89,18 @@ class Greenline:
 
         return UploadService(self.ws, self.runs)
 
+    @cached_property
+    def split(self) -> SplitService:
+        from greenline.api.split import SplitService
+
+        return SplitService(self.ws, self.runs)
+
+    @cached_property
+    def shard_runs(self) -> ShardRunService:
+        from greenline.api.shard_runs import ShardRunService
+
+        return ShardRunService(self.ws, self.runs, self.split)
+
     @classmethod
     def open(
         cls,
@@ -96,9 +110,11 @@ class Greenline:
         env: Mapping[str, str] | None = None,
         migrate: bool = True,
         create: bool = True,
+        flags: Mapping[str, object] | None = None,
     ) -> Greenline:
         """Open the workspace of the repository containing ``path`` (see ``open_workspace``)."""
-        return cls(open_workspace(path, db=db, env=env, migrate=migrate, create=create))
+        ws = open_workspace(path, db=db, env=env, migrate=migrate, create=create, flags=flags)
+        return cls(ws)
 
     @property
     def settings(self) -> Settings:

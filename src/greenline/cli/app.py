@@ -57,6 +57,10 @@ COMMANDS: dict[str, Entry] = {
         "Select the tests the change since the baseline can break, most likely to fail first.",
         f"{CLI}.selecting:select_tests",
     ),
+    "split": Entry(
+        "Print this shard's tests, one per line: pytest $(greenline split --shards 4 --index 0)",
+        f"{CLI}.split:split_command",
+    ),
     "serve": Entry(
         "Run the team server: the REST API under /api/v1 (OpenAPI at /api/v1/openapi.json),\n"
         "/healthz and /readyz, over the store given by --db (PostgreSQL for a team).",
@@ -84,7 +88,7 @@ COMMANDS: dict[str, Entry] = {
         f"{CLI}.recovery:revert_command",
     ),
     "token": Entry("API tokens for the team server.", f"{CLI}.server:token_app", group=True),
-    "run": Entry("Look at one run.", f"{CLI}.runs:run_app", group=True),
+    "run": Entry("Look at one run.", f"{CLI}.app:run_commands", group=True),
     "test": Entry("Look at one test.", f"{CLI}.tests:test_app", group=True),
     "import": Entry(
         "Import results produced by other tools.", f"{CLI}.recording:import_app", group=True
@@ -199,6 +203,16 @@ class LazyGroup(TyperGroup):
             super().format_help(ctx, formatter)
         finally:
             self._listing = False
+
+
+def run_commands() -> typer.Typer:
+    """``greenline run``: ``show``, and the suite itself split over shards with --shards."""
+    from greenline.cli.runs import run_app
+    from greenline.cli.sharded import attach
+
+    if run_app.registered_callback is None:
+        attach(run_app)
+    return run_app
 
 
 def flaky_commands() -> typer.Typer:

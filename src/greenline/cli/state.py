@@ -71,10 +71,16 @@ class CliState:
     repo: Path | None = None
     debug: bool = False
 
-    def open_api(self, *, migrate: bool = True, create: bool = True) -> Greenline:
+    def open_api(
+        self,
+        *,
+        migrate: bool = True,
+        create: bool = True,
+        flags: dict[str, object] | None = None,
+    ) -> Greenline:
         from greenline.api import Greenline  # loads with the first command that opens it
 
-        return Greenline.open(self.repo, db=self.db, migrate=migrate, create=create)
+        return Greenline.open(self.repo, db=self.db, migrate=migrate, create=create, flags=flags)
 
     def open_reader(self) -> Greenline:
         """For read commands: a missing local store is "no data", not a new empty file."""

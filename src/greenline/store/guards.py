@@ -9,8 +9,20 @@ from greenline.config import mask_url
 from greenline.errors import StoreBusyError, StoreError
 
 #: The newest migration this greenline knows; a store stamped with anything else is refused.
-HEAD_REVISION = "0010"
-KNOWN_REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009", "0010")
+HEAD_REVISION = "0011"
+KNOWN_REVISIONS = (
+    "0001",
+    "0002",
+    "0003",
+    "0004",
+    "0005",
+    "0006",
+    "0007",
+    "0008",
+    "0009",
+    "0010",
+    "0011",
+)
 #: How long a writer waits for another one's lock (seconds), unless the settings say otherwise.
 BUSY_TIMEOUT_SECONDS = 30.0
 #: SQLITE_BUSY and SQLITE_LOCKED; PostgreSQL's lock_not_available (a lock_timeout expired).
