@@ -40,7 +40,7 @@ def test_help_lists_each_command_as_the_command_itself_says_it(
     loaded = {name: load_command(name, entry) for name, entry in COMMANDS.items()}
     for name, command in loaded.items():
         said = inspect.cleandoc(command.short_help or command.help or "").split("\n\n")[0]
-        assert COMMANDS[name].help == said, name
+        assert COMMANDS[name].help == said, f"COMMANDS[{name!r}] in cli/app.py: {said!r}"
     # the same screen with the real commands (loaded) in the listing
     monkeypatch.setattr(LazyGroup, "get_command", lambda self, ctx, name: loaded.get(name))
     assert cli("--help").out == lazy.out

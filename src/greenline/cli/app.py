@@ -62,8 +62,11 @@ COMMANDS: dict[str, Entry] = {
         f"{CLI}.split:split_command",
     ),
     "serve": Entry(
-        "Run the team server: the REST API under /api/v1 (OpenAPI at /api/v1/openapi.json),\n"
-        "/healthz and /readyz, over the store given by --db (PostgreSQL for a team).",
+        "Run the team server: the REST API under /api/v1 (OpenAPI at /api/v1/openapi.json), "
+        "the\n"
+        "MCP server at /mcp, /healthz and /readyz, over the store given by --db (PostgreSQL for "
+        "a\n"
+        "team). Flags win over GREENLINE_SERVER_* and the server_* settings in pyproject.toml.",
         f"{CLI}.server:serve",
     ),
     "triage": Entry(
