@@ -158,8 +158,8 @@ def static_file(name: str) -> Response:
 
 
 def signed_context(viewer: Viewer | None) -> dict[str, Any]:
-    if viewer is None:
-        return {"viewer": None, "csrf": ""}
+    if viewer is None or not viewer.csrf:  # signed out, or reading a --public-read server
+        return {"viewer": None, "can_write": False, "csrf": ""}
     return {"viewer": viewer.token, "can_write": viewer.can_write, "csrf": viewer.csrf}
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Annotated
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -53,12 +54,19 @@ def login_url(request: Request) -> str:
     return "/login?" + urlencode({"next": target})
 
 
+#: who reads the pages of a server started with --public-read without signing in
+PUBLIC = Token("public (not signed in)", "read", datetime.fromtimestamp(0, UTC))
+
+
 def viewer(request: Request, gl: Api) -> Viewer:
-    """A dependency: the signed-in viewer; a page asks the browser to sign in first, a JSON
-    twin answers 401 in the API's error shape."""
+    """A dependency: the signed-in viewer (on a server started with ``--public-read``, anyone
+    may read without signing in); a page asks the browser to sign in first, a JSON twin
+    answers 401 in the API's error shape."""
     found = current_viewer(request, gl)
     if found is not None:
         return found
+    if request.method == "GET" and getattr(request.app.state, "public_read", False):
+        return Viewer(PUBLIC, "")  # no form token: no write form works without signing in
     if request.query_params.get("format") == "json" or request.method != "GET":
         raise AuthError("a valid API token is needed", hint=LOGIN_HINT)
     raise HTTPException(303, "sign in first", headers={"Location": login_url(request)})
