@@ -1,5 +1,9 @@
 """The local backend: jobs as child processes of this machine, each in its own process group
-(a timeout or a cancel kills everything it started), side-by-side work on a thread pool."""
+(a timeout or a cancel kills everything it started), side-by-side work on a thread pool.
+
+The thread pool and temporary folders load with the first job that needs them: every command
+makes an executor, and most (``greenline runs``, ``select``) start no job.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +13,8 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, TypeVar
 
@@ -27,6 +29,8 @@ class LocalHandle:
     the process that started it dies (a remote worker's job must not outlive the worker)."""
 
     def __init__(self, job: Job, *, die_with_parent: bool = False) -> None:
+        import tempfile
+
         self.job = job
         self.out = Path(tempfile.mkdtemp(prefix="greenline-job-")) if job.collects else None
         self.inputs = _write_inputs(job) if job.takes_inputs else None
@@ -129,6 +133,8 @@ class LocalExecutor:
         if workers <= 1 or len(items) <= 1:
             yield from map(work, items)
             return
+        from concurrent.futures import ThreadPoolExecutor
+
         with ThreadPoolExecutor(max_workers=workers) as pool:
             yield from pool.map(work, items)
 
@@ -149,6 +155,8 @@ class LocalExecutor:
 
 
 def _write_inputs(job: Job) -> Path:
+    import tempfile
+
     folder = Path(tempfile.mkdtemp(prefix="greenline-in-"))
     for name, data in job.inputs.items():
         (folder / Path(name).name).write_bytes(data)
