@@ -5,6 +5,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 PYTEST_ARGS ?=
+# make demo DEMO_ARGS=--serve keeps the demo's server running until Ctrl-C
+DEMO_ARGS ?=
 
 .PHONY: venv demo test test-ray lint bench bench-record bench-selection bench-insights bench-mergequeue bench-smoke clean
 
@@ -16,7 +18,7 @@ $(STAMP): pyproject.toml setup.py src/greenline/_ctracer.c
 venv: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python examples/demo.py
+	$(BIN)/python examples/demo.py $(DEMO_ARGS)
 
 # pytest exits 5 when it collects nothing (e.g. a -k that matches no test): not a failure.
 test: $(STAMP)
@@ -57,12 +59,18 @@ bench-split: $(STAMP)
 bench-recovery: $(STAMP)
 	$(BIN)/python benchmarks/recovery/run.py $(BENCH_ARGS)
 
+# The team server under load (SQLite and PostgreSQL): heavy, run it on a quiet machine.
+.PHONY: bench-server
+bench-server: $(STAMP)
+	$(BIN)/python benchmarks/server/run.py $(BENCH_ARGS)
+
 bench-smoke: $(STAMP)
 	$(BIN)/python benchmarks/record/run.py --smoke
 	$(BIN)/python benchmarks/selection/run.py --smoke
 	$(BIN)/python benchmarks/insights/run.py --smoke
 	$(BIN)/python benchmarks/mergequeue/run.py --smoke
 	$(BIN)/python benchmarks/recovery/run.py --smoke
+	$(BIN)/python benchmarks/server/run.py --smoke
 	$(BIN)/python benchmarks/split/run.py --smoke
 
 clean:

@@ -1,4 +1,5 @@
-"""Recording overhead on real projects: plain pytest vs ``--greenline-record`` vs ``--testmon``.
+"""Recording overhead on real projects: plain pytest vs ``--greenline-record`` (at function and at
+branch granularity) vs ``--testmon``.
 
 For each Python interpreter and each project (its own test suite, from its PyPI source
 distribution) the three modes run interleaved, ``--repeat`` times, each from a clean state (no
@@ -48,6 +49,7 @@ PROJECTS = {
 MODES = {
     "plain": [],
     "greenline": ["--greenline-record"],
+    "greenline-branch": ["--greenline-record", "--greenline-granularity=branch"],
     "testmon": ["--testmon"],
 }
 
@@ -124,18 +126,22 @@ def tracer_of(venv: Path) -> str:
 
 def markdown(reports: list[dict[str, object]]) -> str:
     lines = [
-        "| Python (tracer) | project | plain pytest | greenline record | testmon | "
-        "greenline ÷ plain | testmon ÷ plain |",
-        "|---|---|---|---|---|---|---|",
+        "| Python (tracer) | project | plain pytest | greenline record | greenline record, "
+        "branch | testmon | greenline ÷ plain | branch ÷ plain | testmon ÷ plain |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for report in reports:
         head = f"{report['python']} ({report['tracer']})"
         for row in report["projects"]:  # type: ignore[attr-defined]
             m = row["modes"]
+            branch = m.get("greenline-branch")  # results from before branch granularity: none
+            branch_time = f"{branch['median']:.2f}s" if branch else "–"
+            branch_ratio = f"{branch['ratio_to_plain']:.2f}×" if branch else "–"
             lines.append(
                 f"| {head} | {row['project']} | {m['plain']['median']:.2f}s | "
-                f"{m['greenline']['median']:.2f}s | {m['testmon']['median']:.2f}s | "
-                f"**{m['greenline']['ratio_to_plain']:.2f}×** | "
+                f"{m['greenline']['median']:.2f}s | {branch_time} | "
+                f"{m['testmon']['median']:.2f}s | "
+                f"**{m['greenline']['ratio_to_plain']:.2f}×** | {branch_ratio} | "
                 f"{m['testmon']['ratio_to_plain']:.2f}× |"
             )
     return "\n".join(lines)

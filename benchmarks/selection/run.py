@@ -3,15 +3,18 @@
 For each project (its own test suite, from its PyPI source distribution):
 
 1. a clean run gives every test's outcome and duration (``perf_counter``, set-up to tear-down);
-   a ``pytest --greenline-record`` run and a ``pytest --testmon`` run give each tool its baseline;
+   a ``pytest --greenline-record`` run and a ``pytest --testmon`` run give each tool its baseline,
+   and a ``pytest --greenline-record --greenline-granularity=branch`` run (into a store of its
+   own) gives greenline's branch granularity its baseline;
 2. ``--mutants`` single-expression mutants are drawn (seeded) from the functions of the project's
    source modules: an arithmetic, comparison or boolean operator swapped, a ``not`` dropped, an
    integer moved by one, a boolean constant flipped;
 3. per mutant, in the working tree: the full suite gives the ground truth (the tests that fail
    now and passed clean; a timeout of 15x the clean run marks a hung mutant, which is left out),
-   ``greenline select`` gives greenline's ordered selection (safe mode, and budgets of 5/10/20%
-   of the suite's time), and ``pytest --testmon --testmon-forceselect --testmon-nocollect
-   --collect-only`` gives testmon's (testmon's data is restored before each mutant);
+   ``greenline select`` gives greenline's ordered selection at each granularity (safe mode, and
+   budgets of 5/10/20% of the suite's time), and ``pytest --testmon --testmon-forceselect
+   --testmon-nocollect --collect-only`` gives testmon's (testmon's data is restored before each
+   mutant);
 4. the mutant is reverted.
 
 Measured per tool, over the mutants the suite detects:
@@ -20,11 +23,16 @@ Measured per tool, over the mutants the suite detects:
   is cut by the same rule greenline uses, so both are judged on equal terms);
 - time to the first failing test, in the tool's order, as a share of suite time (1.0 when the
   selection misses the mutant: the failure then waits for a full run).
-Plus ``greenline select`` latency per project, and on a synthetic 10,000-test project.
+Plus ``greenline select`` latency per project, and on a synthetic 10,000-test project: the
+planning in-process, the ``greenline select`` command end to end, and the start-up of
+``greenline --help`` and ``greenline runs`` on that project's store (median of repeated runs
+after a warm-up, greenline's bytecode compiled as an installed package has it).
 
     python benchmarks/selection/run.py                      # every project, 50 mutants each
     python benchmarks/selection/run.py --project boltons --mutants 20
     python benchmarks/selection/run.py --smoke              # the bundled example, 6 mutants
+    python benchmarks/selection/run.py --latency-only       # the synthetic project alone, kept
+                                                            # beside the projects' last results
 """
 
 from __future__ import annotations
@@ -58,6 +66,13 @@ PROJECTS = {
 }
 BUDGETS = (0.05, 0.10, 0.20)
 TIMEOUT_FACTOR = 15
+#: Issue 15's targets for the commands' wall time on this machine (milliseconds).
+SELECT_TARGET_MS = 250
+STARTUP_TARGET_MS = 150
+#: The tools compared, as the results name them: greenline at function granularity (its
+#: default), greenline at branch granularity, testmon.
+TOOLS = ("greenline", "greenline-branch", "testmon")
+BRANCH_STORE = "branch.db"
 
 
 # --- mutants -------------------------------------------------------------------------------------
@@ -209,12 +224,16 @@ class SuiteRun:
     timed_out: bool = False
 
 
-def bench_env(outcomes: Path | None = None) -> dict[str, str]:
+def bench_env(outcomes: Path | None = None, store: Path | None = None) -> dict[str, str]:
+    """The environment of every command the benchmark runs; ``store`` is greenline's store
+    (default: the project's own)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GREENLINE_", "PYTEST_"))}
     env["PYTHONPATH"] = str(HERE)
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     if outcomes is not None:
         env["BENCH_OUTCOMES"] = str(outcomes)
+    if store is not None:
+        env["GREENLINE_DATABASE_URL"] = f"sqlite:///{store}"
     return env
 
 
@@ -287,13 +306,18 @@ def run_suite(
 
 def record_baselines(venv: Path, root: Path, tests: tuple[str, ...], scratch: Path) -> None:
     clean_state(root)
-    for flag in ("--greenline-record", "--testmon"):
+    branch = ("--greenline-record", "--greenline-granularity=branch")
+    for flags, store in (
+        (("--greenline-record",), None),
+        (branch, scratch / BRANCH_STORE),
+        (("--testmon",), None),
+    ):
         out = scratch / "baseline.jsonl"
         out.unlink(missing_ok=True)
         subprocess.run(
-            pytest_cmd(venv, root, tests, flag),
+            pytest_cmd(venv, root, tests, *flags),
             cwd=root,
-            env=bench_env(out),
+            env=bench_env(out, store),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             check=False,
@@ -302,15 +326,18 @@ def record_baselines(venv: Path, root: Path, tests: tuple[str, ...], scratch: Pa
         shutil.copy2(data, scratch / data.name)
 
 
-def greenline_select(venv: Path, root: Path, *, heuristic: bool = False) -> dict[str, Any]:
+def greenline_select(
+    venv: Path, root: Path, *, heuristic: bool = False, store: Path | None = None
+) -> dict[str, Any]:
     """greenline's plan in safe mode and at each budget, with the in-process planning time
-    (``probe.py`` runs in the benchmark's environment)."""
+    (``probe.py`` runs in the benchmark's environment), against the baseline in ``store``
+    (default: the project's own store)."""
     cmd = [str(venv / "bin" / "python"), str(HERE / "probe.py"), str(root)]
     if heuristic:
         cmd.append("--heuristic")
     cmd += [str(b) for b in BUDGETS]
     proc = subprocess.run(
-        cmd, cwd=root, env=bench_env(), capture_output=True, text=True, check=False
+        cmd, cwd=root, env=bench_env(store=store), capture_output=True, text=True, check=False
     )
     if proc.returncode != 0:
         raise RuntimeError(f"greenline selection failed in {root}: {proc.stderr.strip()}")
@@ -454,12 +481,18 @@ def bench_project(
                 if plan["full_suite"]:
                     full_suite_reasons.append(plan["full_suite"])
                 greenline_budgets = plan["budgets"]
+                branch = greenline_select(venv, root, store=scratch / BRANCH_STORE)
+                if branch["full_suite"]:
+                    full_suite_reasons.append(f"branch: {branch['full_suite']}")
                 testmon = testmon_select(venv, root, tests, scratch)
                 testmon_budgets = {
                     f"{b:.0%}": cut(testmon, clean.seconds, b * suite) for b in BUDGETS
                 }
                 result.tools = {
                     "greenline": score(safe, greenline_budgets, failing, clean.seconds, suite),
+                    "greenline-branch": score(
+                        branch["safe"], branch["budgets"], failing, clean.seconds, suite
+                    ),
                     "testmon": score(testmon, testmon_budgets, failing, clean.seconds, suite),
                     "pytest order": score(clean.order, {}, failing, clean.seconds, suite),
                 }
@@ -468,8 +501,11 @@ def bench_project(
         results.append(result)
         tools = result.tools
         summary = (
-            f"greenline {'hit' if tools['greenline']['detected'] else 'MISS'}, "
-            f"testmon {'hit' if tools['testmon']['detected'] else 'MISS'}"
+            ", ".join(
+                f"{tool} {'hit' if tools[tool]['detected'] else 'MISS'} "
+                f"({pct(tools[tool]['time_share'])})"
+                for tool in TOOLS
+            )
             if tools
             else ""
         )
@@ -537,7 +573,8 @@ def overall(report: dict[str, Any]) -> dict[str, Any]:
         r for r in rows if r["tools"]["greenline"]["detected"] and r["tools"]["testmon"]["detected"]
     ]
     out: dict[str, Any] = {"detected_mutants": len(rows), "both_detect": len(both)}
-    for tool in ("greenline", "testmon"):
+    tools = [tool for tool in TOOLS if all(tool in r["tools"] for r in rows)]
+    for tool in tools:
         mine = [r["tools"][tool] for r in rows]
         out[tool] = {
             "safe_recall": sum(m["detected"] for m in mine) / len(mine),
@@ -571,10 +608,16 @@ def overall(report: dict[str, Any]) -> dict[str, Any]:
         "at a 10% budget >= 99% of detected mutants are caught": g["recall_at_10%"] >= 0.99,
         "median time to first failure <= 5% of the suite's time": g["median_ttff_share"] <= 0.05,
     }
-    if "synthetic" in report:
-        out["targets"]["planning a selection at 10,000 tests <= 300 ms"] = (
-            report["synthetic"]["plan_ms_median"] <= 300
+    out["targets"].update(latency_targets(report))
+    if "greenline-branch" in tools:
+        b = out["greenline-branch"]
+        out["targets"]["branch granularity: safe mode detects every mutant the suite detects"] = (
+            b["safe_recall"] == 1.0
         )
+        out["targets"][
+            "branch granularity selects no more test time than function granularity "
+            "(mean over mutants both detect)"
+        ] = b["time_share_where_both_detect"] <= g["time_share_where_both_detect"] + 1e-9
     out["greenline_misses_where_testmon_hits"] = misses
     out["greenline_more_time_than_testmon"] = more_time
     return out
@@ -586,7 +629,7 @@ def overall_markdown(total: dict[str, Any]) -> str:
         "| 20% budget | median time to 1st failure |",
         "|---|---|---|---|---|---|---|",
     ]
-    for tool in ("greenline", "testmon"):
+    for tool in (t for t in TOOLS if t in total):
         s = total[tool]
         budgets = " | ".join(pct(s[f"recall_at_{b:.0%}"]) for b in BUDGETS)
         lines.append(
@@ -659,8 +702,10 @@ def synthetic_latency(venv: Path, repeat: int, size: int) -> dict[str, object]:
     record_wall = time.perf_counter() - start
     target = root / "synth" / "mod0.py"
     target.write_text(target.read_text().replace("y = x * 1\n", "y = x * 1 + 0\n", 1))
+    compile_greenline(venv)
     plans, walls = [], []
     selected = 0
+    greenline_cli(venv, root)  # warm-up: the file system cache, as a user's second call finds it
     for _ in range(repeat):
         plan = greenline_select(venv, root)
         assert not plan["full_suite"], plan["full_suite"]
@@ -668,13 +713,6 @@ def synthetic_latency(venv: Path, repeat: int, size: int) -> dict[str, object]:
         _, wall = greenline_cli(venv, root)
         walls.append(1000 * wall)
         selected = len(plan["safe"])
-    start = time.perf_counter()
-    subprocess.run(
-        [str(venv / "bin" / "python"), "-c", "import greenline.cli.main"],
-        env=bench_env(),
-        check=True,
-    )
-    startup = 1000 * (time.perf_counter() - start)
     return {
         "tests": size,
         "record_seconds": round(record_wall, 2),
@@ -683,8 +721,82 @@ def synthetic_latency(venv: Path, repeat: int, size: int) -> dict[str, object]:
         "plan_ms_median": round(statistics.median(plans), 1),
         "command_ms": [round(w, 1) for w in walls],
         "command_ms_median": round(statistics.median(walls), 1),
-        "cli_import_ms": round(startup, 1),
+        "startup": startup_latency(venv, root, repeat),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
     }
+
+
+def compile_greenline(venv: Path) -> None:
+    """Bytecode for greenline's modules, as an installed package has it: the benchmark's
+    environment writes none (PYTHONDONTWRITEBYTECODE), and compiling every module at each call
+    would be measured as start-up."""
+    package = REPO / "src" / "greenline"
+    subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "compileall", "-q", str(package)],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+
+
+#: The start-up commands measured beside ``select``: no store read, and the store's runs.
+STARTUP_COMMANDS = {"--help": ("--help",), "runs": ("runs",), "--version": ("--version",)}
+
+
+def startup_latency(venv: Path, root: Path, repeat: int) -> dict[str, dict[str, object]]:
+    """Wall time of ``greenline --help``, ``runs`` and ``--version`` in ``root`` (median over
+    ``repeat`` runs after one warm-up), and of Python doing nothing, for scale."""
+    commands = {
+        name: [str(venv / "bin" / "greenline"), *args] for name, args in STARTUP_COMMANDS.items()
+    }
+    commands["python -c pass"] = [str(venv / "bin" / "python"), "-c", "pass"]
+    out: dict[str, dict[str, object]] = {}
+    for name, argv in commands.items():
+        walls = [wall_ms(argv, root) for _ in range(repeat + 1)][1:]
+        out[name] = {"ms": walls, "ms_median": round(statistics.median(walls), 1)}
+    return out
+
+
+def wall_ms(argv: list[str], cwd: Path) -> float:
+    start = time.perf_counter()
+    subprocess.run(argv, cwd=cwd, env=bench_env(), capture_output=True, check=True)
+    return round(1000 * (time.perf_counter() - start), 1)
+
+
+def latency_targets(report: dict[str, Any]) -> dict[str, bool]:
+    """Issue 15's latency targets, checked against the synthetic project's medians."""
+    syn = report.get("synthetic")
+    if not syn:
+        return {}
+    size = f"{syn['tests']:,}"
+    targets = {
+        f"planning a selection at {size} tests <= 300 ms": syn["plan_ms_median"] <= 300,
+        f"greenline select end to end at {size} tests <= {SELECT_TARGET_MS} ms": (
+            syn["command_ms_median"] <= SELECT_TARGET_MS
+        ),
+    }
+    for name in ("--help", "runs"):
+        startup = syn.get("startup", {}).get(name)
+        if startup is not None:
+            targets[f"greenline {name} <= {STARTUP_TARGET_MS} ms"] = (
+                startup["ms_median"] <= STARTUP_TARGET_MS
+            )
+    return targets
+
+
+def latency_markdown(syn: dict[str, Any]) -> str:
+    """The synthetic project's latency table (README)."""
+    lines = [
+        f"| at {syn['tests']:,} tests | median | target |",
+        "|---|---|---|",
+        f"| planning a selection (in-process) | {syn['plan_ms_median']:.0f} ms | 300 ms |",
+        f"| `greenline select` end to end | {syn['command_ms_median']:.0f} ms "
+        f"| {SELECT_TARGET_MS} ms |",
+    ]
+    for name, row in syn.get("startup", {}).items():
+        command = f"`greenline {name}`" if not name.startswith("python") else f"`{name}`"
+        target = f"{STARTUP_TARGET_MS} ms" if name in ("--help", "runs") else "–"
+        lines.append(f"| {command} | {row['ms_median']:.0f} ms | {target} |")
+    return "\n".join(lines)
 
 
 # --- report --------------------------------------------------------------------------------------
@@ -702,7 +814,7 @@ def markdown(report: dict[str, object]) -> str:
     ]
     for name, row in report["projects"].items():  # type: ignore[attr-defined]
         summary = row["summary"]
-        for tool in ("greenline", "testmon", "pytest order"):
+        for tool in (*TOOLS, "pytest order"):
             if tool not in summary:
                 continue
             s = summary[tool]
@@ -739,6 +851,11 @@ def main() -> int:
         "--synthetic", type=int, default=10_000, help="tests in the synthetic project (0: skip)"
     )
     parser.add_argument("--smoke", action="store_true", help="the bundled example, 6 mutants")
+    parser.add_argument(
+        "--latency-only",
+        action="store_true",
+        help="only the synthetic project's latency, merged into the last results file",
+    )
     parser.add_argument("--out", type=Path, default=HERE / "results")
     parser.add_argument(
         "--report", type=Path, metavar="JSON", help="only print the tables of a results file"
@@ -752,6 +869,8 @@ def main() -> int:
         return 0
 
     python = args.python or (sys.executable if args.smoke else corpus.find_pythons()[-1])
+    if args.latency_only:
+        return latency_only(args, python)
     projects = [PROJECTS[n] for n in (args.project or ([] if args.smoke else sorted(PROJECTS)))]
     venv = corpus.make_venv(WORK, python, projects)
     tag = python_tag(python)
@@ -779,7 +898,7 @@ def main() -> int:
         report["projects"][name] = bench_project(venv, root, tests, source, count, args.seed)  # type: ignore[index]
     size = 500 if args.smoke else args.synthetic
     if size:
-        report["synthetic"] = synthetic_latency(venv, repeat=5, size=size)
+        report["synthetic"] = synthetic_latency(venv, repeat=3 if args.smoke else 9, size=size)
     out = args.out if not args.smoke else WORK / "smoke-results"
     out.mkdir(parents=True, exist_ok=True)
     report["overall"] = overall(report)
@@ -788,13 +907,34 @@ def main() -> int:
     print()
     print(overall_markdown(report["overall"]))
     if "synthetic" in report:
-        syn: dict[str, Any] = report["synthetic"]  # type: ignore[assignment]
-        print(
-            f"\ngreenline select on a synthetic {syn['tests']}-test project (median of 5): "
-            f"planning {syn['plan_ms_median']} ms; the whole command "
-            f"{syn['command_ms_median']} ms, of which {syn['cli_import_ms']} ms is starting "
-            "Python and importing the CLI"
-        )
+        print()
+        print(latency_markdown(report["synthetic"]))  # type: ignore[arg-type]
+    return 0
+
+
+def latency_only(args: argparse.Namespace, python: str) -> int:
+    """The synthetic project's latency alone, written into the results file of the last full
+    run (its projects' numbers kept) or, in smoke mode, beside the smoke results."""
+    venv = corpus.make_venv(WORK, python, [])
+    tag = python_tag(python)
+    out = args.out if not args.smoke else WORK / "smoke-results"
+    path = out / f"selection-{tag}.json"
+    report: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
+    report.setdefault("benchmark", "selection")
+    report.setdefault("python", tag)
+    report.setdefault("projects", {})
+    size = 500 if args.smoke else args.synthetic
+    report["synthetic"] = synthetic_latency(venv, repeat=3 if args.smoke else 9, size=size)
+    report["synthetic"]["measured_at"] = time.strftime("%Y-%m-%d")
+    report["overall"] = (
+        overall(report) if report["projects"] else {"targets": latency_targets(report)}
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    print(latency_markdown(report["synthetic"]))
+    for target, held in report["overall"]["targets"].items():
+        if "ms" in target:
+            print(f"- {'met' if held else 'NOT met'}: {target}")
     return 0
 
 

@@ -106,36 +106,38 @@ def write_baseline(
     tmp.replace(path)
 
 
-def read_baseline(path: Path) -> BaselineFile:
-    """Parse and check a baseline file; InputError (naming the file) for anything off."""
+def read_baseline(path: Path, label: str | None = None) -> BaselineFile:
+    """Parse and check a baseline file; InputError (naming the file, or ``label`` for one
+    that came another way) for anything off."""
+    name = label or str(path)
     try:
-        doc = json.loads(_read_capped(path))
+        doc = json.loads(_read_capped(path, name))
     except FileNotFoundError:
         raise InputError(
-            f"no such file: {path}", hint="pass a file made by greenline baseline export"
+            f"no such file: {name}", hint="pass a file made by greenline baseline export"
         ) from None
     except (OSError, EOFError, ValueError, UnicodeDecodeError) as exc:
         raise InputError(
-            f"{path}: not a greenline baseline file ({exc})",
+            f"{name}: not a greenline baseline file ({exc})",
             hint="make one with: greenline baseline export FILE",
         ) from None
     try:
         return _parse(doc)
     except (KeyError, TypeError, ValueError, IndexError) as exc:
         raise InputError(
-            f"{path}: malformed baseline file: {type(exc).__name__}: {exc}",
+            f"{name}: malformed baseline file: {type(exc).__name__}: {exc}",
             hint="make a new one with: greenline baseline export FILE",
         ) from None
 
 
-def _read_capped(path: Path) -> bytes:
+def _read_capped(path: Path, name: str) -> bytes:
     """The file's JSON, decompressed in a stream that stops one byte past the cap: a small
     gzip of zeros can expand to gigabytes, and must be refused before it is held."""
     with gzip.open(path, "rb") as stream:
         data = stream.read(MAX_BASELINE_BYTES + 1)
     if len(data) > MAX_BASELINE_BYTES:
         raise InputError(
-            f"{path}: expands to more than {MAX_BASELINE_BYTES} bytes, the cap for a baseline "
+            f"{name}: expands to more than {MAX_BASELINE_BYTES} bytes, the cap for a baseline "
             "file; it was not read further",
             hint="export the baseline again (greenline baseline export FILE)",
         )

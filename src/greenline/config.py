@@ -53,6 +53,19 @@ def _parse_flag(value: object) -> bool:
     raise ValueError("expected true or false")
 
 
+def _parse_between(low: int, high: int) -> Callable[[object], int]:
+    def parse(value: object) -> int:
+        try:
+            number = int(str(value))
+        except ValueError:
+            number = low - 1
+        if isinstance(value, bool) or not low <= number <= high:
+            raise ValueError(f"expected a whole number from {low} to {high}")
+        return number
+
+    return parse
+
+
 #: How ``pytest --greenline-select`` orders the tests it runs.
 SELECTION_ORDERS = ("likely-first", "keep")
 
@@ -61,6 +74,17 @@ def _parse_order(value: object) -> str:
     text = str(value).strip().lower()
     if text not in SELECTION_ORDERS:
         raise ValueError(f"expected one of: {', '.join(SELECTION_ORDERS)}")
+    return text
+
+
+#: How finely recording splits the code a test ran (see greenline.tracing.regions).
+GRANULARITIES = ("function", "branch")
+
+
+def _parse_granularity(value: object) -> str:
+    text = str(value).strip().lower()
+    if text not in GRANULARITIES:
+        raise ValueError(f"expected one of: {', '.join(GRANULARITIES)}")
     return text
 
 
@@ -109,6 +133,13 @@ KEYS: dict[str, Key] = {
         "while recording, trace the Python subprocesses tests start (a sitecustomize put in "
         "front of PYTHONPATH) and count their coverage as the test's",
     ),
+    "granularity": Key(
+        _parse_granularity,
+        "function",
+        "what recording fingerprints per test: function (the functions it ran), or branch (the "
+        "bodies of ifs, loops, trys, withs and cases it entered: a change in a branch a test "
+        "never entered does not select it)",
+    ),
     "always_run": Key(
         _parse_patterns,
         (),
@@ -131,6 +162,12 @@ KEYS: dict[str, Key] = {
         "seconds a writer waits for another one's lock on the store before giving up "
         "(a recording session then runs its tests unrecorded)",
     ),
+    "server_retry_seconds": Key(
+        _parse_seconds,
+        30.0,
+        "seconds a request to the team server (an upload's batch, a selection) is retried, "
+        "with backoff, before greenline gives up (the run is left incomplete, or every test runs)",
+    ),
     "executor": Key(
         _parse_executor,
         "local",
@@ -147,6 +184,14 @@ KEYS: dict[str, Key] = {
         _parse_flag,
         False,
         "let MCP clients (coding agents) add branches to the merge queue (enqueue_change)",
+    ),
+    "server_host": Key(_parse_str, "127.0.0.1", "the address greenline serve listens on"),
+    "server_port": Key(_parse_between(1, 65535), 8787, "the port greenline serve listens on"),
+    "server_workers": Key(_parse_between(1, 64), 1, "greenline serve's server processes"),
+    "server_public_read": Key(
+        _parse_flag,
+        False,
+        "greenline serve answers reads without a token (writes still need a write token)",
     ),
 }
 
@@ -182,6 +227,10 @@ class Settings:
         return bool(self.values["trace_subprocesses"].value)
 
     @property
+    def granularity(self) -> str:
+        return str(self.values["granularity"].value)
+
+    @property
     def always_run(self) -> tuple[str, ...]:
         return tuple(self.values["always_run"].value)
 
@@ -198,6 +247,10 @@ class Settings:
         return float(self.values["store_busy_timeout"].value)
 
     @property
+    def server_retry_seconds(self) -> float:
+        return float(self.values["server_retry_seconds"].value)
+
+    @property
     def executor(self) -> str:
         return str(self.values["executor"].value)
 
@@ -209,6 +262,22 @@ class Settings:
     @property
     def queue_agents_enqueue(self) -> bool:
         return bool(self.values["queue_agents_enqueue"].value)
+
+    @property
+    def server_host(self) -> str:
+        return str(self.values["server_host"].value)
+
+    @property
+    def server_port(self) -> int:
+        return int(self.values["server_port"].value)
+
+    @property
+    def server_workers(self) -> int:
+        return int(self.values["server_workers"].value)
+
+    @property
+    def server_public_read(self) -> bool:
+        return bool(self.values["server_public_read"].value)
 
 
 #: ``scheme://user:password@`` in a URL; the password runs to the last ``@`` of its word, so one

@@ -65,3 +65,25 @@ class ForgeError(GreenlineError):
 
     exit_code = 4
     http_status = 502
+
+
+class ConflictError(UsageError):
+    """The request contradicts what the store holds (a batch for a finished upload, a finish
+    before every batch arrived)."""
+
+    http_status = 409
+
+
+class ServerError(GreenlineError):
+    """The team server refused a request (token, scope, input): the user's to fix."""
+
+    exit_code = 4
+    http_status = 502
+
+
+class ServerUnavailableError(ServerError):
+    """The team server did not answer, or kept failing, until the retries ran out: greenline's
+    trouble (a recording session runs its tests unrecorded, selection runs everything)."""
+
+    exit_code = 3
+    http_status = 503

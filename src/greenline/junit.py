@@ -10,6 +10,7 @@ or its captured output. DTDs, entity declarations and external references are re
 from __future__ import annotations
 
 import math
+import re
 import xml.sax
 from collections import deque
 from collections.abc import Iterator
@@ -289,3 +290,20 @@ class JUnitReader:
         ready = self._handler.ready
         while ready:
             yield ready.popleft()
+
+
+_PROLOG = re.compile(rb"^(\xef\xbb\xbf)?\s*(<\?xml[^>]*\?>)?", re.ASCII)
+
+
+def combine_reports(paths: list[Path]) -> bytes:
+    """Several JUnit XML reports of one run as one document (each one's root element nested
+    in a ``<testsuites>``): what a server that takes one report per upload is sent. Each
+    report's XML declaration goes; UTF-8 (JUnit's usual encoding) is assumed."""
+    if len(paths) == 1:
+        return paths[0].read_bytes()
+    parts = [_PROLOG.sub(b"", path.read_bytes(), count=1) for path in paths]
+    return (
+        b'<?xml version="1.0" encoding="utf-8"?>\n<testsuites>'
+        + b"\n".join(parts)
+        + (b"</testsuites>\n")
+    )

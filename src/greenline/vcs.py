@@ -6,7 +6,10 @@ import os
 import re
 import shutil
 import subprocess
-from dataclasses import replace
+import tempfile
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -183,15 +186,210 @@ def read_change(root: Path, base: str) -> Change:
     if diff is None:
         raise VcsError(f"git diff against {base[:12]} failed in {root}", hint="is it a commit?")
     changes = _parse_name_status(diff)
-    untracked = _git(root, "ls-files", "--others", "--exclude-standard", "-z") or ""
-    changes += [FileChange(p, FileStatus.ADDED) for p in untracked.split("\x00") if p]
-    return Change(base=base, files=tuple(changes))
+    untracked, ignored = untracked_files(root)
+    changes += [FileChange(p, FileStatus.ADDED) for p in untracked]
+    return Change(base=base, files=tuple(changes), ignored=tuple(ignored))
+
+
+#: Untracked directories that are never the project's code, by name (besides virtual
+#: environments, which are known by their ``pyvenv.cfg`` or ``conda-meta``).
+NOT_PROJECT_DIRS = {
+    "__pycache__": "bytecode cache",
+    ".tox": "tox environments",
+    ".nox": "nox environments",
+    ".eggs": "build eggs",
+    "build": "build output",
+    "dist": "build output",
+    "node_modules": "npm packages",
+    "site-packages": "installed packages",
+    ".mypy_cache": "cache",
+    ".pytest_cache": "cache",
+    ".ruff_cache": "cache",
+    ".hypothesis": "cache",
+}
+#: greenline's own store directory: never part of a change, and not worth a mention
+STORE_DIR = ".greenline/"
+
+
+def _not_project(root: Path, directory: str) -> str | None:
+    """Why an untracked directory is not the project's code, if it is not."""
+    name = directory.rstrip("/").rsplit("/", 1)[-1]
+    if name in NOT_PROJECT_DIRS:
+        return NOT_PROJECT_DIRS[name]
+    if name.endswith(".egg-info"):
+        return "package metadata"
+    folder = root / directory
+    if (folder / "pyvenv.cfg").is_file() or (folder / "conda-meta").is_dir():
+        return "a virtual environment"
+    return None
+
+
+def untracked_files(root: Path) -> tuple[list[str], list[tuple[str, str]]]:
+    """Untracked files git does not ignore, without those in virtual environments, build and
+    cache directories; and the directories left out, each with why."""
+    out = _git(root, "ls-files", "--others", "--exclude-standard", "--directory", "-z") or ""
+    files: list[str] = []
+    ignored: list[tuple[str, str]] = []
+    pending = [entry for entry in out.split("\x00") if entry]
+    while pending:
+        entry = pending.pop(0)
+        if not entry.endswith("/"):
+            files.append(entry)
+            continue
+        if entry == STORE_DIR:
+            continue
+        why = _not_project(root, entry)
+        if why is not None:
+            ignored.append((entry, why))
+            continue
+        # one level further: a virtual environment may sit inside an untracked folder
+        inner = _git(root, "ls-files", "--others", "--exclude-standard", "-z", "--", entry) or ""
+        children = {p[len(entry) :].split("/", 1)[0] for p in inner.split("\x00") if p}
+        for child in sorted(children):
+            path = entry + child
+            pending.append(path + "/" if (root / path).is_dir() else path)
+    return sorted(files), ignored
+
+
+def read_diff(root: Path, base: str) -> bytes:
+    """The change from commit ``base`` to the working tree as ``git apply`` takes it: committed,
+    staged and unstaged edits, and the untracked files ``read_change`` counts (binary ones
+    included; virtual environments, build and cache directories left out). git's own index is
+    not touched: the files are added to a copy of it."""
+    untracked, _ = untracked_files(root)
+    with tempfile.TemporaryDirectory(prefix="greenline-diff-") as scratch:
+        index = Path(scratch) / "index"
+        own = _git(root, "rev-parse", "--path-format=absolute", "--git-path", "index")
+        if own and Path(own).is_file():
+            shutil.copyfile(own, index)  # its file stats spare git re-reading every file
+        # literal: a file named like a glob (test_[a].py) is that file
+        env = {**os.environ, "GIT_INDEX_FILE": str(index), "GIT_LITERAL_PATHSPECS": "1"}
+        steps: list[tuple[tuple[str, ...], bytes | None]] = [(("add", "-u", "--", "."), None)]
+        if untracked:
+            paths = "\x00".join(untracked).encode("utf-8", "surrogateescape")
+            steps.append((("add", "--pathspec-from-file=-", "--pathspec-file-nul"), paths))
+        steps.append((("diff", "--cached", "--binary", base, "--"), None))
+        for args, data in steps:
+            proc = subprocess.run(
+                ["git", *args],
+                cwd=root,
+                env=env,
+                input=data,
+                capture_output=True,
+                check=False,
+                timeout=300,
+            )
+            if proc.returncode != 0:
+                reason = proc.stderr.decode(errors="replace").strip().splitlines()
+                raise VcsError(
+                    f"git {args[0]} failed in {root}: {reason[0] if reason else 'no reason given'}",
+                    hint=f"is {base[:12]} a commit of this repository?",
+                )
+    return proc.stdout
 
 
 def list_python_files(root: Path) -> list[str]:
-    """Tracked and untracked (not ignored) .py files, relative to ``root``."""
-    out = _git(root, "ls-files", "-z", "--cached", "--others", "--exclude-standard", "*.py")
-    return sorted({p for p in (out or "").split("\x00") if p})
+    """Tracked and untracked .py files, relative to ``root``, without ignored ones and those
+    in virtual environments, build and cache directories."""
+    out = _git(root, "ls-files", "-z", "--cached", "*.py")
+    tracked = {p for p in (out or "").split("\x00") if p}
+    untracked = {p for p in untracked_files(root)[0] if p.endswith(".py")}
+    return sorted(tracked | untracked)
+
+
+# -- a tree given as data: a commit plus a patch ---------------------------------------------
+_BATCH_HEADER = re.compile(rb"^[0-9a-f]{40,64} ([a-z]+) (\d+)$")
+
+
+@dataclass(frozen=True)
+class ScratchTree:
+    """A commit's files with a patch applied, held in a scratch index whose new objects go to a
+    scratch object directory: the repository, its index and its work tree are never written."""
+
+    root: Path
+    env: dict[str, str]
+
+    def _git(self, *args: str, data: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run(
+            ["git", *args],
+            cwd=self.root,
+            env=self.env,
+            input=data,
+            capture_output=True,
+            check=False,
+            timeout=120,
+        )
+
+    def change_since(self, base: str) -> Change:
+        """Every file that differs between commit ``base`` and this tree."""
+        proc = self._git("diff", "--cached", "--name-status", "-M", "-z", base)
+        if proc.returncode != 0:
+            raise VcsError(f"git diff against {base[:12]} failed in {self.root}")
+        return Change(base=base, files=tuple(_parse_name_status(proc.stdout.decode())))
+
+    def files(self) -> set[str]:
+        """Every file path in this tree."""
+        proc = self._git("ls-files", "-z")
+        return {p for p in proc.stdout.decode(errors="surrogateescape").split("\x00") if p}
+
+    def python_files(self) -> list[str]:
+        return sorted(p for p in self.files() if p.endswith(".py"))
+
+    def read_texts(self, paths: Iterable[str]) -> dict[str, str | None]:
+        """Each path's text in this tree; None for one it lacks (or that is no UTF-8 text)."""
+        wanted = [p for p in paths if "\n" not in p]
+        # ":0:path" is the path in the index (stage 0), whatever characters the path holds
+        names = "".join(f":0:{p}\n" for p in wanted).encode()
+        out = self._git("cat-file", "--batch", data=names).stdout
+        texts: dict[str, str | None] = {}
+        at = 0
+        for path in wanted:
+            end = out.index(b"\n", at)
+            found = _BATCH_HEADER.match(out[at:end])
+            at = end + 1
+            if found is None:  # "<name> missing"
+                texts[path] = None
+                continue
+            size = int(found.group(2))
+            blob, at = out[at : at + size], at + size + 1
+            try:
+                texts[path] = blob.decode("utf-8") if found.group(1) == b"blob" else None
+            except UnicodeDecodeError:
+                texts[path] = None
+        return texts
+
+
+@contextmanager
+def scratch_tree(root: Path, base: str, patch: str | None = None) -> Iterator[ScratchTree]:
+    """Commit ``base``'s files with ``patch`` (a unified diff, as git diff prints it) applied;
+    a VcsError naming git's reason when the patch does not apply there."""
+    common = _git(root, "rev-parse", "--path-format=absolute", "--git-common-dir")
+    if common is None:
+        raise VcsError(f"{root} is not a git repository", hint="serve from a clone")
+    with tempfile.TemporaryDirectory(prefix="greenline-tree-") as scratch:
+        objects = Path(scratch) / "objects"
+        objects.mkdir()
+        env = {
+            **os.environ,
+            "GIT_INDEX_FILE": str(Path(scratch) / "index"),
+            "GIT_OBJECT_DIRECTORY": str(objects),
+            "GIT_ALTERNATE_OBJECT_DIRECTORIES": str(Path(common) / "objects"),
+        }
+        tree = ScratchTree(root, env)
+        if tree._git("read-tree", base).returncode != 0:
+            raise VcsError(f"git read-tree {base[:12]} failed in {root}", hint="is it a commit?")
+        if patch:
+            # a diff read into a shell variable loses its last newline, which git apply needs
+            text = patch if patch.endswith("\n") else patch + "\n"
+            applied = tree._git("apply", "--cached", "--whitespace=nowarn", "-", data=text.encode())
+            if applied.returncode != 0:
+                reason = applied.stderr.decode(errors="replace").strip().splitlines()
+                raise VcsError(
+                    f"the diff does not apply to {base[:12]}: "
+                    + (reason[0] if reason else "git apply failed"),
+                    hint="send git diff against the base commit you name (git diff BASE)",
+                )
+        yield tree
 
 
 def list_files(root: Path) -> list[str]:

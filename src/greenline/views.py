@@ -14,6 +14,8 @@ from typing import Any
 
 from greenline.config import Value, mask_args
 from greenline.model import (
+    BatchReceipt,
+    Change,
     FlakyVerdict,
     QuarantineEntry,
     Reason,
@@ -22,6 +24,7 @@ from greenline.model import (
     TestHistoryEntry,
     TestResult,
     TestSummary,
+    Upload,
 )
 from greenline.model.recovery import (
     CulpritReport,
@@ -120,6 +123,29 @@ def run_document(run: Run, results: list[TestResult] | None) -> JSON:
     return doc
 
 
+def upload_document(upload: Upload) -> JSON:
+    return {
+        **_schema("upload"),
+        "key": upload.key,
+        "run_id": upload.run_id,
+        "status": upload.status.value,
+        "created": upload.created,
+        "batches": list(upload.batches),
+        "results": upload.results,
+    }
+
+
+def batch_receipt_document(receipt: BatchReceipt) -> JSON:
+    return {
+        **_schema("upload-batch"),
+        "key": receipt.key,
+        "run_id": receipt.run_id,
+        "seq": receipt.seq,
+        "results": receipt.results,
+        "duplicate": receipt.duplicate,
+    }
+
+
 def test_summary_view(summary: TestSummary) -> JSON:
     return {
         "test_id": summary.test_id,
@@ -171,6 +197,16 @@ def db_info_document(info: Mapping[str, Any]) -> JSON:
     return {**_schema("db-info"), **info}
 
 
+def change_document(change: Change) -> JSON:
+    """What a selection judged: the files changed since the base, and what was left out."""
+    return {
+        "base": change.base,
+        "files": len(change.files),
+        "python_files": sum(1 for f in change.files if f.path.endswith(".py")),
+        "ignored": [{"path": path, "why": why} for path, why in change.ignored],
+    }
+
+
 def selection_document(plan: SelectionPlan) -> JSON:
     def reason(r: Reason) -> JSON:
         return {"kind": r.kind.value, "detail": r.detail}
@@ -193,6 +229,7 @@ def selection_document(plan: SelectionPlan) -> JSON:
             for t in plan.selected
         ],
         "new_test_files": list(plan.new_test_files),
+        "change": change_document(plan.change) if plan.change is not None else None,
         "over_budget": list(plan.over_budget),
         "unaffected": len(plan.unaffected),
         # every test of the baseline: selected, over the budget or unaffected

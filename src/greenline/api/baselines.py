@@ -39,13 +39,15 @@ class BaselineService:
         write_baseline(path, run, results, coverage, files, import_time)
         return run
 
-    def import_file(self, path: Path) -> tuple[Run, bool]:
+    def import_file(self, path: Path, *, label: str | None = None) -> tuple[Run, bool]:
         """Store a baseline file as a complete run; (the run, whether it is new). Importing the
-        same file again finds the first copy; a bad file stores nothing."""
-        data = read_baseline(path)
+        same file again finds the first copy; a bad file stores nothing. Messages name the
+        file, or ``label`` (what it is to the user, when it came another way)."""
+        name = label or str(path)
+        data = read_baseline(path, name)
         if data.commit.sha is None:
-            raise InputError(f"{path}: the baseline has no commit", hint="export one made in git")
-        vcs.require_commit(self.ws.root, data.commit.sha, str(path))
+            raise InputError(f"{name}: the baseline has no commit", hint="export one made in git")
+        vcs.require_commit(self.ws.root, data.commit.sha, name)
         with self.ws.store.write() as conn:
             existing = reads.find_run_at(conn, self.ws.repository, data.commit.sha, data.started_at)
             if existing is None:

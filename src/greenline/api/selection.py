@@ -1,21 +1,33 @@
 """Selection: the baseline a change is judged against, the plan of what it can break (ranked,
-within a budget), and the learned ranking's examples and models."""
+within a budget), and the learned ranking's examples and models.
+
+Planning reads through ``store.lookups`` alone (``greenline select`` must answer at once);
+SQLAlchemy loads only for what learning reads and writes.
+"""
 
 from __future__ import annotations
 
 import importlib.util
 import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-from sqlalchemy import Connection
+from typing import Any, Protocol
 
 from greenline import vcs
 from greenline.api.runs import RunService
 from greenline.api.workspace import Workspace
 from greenline.errors import GreenlineError, NoDataError
-from greenline.model import Change, Outcome, Run, SelectionPlan
+from greenline.model import (
+    Change,
+    Environment,
+    FileChange,
+    FileStatus,
+    Outcome,
+    Run,
+    SelectionPlan,
+)
 from greenline.selection import (
     Baseline,
     Budget,
@@ -28,7 +40,8 @@ from greenline.selection import (
 from greenline.selection.impact import changed_paths, python_paths
 from greenline.selection.learn import Example, TreeEnsemble
 from greenline.selection.ranking import FEATURES, History
-from greenline.store import reads, writes
+from greenline.store import lookups
+from greenline.store.lookups import SqlConnection
 from greenline.tracing import read_file_blocks
 from greenline.tracing.environment import read_environment
 
@@ -40,18 +53,30 @@ class SelectionService:
         self.ws = ws
         self.runs = runs
 
-    def find_baseline(self, base: str | None = None) -> Run:
+    def find_baseline(self, base: str | None = None, *, within: str = "HEAD") -> Run:
         """The run a change is judged against: the newest complete run with coverage at commit
-        ``base``, or (without one) at HEAD or one of its ancestors."""
+        ``base``, or (without one) at ``within`` (HEAD) or one of its ancestors."""
+        return self.runs.get_run(self._baseline_run(base, within).id)
+
+    def _baseline_run(self, base: str | None, within: str = "HEAD") -> Run:
+        """The baseline run, without the counts and duration planning does not use."""
+        self.runs.sweep_if_needed()
         root = self.ws.root
         wanted = vcs.resolve_revision(root, base) if base else None
-        with self.ws.store.read() as conn:
-            candidates = reads.latest_baselines(conn, self.ws.repository)
+        head = within if within == "HEAD" else vcs.resolve_revision(root, within)
+        with self.ws.store.lookup() as conn:
+            candidates = lookups.latest_baselines(conn, self.ws.repository)
         for run in candidates:
             sha = run.commit.sha
-            if sha and (sha == wanted if wanted else vcs.is_ancestor(root, sha)):
-                return self.runs.get_run(run.id)
-        where = f"at {base}" if base else "on this branch's history"
+            if sha and (sha == wanted if wanted else vcs.is_ancestor(root, sha, head)):
+                return run
+        where = (
+            f"at {base}"
+            if base
+            else "on this branch's history"
+            if within == "HEAD"
+            else f"at {within[:12]} or its ancestors"
+        )
         raise NoDataError(
             f"no baseline: no complete run with coverage {where}",
             hint="record one on the base commit: greenline record (then select against it)",
@@ -63,53 +88,102 @@ class SelectionService:
         """Which tests the working tree's change (since the baseline) can break, and why;
         with a budget, only as many as fit (in order). ``learned=False`` ranks with the
         heuristic even when a learned model is in use (to compare the two)."""
-        run = self.find_baseline(base)
+        run = self._baseline_run(base)
         assert run.commit.sha is not None
-        root = self.ws.root
-        change = vcs.read_change(root, run.commit.sha)
-        with self.ws.store.read() as conn:
-            finals = reads.final_results(conn, run.id)
+        change = vcs.read_change(self.ws.root, run.commit.sha)
+        source = _WorkTree(self.ws.root)
+        plan = self._plan(run, change, source, read_environment(), learned=learned)
+        return limit_to_budget(plan, budget) if budget is not None else plan
+
+    def plan_change(
+        self,
+        base: str,
+        *,
+        diff: str | None = None,
+        changed_files: Sequence[str] = (),
+        environment: Environment | None = None,
+        budget: Budget | None = None,
+    ) -> SelectionPlan:
+        """The plan for a change given as data (a CI job's, sent to the team server): commit
+        ``base`` with ``diff`` (a unified diff, as ``git diff`` prints it) applied, or with the
+        files ``changed_files`` names changed in ways not given (every block the baseline
+        recorded in one of them counts as changed). It is judged against the newest baseline
+        at ``base`` or one of its ancestors; ``environment`` is the job's (None: not compared).
+        Nothing in the repository, its index or its work tree is written."""
+        sha = vcs.resolve_revision(self.ws.root, base)
+        run = self._baseline_run(None, within=sha)
+        assert run.commit.sha is not None
+        with vcs.scratch_tree(self.ws.root, sha, diff) as tree:
+            change = tree.change_since(run.commit.sha)
+            unknown = frozenset(changed_files)
+            if unknown:
+                change = _with_unknown(change, unknown, tree.files())
+            plan = self._plan(run, change, tree, environment, unknown=unknown)
+        return limit_to_budget(plan, budget) if budget is not None else plan
+
+    def _plan(
+        self,
+        run: Run,
+        change: Change,
+        source: _Source,
+        environment: Environment | None,
+        *,
+        learned: bool = True,
+        unknown: frozenset[str] = frozenset(),
+    ) -> SelectionPlan:
+        """The plan for ``change`` against baseline ``run``, the files as ``source`` has them
+        (the paths in ``unknown`` excepted: their content is not known)."""
+        baseline, history, ranker = self._judging(run, change, learned)
+        stale = python_paths(change)
+        paths = {f.path for f in change.files if (f.old_path or f.path) in stale}
+        texts = source.read_texts(sorted(paths - unknown))
+        current = {path: _blocks_of(text, path) for path, text in texts.items()}
+        for f in change.files:
+            if f.path in unknown and f.path in paths:  # blocks are recorded under the old name
+                current[f.path] = _every_block_changed(baseline, f.old_path or f.path)
+        importers = self._importers(import_paths(baseline, change, current), change, source)
+        return plan_selection(
+            baseline,
+            change,
+            current,
+            environment,
+            importers,
+            always_run=self.ws.settings.always_run,
+            history=history,
+            model=ranker,
+        )
+
+    def _judging(
+        self, run: Run, change: Change, learned: bool
+    ) -> tuple[Baseline, History, tuple[str, TreeEnsemble] | None]:
+        """What the store holds for judging ``change``: the baseline run's outcomes, durations
+        and coverage of the changed files, the recent history and the ranking model."""
+        with self.ws.store.lookup() as conn:
+            finals = lookups.final_rows(conn, run.id)
             wanted = changed_paths(change)
-            coverage = {tc.test_id: tc.blocks for tc in reads.run_coverage(conn, run.id, wanted)}
-            sizes = reads.coverage_sizes(conn, run.id)
-            import_time = reads.run_import_coverage(conn, run.id, wanted)
-            files = reads.run_file_reads(conn, run.id)
-            failures, taken = reads.recent_outcomes(conn, self.ws.repository)
+            coverage = {tc.test_id: tc.blocks for tc in lookups.run_coverage(conn, run.id, wanted)}
+            sizes = lookups.coverage_sizes(conn, run.id)
+            import_time = lookups.run_import_coverage(conn, run.id, wanted)
+            files = lookups.run_file_reads(conn, run.id)
+            failures, taken = lookups.recent_outcomes(conn, self.ws.repository)
             ranker = self._ranker(conn) if learned else None
         baseline = Baseline(
             run_id=run.id,
             base=run.commit.sha,
             environment=run.environment,
             coverage=coverage,
-            outcomes={r.test_id: r.outcome for r in finals},
-            durations={r.test_id: r.duration for r in finals},
-            paths={r.test_id: r.path for r in finals},
+            outcomes={r[0]: lookups.outcome_of(r[1]) for r in finals},
+            durations={r[0]: r[2] for r in finals},
+            paths={r[0]: r[6] for r in finals},
             files=files,
             coverage_sizes=sizes,
             import_time=import_time,
         )
-        current = {
-            new: _current_blocks(root / new)
-            for new in {
-                f.path for f in change.files if (f.old_path or f.path) in python_paths(change)
-            }
-        }
-        importers = self._importers(import_paths(baseline, change, current), change)
-        plan = plan_selection(
-            baseline,
-            change,
-            current,
-            read_environment(),
-            importers,
-            always_run=self.ws.settings.always_run,
-            history=History(failures, taken),
-            model=ranker,
-        )
-        return limit_to_budget(plan, budget) if budget is not None else plan
+        return baseline, History(failures, taken), ranker
 
-    def _ranker(self, conn: Connection) -> tuple[str, TreeEnsemble] | None:
+    def _ranker(self, conn: SqlConnection) -> tuple[str, TreeEnsemble] | None:
         """The newest learned ranking model, if one was adopted (else the heuristic ranks)."""
-        found = reads.latest_ranker(conn, self.ws.repository)
+        found = lookups.latest_ranker(conn, self.ws.repository)
         if found is None:
             return None
         ranker_id, _, text = found
@@ -121,17 +195,14 @@ class SelectionService:
         except (ValueError, KeyError, TypeError):  # a model from another version's features
             return None
 
-    def _importers(self, paths: list[str], change: Change) -> dict[str, dict[str, str]] | None:
+    def _importers(
+        self, paths: list[str], change: Change, source: _Source
+    ) -> dict[str, dict[str, str]] | None:
         """For each path, the project files importing it (read only when there is a path)."""
         if not paths:
             return None
-        root = self.ws.root
-        sources = {}
-        for relative in vcs.list_python_files(root):
-            try:
-                sources[relative] = (root / relative).read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError):
-                continue
+        texts = source.read_texts(source.python_files())
+        sources = {path: text for path, text in texts.items() if text is not None}
         for f in change.files:  # deleted modules still have importers
             sources.setdefault(f.old_path or f.path, "")
         graph = ImportGraph(sources)
@@ -155,12 +226,16 @@ class SelectionService:
             return 0
         # the tests exist already: the baseline ran them
         rows = [(t.test_id, None, t.likelihood, t.features) for t in plan.selected]
+        from greenline.store import writes
+
         with self.ws.store.write() as conn:
             repo_id = writes.ensure_repository(conn, self.ws.repository, None)
             writes.insert_selection_features(conn, run_id, repo_id, rows)
         return len(rows)
 
     def ranking_examples(self) -> list[Example]:
+        from greenline.store import reads
+
         with self.ws.store.read() as conn:
             rows = reads.selection_examples(conn, self.ws.repository)
         out = []
@@ -176,12 +251,14 @@ class SelectionService:
         """Train a ranking model on the history and store it. With ``only_if_grown`` (say 0.25)
         nothing happens unless there is enough history and it grew by that share since the last
         model (so recording can call this after every run); returns the model document."""
+        from greenline.store import writes
+
         examples = self.ranking_examples()
         if only_if_grown is not None:
             if not learn.enough(examples) or importlib.util.find_spec("sklearn") is None:
                 return None
-            with self.ws.store.read() as conn:
-                last = reads.latest_ranker(conn, self.ws.repository)
+            with self.ws.store.lookup() as conn:
+                last = lookups.latest_ranker(conn, self.ws.repository)
             if last is not None:
                 before = int(json.loads(last[2]).get("examples", 0))
                 if len(examples) < before * (1 + only_if_grown):
@@ -194,8 +271,8 @@ class SelectionService:
 
     def ranking_model(self) -> dict[str, Any] | None:
         """The newest learned model's document (None before any)."""
-        with self.ws.store.read() as conn:
-            found = reads.latest_ranker(conn, self.ws.repository)
+        with self.ws.store.lookup() as conn:
+            found = lookups.latest_ranker(conn, self.ws.repository)
         if found is None:
             return None
         ranker_id, created, text = found
@@ -204,10 +281,63 @@ class SelectionService:
         return doc
 
 
-def _current_blocks(path: Path) -> frozenset[tuple[str, str]] | None:
-    """(name, checksum) of each block of the file as it is now; None if gone or unparsable."""
-    try:
-        blocks = read_file_blocks(path.read_text(encoding="utf-8"), path.name)
-    except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
+class _Source(Protocol):
+    """Where a plan reads the files of the tree it judges."""
+
+    def read_texts(self, paths: Iterable[str]) -> dict[str, str | None]: ...
+
+    def python_files(self) -> list[str]: ...
+
+
+@dataclass(frozen=True)
+class _WorkTree:
+    """The files as they are on disk (``greenline select`` in a checkout)."""
+
+    root: Path
+
+    def read_texts(self, paths: Iterable[str]) -> dict[str, str | None]:
+        texts: dict[str, str | None] = {}
+        for path in paths:
+            try:
+                texts[path] = (self.root / path).read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError):
+                texts[path] = None
+        return texts
+
+    def python_files(self) -> list[str]:
+        return vcs.list_python_files(self.root)
+
+
+def _blocks_of(text: str | None, path: str) -> frozenset[tuple[str, str]] | None:
+    """(name, checksum) of each block of a file's text; None if gone or unparsable."""
+    if text is None:
         return None
-    return frozenset((b.name, b.checksum) for b in blocks.blocks)
+    try:
+        blocks = read_file_blocks(text, path.rsplit("/", 1)[-1], branches=True)
+    except (SyntaxError, ValueError):
+        return None
+    # at both granularities, so that each recorded block is judged like with like whatever the
+    # baseline's granularity (a root region has its function's name; it has its function's
+    # checksum too only when the code is the same)
+    return frozenset((b.name, b.checksum) for b in (*blocks.blocks, *blocks.branch_blocks))
+
+
+def _every_block_changed(baseline: Baseline, path: str) -> frozenset[tuple[str, str]]:
+    """A file whose new content is not known: each block the baseline ran in it, under its
+    name with no checksum it could have, so that every one of them counts as changed."""
+    recorded = [*baseline.coverage.values(), *baseline.import_time.values()]
+    return frozenset((b.name, "") for blocks in recorded for b in blocks if b.path == path)
+
+
+def _with_unknown(change: Change, paths: frozenset[str], present: set[str]) -> Change:
+    """``change`` with each of ``paths`` changed too: modified when the tree has it (or the
+    change deleted it), else added."""
+    files = {f.path: f for f in change.files}
+    for path in sorted(paths):
+        known = files.get(path)
+        if known is None:
+            status = FileStatus.MODIFIED if path in present else FileStatus.ADDED
+            files[path] = FileChange(path, status)
+        elif known.status is FileStatus.DELETED:
+            files[path] = replace(known, status=FileStatus.MODIFIED)
+    return Change(base=change.base, files=tuple(files.values()))

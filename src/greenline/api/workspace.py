@@ -78,12 +78,18 @@ def make_executor(settings: Settings, root: Path) -> Executor:
 
 
 def load_config(
-    path: Path | None = None, *, db: str | None = None, env: Mapping[str, str] | None = None
+    path: Path | None = None,
+    *,
+    db: str | None = None,
+    env: Mapping[str, str] | None = None,
+    flags: Mapping[str, object] | None = None,
 ) -> dict[str, Value]:
-    """The settings of the repository containing ``path``, without opening the store; the
-    database URL with its password masked."""
+    """The settings of the repository containing ``path``, without opening the store (flags
+    over ``GREENLINE_*`` over ``[tool.greenline]`` over defaults); the database URL with its
+    password masked."""
     _, root, _ = locate(path)
-    settings = load_settings(root, os.environ if env is None else env, {"database_url": db})
+    given = {**(flags or {}), "database_url": db}
+    settings = load_settings(root, os.environ if env is None else env, given)
     values = dict(settings.values)
     values["database_url"] = Value(mask_url(settings.database_url), values["database_url"].source)
     return values

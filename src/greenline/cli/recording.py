@@ -10,8 +10,10 @@ import typer
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn
 
 from greenline import views
+from greenline.api.teamserver import upload_junit
 from greenline.cli import render
 from greenline.cli.state import FORMAT_OPTION, Format, console, emit_json, err_console, state_of
+from greenline.cli.teamserver import SERVER_OPTION, checkout_root, open_server
 from greenline.model import CommitInfo
 
 
@@ -61,11 +63,25 @@ def import_junit(
     commit: str | None = typer.Option(None, help="Commit the run tested (default: HEAD)."),
     branch: str | None = typer.Option(None, help="Branch the run tested (default: current)."),
     fmt: Format = FORMAT_OPTION,
+    server: str | None = SERVER_OPTION,
 ) -> None:
     """Store JUnit XML reports (pytest, Ant/Jenkins, Maven Surefire, ...) as one run.
 
     Every file is read before anything is kept: a malformed or hostile file stores nothing.
+    With --server the reports go to the team server (a write token in GREENLINE_TOKEN), as a
+    run of this checkout's commit unless --commit says otherwise.
     """
+    if server:
+        with open_server(ctx, server) as client:
+            doc = upload_junit(client, checkout_root(ctx), files, commit=commit, branch=branch)
+        if fmt is Format.json:
+            emit_json(doc)
+        else:
+            run = doc["run"]
+            counts = ", ".join(f"{n} {k}" for k, n in sorted(run["counts"].items()))
+            where = f"run {run['id']} on {client.display_url}"
+            console.print(render.plain(f"{where}: {run['tests']} tests ({counts})"))
+        return
     given = CommitInfo(sha=commit, branch=branch) if commit or branch else None
     with state_of(ctx).open_api() as gl, import_progress(files) as on_progress:
         run = gl.runs.import_junit(files, commit=given, on_progress=on_progress)

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import enum
 import sys
+from typing import Any
 
 import typer
-from rich.box import ROUNDED
-from rich.table import Table
 
-from greenline import views
-from greenline.cli import render
 from greenline.cli.state import console, emit_json, err_console, state_of
-from greenline.errors import NoDataError
-from greenline.model import SelectionPlan
+from greenline.cli.teamserver import SERVER_OPTION, checkout_root, open_server
+from greenline.errors import NoDataError, ServerUnavailableError
+from greenline.model import Change, Reason, ReasonKind, SelectionPlan
 from greenline.selection import make_budget
 
 
@@ -47,6 +45,7 @@ def select_tests(
         help="Keep tests, most likely to fail first, until they hold this share of the change's "
         "estimated failures: 0.99 or 99%.",
     ),
+    server: str | None = SERVER_OPTION,
 ) -> None:
     """Select the tests the change since the baseline can break, most likely to fail first.
 
@@ -56,14 +55,20 @@ def select_tests(
     whole suite); pytest --greenline-select=deselect does all of it in one step.
     """
     limit = make_budget(budget, confidence)
-    with state_of(ctx).open_reader() as gl:
-        plan = gl.selection.plan(base, limit)
+    doc = None
+    if server:
+        doc, plan = _plan_on_server(ctx, server, base, budget, confidence, why is not None)
+    else:
+        with state_of(ctx).open_reader() as gl:
+            plan = gl.selection.plan(base, limit)
     if plan.full_suite is not None:
         err_console.print(f"greenline: running the full suite: {plan.full_suite.detail}")
     if why is not None:
         _print_why(plan, why)
     elif fmt is SelectFormat.json:
-        emit_json(views.selection_document(plan))
+        from greenline import views  # JSON only: the ids and the table need none of it
+
+        emit_json(doc or views.selection_document(plan))
     elif fmt in (SelectFormat.ids, SelectFormat.args):
         if plan.full_suite is None:
             lines = [t.test_id for t in plan.selected] + list(plan.new_test_files)
@@ -73,7 +78,35 @@ def select_tests(
         _print_plan(plan, explain)
 
 
+def _plan_on_server(
+    ctx: typer.Context,
+    url: str,
+    base: str | None,
+    budget: str | None,
+    confidence: str | None,
+    with_unaffected: bool,
+) -> tuple[dict[str, Any] | None, SelectionPlan]:
+    """The server's plan; a server that does not answer means everything runs (fail open)."""
+    from greenline.api.teamserver import plan_on_server
+
+    with open_server(ctx, url) as client:
+        try:
+            return plan_on_server(
+                client,
+                checkout_root(ctx),
+                base=base,
+                budget=budget,
+                confidence=confidence,
+                with_unaffected=with_unaffected,
+            )
+        except ServerUnavailableError as exc:
+            why = Reason(ReasonKind.FULL_SUITE, exc.message)
+            return None, SelectionPlan(None, None, (), (), 0.0, full_suite=why)
+
+
 def _summary(plan: SelectionPlan) -> str:
+    from greenline.cli import render  # rich: the text output only
+
     total = len(plan.selected) + len(plan.over_budget) + len(plan.unaffected)
     share = plan.selected_duration / plan.suite_duration if plan.suite_duration else 1.0
     base = (plan.base or "?")[:10]
@@ -85,6 +118,16 @@ def _summary(plan: SelectionPlan) -> str:
 
 
 def _print_plan(plan: SelectionPlan, explain: bool) -> None:
+    from rich.box import ROUNDED  # rich: the text output only
+    from rich.table import Table
+
+    from greenline.cli import render
+    from greenline.cli.render import plain
+
+    if explain and plan.change is not None:
+        from greenline.cli.render import plain
+
+        console.print(plain(_change_line(plan.change)), soft_wrap=True)
     console.print(_summary(plan))
     if explain and plan.full_suite is None and plan.selected:
         console.print(
@@ -93,9 +136,9 @@ def _print_plan(plan: SelectionPlan, explain: bool) -> None:
         if not plan.ranking_informative:
             alike = plan.selected[0].likelihood
             console.print(
-                f"the estimated probabilities are uninformative here: every candidate alike "
-                f"(p(fail) {alike:.2f}), so the order, and what a budget keeps, follow duration "
-                "alone",
+                "the estimated probabilities are uninformative here: every candidate alike "
+                f"(p(fail) {alike:.2f}), so the order, and what a budget keeps, follow "
+                "duration alone",
                 soft_wrap=True,
             )
     if plan.over_budget:
@@ -120,6 +163,16 @@ def _print_plan(plan: SelectionPlan, explain: bool) -> None:
         table.add_row(path, *(row if explain else []))
     if plan.selected or plan.new_test_files:
         console.print(table)
+
+
+def _change_line(change: Change) -> str:
+    python = sum(1 for f in change.files if f.path.endswith(".py"))
+    line = f"change since {change.base[:10]}: {len(change.files)} files ({python} Python)"
+    if change.ignored:
+        shown = ", ".join(f"{path} ({why})" for path, why in change.ignored[:3])
+        more = f" and {len(change.ignored) - 3} more" if len(change.ignored) > 3 else ""
+        line += f"; left out: {shown}{more}"
+    return line
 
 
 def _print_why(plan: SelectionPlan, test_id: str) -> None:

@@ -16,15 +16,32 @@ token_app = typer.Typer(help="API tokens for the team server.", no_args_is_help=
 
 def serve(
     ctx: typer.Context,
-    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
-    port: int = typer.Option(8787, "--port", min=1, max=65535, help="Port to listen on."),
-    workers: int = typer.Option(1, "--workers", min=1, max=64, help="Server processes."),
+    host: str | None = typer.Option(
+        None, "--host", help="Address to listen on (default: server_host, 127.0.0.1)."
+    ),
+    port: int | None = typer.Option(
+        None, "--port", min=1, max=65535, help="Port to listen on (default: server_port, 8787)."
+    ),
+    workers: int | None = typer.Option(
+        None, "--workers", min=1, max=64, help="Server processes (default: server_workers, 1)."
+    ),
+    public_read: bool | None = typer.Option(
+        None,
+        "--public-read/--no-public-read",
+        help="Answer reads without a token; writes still need a write token "
+        "(default: server_public_read, off).",
+    ),
 ) -> None:
-    """Run the team server: the REST API under /api/v1 (OpenAPI at /api/v1/openapi.json),
-    /healthz and /readyz, over the store given by --db (PostgreSQL for a team)."""
+    """Run the team server: the REST API under /api/v1 (OpenAPI at /api/v1/openapi.json), the
+    MCP server at /mcp, /healthz and /readyz, over the store given by --db (PostgreSQL for a
+    team). Flags win over GREENLINE_SERVER_* and the server_* settings in pyproject.toml."""
     state = state_of(ctx)
-    argv = [sys.executable, "-m", "greenline.web", "--host", host, "--port", str(port)]
-    argv += ["--workers", str(workers)]
+    argv = [sys.executable, "-m", "greenline.web"]
+    for flag, value in (("--host", host), ("--port", port), ("--workers", workers)):
+        if value is not None:
+            argv += [flag, str(value)]
+    if public_read is not None:
+        argv.append("--public-read" if public_read else "--no-public-read")
     if state.db:
         argv += ["--db", state.db]
     if state.repo:

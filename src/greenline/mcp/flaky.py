@@ -7,11 +7,11 @@ from typing import Any
 from mcp.server import MCPServer
 
 from greenline import views
-from greenline.mcp.calls import MAX_LIMIT, Opener, call
+from greenline.mcp.calls import MAX_LIMIT, Opener, call, scoped
 
 
 def register(server: MCPServer, open_api: Opener) -> None:
-    @server.tool(name="list_flaky_tests", title="List flaky tests")
+    @server.tool(name="list_flaky_tests", title="List flaky tests", **scoped("read"))
     def list_flaky_tests(limit: int = 50) -> dict[str, Any]:
         """Tests the recorded history shows to be flaky (passed and failed on the same code, or
         passed on a retry, or flipping across runs) or failing every time, most CI time lost
@@ -27,7 +27,7 @@ def register(server: MCPServer, open_api: Opener) -> None:
         doc["tests"] = doc["tests"][:bounded]
         return doc
 
-    @server.tool(name="explain_flaky_test", title="Is this test flaky, and why?")
+    @server.tool(name="explain_flaky_test", title="Is this test flaky, and why?", **scoped("read"))
     def explain_flaky_test(test_id: str) -> dict[str, Any]:
         """One test's verdict (flaky, stable or failing), its likely cause, the evidence from
         recorded runs (run ids included), what its newest greenline flaky scan found (root
@@ -38,7 +38,9 @@ def register(server: MCPServer, open_api: Opener) -> None:
         )
         return views.flaky_explanation_document(verdict, entries, scan)
 
-    @server.tool(name="propose_flaky_fix", title="Propose a verified fix for a flaky test")
+    @server.tool(
+        name="propose_flaky_fix", title="Propose a verified fix for a flaky test", **scoped("write")
+    )
     def propose_flaky_fix(test_id: str) -> dict[str, Any]:
         """Find a flaky test's root cause (from this commit's newest greenline flaky scan, or a
         new scan: reruns in several orders and alone) and synthesise a patch for it, verified
@@ -56,7 +58,7 @@ def register(server: MCPServer, open_api: Opener) -> None:
             result.scan,
         )
 
-    @server.tool(name="verify_flaky_fix", title="Verify a fix for a flaky test")
+    @server.tool(name="verify_flaky_fix", title="Verify a fix for a flaky test", **scoped("admin"))
     def verify_flaky_fix(test_id: str, patch: str) -> dict[str, Any]:
         """Prove a fix you wrote for a flaky test: `patch` is a unified diff (git diff). It must
         apply, keep every assertion and add no sleep, retry, skip, xfail or flaky marker; then

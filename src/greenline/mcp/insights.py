@@ -9,7 +9,7 @@ from mcp.server import MCPServer
 from greenline.api import Greenline
 from greenline.api.insights import parse_time
 from greenline.insights.summary import health
-from greenline.mcp.calls import Opener, call
+from greenline.mcp.calls import Opener, call, scoped
 
 
 def register(server: MCPServer, open_api: Opener) -> None:
@@ -27,7 +27,9 @@ def register(server: MCPServer, open_api: Opener) -> None:
         result: dict[str, Any] = call(open_api, read)
         return result
 
-    @server.tool(name="delivery_metrics", title="Delivery metrics against the benchmarks")
+    @server.tool(
+        name="delivery_metrics", title="Delivery metrics against the benchmarks", **scoped("read")
+    )
     def delivery_metrics(
         since: str | None = None,
         until: str | None = None,
@@ -44,7 +46,7 @@ def register(server: MCPServer, open_api: Opener) -> None:
         for a short answer use pipeline_health."""
         return metrics(since, until, days, repository)
 
-    @server.tool(name="pipeline_health", title="Is the pipeline healthy? (short)")
+    @server.tool(name="pipeline_health", title="Is the pipeline healthy? (short)", **scoped("read"))
     def pipeline_health(days: int = 7, repository: str | None = None) -> dict[str, Any]:
         """A short, bounded digest over the last `days` days of ingested workflow runs: is the
         default branch healthy, its success rate and mean recovery against the benchmarks,

@@ -7,11 +7,11 @@ from typing import Any
 from mcp.server import MCPServer
 
 from greenline.api import Greenline
-from greenline.mcp.calls import Opener, call
+from greenline.mcp.calls import Opener, call, scoped
 
 
 def register(server: MCPServer, open_api: Opener, *, enqueue: bool = False) -> None:
-    @server.tool(name="queue_status", title="What is in the merge queue, and why")
+    @server.tool(name="queue_status", title="What is in the merge queue, and why", **scoped("read"))
     def queue_status() -> dict[str, Any]:
         """The merge queue: the branch it lands on, each queued branch's stage (precheck: being
         checked alone on main; gate: waiting for or in the tree that would land) and priority,
@@ -22,7 +22,9 @@ def register(server: MCPServer, open_api: Opener, *, enqueue: bool = False) -> N
 
     if enqueue:
 
-        @server.tool(name="enqueue_change", title="Queue a branch to land on main")
+        @server.tool(
+            name="enqueue_change", title="Queue a branch to land on main", **scoped("write")
+        )
         def enqueue_change(branch: str, priority: int = 0) -> dict[str, Any]:
             """Add `branch` (at its current head) to the merge queue: it is checked alone on
             main, then lands once the exact tree that would land passes; a runner

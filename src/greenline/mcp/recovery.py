@@ -14,11 +14,11 @@ from mcp.server.mcpserver import Context
 
 from greenline import views
 from greenline.api import Greenline
-from greenline.mcp.calls import Opener, call
+from greenline.mcp.calls import Opener, call, scoped
 
 
 def register(server: MCPServer, open_api: Opener) -> None:
-    @server.tool(name="why_is_main_red", title="Why is main red?")
+    @server.tool(name="why_is_main_red", title="Why is main red?", **scoped("read"))
     def why_is_main_red() -> dict[str, Any]:
         """The default branch's state: is it green; if not, the red streak (runs, since when,
         the last green run), each failing test's verdict of the newest run grouped by kind
@@ -30,7 +30,7 @@ def register(server: MCPServer, open_api: Opener) -> None:
         )
         return doc
 
-    @server.tool(name="triage_run", title="Why did each test of a run fail?")
+    @server.tool(name="triage_run", title="Why did each test of a run fail?", **scoped("read"))
     def triage_run(run_id: int | None = None) -> dict[str, Any]:
         """One verdict per failing test of a run (default: the newest on the current branch),
         with its evidence: the masked failure signature, the run compared with, and for a
@@ -40,7 +40,9 @@ def register(server: MCPServer, open_api: Opener) -> None:
         )
         return doc
 
-    @server.tool(name="find_culprit", title="Find the commit that broke the tests")
+    @server.tool(
+        name="find_culprit", title="Find the commit that broke the tests", **scoped("write")
+    )
     async def find_culprit(
         good: str,
         ctx: Context,
@@ -67,7 +69,9 @@ def register(server: MCPServer, open_api: Opener) -> None:
         result: dict[str, Any] = await anyio.to_thread.run_sync(call, open_api, search)
         return result
 
-    @server.tool(name="propose_revert", title="Propose a verified revert of a culprit")
+    @server.tool(
+        name="propose_revert", title="Propose a verified revert of a culprit", **scoped("write")
+    )
     def propose_revert(commit: str) -> dict[str, Any]:
         """Create the branch greenline/revert-<sha> that reverts a confirmed culprit on HEAD,
         verified (its failing tests pass there, the tests of the files it changes stay green).

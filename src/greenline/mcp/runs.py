@@ -7,12 +7,12 @@ from typing import Any
 from mcp.server import MCPServer
 
 from greenline import views
-from greenline.mcp.calls import MAX_LIMIT, Opener, call
+from greenline.mcp.calls import MAX_LIMIT, Opener, call, scoped
 from greenline.model import RunStatus
 
 
 def register(server: MCPServer, open_api: Opener) -> None:
-    @server.tool(name="list_runs", title="List recorded test runs")
+    @server.tool(name="list_runs", title="List recorded test runs", **scoped("read"))
     def list_runs(
         limit: int = 20, status: str | None = None, branch: str | None = None
     ) -> dict[str, Any]:
@@ -26,7 +26,7 @@ def register(server: MCPServer, open_api: Opener) -> None:
         )
         return views.runs_document(runs)
 
-    @server.tool(name="get_run", title="Show one test run")
+    @server.tool(name="get_run", title="Show one test run", **scoped("read"))
     def get_run(run_id: int, include: str = "failures") -> dict[str, Any]:
         """One run by id: commit, environment, counts, and its results. include="failures"
         (default) lists only failed and errored attempts with their messages; "all" lists every
@@ -36,7 +36,7 @@ def register(server: MCPServer, open_api: Opener) -> None:
         )
         return result
 
-    @server.tool(name="test_history", title="History of one test")
+    @server.tool(name="test_history", title="History of one test", **scoped("read"))
     def test_history(test_id: str, limit: int = 30) -> dict[str, Any]:
         """Every recorded result of one test, newest first: run, commit, branch, attempt, outcome,
         duration and failure message. test_id is a pytest node id (tests/test_x.py::test_y) or

@@ -7,12 +7,12 @@ from typing import Any
 from mcp.server import MCPServer
 
 from greenline import views
-from greenline.mcp.calls import MAX_LIMIT, Opener, call
+from greenline.mcp.calls import MAX_LIMIT, Opener, call, scoped
 from greenline.selection import make_budget
 
 
 def register(server: MCPServer, open_api: Opener) -> None:
-    @server.tool(name="select_tests", title="Select the tests a change can break")
+    @server.tool(name="select_tests", title="Select the tests a change can break", **scoped("read"))
     def select_tests(
         base: str | None = None,
         budget: str | None = None,

@@ -12,7 +12,7 @@ from mcp.server import MCPServer
 
 from greenline import __version__
 from greenline.mcp import flaky, insights, queue, recovery, runs, selection
-from greenline.mcp.calls import Opener
+from greenline.mcp.calls import SCOPE_META, Opener
 
 INSTRUCTIONS = """\
 greenline records every test run of this repository (outcomes, durations, per-test coverage).
@@ -35,3 +35,12 @@ def build_server(open_api: Opener, *, enqueue: bool = False) -> MCPServer:
     queue.register(server, open_api, enqueue=enqueue)
     recovery.register(server, open_api)
     return server
+
+
+async def tool_scopes(server: MCPServer) -> dict[str, str]:
+    """The API token scope each tool needs on the team server, as the tool declares it; a
+    tool that declares none needs ``write`` (nothing that changes things passes by omission)."""
+    return {
+        tool.name: str((tool.meta or {}).get(SCOPE_META, "write"))
+        for tool in await server.list_tools()
+    }

@@ -14,6 +14,7 @@ from greenline.model.flaky import (
     Verdict,
 )
 from greenline.model.runs import (
+    BatchReceipt,
     CommitInfo,
     Environment,
     Outcome,
@@ -23,6 +24,7 @@ from greenline.model.runs import (
     TestHistoryEntry,
     TestResult,
     TestSummary,
+    Upload,
 )
 from greenline.model.selection import (
     Change,
@@ -35,6 +37,7 @@ from greenline.model.selection import (
 )
 
 __all__ = [
+    "BatchReceipt",
     "Block",
     "Change",
     "CommitInfo",
@@ -59,5 +62,6 @@ __all__ = [
     "TestHistoryEntry",
     "TestResult",
     "TestSummary",
+    "Upload",
     "Verdict",
 ]

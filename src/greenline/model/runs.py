@@ -102,6 +102,31 @@ class Run:
 
 
 @dataclass(frozen=True, slots=True)
+class Upload:
+    """A run a CI job uploads to the team server in batches, known by the client's key."""
+
+    key: str
+    run_id: int
+    status: RunStatus
+    #: sequence numbers of the batches stored so far
+    batches: tuple[int, ...] = ()
+    results: int = 0
+    #: False when the key was known: the start was sent again, the run is the one made then
+    created: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class BatchReceipt:
+    """What the server did with one batch: stored it, or recognised it as sent before."""
+
+    key: str
+    run_id: int
+    seq: int
+    results: int
+    duplicate: bool
+
+
+@dataclass(frozen=True, slots=True)
 class TestSummary:
     """A test across the store's history: how often it ran and failed, how long it takes."""
 

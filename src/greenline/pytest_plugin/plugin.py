@@ -10,6 +10,7 @@ import pytest
 
 TRACERS = ("sys.monitoring", "c-profile", "python-profile")
 SELECT_MODES = ("off", "deselect", "reorder", "shadow")
+GRANULARITIES = ("function", "branch")  # config.GRANULARITIES, without importing config
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -26,6 +27,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="store URL (default: GREENLINE_DATABASE_URL, [tool.greenline] database_url, "
         "or sqlite:///<repo>/.greenline/greenline.db)",
+    )
+    group.addoption(
+        "--greenline-server",
+        metavar="URL",
+        default=None,
+        help="use the team server at URL (greenline serve) instead of a local store: "
+        "--greenline-record uploads the run to it, --greenline-select plans against its "
+        "baseline; the API token comes from GREENLINE_TOKEN",
     )
     group.addoption(
         "--greenline-select",
@@ -117,6 +126,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         default=False,
         help="run every test with the network blocked (greenline flaky scan)",
+    )
+    group.addoption(
+        "--greenline-granularity",
+        choices=GRANULARITIES,
+        default=None,
+        help="with --greenline-record: fingerprint the functions each test ran, or the branches "
+        "(bodies of ifs, loops, trys, withs, cases) it entered; default: [tool.greenline] "
+        "granularity, or function",
     )
     group.addoption(
         "--greenline-shard",

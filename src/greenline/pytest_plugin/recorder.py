@@ -56,14 +56,22 @@ def start_import_recording(config: pytest.Config) -> None:
     git_root = find_root(config.rootpath)
     root = git_root or config.rootpath
     try:
-        flags = {"database_url": getattr(options, "greenline_db", None)}
+        flags = {
+            "database_url": getattr(options, "greenline_db", None),
+            "granularity": getattr(options, "greenline_granularity", None),
+        }
         settings = load_settings(root, os.environ, flags)
+        if getattr(options, "greenline_server", None):
+            check_server_options(flags["database_url"])
         collector = CoverageCollector(
-            root, settings.coverage_exclude, getattr(options, "greenline_tracer", None)
+            root,
+            settings.coverage_exclude,
+            getattr(options, "greenline_tracer", None),
+            settings.granularity,
         )
     except GreenlineError as exc:
         raise pytest.UsageError(f"greenline: {exc}") from None
-    imports = ImportTimeRecorder(collector.tracer, collector.site_of, collector.project_path)
+    imports = ImportTimeRecorder(collector.tracer, collector.link_of, collector.project_path)
     config.stash[TRACING_KEY] = _Tracing(root, git_root is not None, settings, collector, imports)
     imports.start()
 
@@ -74,6 +82,7 @@ def register_recorder(config: pytest.Config) -> None:
         start_import_recording(config)
     tracing = config.stash[TRACING_KEY]
     root, settings, collector = tracing.root, tracing.settings, tracing.collector
+    server = config.getoption("greenline_server")
     if not hasattr(config, "workerinput"):
         cache = getattr(config, "cache", None)  # pytest's cache dir, unless -p no:cacheprovider
         start = {
@@ -84,9 +93,17 @@ def register_recorder(config: pytest.Config) -> None:
             "pid": os.getpid(),
             "environment": asdict(read_environment()),
             "cache_dir": str(cache.mkdir("greenline")) if cache is not None else None,
+            "granularity": collector.granularity,
+            "server": server,  # the writer uploads to it (the token is in its environment)
+            "retry_seconds": settings.server_retry_seconds,
         }
-        recording = RecordingPlugin(config, StoreWriter(start), root, collector.tracer.name)
-        recording.display_url = mask_url(settings.database_url)
+        tracer = collector.tracer.name
+        if collector.granularity != "function":
+            tracer += f", granularity: {collector.granularity}"
+        recording = RecordingPlugin(config, StoreWriter(start), root, tracer)
+        recording.fallback = collector.fallback
+        where = f"the server at {server}" if server else settings.database_url
+        recording.display_url = mask_url(where)
         recording.in_git = tracing.in_git
         config.pluginmanager.register(recording, "greenline-recording")
     files = FileReadTracker(root)
@@ -95,6 +112,21 @@ def register_recorder(config: pytest.Config) -> None:
     plugin = CoveragePlugin(collector, files, tracing.imports, children)
     plugin.trace_subprocesses = settings.trace_subprocesses
     config.pluginmanager.register(plugin, "greenline-coverage")
+
+
+def check_server_options(db: object) -> None:
+    """--greenline-server needs a token, and is the store: --greenline-db cannot be given too."""
+    if db:
+        raise GreenlineError(
+            "--greenline-db and --greenline-server both name where runs go",
+            hint="give one: the server keeps its own store",
+        )
+    if not os.environ.get("GREENLINE_TOKEN"):
+        raise GreenlineError(
+            "--greenline-server needs an API token in GREENLINE_TOKEN",
+            hint="greenline token create ci --scope write (on the server), then export it "
+            "as GREENLINE_TOKEN in the CI job",
+        )
 
 
 class CoveragePlugin:
@@ -158,7 +190,7 @@ class CoveragePlugin:
 
     def pytest_fixture_setup(self, fixturedef: pytest.FixtureDef[Any]) -> None:
         code = getattr(getattr(fixturedef, "func", None), "__code__", None)
-        site = self.collector.site_of(code) if code is not None else None
+        site = self.collector.link_of(code) if code is not None else None
         if site is not None:
             self.fixture_sites.setdefault(fixturedef.argname, set()).add(site)
 
@@ -287,6 +319,7 @@ class RecordingPlugin:
         self.tracer = tracer
         self.display_url = ""
         self.in_git = True
+        self.fallback: str | None = None  # why the granularity asked for is not the one used
         self.pending: dict[str, _Pending] = {}
         self.attempts: dict[str, int] = {}
         self.results: list[list[Any]] = []
@@ -300,9 +333,10 @@ class RecordingPlugin:
         #: what each process said of its Python children (see CoveragePlugin.children_report)
         self.children: list[dict[str, Any]] = []
 
-    def pytest_report_header(self) -> str:
+    def pytest_report_header(self) -> list[str]:
         where = "" if self.in_git else " (not a git repository: no commit info)"
-        return f"greenline: recording into {self.display_url} (tracer: {self.tracer}){where}"
+        header = [f"greenline: recording into {self.display_url} (tracer: {self.tracer}){where}"]
+        return header + ([f"greenline: {self.fallback}"] if self.fallback else [])
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtestloop(self) -> Any:

@@ -7,6 +7,7 @@ usage error. A test the baseline never saw (new, or renamed) always runs.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
@@ -14,6 +15,9 @@ import pytest
 from greenline.errors import GreenlineError, UsageError
 from greenline.model import SelectionPlan
 from greenline.selection import make_budget
+
+#: how long a plan is asked of the team server before every test runs instead
+PLAN_RETRY_SECONDS = 10.0
 
 
 def _controls_xdist(config: pytest.Config) -> bool:
@@ -48,6 +52,9 @@ class SelectPlugin:
 
     def _make_plan(self) -> SelectionPlan | None:
         try:
+            server = self.config.getoption("greenline_server")
+            if server:
+                return self._plan_on_server(server)
             # imported here: a broken dependency of greenline's (the store's, say) fails open
             from greenline.api import Greenline
 
@@ -63,6 +70,31 @@ class SelectPlugin:
         except Exception as exc:  # our own trouble must never cost the user a test
             self.note = f"greenline: running every test: selection failed ({exc!r})"
         return None
+
+    def _plan_on_server(self, url: str) -> SelectionPlan:
+        """The team server's plan for this checkout's change (its baseline, this diff)."""
+        from greenline.api.teamserver import plan_on_server
+        from greenline.config import load_settings
+        from greenline.remote import TOKEN_ENV, ServerClient
+        from greenline.vcs import find_root
+
+        root = find_root(self.config.rootpath) or self.config.rootpath
+        settings = load_settings(root, os.environ)
+        self.order = self.order or settings.selection_order
+        token = os.environ.get(TOKEN_ENV)
+        if not token:
+            raise UsageError(f"--greenline-server needs an API token in {TOKEN_ENV}")
+        # the tests wait for the plan: a server that does not answer soon means running them all
+        retry = min(settings.server_retry_seconds, PLAN_RETRY_SECONDS)
+        with ServerClient(url, token, retry_seconds=retry) as client:
+            _, plan = plan_on_server(
+                client,
+                root,
+                base=self.base,
+                budget=self.config.getoption("greenline_budget"),
+                confidence=self.config.getoption("greenline_confidence"),
+            )
+        return plan
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(

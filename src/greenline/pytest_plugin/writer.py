@@ -10,6 +10,8 @@ Protocol, JSON lines. pytest -> writer: ``start`` (once), ``batch`` (results and
 pytest: ``ready`` (with the run id) or ``error`` (the user's to fix: a bad URL, a newer schema)
 or ``trouble`` (greenline's own: a store locked by another writer, a bug); then ``done`` or
 either failure. Only an ``error`` before ``ready`` stops the session.
+With ``server`` in ``start`` (``--greenline-server``) the writer opens no store: it sends the
+run to the team server (``upload.py``), with the same protocol towards pytest.
 This module imports only the standard library at the top, because pytest imports it.
 """
 
@@ -157,6 +159,10 @@ class _Child:
         if not first:
             return 2
         start = json.loads(first)
+        if start.get("server"):  # the team server stores the run: this process only sends it
+            from greenline.pytest_plugin.upload import UploadChild
+
+            return UploadChild(self.emit).serve(start, lines)
         try:
             gl, run_id, mapper = self._open(start)
         except GreenlineError as exc:
@@ -205,7 +211,7 @@ class _Child:
             raise
         cache_dir = start.get("cache_dir")
         cache = FingerprintCache(Path(cache_dir)) if cache_dir else None
-        return gl, run_id, BlockMapper(root, cache)
+        return gl, run_id, BlockMapper(root, cache, start.get("granularity", "function"))
 
     def _consume(
         self, lines: IO[str], gl: Any, run_id: int, mapper: Any
@@ -226,11 +232,7 @@ class _Child:
                 continue  # after a failure, keep reading so pytest is never blocked
             try:
                 if kind == "import_time":
-                    modules = {
-                        module: mapper.blocks_of(((p, n) for p, n in sites), with_modules=False)
-                        for module, sites in message["modules"].items()
-                    }
-                    gl.runs.add_import_time(run_id, modules)
+                    gl.runs.add_import_time(run_id, decode_import_time(message, mapper))
                 else:
                     self._store(message, gl, run_id, mapper)
             except GreenlineError as exc:
@@ -238,26 +240,41 @@ class _Child:
         return None, failure
 
     def _store(self, message: dict[str, Any], gl: Any, run_id: int, mapper: Any) -> None:
-        from greenline.model import Outcome, Phase, TestResult
-
-        results = [
-            TestResult(
-                test_id,
-                Outcome(outcome),
-                duration,
-                Phase(phase) if phase else None,
-                text,
-                attempt,
-                path,
-            )
-            for test_id, outcome, duration, phase, text, attempt, path in message["results"]
-        ]
-        coverage = {
-            test_id: mapper.blocks_of((path, line) for path, line in sites)
-            for test_id, sites in message["sites"].items()
-        }
-        gl.runs.add_results(run_id, results, coverage, message.get("files") or {})
+        results, coverage, files = decode_batch(message, mapper)
+        gl.runs.add_results(run_id, results, coverage, files)
         self.stored += len(results)
+
+
+def decode_batch(message: dict[str, Any], mapper: Any) -> tuple[list[Any], dict[str, Any], Any]:
+    """A ``batch`` message as results, each test's blocks (its code sites mapped) and the
+    files each test read."""
+    from greenline.model import Outcome, Phase, TestResult
+
+    results = [
+        TestResult(
+            test_id,
+            Outcome(outcome),
+            duration,
+            Phase(phase) if phase else None,
+            text,
+            attempt,
+            path,
+        )
+        for test_id, outcome, duration, phase, text, attempt, path in message["results"]
+    ]
+    coverage = {
+        test_id: mapper.blocks_of((path, line) for path, line in sites)
+        for test_id, sites in message["sites"].items()
+    }
+    return results, coverage, message.get("files") or {}
+
+
+def decode_import_time(message: dict[str, Any], mapper: Any) -> dict[str, Any]:
+    """An ``import_time`` message as the blocks that ran per module imported."""
+    return {
+        module: mapper.blocks_of(((p, n) for p, n in sites), with_modules=False)
+        for module, sites in message["modules"].items()
+    }
 
 
 def _quietly(step: Callable[..., object], *args: Any, **kwargs: Any) -> None:

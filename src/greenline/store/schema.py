@@ -239,6 +239,28 @@ api_tokens = Table(
 )
 
 
+#: A run a CI job uploads to the team server: the client's key for it, so a resent start
+#: finds the run it made instead of making another.
+uploads = Table(
+    "uploads",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("run_id", ForeignKey("runs.id"), nullable=False, unique=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+#: Each batch of an upload that was stored, by its sequence number: written in the batch's own
+#: transaction, so a batch sent twice (a retry after a lost answer) is stored once.
+upload_batches = Table(
+    "upload_batches",
+    metadata,
+    Column("run_id", ForeignKey("runs.id"), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("results", Integer, nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+)
+
+#: Shard plans: each CI run's split of the suite, so a retried shard reruns exactly its tests.
 shard_plans = Table(
     "shard_plans",
     metadata,

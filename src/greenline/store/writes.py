@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Executable, Table, func, select, tuple_, update
+from sqlalchemy import Connection, Executable, Table, func, select, update
 
 from greenline.config import mask_args
 from greenline.ids import clip_message
@@ -30,6 +30,7 @@ from greenline.store.schema import (
     selection_features,
     source_blocks,
     tests,
+    uploads,
 )
 
 CHUNK = 400
@@ -65,16 +66,44 @@ def _insert_ignoring_conflicts(conn: Connection, table: Table, rows: list[dict[s
 def ensure_keyed(
     conn: Connection, table: Table, keys: list[str], rows: list[dict[str, Any]]
 ) -> dict[tuple[Any, ...], int]:
-    """Insert rows whose key columns are new; return the id of every row, by its key tuple."""
+    """Insert rows whose key columns are new; return the id of every row, by its key tuple.
+
+    The rows there already are looked up first and only the others inserted: a suite recorded
+    again (the same tests, mostly the same blocks) costs one read per chunk, no write."""
     ids: dict[tuple[Any, ...], int] = {}
     key_cols = [table.c[k] for k in keys]
     for chunk in _chunks(rows):
-        _insert_ignoring_conflicts(conn, table, list(chunk))
         wanted = [tuple(row[k] for k in keys) for row in chunk]
-        query = select(table.c.id, *key_cols).where(tuple_(*key_cols).in_(wanted))
-        for row in conn.execute(query):
-            ids[tuple(row[1:])] = row[0]
+        ids.update(_look_up(conn, table, key_cols, wanted))
+        missing = [row for row, key in zip(chunk, wanted, strict=True) if key not in ids]
+        if missing:
+            _insert_ignoring_conflicts(conn, table, missing)
+            ids.update(_look_up(conn, table, key_cols, [k for k in wanted if k not in ids]))
     return ids
+
+
+def _look_up(
+    conn: Connection, table: Table, key_cols: list[Any], wanted: list[tuple[Any, ...]]
+) -> dict[tuple[Any, ...], int]:
+    """The ids of the rows with these keys (those that exist), found with a plain IN on the
+    last key column (the leading ones the keys share as equalities): a row IN of whole key
+    tuples costs far more to build and run. Rows of other keys that match are dropped."""
+    if not wanted:
+        return {}
+    shared = 0
+    while shared < len(key_cols) - 1 and all(k[shared] == wanted[0][shared] for k in wanted):
+        shared += 1
+    found = select(table.c.id, *key_cols).where(
+        *(key_cols[i] == wanted[0][i] for i in range(shared)),
+        key_cols[-1].in_({key[-1] for key in wanted}),
+    )
+    keys = set(wanted)
+    out = {}
+    for row in conn.execute(found):
+        key = tuple(row[1:])
+        if key in keys:
+            out[key] = row[0]
+    return out
 
 
 def ensure_repository(conn: Connection, name: str, root: str | None) -> int:
@@ -156,7 +185,9 @@ def insert_run(
 
 def ensure_tests(conn: Connection, repo_id: int, paths: Mapping[str, str | None]) -> dict[str, int]:
     """Test rows for the given test ids (id -> file path); returns test id -> primary key."""
-    rows = [{"repository_id": repo_id, "test_id": t, "path": p} for t, p in paths.items()]
+    # in key order, like the blocks: concurrent writers of one suite then take the new rows'
+    # locks in the same order (on PostgreSQL, in any other they can deadlock)
+    rows = [{"repository_id": repo_id, "test_id": t, "path": p} for t, p in sorted(paths.items())]
     ids = ensure_keyed(conn, tests, ["repository_id", "test_id"], rows)
     return {test_id: pk for (_repo, test_id), pk in ids.items()}
 
@@ -168,14 +199,14 @@ def insert_results(
     batch: Sequence[TestResult],
     *,
     renumber: bool = False,
-) -> None:
-    """Store a batch of results (with their test rows).
+) -> dict[str, int]:
+    """Store a batch of results (with their test rows); returns the tests' primary keys.
 
     With ``renumber``, a test id met again in the same run (a report listing a retried test
     twice) continues its attempt numbers instead of colliding with them.
     """
     if not batch:
-        return
+        return {}
     check_results(batch)
     pks = ensure_tests(conn, repo_id, {r.test_id: r.path for r in batch})
     attempts = [r.attempt for r in batch]
@@ -195,6 +226,7 @@ def insert_results(
     ]
     for chunk in _chunks(rows):
         conn.execute(results.insert(), list(chunk))
+    return pks
 
 
 def _renumber_attempts(conn: Connection, run_id: int, keys: list[tuple[int, int]]) -> list[int]:
@@ -220,24 +252,29 @@ def set_run_started(conn: Connection, run_id: int, started_at: datetime) -> None
 
 
 def insert_coverage(
-    conn: Connection, run_id: int, repo_id: int, batch: Mapping[str, Iterable[Block]]
+    conn: Connection,
+    run_id: int,
+    repo_id: int,
+    batch: Mapping[str, Iterable[Block]],
+    test_pks: Mapping[str, int] | None = None,
 ) -> None:
-    """Store the blocks each test of a batch executed."""
+    """Store the blocks each test of a batch executed (``test_pks``: primary keys of tests
+    known already, as ``insert_results`` returns them)."""
     if not batch:
         return
-    pks = ensure_tests(conn, repo_id, dict.fromkeys(batch))
+    known = test_pks or {}
+    pks = {**known, **ensure_tests(conn, repo_id, {t: None for t in batch if t not in known})}
     unique = {b for blocks in batch.values() for b in blocks}
     block_rows = [
         {"repository_id": repo_id, "path": b.path, "name": b.name, "checksum": b.checksum}
-        for b in unique
+        for b in sorted(unique, key=_key)
     ]
     block_ids = ensure_keyed(
         conn, source_blocks, ["repository_id", "path", "name", "checksum"], block_rows
     )
+    ids = {b: block_ids[(repo_id, b.path, b.name, b.checksum)] for b in unique}
     rows = [
-        (run_id, pks[test_id], block_ids[(repo_id, *_key(b))])
-        for test_id, blocks in batch.items()
-        for b in set(blocks)
+        (run_id, pks[test_id], ids[b]) for test_id, blocks in batch.items() for b in set(blocks)
     ]
     _insert_coverage_rows(conn, rows)
     conn.execute(update(runs).where(runs.c.id == run_id).values(has_coverage=True))
@@ -275,7 +312,7 @@ def insert_import_coverage(
         return
     block_rows = [
         {"repository_id": repo_id, "path": b.path, "name": b.name, "checksum": b.checksum}
-        for b in unique
+        for b in sorted(unique, key=_key)
     ]
     block_ids = ensure_keyed(
         conn, source_blocks, ["repository_id", "path", "name", "checksum"], block_rows
@@ -371,9 +408,13 @@ def finish_run(
 def mark_dead_runs_incomplete(
     conn: Connection, hostname: str, is_alive: Callable[[int], bool]
 ) -> int:
-    """Runs left ``running`` on this host by a process that is gone become ``incomplete``."""
+    """Runs left ``running`` on this host by a process that is gone become ``incomplete``.
+    Uploaded runs are not judged here: their process runs on a CI machine, whatever its host's
+    name (an upload that falls silent is left incomplete by the upload service instead)."""
     query = select(runs.c.id, runs.c.pid).where(
-        runs.c.status == RunStatus.RUNNING.value, runs.c.hostname == hostname
+        runs.c.status == RunStatus.RUNNING.value,
+        runs.c.hostname == hostname,
+        runs.c.id.not_in(select(uploads.c.run_id)),
     )
     dead = [row.id for row in conn.execute(query) if row.pid is None or not is_alive(row.pid)]
     if dead:

@@ -1,6 +1,7 @@
 """The FastAPI application: the api opened once for the server's life, errors as one JSON
 shape with the HTTP status of greenline's error tree, the OpenAPI schema at
-``/api/v1/openapi.json``, health and readiness, and each capability's routes."""
+``/api/v1/openapi.json``, health and readiness, each capability's routes, the MCP server at
+``/mcp`` and one access-log line per request."""
 
 from __future__ import annotations
 
@@ -10,21 +11,42 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+from starlette.routing import Route
 
 from greenline import __version__
 from greenline.api import Greenline
 from greenline.errors import GreenlineError
-from greenline.web.routes import flaky, recovery, runs
+from greenline.web import dashboard
+from greenline.web.access_log import AccessLog
+from greenline.web.mcp_mount import PATH as MCP_PATH
+from greenline.web.mcp_mount import McpMount
+from greenline.web.routes import (
+    baselines,
+    flaky,
+    insights,
+    queue,
+    recovery,
+    runs,
+    selection,
+    uploads,
+)
 
 Opener = Callable[[], Greenline]
 
 
-def create_app(open_api: Opener) -> FastAPI:
+def create_app(open_api: Opener, *, public_read: bool = False, host: str = "127.0.0.1") -> FastAPI:
+    """The server over the api ``open_api`` opens; ``public_read``: reads need no token (writes
+    still need a write token); ``host``: the address it listens on (the MCP server guards a
+    loopback one against DNS rebinding)."""
+    mcp = McpMount(public_read=public_read, host=host)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.greenline = open_api()
         try:
-            yield
+            async with mcp.running(app.state.greenline):
+                yield
         finally:
             app.state.greenline.close()
 
@@ -36,8 +58,11 @@ def create_app(open_api: Opener) -> FastAPI:
         redoc_url=None,
         lifespan=lifespan,
     )
+    app.state.public_read = public_read
     app.add_exception_handler(GreenlineError, _greenline_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _bad_request)  # type: ignore[arg-type]
+    app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
+    app.add_middleware(AccessLog)
 
     @app.get("/healthz", tags=["server"])
     def health() -> dict[str, str]:
@@ -52,9 +77,12 @@ def create_app(open_api: Opener) -> FastAPI:
         body = {"status": "ready" if ready else "store schema is not up to date"}
         return JSONResponse(body, status_code=200 if ready else 503)
 
-    for module in (runs, flaky, recovery):
+    for module in (runs, flaky, recovery, selection, baselines, queue, insights):
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(runs.upload_router, prefix="/api/v1")
+    app.include_router(uploads.router, prefix="/api/v1")
+    app.router.routes.append(Route(MCP_PATH, endpoint=mcp, include_in_schema=False))
+    app.include_router(dashboard.router)
     return app
 
 
@@ -74,3 +102,14 @@ async def _bad_request(request: Request, exc: RequestValidationError) -> JSONRes
     return JSONResponse(
         error_body("usage", message, "see /api/v1/docs for the parameters"), status_code=400
     )
+
+
+#: the error code of a status Starlette answers by itself (no route, a method it lacks)
+_HTTP_CODES = {404: "notfound", 405: "method", 413: "toolarge"}
+
+
+async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
+    code = _HTTP_CODES.get(exc.status_code, "http")
+    hint = "see /api/v1/docs for the routes" if exc.status_code in (404, 405) else None
+    body = error_body(code, f"{request.method} {request.url.path}: {exc.detail}", hint)
+    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -35,24 +35,45 @@ def api_of(request: Request) -> Greenline:
 Api = Annotated[Greenline, Depends(api_of)]
 
 
-def require(scope: str) -> Callable[..., Token]:
-    """A dependency: the caller's token, which must allow ``scope``."""
+#: where a request's access-log line finds the name of the token it came with
+ACCESS_KEY = "greenline.access"
 
-    def check(request: Request, gl: Api) -> Token:
-        header = request.headers.get("authorization", "")
-        kind, _, text = header.partition(" ")
-        token = gl.tokens.check(text.strip()) if kind.lower() == "bearer" else None
-        if token is None:
-            raise AuthError(
-                "a valid API token is needed",
-                hint="send 'Authorization: Bearer <token>' (greenline token create NAME)",
-            )
-        if not token.allows(scope):
-            raise ScopeError(
-                f"token {token.name!r} has scope {token.scope}; this needs {scope}",
-                hint=f"greenline token create NAME --scope {scope}",
-            )
-        return token
+
+def authenticate(
+    gl: Greenline, scope: MutableMapping[str, Any], needed: str, public_read: bool
+) -> Token | None:
+    """The token of an ASGI request, which must allow ``needed``; None for a read without a
+    token on a server started with ``--public-read`` (a token that is sent is always checked).
+    The token's name (never its text) is noted for the access log."""
+    headers = dict(scope.get("headers") or ())
+    header = headers.get(b"authorization", b"").decode("latin-1")
+    if not header and needed == "read" and public_read:
+        return None
+    kind, _, text = header.partition(" ")
+    token = gl.tokens.check(text.strip()) if kind.lower() == "bearer" else None
+    if token is None:
+        raise AuthError(
+            "a valid API token is needed",
+            hint="send 'Authorization: Bearer <token>' (greenline token create NAME)",
+        )
+    access = scope.get(ACCESS_KEY)
+    if isinstance(access, dict):
+        access["token"] = token.name
+    if not token.allows(needed):
+        raise ScopeError(
+            f"token {token.name!r} has scope {token.scope}; this needs {needed}",
+            hint=f"greenline token create NAME --scope {needed}",
+        )
+    return token
+
+
+def require(scope: str) -> Callable[..., Token | None]:
+    """A dependency: the caller's token, which must allow ``scope`` (None: an anonymous read
+    on a server started with ``--public-read``)."""
+
+    def check(request: Request, gl: Api) -> Token | None:
+        public = bool(getattr(request.app.state, "public_read", False))
+        return authenticate(gl, request.scope, scope, public)
 
     return check
 

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from greenline import views
 from greenline.web.deps import Api, require
+from greenline.web.paging import CURSOR, LIMIT, page, paged
 
 router = APIRouter(tags=["flaky"])
 READ = [Depends(require("read"))]
@@ -24,9 +25,11 @@ class QuarantineRequest(BaseModel):
 
 
 @router.get("/flaky", dependencies=READ)
-def list_flaky(gl: Api) -> dict[str, Any]:
-    """Flaky and failing tests from history, and the tests in quarantine."""
-    return views.flaky_document(gl.flaky.verdicts(), gl.flaky.active_quarantine())
+def list_flaky(gl: Api, limit: int = LIMIT, cursor: str | None = CURSOR) -> dict[str, Any]:
+    """Flaky and failing tests from history, most CI time lost first (paged), and every test
+    in quarantine."""
+    doc = views.flaky_document(gl.flaky.verdicts(), gl.flaky.active_quarantine())
+    return paged(doc, "tests", limit, cursor)
 
 
 @router.get("/flaky/{test_id:path}", dependencies=READ)
@@ -37,11 +40,13 @@ def explain_flaky(test_id: str, gl: Api) -> dict[str, Any]:
 
 
 @router.get("/quarantine", dependencies=READ)
-def list_quarantine(gl: Api) -> dict[str, Any]:
-    entries = gl.flaky.quarantine_list()
+def list_quarantine(gl: Api, limit: int = LIMIT, cursor: str | None = CURSOR) -> dict[str, Any]:
+    """The tests in quarantine (paged)."""
+    entries, next_cursor = page(gl.flaky.quarantine_list(), limit, cursor)
     return {
         "schema": "greenline.quarantine-list/1",
         "tests": [views.quarantine_view(e) for e in entries],
+        "next_cursor": next_cursor,
     }
 
 

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends
 
 from greenline import views
 from greenline.web.deps import Api, require
+from greenline.web.paging import CURSOR, LIMIT, paged
 
 router = APIRouter(tags=["recovery"], dependencies=[Depends(require("read"))])
 
@@ -20,6 +21,6 @@ def why_red(gl: Api) -> dict[str, Any]:
 
 
 @router.get("/triage/{run_id}")
-def triage(run_id: int, gl: Api) -> dict[str, Any]:
-    """A verdict per failing test of the run."""
-    return views.triage_document(gl.recovery.triage(run_id))
+def triage(run_id: int, gl: Api, limit: int = LIMIT, cursor: str | None = CURSOR) -> dict[str, Any]:
+    """A verdict per failing test of the run (paged; the counts and clusters are of all)."""
+    return paged(views.triage_document(gl.recovery.triage(run_id)), "verdicts", limit, cursor)

@@ -15,6 +15,7 @@ from greenline import views
 from greenline.errors import InputError, UsageError
 from greenline.model import CommitInfo, RunStatus
 from greenline.web.deps import Api, decode_cursor, encode_cursor, require
+from greenline.web.paging import offset_of
 
 router = APIRouter(tags=["runs"], dependencies=[Depends(require("read"))])
 LIMIT = Query(50, ge=1, le=200, description="Items per page (at most 200).")
@@ -76,9 +77,15 @@ def list_tests(gl: Api, limit: int = LIMIT, cursor: str | None = None) -> dict[s
 
 
 @router.get("/tests/{test_id:path}/history")
-def test_history(test_id: str, gl: Api, limit: int = LIMIT) -> dict[str, Any]:
-    """One test's results, newest first."""
-    return views.history_document(test_id, gl.runs.test_history(test_id, limit=limit))
+def test_history(
+    test_id: str, gl: Api, limit: int = LIMIT, cursor: str | None = None
+) -> dict[str, Any]:
+    """One test's results, newest first; paged."""
+    start = offset_of(cursor)
+    entries = gl.runs.test_history(test_id, limit=start + limit + 1)
+    doc = views.history_document(test_id, entries[start : start + limit])
+    doc["next_cursor"] = encode_cursor(start + limit) if len(entries) > start + limit else None
+    return doc
 
 
 #: the largest JUnit XML report one upload takes

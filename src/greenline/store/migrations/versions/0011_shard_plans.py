@@ -2,8 +2,7 @@
 count), so every shard of the run, and a retried one, runs exactly the tests it was given.
 
 Revision ID: 0011
-Revises: 0009 (0010 is the uploads table of another branch: whichever of the two lands second
-moves its down_revision onto the other)
+Revises: 0010
 Create Date: 2026-12-01
 """
 
@@ -13,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011"
-down_revision = "0009"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
