@@ -269,7 +269,7 @@ def table(results: list[dict[str, object]]) -> str:
                 "pytest_split_least_duration",
                 "round_robin_by_file",
             ):
-                cells.append(f"{row[key]['makespan']:.2f}s (+{row[key]['over_bound']:.1%})")
+                cells.append(f"{row[key]['makespan']:.2f}s ({row[key]['over_bound']:+.1%})")
             lines.append(f"| {entry['project']} | {n} | " + " | ".join(cells) + " |")
     lines += [
         "",
@@ -296,9 +296,13 @@ def main() -> int:
         "--smoke", action="store_true", help="synthetic durations only, no downloads"
     )
     parser.add_argument("--out", type=Path, default=HERE / "results" / "split.json")
+    parser.add_argument("--table", action="store_true", help="print the table of --out again")
     args = parser.parse_args()
     if args.smoke:
         return smoke()
+    if args.table:
+        print(table(json.loads(args.out.read_text())["results"]))
+        return 0
     projects = [PROJECTS[n] for n in (args.project or sorted(PROJECTS))]
     WORK.mkdir(parents=True, exist_ok=True)
     venv = make_venv(WORK, sys.executable, projects)
@@ -316,6 +320,8 @@ def main() -> int:
     )
     results = [bench_project(venv, p) for p in projects]
     doc = {
+        "command": "python benchmarks/split/run.py " + " ".join(sys.argv[1:]),
+        "load_average": [round(x, 1) for x in os.getloadavg()],
         "machine": {
             "python": python_tag(sys.executable),
             "platform": platform.platform(),

@@ -74,7 +74,7 @@ def run_shard(project: pytest.Pytester, spec: str | None, *args: str) -> tuple[i
     result = project.runpytest_subprocess(*PLAIN, *shard, f"--greenline-results={out}", *args)
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert rows[-1] == {"done": True, "exit_status": result.ret}
-    return result.ret, [r["test_id"] for r in rows[:-1]]
+    return result.ret, [r["test_id"] for r in rows if "test_id" in r]
 
 
 def run_all_shards(project: pytest.Pytester, total: int, *args: str) -> list[list[str]]:
@@ -217,3 +217,16 @@ def test_results_file_carries_outcomes_and_durations(suite: pytest.Pytester) -> 
     assert rows["test_odd.py::test_xfails"]["outcome"] == "xfailed"
     assert rows["test_slow.py::test_0"]["duration"] >= 0.4
     assert rows[None] == {"done": True, "exit_status": 1}
+
+
+def test_the_recorded_runs_of_separate_shards_together_are_the_history(
+    suite: pytest.Pytester,
+) -> None:
+    for index in range(2):
+        ran = suite.runpytest_subprocess(
+            *PLAIN, "--greenline-record", f"--greenline-shard={index}/2"
+        )
+        assert ran.ret == 0
+    doc = json.loads(split(suite, "-n", "3", "-i", "0", "-f", "json").stdout.str())
+    assert doc["estimated"] == [], "every test has a duration from one shard's run or the other's"
+    assert doc["baseline_run_id"] == 2

@@ -18,6 +18,8 @@ from greenline.selection.split import split_tests
 from greenline.store import reads, writes
 from greenline.store.shards import insert_shard_plan, read_shard_plan
 
+#: how many of the newest complete runs a test's duration may come from
+HISTORY_RUNS = 10
 #: pytest's default test file names (``python_files``)
 TEST_FILES = ("test_*.py", "*_test.py")
 
@@ -30,8 +32,10 @@ class SplitService:
         self.runs = runs
 
     def history(self) -> tuple[Run | None, dict[str, float], set[str]]:
-        """(the run durations come from, each test's recorded seconds, the files of its tests):
-        the newest complete run on HEAD's history, else the newest complete run."""
+        """(the newest run durations come from, each test's recorded seconds, the files of its
+        tests): each test's newest duration over the last complete runs on HEAD's history
+        (else the newest complete runs at all), so the runs of separate shards, or of a
+        selection, together give every test they ran its time."""
         with self.ws.store.read() as conn:
             candidates = reads.list_runs(
                 conn, self.ws.repository, limit=50, status=RunStatus.COMPLETE
@@ -41,12 +45,16 @@ class SplitService:
         on_history = [
             r for r in candidates if r.commit.sha and vcs.is_ancestor(self.ws.root, r.commit.sha)
         ]
-        run = (on_history or candidates)[0]
+        chosen = (on_history or candidates)[:HISTORY_RUNS]
+        durations: dict[str, float] = {}
+        files: set[str] = set()
         with self.ws.store.read() as conn:
-            finals = reads.final_results(conn, run.id)
-        durations = {r.test_id: r.duration for r in finals}
-        files = {r.path or r.test_id.split("::", 1)[0] for r in finals}
-        return run, durations, files
+            for run in chosen:
+                for r in reads.final_results(conn, run.id):
+                    if r.test_id not in durations:
+                        durations[r.test_id] = r.duration
+                        files.add(r.path or r.test_id.split("::", 1)[0])
+        return chosen[0], durations, files
 
     def plan(
         self, shards: int, *, test_ids: Iterable[str] | None = None, key: str | None = None

@@ -11,8 +11,10 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import typer
+from rich.console import Group
 from rich.live import Live
 from rich.table import Table
+from rich.text import Text
 from typer.core import TyperGroup
 
 from greenline import views
@@ -120,14 +122,14 @@ def predicted_finish(states: Sequence[ShardState], now: float) -> float:
     return max(left, 0.0)
 
 
-def progress_table(states: Sequence[ShardState], now: float) -> Table:
+def progress_table(states: Sequence[ShardState], now: float) -> Group:
     done = sum(s.status in ("done", "lost") for s in states)
     running = sum(s.status in ("running", "retrying") for s in states)
     title = (
         f"{running} shards running, {done} of {len(states)} done; "
         f"predicted finish in {render.seconds(predicted_finish(states, now))}"
     )
-    table = Table(title=title, title_justify="left", box=None)
+    table = Table(box=None)
     for column in ("shard", "tests", "predicted", "elapsed", "state"):
         table.add_column(column, justify="right" if column != "state" else "left")
     for s in states:
@@ -139,7 +141,7 @@ def progress_table(states: Sequence[ShardState], now: float) -> Table:
             render.seconds(elapsed),
             s.status + (f" (attempt {s.attempts})" if s.attempts > 1 else ""),
         )
-    return table
+    return Group(Text(title), table)
 
 
 def print_summary(outcome: ShardedRun) -> None:
@@ -147,21 +149,29 @@ def print_summary(outcome: ShardedRun) -> None:
     console.print(render.run_header(outcome.run))
     slowest = max(outcome.shards, key=lambda s: s.seconds or 0.0)
     off = (outcome.makespan / plan.makespan - 1) if plan.makespan else 0.0
+    tested = max((test_time(s) for s in outcome.shards), default=0.0)
     console.print(
         f"{outcome.collected} tests on {plan.shards} shards: makespan "
         f"{render.seconds(outcome.makespan)} against the plan's {render.seconds(plan.makespan)} "
-        f"({off:+.0%}); slowest shard {slowest.index}: {render.seconds(slowest.seconds or 0.0)} "
-        f"(predicted {render.seconds(slowest.predicted)})",
+        f"of test time ({off:+.0%}); the busiest shard's tests took {render.seconds(tested)}, "
+        f"the rest is pytest starting and collecting; slowest shard {slowest.index}: "
+        f"{render.seconds(slowest.seconds or 0.0)}",
         soft_wrap=True,
     )
     table = Table(box=None)
-    for column in ("shard", "tests", "predicted", "took", "attempts", "exit"):
+    for column in ("shard", "tests", "predicted", "tests took", "shard took", "attempts", "exit"):
         table.add_column(column, justify="right")
     for s in outcome.shards:
         took = render.seconds(s.seconds) if s.seconds is not None else "-"
         code = "-" if s.exit_code is None else str(s.exit_code)
         table.add_row(
-            str(s.index), str(s.tests), render.seconds(s.predicted), took, str(s.attempts), code
+            str(s.index),
+            str(s.tests),
+            render.seconds(s.predicted),
+            render.seconds(test_time(s)),
+            took,
+            str(s.attempts),
+            code,
         )
     console.print(table)
     for s in outcome.shards:
@@ -173,6 +183,11 @@ def print_summary(outcome: ShardedRun) -> None:
             )
         elif s.attempts > 1:
             err_console.print(f"greenline: shard {s.index} was rerun once: its worker died")
+
+
+def test_time(state: ShardState) -> float:
+    """What a shard's tests took by their own reports (its every attempt of every test)."""
+    return sum(r.duration for r in state.results)
 
 
 def attach(group: typer.Typer) -> None:
