@@ -183,15 +183,78 @@ def read_change(root: Path, base: str) -> Change:
     if diff is None:
         raise VcsError(f"git diff against {base[:12]} failed in {root}", hint="is it a commit?")
     changes = _parse_name_status(diff)
-    untracked = _git(root, "ls-files", "--others", "--exclude-standard", "-z") or ""
-    changes += [FileChange(p, FileStatus.ADDED) for p in untracked.split("\x00") if p]
-    return Change(base=base, files=tuple(changes))
+    untracked, ignored = untracked_files(root)
+    changes += [FileChange(p, FileStatus.ADDED) for p in untracked]
+    return Change(base=base, files=tuple(changes), ignored=tuple(ignored))
+
+
+#: Untracked directories that are never the project's code, by name (besides virtual
+#: environments, which are known by their ``pyvenv.cfg`` or ``conda-meta``).
+NOT_PROJECT_DIRS = {
+    "__pycache__": "bytecode cache",
+    ".tox": "tox environments",
+    ".nox": "nox environments",
+    ".eggs": "build eggs",
+    "build": "build output",
+    "dist": "build output",
+    "node_modules": "npm packages",
+    "site-packages": "installed packages",
+    ".mypy_cache": "cache",
+    ".pytest_cache": "cache",
+    ".ruff_cache": "cache",
+    ".hypothesis": "cache",
+}
+#: greenline's own store directory: never part of a change, and not worth a mention
+STORE_DIR = ".greenline/"
+
+
+def _not_project(root: Path, directory: str) -> str | None:
+    """Why an untracked directory is not the project's code, if it is not."""
+    name = directory.rstrip("/").rsplit("/", 1)[-1]
+    if name in NOT_PROJECT_DIRS:
+        return NOT_PROJECT_DIRS[name]
+    if name.endswith(".egg-info"):
+        return "package metadata"
+    folder = root / directory
+    if (folder / "pyvenv.cfg").is_file() or (folder / "conda-meta").is_dir():
+        return "a virtual environment"
+    return None
+
+
+def untracked_files(root: Path) -> tuple[list[str], list[tuple[str, str]]]:
+    """Untracked files git does not ignore, without those in virtual environments, build and
+    cache directories; and the directories left out, each with why."""
+    out = _git(root, "ls-files", "--others", "--exclude-standard", "--directory", "-z") or ""
+    files: list[str] = []
+    ignored: list[tuple[str, str]] = []
+    pending = [entry for entry in out.split("\x00") if entry]
+    while pending:
+        entry = pending.pop(0)
+        if not entry.endswith("/"):
+            files.append(entry)
+            continue
+        if entry == STORE_DIR:
+            continue
+        why = _not_project(root, entry)
+        if why is not None:
+            ignored.append((entry, why))
+            continue
+        # one level further: a virtual environment may sit inside an untracked folder
+        inner = _git(root, "ls-files", "--others", "--exclude-standard", "-z", "--", entry) or ""
+        children = {p[len(entry) :].split("/", 1)[0] for p in inner.split("\x00") if p}
+        for child in sorted(children):
+            path = entry + child
+            pending.append(path + "/" if (root / path).is_dir() else path)
+    return sorted(files), ignored
 
 
 def list_python_files(root: Path) -> list[str]:
-    """Tracked and untracked (not ignored) .py files, relative to ``root``."""
-    out = _git(root, "ls-files", "-z", "--cached", "--others", "--exclude-standard", "*.py")
-    return sorted({p for p in (out or "").split("\x00") if p})
+    """Tracked and untracked .py files, relative to ``root``, without ignored ones and those
+    in virtual environments, build and cache directories."""
+    out = _git(root, "ls-files", "-z", "--cached", "*.py")
+    tracked = {p for p in (out or "").split("\x00") if p}
+    untracked = {p for p in untracked_files(root)[0] if p.endswith(".py")}
+    return sorted(tracked | untracked)
 
 
 # -- merge-queue trees ------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from typing import Any
 
 from greenline.config import Value, mask_args
 from greenline.model import (
+    Change,
     FlakyVerdict,
     QuarantineEntry,
     Reason,
@@ -170,6 +171,16 @@ def db_info_document(info: Mapping[str, Any]) -> JSON:
     return {**_schema("db-info"), **info}
 
 
+def change_document(change: Change) -> JSON:
+    """What a selection judged: the files changed since the base, and what was left out."""
+    return {
+        "base": change.base,
+        "files": len(change.files),
+        "python_files": sum(1 for f in change.files if f.path.endswith(".py")),
+        "ignored": [{"path": path, "why": why} for path, why in change.ignored],
+    }
+
+
 def selection_document(plan: SelectionPlan) -> JSON:
     def reason(r: Reason) -> JSON:
         return {"kind": r.kind.value, "detail": r.detail}
@@ -192,6 +203,7 @@ def selection_document(plan: SelectionPlan) -> JSON:
             for t in plan.selected
         ],
         "new_test_files": list(plan.new_test_files),
+        "change": change_document(plan.change) if plan.change is not None else None,
         "over_budget": list(plan.over_budget),
         "unaffected": len(plan.unaffected),
         # every test of the baseline: selected, over the budget or unaffected

@@ -512,3 +512,31 @@ def test_explain_says_when_the_probabilities_cannot_tell_tests_apart(
     edit(pytester, "return norm(x) + 0", "return norm(x) + 0.0", "calc.py")  # two reasons now
     doc = json.loads(select(pytester, "-f", "json").stdout.str())
     assert doc["ranking_informative"] is True
+
+
+def test_an_untracked_virtual_environment_is_not_part_of_the_change(
+    recorded: pytest.Pytester,
+) -> None:
+    venv = recorded.path / "venv-local"
+    (venv / "lib" / "site").mkdir(parents=True)
+    (venv / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    (venv / "lib" / "site" / "thing.py").write_text("def f():\n    return 1\n")
+    build = recorded.path / "build" / "lib"
+    build.mkdir(parents=True)
+    (build / "app.py").write_text("def add(a, b):\n    return a - b\n")
+    assert ids(recorded) == [], "nothing of the project changed"
+    explained = select(recorded, "--explain")
+    explained.stdout.fnmatch_lines(
+        [
+            "change since *: 0 files (0 Python); left out: build/ (build output), venv-local/ (a "
+            "virtual environment)"
+        ]
+    )
+    doc = json.loads(select(recorded, "-f", "json").stdout.str())
+    assert doc["change"]["ignored"] == [
+        {"path": "build/", "why": "build output"},
+        {"path": "venv-local/", "why": "a virtual environment"},
+    ]
+    (recorded.path / "tools").mkdir()
+    (recorded.path / "tools" / "gen.py").write_text("X = 1\n")
+    assert json.loads(select(recorded, "-f", "json").stdout.str())["change"]["files"] == 1

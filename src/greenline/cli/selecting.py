@@ -11,9 +11,10 @@ from rich.table import Table
 
 from greenline import views
 from greenline.cli import render
+from greenline.cli.render import plain
 from greenline.cli.state import console, emit_json, err_console, state_of
 from greenline.errors import NoDataError
-from greenline.model import SelectionPlan
+from greenline.model import Change, SelectionPlan
 from greenline.selection import make_budget
 
 
@@ -85,6 +86,8 @@ def _summary(plan: SelectionPlan) -> str:
 
 
 def _print_plan(plan: SelectionPlan, explain: bool) -> None:
+    if explain and plan.change is not None:
+        console.print(plain(_change_line(plan.change)), soft_wrap=True)
     console.print(_summary(plan))
     if explain and plan.full_suite is None and plan.selected:
         console.print(
@@ -93,8 +96,9 @@ def _print_plan(plan: SelectionPlan, explain: bool) -> None:
         if not plan.ranking_informative:
             alike = plan.selected[0].likelihood
             console.print(
-                f"the estimated probabilities are uninformative here: every candidate alike "
-                f"(p(fail) {alike:.2f}), so the order, and what a budget keeps, follow duration alone",
+                "the estimated probabilities are uninformative here: every candidate alike "
+                f"(p(fail) {alike:.2f}), so the order, and what a budget keeps, follow "
+                "duration alone",
                 soft_wrap=True,
             )
     if plan.over_budget:
@@ -119,6 +123,16 @@ def _print_plan(plan: SelectionPlan, explain: bool) -> None:
         table.add_row(path, *(row if explain else []))
     if plan.selected or plan.new_test_files:
         console.print(table)
+
+
+def _change_line(change: Change) -> str:
+    python = sum(1 for f in change.files if f.path.endswith(".py"))
+    line = f"change since {change.base[:10]}: {len(change.files)} files ({python} Python)"
+    if change.ignored:
+        shown = ", ".join(f"{path} ({why})" for path, why in change.ignored[:3])
+        more = f" and {len(change.ignored) - 3} more" if len(change.ignored) > 3 else ""
+        line += f"; left out: {shown}{more}"
+    return line
 
 
 def _print_why(plan: SelectionPlan, test_id: str) -> None:

@@ -28,6 +28,8 @@ class Change:
 
     base: str
     files: tuple[FileChange, ...]
+    #: untracked directories left out of the change, each with why (a virtual environment…)
+    ignored: tuple[tuple[str, str], ...] = ()
 
 
 class ReasonKind(enum.StrEnum):
@@ -87,6 +89,8 @@ class SelectionPlan:
     over_budget: tuple[str, ...] = ()
     #: how the likelihoods were estimated: "heuristic", or the learned model that gave them
     ranker: str = "heuristic"
+    #: what the plan judged: the change since the baseline's commit
+    change: Change | None = None
 
     @property
     def selected_duration(self) -> float:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import fnmatch
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from greenline.model import (
     Block,
@@ -197,7 +197,7 @@ def plan_selection(
         baseline, change, current, importers, reasons
     )
     if fallback is not None:
-        return _full_suite(baseline, fallback)
+        return replace(_full_suite(baseline, fallback), change=change)
     stale = _stale_blocks(baseline, change, current, reasons)
     _changed_data(baseline, change, reasons)
     _importing_tests(baseline, uncovered_changes(baseline, change), importers or {}, reasons)
@@ -448,4 +448,5 @@ def _plan(
         suite_duration=sum(baseline.durations.values()),
         new_test_files=new_files,
         ranker=model[0] if model else "heuristic",
+        change=change,
     )
