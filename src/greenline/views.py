@@ -310,9 +310,12 @@ def flaky_explanation_document(
     v: FlakyVerdict,
     entries: list[QuarantineEntry],
     scan: tuple[datetime, str | None, FlakyVerdict] | None = None,
+    diagnosis: JSON | None = None,
 ) -> JSON:
     """A test's verdict (from history, or from its newest scan when it has none), its
-    quarantine history, and what its newest ``greenline flaky scan`` found."""
+    quarantine history, what its newest ``greenline flaky scan`` found, and what a fix
+    needs (root cause, polluters and their lines, the state they leave with what it was and
+    is, the code involved, the failure, what fixing tried: ``api.flaky_diagnosis``)."""
     return {
         **_schema("flaky-test"),
         **flaky_verdict_view(v),
@@ -320,6 +323,7 @@ def flaky_explanation_document(
         "scan": None
         if scan is None
         else {"started_at": scan[0].isoformat(), "sha": scan[1], **flaky_verdict_view(scan[2])},
+        "diagnosis": diagnosis,
     }
 
 

@@ -253,8 +253,9 @@ def explain(
     with state_of(ctx).open_reader() as gl:
         verdict, entries = gl.flaky.explain(test_id)
         scan = gl.flaky.scanned_verdict(test_id)
+        diagnosis = gl.flaky.diagnosis(test_id) if fmt is Format.json else None
     if fmt is Format.json:
-        emit_json(views.flaky_explanation_document(verdict, entries, scan))
+        emit_json(views.flaky_explanation_document(verdict, entries, scan, diagnosis))
         return
     label = f" ({verdict.category.value})" if verdict.verdict is Verdict.FLAKY else ""
     only_scanned = scan is not None and verdict == scan[2]  # no recorded history
