@@ -184,7 +184,9 @@ def test_helpers_of_the_donor_module_do_not_travel() -> None:
 
 CODE = {
     "sched.bucket": "import time\n\n\ndef now():\n    return time.monotonic()\n",
-    "sched.deadline": "from time import perf_counter\n\n\ndef left(d):\n    return d - perf_counter()\n",
+    "sched.deadline": (
+        "from time import perf_counter\n\n\ndef left(d):\n    return d - perf_counter()\n"
+    ),
     "sched.cache": src(
         """
         import time
