@@ -1,7 +1,7 @@
 """What the quick commands load: ``greenline --help``, ``runs`` and ``select`` import neither
 SQLAlchemy nor Alembic, nor Typer's pydantic coercion or markdown, nor the capabilities they do
-not call (their start-up is what a CI step or a coding agent waits for at every call). Not timed: the
-benchmark measures the time; this keeps what makes it short."""
+not call (their start-up is what a CI step or a coding agent waits for at every call). Not
+timed: the benchmark measures the time; this keeps what makes it short."""
 
 from __future__ import annotations
 
