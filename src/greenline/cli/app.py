@@ -10,6 +10,8 @@ commands' own help.
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -201,11 +203,55 @@ class LazyGroup(TyperGroup):
         return list(self.commands)  # the names alone: Typer's own reads every command
 
     def format_help(self, ctx: Any, formatter: Any) -> None:
+        load_rich_help()
         self._listing = True
         try:
             super().format_help(ctx, formatter)
         finally:
             self._listing = False
+
+
+#: What Typer's rich help module imports and uses only in modes greenline leaves off: Markdown
+#: for the markdown markup mode, Traceback for pretty exceptions. Loading the two (markdown-it,
+#: pygments, rich's pretty-printer) costs ``greenline --help`` more than the rest of its screen.
+DEFERRED_RICH = {"rich.markdown": "Markdown", "rich.traceback": "Traceback"}
+
+
+def load_rich_help() -> None:
+    """Import ``typer.rich_utils`` with stand-ins for the modules of DEFERRED_RICH; a stand-in
+    class hands any use over to the real one (imported then, the stand-in gone by then)."""
+    if "typer.rich_utils" in sys.modules:
+        return
+    stand_ins = {
+        module: _stand_in(module, name)
+        for module, name in DEFERRED_RICH.items()
+        if module not in sys.modules
+    }
+    sys.modules.update(stand_ins)
+    try:
+        importlib.import_module("typer.rich_utils")
+    finally:
+        for module, stand_in in stand_ins.items():
+            if sys.modules.get(module) is stand_in:
+                del sys.modules[module]
+
+
+def _stand_in(module: str, name: str) -> types.ModuleType:
+    """A module whose ``name`` is a class standing for ``module.name``."""
+
+    def real() -> Any:
+        return getattr(importlib.import_module(module), name)
+
+    class Deferred(type):
+        def __getattr__(cls, attribute: str) -> Any:  # Traceback.from_exception, …
+            return getattr(real(), attribute)
+
+        def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+            return real()(*args, **kwargs)
+
+    stand_in = types.ModuleType(module)
+    setattr(stand_in, name, Deferred(name, (), {}))
+    return stand_in
 
 
 def run_commands() -> typer.Typer:
