@@ -278,6 +278,26 @@ def _message(report: pytest.TestReport | pytest.CollectReport) -> str | None:
     return clip_message(errors[-1] if errors else lines[0], MESSAGE_CHARS)
 
 
+def fold_report(
+    pending: dict[str, _Pending], attempts: dict[str, int], report: pytest.TestReport
+) -> _Pending:
+    """The attempt a phase report belongs to (a new one after the last closed), with the
+    report folded in."""
+    nodeid = report.nodeid
+    current = pending.get(nodeid)
+    if current is None:
+        current = pending[nodeid] = _Pending(attempts.get(nodeid, 0) + 1)
+    current.duration += report.duration
+    if str(report.outcome) == "rerun":
+        # pytest-rerunfailures: this attempt failed and another follows; its teardown report
+        # still comes and closes the attempt.
+        current.outcome, current.phase = Outcome.FAILED, Phase(report.when or "call")
+        current.message = current.message or _message(report)
+    else:
+        _apply(current, report)
+    return current
+
+
 def _apply(pending: _Pending, report: pytest.TestReport) -> None:
     """Fold one phase report into the attempt's outcome."""
     quarantined = getattr(report, "greenline_quarantined", None)
@@ -349,18 +369,7 @@ class RecordingPlugin:
         return (yield)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        nodeid = report.nodeid
-        pending = self.pending.get(nodeid)
-        if pending is None:
-            pending = self.pending[nodeid] = _Pending(self.attempts.get(nodeid, 0) + 1)
-        pending.duration += report.duration
-        if str(report.outcome) == "rerun":
-            # pytest-rerunfailures: this attempt failed and another follows; its teardown
-            # report still comes and closes the attempt.
-            pending.outcome, pending.phase = Outcome.FAILED, Phase(report.when or "call")
-            pending.message = pending.message or _message(report)
-        else:
-            _apply(pending, report)
+        pending = fold_report(self.pending, self.attempts, report)
         if report.when == "teardown":
             self._close(report, pending)
 

@@ -13,7 +13,7 @@ from typing import IO, Any
 import pytest
 
 from greenline.model import Outcome, Phase
-from greenline.pytest_plugin.recorder import _apply, _message, _Pending
+from greenline.pytest_plugin.recorder import _message, _Pending, fold_report
 
 
 class ResultsPlugin:
@@ -28,15 +28,7 @@ class ResultsPlugin:
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         nodeid = report.nodeid
-        pending = self.pending.get(nodeid)
-        if pending is None:
-            pending = self.pending[nodeid] = _Pending(self.attempts.get(nodeid, 0) + 1)
-        pending.duration += report.duration
-        if str(report.outcome) == "rerun":
-            pending.outcome, pending.phase = Outcome.FAILED, Phase(report.when or "call")
-            pending.message = pending.message or _message(report)
-        else:
-            _apply(pending, report)
+        pending = fold_report(self.pending, self.attempts, report)
         if report.when != "teardown":
             return
         del self.pending[nodeid]
