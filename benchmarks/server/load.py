@@ -60,17 +60,20 @@ def upload_worker(
     done: Any,
 ) -> None:
     """A process: prepare its runs, wait for the start, send them one after the other."""
+    from greenline.errors import GreenlineError
+    from greenline.remote import ServerClient
+
     prepared = [prepare_run(**run) for run in runs]
-    headers = {"Authorization": f"Bearer {token}", **GZIP}
-    with httpx.Client(base_url=url, headers=headers, timeout=300) as client:
-        client.get("/healthz")
+    # greenline's own client: a busy store's 503 is tried again with backoff, as in CI
+    with ServerClient(url, token, retry_seconds=300, timeout=300) as client:
         ready.set()
         go.wait()
         for requests in prepared:
             for path, body in requests:
-                answer = client.post(path, content=body)
-                if answer.status_code >= 300:
-                    done.put(("error", f"{path}: {answer.status_code} {answer.text[:200]}"))
+                try:
+                    client.call("POST", path.removeprefix("/api/v1"), content=body, headers=GZIP)
+                except GreenlineError as exc:
+                    done.put(("error", f"{path}: {exc.message}"))
                     return
         done.put(("ok", time.perf_counter()))
 
