@@ -83,6 +83,8 @@ def test_a_change_in_one_branch_selects_only_the_test_that_entered_it(
 def test_the_same_change_at_function_granularity_selects_both(project: pytest.Pytester) -> None:
     record(project)
     edit(project, 'word = "positive"', 'word = "plus"')
+    # the baseline is judged at the granularity it was recorded at, whatever the setting now
+    (project.path / "pyproject.toml").write_text('[tool.greenline]\ngranularity = "branch"\n')
     assert selected(project) == ["test_app.py::test_negative", "test_app.py::test_positive"]
 
 
