@@ -126,13 +126,15 @@ WEAKENING_WORDS = ("sleep", "skip", "xfail", "retry", "rerun", "flaky")
 
 
 class _Unwrap(ast.NodeTransformer):
-    """Remove the wrappers a fix may add around an asserted expression: ``sorted(x)`` and a
-    ``pytest.approx(x, rel=r)`` tight enough to be float noise (r <= 1e-9)."""
+    """Remove the wrappers a fix may add around an asserted expression: ``sorted(x)`` (or
+    ``sorted(x, key=repr)``) and a ``pytest.approx(x, rel=r)`` tight enough to be float noise
+    (r <= 1e-9)."""
 
     def visit_Call(self, node: ast.Call) -> ast.AST:
         self.generic_visit(node)
         name = ast.unparse(node.func)
-        if name == "sorted" and len(node.args) == 1 and not node.keywords:
+        by_repr = [ast.unparse(k) for k in node.keywords] == ["key=repr"]
+        if name == "sorted" and len(node.args) == 1 and (not node.keywords or by_repr):
             return node.args[0]
         if name == "pytest.approx" and len(node.args) == 1:
             rel = [k.value for k in node.keywords if k.arg == "rel"]

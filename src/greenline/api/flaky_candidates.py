@@ -177,17 +177,25 @@ class Candidates:
             left = leaks(self.runner, verdict.polluters, verdict.test_id)
             if not left:
                 tried.append("the state probe saw nothing the polluter leaves changed")
+            # a literal written back as the test's first statements runs after its fixtures
+            # set anything up: the module's fixture first when the test takes fixtures
+            styles = (True, False) if self._takes_fixtures() else (False, True)
             for group in self._restorations(left):
                 names = ", ".join(leak.shown for leak in group)
-                makers.append(
-                    (
-                        f"restoring {names}",
-                        partial(restore_state, self.path, self.source, self.name, group),
+                literal = any(leak.has_literal for leak in group)
+                for in_fixture in styles if literal else (True,):
+                    restore = partial(
+                        restore_state, self.path, self.source, self.name, group, in_fixture
                     )
-                )
+                    makers.append((f"restoring {names}", restore))
         if not makers:
             tried.append("no polluter or state-setter was found to learn the state from")
         return makers
+
+    def _takes_fixtures(self) -> bool:
+        func = find_function(ast.parse(self.source), self.name)
+        arguments = [a.arg for a in (*func.args.posonlyargs, *func.args.args)]
+        return bool([a for a in arguments if a not in ("self", "cls")])
 
     def _donors(self, alone: bool) -> list[tuple[str, str]]:
         donors = [(c, "cleaner") for c in self.verdict.cleaners]
@@ -203,7 +211,7 @@ class Candidates:
         """The setter's statements, run on the state as it was before any test (so that doing
         it again after the setter itself ran cannot collide)."""
         borrowed = self._borrow(setter, "state-setter")()
-        restored = restore_state(self.path, borrowed.after, self.name, left)
+        restored = restore_state(self.path, borrowed.after, self.name, left, in_fixture=True)
         return Patch(
             self.path,
             self.source,
@@ -220,6 +228,9 @@ class Candidates:
         def rank(leak: Leak) -> int:
             if leak.module in wanted or leak.file == self.path:
                 return 0
+            logger = leak.name.removeprefix("logging.getLogger('").removesuffix("')")
+            if is_process_leak(leak) and logger != leak.name and logger in wanted:
+                return 0  # the logger of a module the test imports
             return 1 if is_process_leak(leak) or leak.file else 2
 
         singles = sorted(left, key=rank)[:MAX_SINGLE_LEAKS]

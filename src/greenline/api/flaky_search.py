@@ -20,7 +20,9 @@ from greenline.model import Evidence, EvidenceKind, FlakyVerdict, Outcome
 
 #: Uncontrolled runs alone before experiments, to know how often the test fails by itself.
 EXPERIMENT_BASELINE = 6
-MAX_CLEANER_CANDIDATES = 20
+MAX_CLEANER_CANDIDATES = 10
+#: cleaners enough to borrow from: the search stops there
+ENOUGH_CLEANERS = 3
 Tick = Callable[[str], None]
 
 
@@ -244,4 +246,6 @@ def _find_cleaners(
         tick(f"looking for tests that clean up after {_short(culprits[0])}")
         if trial.outcomes.get(test_id) is Outcome.PASSED:
             cleaners.append(candidate)
+            if len(cleaners) >= ENOUGH_CLEANERS:
+                break
     return cleaners

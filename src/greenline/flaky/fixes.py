@@ -209,17 +209,20 @@ def _restore(target: str, leak: Leak) -> list[str]:
     return [f"{target} = {leak.initial}"]
 
 
-def restore_state(path: str, source: str, test_name: str, leaks: list[Leak]) -> Patch:
+def restore_state(
+    path: str, source: str, test_name: str, leaks: list[Leak], in_fixture: bool = False
+) -> Patch:
     """The victim first puts back what its polluter leaves changed: values a literal writes
     back, in place (so every reference to a changed dict, list or set sees it), as the test's
-    first statements; everything else (objects no literal writes, process state) its module
-    keeps at import and restores with an autouse fixture (``object_fix``)."""
+    first statements; everything else (objects no literal writes, process state), and with
+    ``in_fixture`` everything, its module keeps at import and restores with an autouse fixture
+    (``object_fix``), which runs before the test's other fixtures set anything up."""
     # object_fix builds on this module's helpers, so it is imported when needed
     from greenline.flaky.object_fix import restoring_fixture
 
     if not leaks:
         raise FixError("the polluter leaves nothing changed that greenline can see")
-    values = [leak for leak in leaks if leak.has_literal]
+    values = [] if in_fixture else [leak for leak in leaks if leak.has_literal]
     after = source
     if values:
         refs = _module_refs(ast.parse(source))
@@ -236,8 +239,9 @@ def restore_state(path: str, source: str, test_name: str, leaks: list[Leak]) -> 
         names = ", ".join(leak.shown for leak in values)
         why = f"greenline: restore what other tests leave changed ({names})"
         after = insert_at_start(after, test_name, statements, why)
-    rest = [leak for leak in leaks if not leak.has_literal]
+    rest = [leak for leak in leaks if leak not in values]
     if rest:
         after = restoring_fixture(after, path, rest, ", ".join(leak.shown for leak in rest))
     shown = ", ".join(leak.shown for leak in leaks)
-    return Patch(path, source, after, f"restore {shown} to how it was before the tests ran")
+    how = "a fixture of its module" if not values else "its first statements"
+    return Patch(path, source, after, f"restore {shown} to how it was before the tests ran ({how})")

@@ -8,6 +8,9 @@ reference to it sees the restored contents). Pure: source text in, patched text 
 from __future__ import annotations
 
 import ast
+import itertools
+import re
+import textwrap
 from collections.abc import Sequence
 
 from greenline.flaky.fixes import FixError, Leak, ensure_import
@@ -83,8 +86,6 @@ def object_parts(leaks: Sequence[Leak], path: str, parts: Parts) -> None:
 def restoring_fixture(source: str, path: str, leaks: Sequence[Leak], names: str) -> str:
     """``source`` (the victim's module) keeping the leaked state at import, with an autouse
     fixture that puts it back before each of its tests."""
-    if FIXTURE in source:
-        raise FixError("the module restores leaked state already")
     parts = Parts()
     process_parts([leak for leak in leaks if is_process_leak(leak)], parts)
     object_parts([leak for leak in leaks if not is_process_leak(leak)], path, parts)
@@ -95,23 +96,43 @@ def restoring_fixture(source: str, path: str, leaks: Sequence[Leak], names: str)
     keeps = parts.keep
     if any(k.startswith(KEPT) for k in keeps):
         keeps = [f"{KEPT} = {{}}", f"{MISSING} = object()", *keeps]
-    block = [
+    block = _numbered(source, _block(keeps, parts.restore, names))
+    lines = source.splitlines(keepends=True)
+    at = _after_imports(source)
+    blank = len(list(itertools.takewhile(lambda line: not line.strip(), lines[at:])))
+    patched = "".join([*lines[:at], *block, "\n" * max(0, 2 - blank), *lines[at:]])
+    ast.parse(patched)  # still Python
+    return patched
+
+
+def _numbered(source: str, block: list[str]) -> list[str]:
+    """``block`` with its names numbered past the restoring fixtures ``source`` already has
+    (one per fix applied to the module)."""
+    number = 1
+    while f"def {FIXTURE}{'' if number == 1 else f'_{number}'}(" in source:
+        number += 1
+    if number == 1:
+        return block
+    suffix = f"_{number}"
+    rename = re.compile(r"\b(_GREENLINE_[A-Z_]+|_greenline_restore_state)\b")
+    return [rename.sub(lambda m: m.group(1) + suffix, line) for line in block]
+
+
+def _block(keeps: list[str], restore: list[str], names: str) -> list[str]:
+    why = (
+        "greenline: other tests leave this state changed; this module keeps it as it was "
+        f"when it was imported, before any test ran, and puts it back before each test: {names}"
+    )
+    return [
         "\n",
-        f"# greenline: other tests leave state changed ({names}); this module keeps it as\n",
-        "# it was when it was imported, before any test ran, and puts it back before each test\n",
+        *(f"# {line}\n" for line in textwrap.wrap(why, 96, break_on_hyphens=False)),
         *(line + "\n" for line in keeps),
         "\n\n",
         "@pytest.fixture(autouse=True)\n",
         f"def {FIXTURE}():\n",
-        *(f"    {line}\n" for line in parts.restore),
+        *(f"    {line}\n" for line in restore),
         "    yield\n",
-        "\n",
     ]
-    lines = source.splitlines(keepends=True)
-    at = _after_imports(source)
-    patched = "".join([*lines[:at], *block, *lines[at:]])
-    ast.parse(patched)  # still Python
-    return patched
 
 
 def _after_imports(source: str) -> int:

@@ -210,17 +210,24 @@ def _object_paths(
             yield from _object_paths(path, inner, projects, level + 1, visited)
 
 
-def callables(modules: Mapping[str, types.ModuleType]) -> dict[str, dict[str, Seen]]:
+def callables(
+    modules: Mapping[str, types.ModuleType], known: Mapping[str, Mapping[str, Seen]] | None = None
+) -> dict[str, dict[str, Seen]]:
     """Per loaded module outside the project and pytest's machinery, the identity of each
-    function and class it defines (a test that replaces one and never puts it back leaks)."""
+    function and class it defines (a test that replaces one and never puts it back leaks);
+    with ``known``, of the same attributes as then, whatever they hold now."""
     out: dict[str, dict[str, Seen]] = {}
     for name, module in modules.items():
         if name.split(".", 1)[0] in MACHINERY or name == "__main__":
             continue
         values = {}
-        for attr, value in _attributes(module):
+        attributes = _attributes(module)
+        if known is not None:
+            wanted = known.get(name, {})
+            attributes = [(a, v) for a, v in attributes if a in wanted]
+        for attr, value in attributes:
             defined = getattr(value, "__module__", None) == name
-            if defined and isinstance(value, DEFINED):
+            if known is not None or (defined and isinstance(value, DEFINED)):
                 values[attr] = Seen(_reference(value), id(value), None, shown(value), None, OWNER)
         if values:
             out[name] = values

@@ -71,6 +71,8 @@ SLEEP = frozenset({"time.sleep"})
 SOCKET_EVENTS = frozenset(
     {"socket.connect", "socket.getaddrinfo", "socket.gethostbyname", "socket.sendto"}
 )
+#: kept at import: a test may replace ``json.dumps`` itself (and the probe must still write)
+_dumps = json.dumps
 #: calls from these packages are pytest's (and greenline's) machinery, not the test's
 OWN = ("_pytest", "pytest", "pluggy", "greenline")
 
@@ -154,7 +156,7 @@ class ProbePlugin:
                 seen["files"] = {f for f in seen["files"] if not f.startswith(str(base))}
             seen["generators"] = set(generator_paths(self.generators, item.config.rootpath))
             row = {"test_id": item.nodeid, **{k: sorted(v) for k, v in seen.items()}}
-            self.out.write(json.dumps(row) + "\n")
+            self.out.write(_dumps(row) + "\n")
             self.out.flush()
 
     def pytest_unconfigure(self) -> None:
@@ -183,11 +185,15 @@ class StatePlugin:
         self.files.update(files)
         return modules
 
-    def _snapshot(self) -> dict[str, dict[str, Seen]]:
+    def _snapshot(
+        self, known: dict[str, dict[str, Seen]] | None = None
+    ) -> dict[str, dict[str, Seen]]:
+        """The state now; with ``known`` (the first snapshot), the other modules' functions
+        it held are read again whatever replaced them."""
         modules = self._modules()
         snap = project_paths(modules, frozenset(modules))
         others = {n: m for n, m in list(sys.modules.items()) if n not in modules}
-        snap.update(callables(others))
+        snap.update(callables(others, known))
         return snap
 
     def pytest_collection_finish(self) -> None:
@@ -195,7 +201,7 @@ class StatePlugin:
         self.process = snapshot_process(self.root, self.isolated_warnings)
 
     def pytest_runtest_logfinish(self, nodeid: str) -> None:
-        now = self._snapshot()
+        now = self._snapshot(self.initial)
         changed = changed_process(self.process, self.root, self.isolated_warnings)
         for module, values in self.initial.items():
             current = now.get(module, {})
@@ -208,7 +214,7 @@ class StatePlugin:
                 after = current[path]
                 if after.owner != "module":  # a new attribute on a project class or object
                     changed.append(self._entry(module, path, None, after, "added"))
-        self.out.write(json.dumps({"test_id": nodeid, "changed": changed}) + "\n")
+        self.out.write(_dumps({"test_id": nodeid, "changed": changed}) + "\n")
         self.out.flush()
 
     def _entry(

@@ -25,6 +25,8 @@ SECRET = re.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|API_?KEY|PRIVATE",
 #: variables pytest itself sets while a test runs: no test's doing
 OWN_VARIABLES = frozenset({"PYTEST_CURRENT_TEST"})
 SHOWN_CHARS = 160
+#: a logger as ``logging.getLogger`` makes it: (level, propagate, disabled, handlers)
+DEFAULT_LOGGER = repr((logging.NOTSET, True, False, ()))
 
 
 def _handlers(logger: logging.Logger) -> tuple[int, ...]:
@@ -91,6 +93,8 @@ def changed_process(
     for name in now.keys() - initial.keys():
         if name.startswith("os.environ["):
             out.append(_entry(name, "None", now[name][0]))
+        elif name.startswith("logging.getLogger(") and now[name][0] != DEFAULT_LOGGER:
+            out.append(_entry(name, DEFAULT_LOGGER, now[name][0]))  # created and configured
     return sorted(out, key=lambda e: e["name"])
 
 
