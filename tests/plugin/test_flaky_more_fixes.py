@@ -81,7 +81,8 @@ TESTS = {
     "def test_run_report():\n    assert jobs.run('report') == 'sent'\n",
     "test_cache.py": "import unittest\n\nCACHE = {}\n\n\n"
     "class CacheTests(unittest.TestCase):\n"
-    "    def test_1_fill(self):\n        CACHE['a'] = 1\n        self.assertEqual(CACHE['a'], 1)\n\n"
+    "    def test_1_fill(self):\n        CACHE['a'] = 1\n"
+    "        self.assertEqual(CACHE['a'], 1)\n\n"
     "    def test_2_read(self):\n        self.assertEqual(CACHE.get('a'), 1)\n",
     "test_stock.py": "from app.stock import Stock, cheapest\n\n\n"
     "def test_report():\n    stock = Stock()\n    stock.drop('b-2')\n    stock.drop('a-1')\n"

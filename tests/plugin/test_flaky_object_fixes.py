@@ -82,7 +82,8 @@ TESTS = {
     "test_rates.py": "import decimal\nimport logging\n\nfrom app import rates\n\n\n"
     "def test_total():\n    assert rates.total(3) == 6\n\n\n"
     "def test_json():\n    assert rates.as_json([1]) == '[1]'\n\n\n"
-    "def test_third():\n    assert rates.third() == decimal.Decimal('0.3333333333333333333333333333')\n\n\n"
+    "def test_third():\n"
+    "    assert rates.third() == decimal.Decimal('0.3333333333333333333333333333')\n\n\n"
     "def test_total_is_logged(caplog):\n    caplog.set_level(logging.INFO)\n"
     "    rates.total(1)\n    assert 'total of 1' in caplog.text\n\n\n"
     "def test_old_api_still_answers():\n    assert rates.old_api() == 1\n",
