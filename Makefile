@@ -5,8 +5,10 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 PYTEST_ARGS ?=
+# make demo DEMO_ARGS=--serve keeps the demo's server running until Ctrl-C
+DEMO_ARGS ?=
 
-.PHONY: venv demo test lint bench bench-record bench-selection bench-insights bench-mergequeue bench-smoke clean
+.PHONY: venv demo test test-ray lint bench bench-record bench-selection bench-insights bench-mergequeue bench-smoke clean
 
 $(STAMP): pyproject.toml setup.py src/greenline/_ctracer.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,11 +18,15 @@ $(STAMP): pyproject.toml setup.py src/greenline/_ctracer.c
 venv: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python examples/demo.py
+	$(BIN)/python examples/demo.py $(DEMO_ARGS)
 
 # pytest exits 5 when it collects nothing (e.g. a -k that matches no test): not a failure.
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS) || [ $$? -eq 5 ]
+
+# The Ray executor's tests on a local cluster they start and stop (a head and a second node).
+test-ray: $(STAMP)
+	$(BIN)/python -m pytest -m ray tests/ray -p no:cacheprovider $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks examples
@@ -45,6 +51,10 @@ bench-insights: $(STAMP)
 bench-mergequeue: $(STAMP)
 	$(BIN)/python benchmarks/mergequeue/run.py $(BENCH_ARGS)
 
+.PHONY: bench-split
+bench-split: $(STAMP)
+	$(BIN)/python benchmarks/split/run.py $(BENCH_ARGS)
+
 .PHONY: bench-recovery
 bench-recovery: $(STAMP)
 	$(BIN)/python benchmarks/recovery/run.py $(BENCH_ARGS)
@@ -61,6 +71,7 @@ bench-smoke: $(STAMP)
 	$(BIN)/python benchmarks/mergequeue/run.py --smoke
 	$(BIN)/python benchmarks/recovery/run.py --smoke
 	$(BIN)/python benchmarks/server/run.py --smoke
+	$(BIN)/python benchmarks/split/run.py --smoke
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info src/greenline/*.so

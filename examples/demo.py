@@ -2,19 +2,24 @@
 suite with per-test coverage, show what the store now knows, then edit one function and let
 greenline pick (and run) only the tests that edit can break. Then a flaky test: greenline finds
 it, names the test that breaks it, and writes a fix it has verified. Then delivery insights,
-a merge queue, and main going red: triage, the culprit, and its verified revert.
+a merge queue, and main going red: triage, the culprit, and its verified revert. Last, the team
+server over that red main's store: its address and a read token for the dashboard.
 
 Run it with ``make demo``; it leaves the temporary repository behind and prints where it is, so
-you can go on exploring with the same commands.
+you can go on exploring with the same commands. ``python examples/demo.py --serve`` (or
+``make demo DEMO_ARGS=--serve``) keeps the server running until Ctrl-C.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from rich.console import Console
@@ -217,7 +222,98 @@ def recovery_demo(base: Path, shop: Path) -> int:
     return 0
 
 
-def main() -> int:
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_ready(url: str, proc: subprocess.Popen[bytes], seconds: float = 60) -> bool:
+    import httpx
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return True
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    return False
+
+
+def show_overview(url: str, token: str) -> None:
+    """What the dashboard's overview says, read from its JSON twin with the token's cookie."""
+    import httpx
+
+    with httpx.Client(base_url=url, timeout=30) as client:
+        client.post("/login", data={"token": token, "next": "/"})
+        doc = client.get("/", params={"format": "json"}).json()
+    streak = doc["why_red"]["red_streak"]
+    now = f"red for {streak['runs']} run(s)" if streak else "green"
+    rate = doc["success_rate"]
+    console.print(
+        f"overview of {doc['branch']}: {now}; success rate "
+        f"{'n/a' if rate is None else f'{rate:.0%}'} over {doc['runs']} runs; "
+        f"{doc['flaky_tests']} flaky test(s)",
+        markup=False,
+        soft_wrap=True,
+    )
+
+
+def serve_demo(repo: Path, keep: bool) -> int:
+    """The team server over the red main's store: a read token, the address, the overview."""
+    try:
+        import fastapi  # noqa: F401
+        import jinja2  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError:
+        console.print("the server needs the web extra: pip install 'greenline[web]' (skipped)")
+        return 0
+    greenline(repo, "insights", "ingest", "greenline")
+    console.print("\n[bold cyan]$ greenline token create demo-read --scope read[/]")
+    made = subprocess.run(
+        [sys.executable, "-m", "greenline", "token", "create", "demo-read", "--scope", "read"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if made.returncode != 0:
+        console.print(made.stderr, markup=False)
+        return 1
+    token = made.stdout.split()[0]
+    port = free_port()
+    console.print(f"\n[bold cyan]$ greenline serve --port {port}[/]")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "greenline", "serve", "--port", str(port)],
+        cwd=repo,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL if not keep else None,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        if not wait_ready(url, proc):
+            console.print("[red]the server did not become ready[/]")
+            return 1
+        console.print(f"the dashboard: {url}/", markup=False, soft_wrap=True)
+        console.print(
+            f"read token (paste it into the sign-in form): {token}", markup=False, soft_wrap=True
+        )
+        show_overview(url, token)
+        if keep:
+            console.print("serving until Ctrl-C")
+            with contextlib.suppress(KeyboardInterrupt):
+                proc.wait()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    console.print("the server stopped" + ("" if keep else " (keep it with: demo.py --serve)"))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    keep = "--serve" in (argv or [])
     console.print(Rule("greenline demo: record a test suite"))
     repo = make_repository()
     console.print(f"example project copied to [bold]{repo}[/] (a git repository on 'main')")
@@ -259,6 +355,9 @@ def main() -> int:
     console.print(Rule("greenline demo: main is red, why, and the way back"))
     if recovery_demo(repo.parent, repo) != 0:
         return 1
+    console.print(Rule("greenline demo: the team server and its dashboard"))
+    if serve_demo(repo.parent / "recovery-shop", keep) != 0:
+        return 1
     console.print(Rule("done"))
     console.print(
         f"Explore further: cd {repo} && {sys.executable} -m greenline run show 1 --all\n"
@@ -269,4 +368,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

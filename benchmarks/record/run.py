@@ -1,9 +1,12 @@
-"""Recording overhead on real projects: plain pytest vs ``--greenline-record`` vs ``--testmon``.
+"""Recording overhead on real projects: plain pytest vs ``--greenline-record`` (at function and at
+branch granularity) vs ``--testmon``.
 
 For each Python interpreter and each project (its own test suite, from its PyPI source
-distribution) the three modes run interleaved, ``--repeat`` times, each from a clean state (no
-store, no .testmondata, no .pytest_cache), and the median wall time of each is compared with
-plain pytest's. Results go to ``results/record-<python>.json`` and a Markdown table is printed.
+distribution) the modes run interleaved, ``--repeat`` times, each from a clean state (no store,
+no .testmondata, no .pytest_cache), and the median wall time of each is compared with plain
+pytest's. The CPU time of each run (user and system, pytest and every process it waited for, the
+store writer included) is kept too: on a machine shared with other work it moves far less than
+wall time. Results go to ``results/record-<python>.json`` and Markdown tables are printed.
 
     python benchmarks/record/run.py                 # all projects, every Python found
     python benchmarks/record/run.py --project boltons --repeat 5
@@ -16,6 +19,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import shutil
 import statistics
 import subprocess
@@ -48,6 +52,7 @@ PROJECTS = {
 MODES = {
     "plain": [],
     "greenline": ["--greenline-record"],
+    "greenline-branch": ["--greenline-record", "--greenline-granularity=branch"],
     "testmon": ["--testmon"],
 }
 
@@ -57,13 +62,22 @@ class Timing:
     mode: str
     seconds: list[float] = field(default_factory=list)
     exit_codes: list[int] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
 
     @property
     def median(self) -> float:
         return statistics.median(self.seconds)
 
 
-def time_mode(venv: Path, path: Path, tests: tuple[str, ...], mode: str) -> tuple[float, int]:
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def time_mode(
+    venv: Path, path: Path, tests: tuple[str, ...], mode: str
+) -> tuple[float, float, int]:
+    """Wall seconds, CPU seconds and exit code of one run."""
     clean_state(path)
     cmd = [
         str(venv / "bin" / "python"),
@@ -77,26 +91,32 @@ def time_mode(venv: Path, path: Path, tests: tuple[str, ...], mode: str) -> tupl
         *MODES[mode],
     ]
     env = {k: v for k, v in os.environ.items() if not k.startswith("GREENLINE_")}
+    cpu = children_cpu()
     start = time.perf_counter()
     proc = subprocess.run(
         cmd, cwd=path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False
     )
-    return time.perf_counter() - start, proc.returncode
+    return time.perf_counter() - start, children_cpu() - cpu, proc.returncode
 
 
 def bench_project(venv: Path, path: Path, tests: tuple[str, ...], repeat: int) -> dict[str, Timing]:
     timings = {mode: Timing(mode) for mode in MODES}
     for round_ in range(repeat):
         for mode in MODES:  # interleaved, so drift in machine load hits every mode alike
-            seconds, code = time_mode(venv, path, tests, mode)
+            seconds, cpu, code = time_mode(venv, path, tests, mode)
             timings[mode].seconds.append(round(seconds, 3))
+            timings[mode].cpu.append(round(cpu, 3))
             timings[mode].exit_codes.append(code)
-            log(f"  round {round_ + 1}/{repeat} {mode:<9} {seconds:6.2f}s (exit {code})")
+            log(
+                f"  round {round_ + 1}/{repeat} {mode:<16} {seconds:6.2f}s, "
+                f"{cpu:6.2f}s CPU (exit {code})"
+            )
     return timings
 
 
 def summarize(name: str, timings: dict[str, Timing]) -> dict[str, object]:
     plain = timings["plain"].median
+    plain_cpu = statistics.median(timings["plain"].cpu)
     return {
         "project": name,
         "modes": {
@@ -104,6 +124,9 @@ def summarize(name: str, timings: dict[str, Timing]) -> dict[str, object]:
                 "seconds": t.seconds,
                 "median": round(t.median, 3),
                 "ratio_to_plain": round(t.median / plain, 3),
+                "cpu_seconds": t.cpu,
+                "cpu_median": round(statistics.median(t.cpu), 3),
+                "cpu_ratio_to_plain": round(statistics.median(t.cpu) / plain_cpu, 3),
                 "exit_codes": t.exit_codes,
             }
             for mode, t in timings.items()
@@ -124,19 +147,46 @@ def tracer_of(venv: Path) -> str:
 
 def markdown(reports: list[dict[str, object]]) -> str:
     lines = [
-        "| Python (tracer) | project | plain pytest | greenline record | testmon | "
-        "greenline ÷ plain | testmon ÷ plain |",
-        "|---|---|---|---|---|---|---|",
+        "| Python (tracer) | project | plain pytest | greenline record | greenline record, "
+        "branch | testmon | greenline ÷ plain | branch ÷ plain | testmon ÷ plain |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for report in reports:
         head = f"{report['python']} ({report['tracer']})"
         for row in report["projects"]:  # type: ignore[attr-defined]
             m = row["modes"]
+            branch = m.get("greenline-branch")  # results from before branch granularity: none
+            branch_time = f"{branch['median']:.2f}s" if branch else "–"
+            branch_ratio = f"{branch['ratio_to_plain']:.2f}×" if branch else "–"
             lines.append(
                 f"| {head} | {row['project']} | {m['plain']['median']:.2f}s | "
-                f"{m['greenline']['median']:.2f}s | {m['testmon']['median']:.2f}s | "
-                f"**{m['greenline']['ratio_to_plain']:.2f}×** | "
+                f"{m['greenline']['median']:.2f}s | {branch_time} | "
+                f"{m['testmon']['median']:.2f}s | "
+                f"**{m['greenline']['ratio_to_plain']:.2f}×** | {branch_ratio} | "
                 f"{m['testmon']['ratio_to_plain']:.2f}× |"
+            )
+    cpu_rows = [
+        (report, row)
+        for report in reports
+        for row in report["projects"]  # type: ignore[attr-defined]
+        if "cpu_median" in row["modes"]["plain"]  # results from before CPU time was kept: none
+    ]
+    if cpu_rows:
+        lines += [
+            "",
+            "| Python (tracer) | project | CPU: plain | "
+            + " | ".join(f"{mode} ÷ plain" for mode in MODES if mode != "plain")
+            + " |",
+            "|---|---|---|" + "---|" * (len(MODES) - 1),
+        ]
+        for report, row in cpu_rows:
+            m = row["modes"]
+            ratios = " | ".join(
+                f"{m[mode]['cpu_ratio_to_plain']:.2f}×" for mode in MODES if mode != "plain"
+            )
+            lines.append(
+                f"| {report['python']} ({report['tracer']}) | {row['project']} | "
+                f"{m['plain']['cpu_median']:.2f}s | {ratios} |"
             )
     return "\n".join(lines)
 

@@ -5,6 +5,10 @@
  * comparison after its first call, and no hashing. greenline advances the epoch at each test.
  * Code from files outside the given prefixes (the standard library, installed packages, pytest
  * itself) is marked ignored the first time it runs and never reported again under that filter.
+ *
+ * Asked for lines (branch granularity), it is a trace hook instead: the same call events, plus
+ * each line event of reported code noted in a bitmap of the code for this epoch, found through a
+ * second extra slot (no hashing); a line of ignored code costs one mark comparison.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -28,6 +32,12 @@ static uintptr_t ignored = 1;
 static PyObject *seen = NULL;     /* code objects first run in the current epoch */
 static PyObject *prefixes = NULL;  /* tuple of str: only files under these are reported */
 static PyObject *fragments = NULL; /* tuple of str: files whose names contain these are not */
+static Py_ssize_t place_index = -1; /* extra slot: a reported code's position in ``seen`` */
+static int with_lines = 0;
+/* Parallel to ``seen``: per code, a bytearray whose byte i is set if line co_firstlineno + i
+ * ran (None when not tracing lines); ``taken`` is the one the last collect() returned with. */
+static PyObject *bitmaps = NULL;
+static PyObject *taken = NULL;
 
 static int
 has_fragment(PyObject *filename)
@@ -67,6 +77,44 @@ is_wanted(PyCodeObject *code)
     return 0;
 }
 
+/* Marks a code object for this epoch (reporting it) unless it was marked already; 1 if it is
+ * reported (now or before), 0 if ignored, -1 on error. */
+static int
+mark_code(PyCodeObject *code)
+{
+    void *mark = NULL;
+    if (GL_GET_EXTRA((PyObject *)code, extra_index, &mark) < 0) {
+        return -1;
+    }
+    if ((uintptr_t)mark == epoch) {
+        return 1;
+    }
+    if ((uintptr_t)mark == ignored) {
+        return 0;
+    }
+    uintptr_t next = is_wanted(code) ? epoch : ignored;
+    if (GL_SET_EXTRA((PyObject *)code, extra_index, (void *)next) < 0) {
+        return -1;
+    }
+    if (next == ignored) {
+        return 0;
+    }
+    PyObject *bits = with_lines ? PyByteArray_FromStringAndSize(NULL, 0) : Py_NewRef(Py_None);
+    if (bits == NULL) {
+        return -1;
+    }
+    void *place = (void *)(uintptr_t)PyList_GET_SIZE(seen);
+    int rc = GL_SET_EXTRA((PyObject *)code, place_index, place);
+    if (rc == 0) {
+        rc = PyList_Append(seen, (PyObject *)code);
+    }
+    if (rc == 0) {
+        rc = PyList_Append(bitmaps, bits);
+    }
+    Py_DECREF(bits);
+    return rc < 0 ? -1 : 1;
+}
+
 static int
 on_event(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
 {
@@ -74,20 +122,52 @@ on_event(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
         return 0;
     }
     PyCodeObject *code = PyFrame_GetCode(frame);
-    void *mark = NULL;
-    int rc = 0;
-    if (GL_GET_EXTRA((PyObject *)code, extra_index, &mark) == 0 && (uintptr_t)mark != epoch &&
-        (uintptr_t)mark != ignored) {
-        uintptr_t next = is_wanted(code) ? epoch : ignored;
-        if (GL_SET_EXTRA((PyObject *)code, extra_index, (void *)next) < 0) {
-            rc = -1;
-        }
-        else if (next != ignored) {
-            rc = PyList_Append(seen, (PyObject *)code);
-        }
-    }
+    int rc = mark_code(code) < 0 ? -1 : 0;
     Py_DECREF(code);
     return rc;
+}
+
+/* Sets the line's byte in the bitmap of a code reported in this epoch, growing it as needed. */
+static int
+note_line(PyCodeObject *code, int line)
+{
+    void *place = NULL;
+    if (GL_GET_EXTRA((PyObject *)code, place_index, &place) < 0) {
+        return -1;
+    }
+    Py_ssize_t index = (Py_ssize_t)(uintptr_t)place;
+    Py_ssize_t at = (Py_ssize_t)line - code->co_firstlineno;
+    if (index >= PyList_GET_SIZE(bitmaps) || at < 0) {
+        return 0;
+    }
+    PyObject *bits = PyList_GET_ITEM(bitmaps, index);
+    if (!PyByteArray_Check(bits)) {
+        return 0;
+    }
+    Py_ssize_t size = PyByteArray_GET_SIZE(bits);
+    if (at >= size) {
+        if (PyByteArray_Resize(bits, at + 32) < 0) {
+            return -1;
+        }
+        memset(PyByteArray_AS_STRING(bits) + size, 0, (size_t)(at + 32 - size));
+    }
+    PyByteArray_AS_STRING(bits)[at] = 1;
+    return 0;
+}
+
+static int
+on_trace(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
+{
+    if (what != PyTrace_CALL && what != PyTrace_LINE) {
+        return 0;
+    }
+    PyCodeObject *code = PyFrame_GetCode(frame);
+    int rc = mark_code(code);
+    if (rc > 0 && what == PyTrace_LINE) {
+        rc = note_line(code, PyFrame_GetLineNumber(frame));
+    }
+    Py_DECREF(code);
+    return rc < 0 ? -1 : 0;
 }
 
 static int
@@ -124,16 +204,30 @@ set_filter(PyObject *self, PyObject *args)
 }
 
 static PyObject *
-start(PyObject *self, PyObject *unused)
+start(PyObject *self, PyObject *args)
 {
-    PyEval_SetProfile(on_event, NULL);
+    if (!PyArg_ParseTuple(args, "|p:start", &with_lines)) {
+        return NULL;
+    }
+    if (with_lines) {
+        PyEval_SetTrace(on_trace, NULL);
+    }
+    else {
+        PyEval_SetProfile(on_event, NULL);
+    }
     Py_RETURN_NONE;
 }
 
 static PyObject *
 stop(PyObject *self, PyObject *unused)
 {
-    PyEval_SetProfile(NULL, NULL);
+    /* only the hook start() set: another tool's (coverage.py's trace hook) stays */
+    if (with_lines) {
+        PyEval_SetTrace(NULL, NULL);
+    }
+    else {
+        PyEval_SetProfile(NULL, NULL);
+    }
     Py_RETURN_NONE;
 }
 
@@ -144,20 +238,39 @@ collect(PyObject *self, PyObject *unused)
     if (fresh == NULL) {
         return NULL;
     }
+    PyObject *fresh_bitmaps = PyList_New(0);
+    if (fresh_bitmaps == NULL) {
+        Py_DECREF(fresh);
+        return NULL;
+    }
     PyObject *out = seen;
     seen = fresh;
+    Py_XSETREF(taken, bitmaps);
+    bitmaps = fresh_bitmaps;
     epoch += 2;
     return out;
+}
+
+static PyObject *
+collect_lines(PyObject *self, PyObject *unused)
+{
+    return Py_NewRef(taken);
 }
 
 static PyMethodDef methods[] = {
     {"set_filter", set_filter, METH_VARARGS,
      "set_filter(include_prefixes, exclude_fragments): report only code from files whose names "
      "start with an included prefix and contain no excluded fragment. Set it once, before start."},
-    {"start", start, METH_NOARGS, "Start recording code objects in the calling thread."},
+    {"start", start, METH_VARARGS,
+     "start(lines=False): start recording code objects (and, with lines, the lines they run) "
+     "in the calling thread."},
     {"stop", stop, METH_NOARGS, "Stop recording in the calling thread."},
     {"collect", collect, METH_NOARGS,
      "Return the code objects first run since the last collect, and start a new epoch."},
+    {"collect_lines", collect_lines, METH_NOARGS,
+     "The lines run by the code objects the last collect() returned: a list in the same order, "
+     "of a bytearray per code (byte i set: line co_firstlineno + i ran), or None for code run "
+     "while lines were not traced."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -170,12 +283,15 @@ PyMODINIT_FUNC
 PyInit__ctracer(void)
 {
     extra_index = GL_REQUEST_INDEX(NULL);
-    if (extra_index < 0) {
+    place_index = GL_REQUEST_INDEX(NULL);
+    if (extra_index < 0 || place_index < 0) {
         PyErr_SetString(PyExc_RuntimeError, "no code-object extra slot left");
         return NULL;
     }
     seen = PyList_New(0);
-    if (seen == NULL) {
+    bitmaps = PyList_New(0);
+    taken = PyList_New(0);
+    if (seen == NULL || bitmaps == NULL || taken == NULL) {
         return NULL;
     }
     return PyModule_Create(&module);

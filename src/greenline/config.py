@@ -77,6 +77,28 @@ def _parse_order(value: object) -> str:
     return text
 
 
+#: How finely recording splits the code a test ran (see greenline.tracing.regions).
+GRANULARITIES = ("function", "branch")
+
+
+def _parse_granularity(value: object) -> str:
+    text = str(value).strip().lower()
+    if text not in GRANULARITIES:
+        raise ValueError(f"expected one of: {', '.join(GRANULARITIES)}")
+    return text
+
+
+#: Where greenline runs the tests and commands it starts.
+EXECUTORS = ("local", "ray")
+
+
+def _parse_executor(value: object) -> str:
+    text = str(value).strip().lower()
+    if text not in EXECUTORS:
+        raise ValueError(f"expected one of: {', '.join(EXECUTORS)}")
+    return text
+
+
 def _parse_patterns(value: object) -> tuple[str, ...]:
     if isinstance(value, str):
         return tuple(p.strip() for p in value.split(",") if p.strip())
@@ -111,6 +133,13 @@ KEYS: dict[str, Key] = {
         "while recording, trace the Python subprocesses tests start (a sitecustomize put in "
         "front of PYTHONPATH) and count their coverage as the test's",
     ),
+    "granularity": Key(
+        _parse_granularity,
+        "function",
+        "what recording fingerprints per test: function (the functions it ran), or branch (the "
+        "bodies of ifs, loops, trys, withs and cases it entered: a change in a branch a test "
+        "never entered does not select it)",
+    ),
     "always_run": Key(
         _parse_patterns,
         (),
@@ -138,6 +167,18 @@ KEYS: dict[str, Key] = {
         30.0,
         "seconds a request to the team server (an upload's batch, a selection) is retried, "
         "with backoff, before greenline gives up (the run is left incomplete, or every test runs)",
+    ),
+    "executor": Key(
+        _parse_executor,
+        "local",
+        "where greenline runs tests (greenline run --shards, flaky scans): local processes, or "
+        "ray (a Ray cluster; needs the ray extra)",
+    ),
+    "ray_address": Key(
+        _parse_str,
+        None,
+        "the Ray cluster for executor = ray: host:port of its head node, or ray://host:10001 "
+        "(default: RAY_ADDRESS, else a local Ray)",
     ),
     "queue_agents_enqueue": Key(
         _parse_flag,
@@ -186,6 +227,10 @@ class Settings:
         return bool(self.values["trace_subprocesses"].value)
 
     @property
+    def granularity(self) -> str:
+        return str(self.values["granularity"].value)
+
+    @property
     def always_run(self) -> tuple[str, ...]:
         return tuple(self.values["always_run"].value)
 
@@ -204,6 +249,15 @@ class Settings:
     @property
     def server_retry_seconds(self) -> float:
         return float(self.values["server_retry_seconds"].value)
+
+    @property
+    def executor(self) -> str:
+        return str(self.values["executor"].value)
+
+    @property
+    def ray_address(self) -> str | None:
+        value = self.values["ray_address"].value
+        return str(value) if value else None
 
     @property
     def queue_agents_enqueue(self) -> bool:

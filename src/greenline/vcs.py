@@ -392,6 +392,15 @@ def scratch_tree(root: Path, base: str, patch: str | None = None) -> Iterator[Sc
         yield tree
 
 
+def list_files(root: Path) -> list[str]:
+    """Tracked and untracked (not ignored) files, relative to ``root``; outside git, every file
+    below it."""
+    out = _git(root, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
+    if out is None:
+        return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+    return sorted({p for p in out.split("\x00") if p})
+
+
 # -- merge-queue trees ------------------------------------------------------------------------
 def _run_git(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(

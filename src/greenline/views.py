@@ -33,6 +33,7 @@ from greenline.model.recovery import (
     RevertReport,
     TriageReport,
 )
+from greenline.model.shards import ShardPlan
 
 JSON = dict[str, Any]
 
@@ -309,9 +310,12 @@ def flaky_explanation_document(
     v: FlakyVerdict,
     entries: list[QuarantineEntry],
     scan: tuple[datetime, str | None, FlakyVerdict] | None = None,
+    diagnosis: JSON | None = None,
 ) -> JSON:
     """A test's verdict (from history, or from its newest scan when it has none), its
-    quarantine history, and what its newest ``greenline flaky scan`` found."""
+    quarantine history, what its newest ``greenline flaky scan`` found, and what a fix
+    needs (root cause, polluters and their lines, the state they leave with what it was and
+    is, the code involved, the failure, what fixing tried: ``api.flaky_diagnosis``)."""
     return {
         **_schema("flaky-test"),
         **flaky_verdict_view(v),
@@ -319,6 +323,7 @@ def flaky_explanation_document(
         "scan": None
         if scan is None
         else {"started_at": scan[0].isoformat(), "sha": scan[1], **flaky_verdict_view(scan[2])},
+        "diagnosis": diagnosis,
     }
 
 
@@ -523,3 +528,55 @@ def _examples(verdicts: list[Any], limit: int) -> JSON:
             for v in verdicts[:limit]
         ],
     }
+
+
+def shard_plan_document(plan: ShardPlan, index: int | None = None) -> JSON:
+    """A shard plan: each shard's predicted seconds and tests (and which one this shard is)."""
+    doc = _schema("shard_plan")
+    doc.update(
+        shards=plan.shards,
+        index=index,
+        key=plan.key,
+        baseline_run_id=plan.baseline_run_id,
+        median=_seconds(plan.median, 6),
+        predicted_makespan=_seconds(plan.makespan, 3),
+        estimated=sorted(plan.estimated),
+        plan=[
+            {
+                "index": i,
+                "predicted": _seconds(plan.loads[i], 3),
+                "tests": plan.tests_of(i),
+            }
+            for i in range(plan.shards)
+        ],
+    )
+    if index is not None:
+        doc["tests"] = plan.tests_of(index)
+    return doc
+
+
+def sharded_run_document(outcome: Any) -> JSON:
+    """``greenline run --shards``: the stored run, and each shard's plan against what it took."""
+    doc = _schema("sharded_run")
+    doc.update(
+        run=run_view(outcome.run),
+        exit_code=outcome.exit_code,
+        collected=outcome.collected,
+        makespan=_seconds(outcome.makespan, 3),
+        predicted_makespan=_seconds(outcome.plan.makespan, 3),
+        shards=[
+            {
+                "index": s.index,
+                "tests": s.tests,
+                "predicted": _seconds(s.predicted, 3),
+                "seconds": None if s.seconds is None else _seconds(s.seconds, 3),
+                "attempts": s.attempts,
+                "exit_code": s.exit_code,
+                "status": s.status,
+                "error": s.error,
+                "results": len(s.results),
+            }
+            for s in outcome.shards
+        ],
+    )
+    return doc

@@ -67,4 +67,7 @@ def test_the_plugin_runs_every_test_when_greenline_cannot_load(
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "2 passed" in result.stdout
-    assert "greenline: running every test: selection failed" in result.stdout + result.stderr
+    # selection reads the store without SQLAlchemy or rich, so it gets as far as the store
+    # (there is none here) and says so; either way every test runs, with one line why
+    said = result.stdout + result.stderr
+    assert "greenline: running every test: no greenline store at" in said

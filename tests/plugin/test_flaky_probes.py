@@ -77,7 +77,7 @@ def test_the_state_probe_reports_leaked_module_values(pytester: pytest.Pytester)
         def test_pollutes():
             state.MODE = "fast"
             state.ITEMS["x"] = 1
-            state.HANDLE = object()  # not a literal: cannot be written back, not reported
+            state.HANDLE = object()  # no literal writes it back: kept by identity
 
         def test_cleans():
             state.ITEMS.clear()
@@ -91,14 +91,64 @@ def test_the_state_probe_reports_leaked_module_values(pytester: pytest.Pytester)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", f"--greenline-state={out}")
     result.assert_outcomes(passed=3)
     seen = rows(out)
-    assert seen["test_state.py::test_pollutes"]["changed"] == [
-        {"module": "state", "file": "state.py", "name": "MODE", "initial": "'default'",
-         "rebound": True},
-        {"module": "state", "file": "state.py", "name": "ITEMS", "initial": "{}",
-         "rebound": False},
-    ]  # fmt: skip
-    # cumulative against the start: ITEMS is back, MODE is still changed
-    assert [c["name"] for c in seen["test_state.py::test_cleans"]["changed"]] == ["MODE"]
+    changed = {c["name"]: c for c in seen["test_state.py::test_pollutes"]["changed"]}
+    assert set(changed) == {"MODE", "ITEMS", "HANDLE"}
+    mode, items, handle = changed["MODE"], changed["ITEMS"], changed["HANDLE"]
+    assert (mode["file"], mode["initial"], mode["change"]) == ("state.py", "'default'", "rebound")
+    assert (mode["before"], mode["after"]) == ("'default'", "'fast'")
+    assert (items["initial"], items["change"], items["container"]) == ("{}", "shallow", "dict")
+    assert (items["before"], items["after"], items["rebound"]) == ("{}", "{'x': 1}", False)
+    assert handle["initial"] is None and handle["change"] == "rebound"
+    assert handle["before"].startswith("<object object at ")
+    # cumulative against the start: ITEMS is back, MODE and HANDLE are still changed
+    assert {c["name"] for c in seen["test_state.py::test_cleans"]["changed"]} == {"MODE", "HANDLE"}
+
+
+def test_the_state_probe_follows_objects_functions_and_process_state(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        app="""
+        class Session:
+            def __init__(self):
+                self.headers = {}
+
+        class Client:
+            registry = []
+
+            def __init__(self):
+                self.session = Session()
+
+        client = Client()
+        """,
+        test_objects="""
+        import decimal, json, logging, app
+
+        def test_pollutes():
+            app.client.session.headers["Authorization"] = "Bearer t"
+            app.Client.registry.append(print)
+            app.Client.extra = 1
+            json.dumps = lambda value: "stub"
+            decimal.getcontext().prec = 5
+            logging.getLogger("app.db").setLevel(logging.ERROR)
+        """,
+    )
+    pytester.makeini("[pytest]\npythonpath = .\n")
+    out = pytester.path / "state.jsonl"
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", f"--greenline-state={out}")
+    result.assert_outcomes(passed=1)
+    changed = {
+        (c["module"], c["name"]): c for c in rows(out)["test_objects.py::test_pollutes"]["changed"]
+    }
+    headers = changed[("app", "client.session.headers")]
+    assert (headers["owner"], headers["change"], headers["initial"]) == ("object", "shallow", "{}")
+    registry = changed[("app", "Client.registry")]
+    assert (registry["owner"], registry["initial"]) == ("class", "[]")
+    assert registry["after"] == "[<built-in function print>]"
+    assert changed[("app", "Client.extra")]["change"] == "added"
+    assert changed[("json", "dumps")]["change"] == "rebound"
+    assert changed[("<process>", "decimal.getcontext()")]["after"].startswith("(5, ")
+    assert ("<process>", "logging.getLogger('app.db')") in changed
 
 
 def test_a_frozen_clock_stops_time_for_every_test(pytester: pytest.Pytester) -> None:

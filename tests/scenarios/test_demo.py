@@ -8,6 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -75,3 +78,11 @@ def test_demo_records_the_example_project(tmp_path: Path) -> None:
         check=True,
     ).stdout
     assert branches.strip().startswith("greenline/revert-")
+    # the team server over that store: its address, a read token, the overview; then stopped
+    served = re.search(r"the dashboard: (http://127\.0\.0\.1:\d+)/", out)
+    assert served, out[-2000:]
+    assert re.search(r"read token \(paste it into the sign-in form\): glt_\S+", out)
+    assert "overview of main: red for 1 run(s)" in flat and "flaky test(s)" in flat
+    assert "the server stopped" in out
+    with pytest.raises(httpx.TransportError):
+        httpx.get(f"{served.group(1)}/healthz", timeout=2)

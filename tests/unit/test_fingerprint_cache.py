@@ -56,9 +56,9 @@ def test_the_mapper_parses_an_unchanged_file_once(
     parsed: list[str] = []
     real = blocks_module.read_file_blocks
 
-    def counting(text: str, path: str):  # type: ignore[no-untyped-def]
+    def counting(text: str, path: str, **kwargs):  # type: ignore[no-untyped-def]
         parsed.append(path)
-        return real(text, path)
+        return real(text, path, **kwargs)
 
     monkeypatch.setattr(collector_module, "read_file_blocks", counting)
 
@@ -81,3 +81,32 @@ def test_sites_outside_known_files_are_dropped(tmp_path: Path) -> None:
     mapper = BlockMapper(tmp_path)
     (tmp_path / "broken.py").write_text("def (:\n")
     assert mapper.blocks_of([("missing.py", 1), ("broken.py", 1)]) == frozenset()
+
+
+BRANCHY = "def f(x):\n    if x:\n        return 1\n    return 2\n"
+
+
+def test_function_granularity_entries_are_read_again_for_branches(tmp_path: Path) -> None:
+    (tmp_path / "mod.py").write_text(BRANCHY)
+    cache_dir = tmp_path / "cache"
+    for granularity in ("function", "branch", "function"):
+        mapper = BlockMapper(tmp_path, FingerprintCache(cache_dir), granularity)
+        try:
+            names = {b.name for b in mapper.blocks_of([("mod.py", 3)])}
+        finally:
+            mapper.close()
+        assert names == (
+            {"<module>", "f", "f#if1"} if granularity == "branch" else {"<module>", "f"}
+        )
+
+
+def test_branch_sites_map_to_regions_and_links_to_functions(tmp_path: Path) -> None:
+    (tmp_path / "mod.py").write_text(BRANCHY)
+    mapper = BlockMapper(tmp_path, granularity="branch")
+    assert {b.name for b in mapper.blocks_of([("mod.py", 1), ("mod.py", 4)])} == {"<module>", "f"}
+    assert {b.name for b in mapper.blocks_of([("mod.py", 3)])} == {"<module>", "f", "f#if1"}
+    function = {b.name: b.checksum for b in mapper.blocks_of([("mod.py", -1)])}
+    root = {b.name: b.checksum for b in mapper.blocks_of([("mod.py", 1)])}
+    assert function["f"] != root["f"], "a whole-function link is the function's own block"
+    at_function = BlockMapper(tmp_path)
+    assert at_function.blocks_of([("mod.py", 3)]) == at_function.blocks_of([("mod.py", -1)])

@@ -10,13 +10,8 @@ import pytest
 
 from greenline.flaky.causes import with_observations
 from greenline.flaky.fixes import FixError, Leak, Patch, ensure_import, restore_state, seed_random
-from greenline.flaky.rewrites import (
-    approx_floats,
-    check_patch,
-    float_noise,
-    freeze_clock,
-    sort_unordered,
-)
+from greenline.flaky.rewrites import approx_floats, check_patch, float_noise, freeze_clock
+from greenline.flaky.set_order import sort_unordered
 from greenline.model import FlakyCategory
 
 
@@ -160,7 +155,7 @@ def test_leaked_state_is_restored_in_place_or_rebound() -> None:
     ]
     assert "import app.other\n" in patch.after
     check_patch(patch)
-    with pytest.raises(FixError, match="no module-level value"):
+    with pytest.raises(FixError, match="nothing changed"):
         restore_state("t.py", source, "test_victim", [])
 
 
@@ -181,19 +176,36 @@ def test_seeds_and_imports() -> None:
         ("assert x == [2, 1]\n", "assert sorted(x) == [2, 1]\n", "change an assert"),
         ("assert x\nassert y\n", "assert x\n", "change an assert"),
         ("assert x\n", "assert x or True\n", "change an assert"),
-        ("assert x\n", "assert x\nassert y\n", "change an assert"),
+        ("assert x\n", "if False:\n    assert x\n", "change an assert"),
+        ("def t():\n    assert x\n", "def t():\n    try:\n        assert x\n    except"
+         " AssertionError:\n        pass\n", "change an assert"),
+        # unittest's assertions and pytest.raises are assertions too
+        ("self.assertEqual(a, 1)\n", "a\n", "change an assert"),
+        ("self.assertEqual(a, 1)\n", "self.assertAlmostEqual(a, 1)\n", "change an assert"),
+        ("with pytest.raises(KeyError):\n    f()\n", "f()\n", "change an assert"),
+        ("with pytest.raises(KeyError):\n    f()\n", "with pytest.raises(Exception):\n"
+         "    f()\n", "change an assert"),
         ("import time\nassert x\n", "import time\ntime.sleep(1)\nassert x\n", "add sleep"),
         ("assert x\n", "pytest.skip('flaky')\nassert x\n", "add skip"),
         ("def t():\n    assert x\n", "@pytest.mark.xfail\ndef t():\n    assert x\n", "xfail"),
         ("def t():\n    assert x\n", "@flaky(max_runs=3)\ndef t():\n    assert x\n", "flaky"),
+        ("def t():\n    assert x\n", "@pytest.mark.flaky(reruns=3)\ndef t():\n    assert x\n",
+         "flaky"),
+        ("assert x\n", "for _ in retry(3):\n    assert x\n", "change an assert"),
     ],
-)
+)  # fmt: skip
 def test_the_guard_rejects_anything_that_weakens_a_test(
     before: str, after: str, reason: str
 ) -> None:
     ast.parse(after)
     with pytest.raises(FixError, match=reason):
         check_patch(Patch("t.py", before, after, "x"))
+
+
+def test_the_guard_lets_a_patch_add_assertions_and_setup() -> None:
+    before = "def test_t():\n    assert x\n"
+    after = "def test_t(tmp_path):\n    y = 1\n    assert y\n    assert x\n"
+    check_patch(Patch("t.py", before, after, "x"))
 
 
 def test_observations_confirm_or_replace_a_guess_from_messages() -> None:

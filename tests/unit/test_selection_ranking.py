@@ -37,6 +37,12 @@ def test_features_say_how_focused_and_how_close_a_test_is() -> None:
     assert unit["changed_blocks"] == 1 and unit["coverage_size"] == 2
 
 
+def test_a_branch_is_named_by_its_function() -> None:
+    branch = Block("pkg/strutils.py", "slugify#if1.else", "s2")
+    assert row("tests/test_strutils.py::test_slugify_spaces", [branch], 2)["name_affinity"] == 1
+    assert row("tests/test_strutils.py::test_else", [branch], 2)["name_affinity"] == 0
+
+
 def test_the_heuristic_prefers_focused_named_tests_and_remembers_failures() -> None:
     unit = heuristic(tuple(row("tests/test_strutils.py::test_slugify", [F], 2).values()))
     broad = heuristic(tuple(row("tests/test_site.py::test_render", [F], 20).values()))

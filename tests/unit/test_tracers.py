@@ -111,6 +111,22 @@ def test_threads_started_during_a_test_are_traced(make: Callable[..., Tracer]) -
     assert "helper_a" in names_of(tracer.take())
 
 
+def test_function_tracers_leave_a_trace_function_alone(make: Callable[..., Tracer]) -> None:
+    def other(frame: object, event: str, arg: object) -> None:
+        return None
+
+    before = sys.gettrace()
+    sys.settrace(other)
+    try:
+        tracer = make((HERE,), ())
+        tracer.begin()
+        helper_b(1)
+        tracer.pause()
+        assert sys.gettrace() is other, "coverage.py's trace function survives a test"
+    finally:
+        sys.settrace(before)
+
+
 def test_make_tracer_picks_the_fastest_available() -> None:
     if sys.version_info >= (3, 12):
         expected = "sys.monitoring"
@@ -121,3 +137,101 @@ def test_make_tracer_picks_the_fastest_available() -> None:
         assert tracer.name == expected
     finally:
         tracer.close()
+
+
+def branchy(n: int) -> str:
+    if n < 0:
+        return "negative"
+    return "non-negative"
+
+
+def line_of(text: str, function: Callable[..., object] = branchy) -> int:
+    code = function.__code__
+    lines = Path(code.co_filename).read_text().splitlines()
+    return next(i for i, line in enumerate(lines, 1) if text in line and i > code.co_firstlineno)
+
+
+@pytest.fixture
+def make_lines(tracer_name: str) -> Iterator[Callable[[tuple[str, ...]], Tracer]]:
+    if sys.gettrace() is not None:
+        pytest.skip("another trace function is installed (coverage or a debugger)")
+    made: list[Tracer] = []
+
+    def factory(include: tuple[str, ...]) -> Tracer:
+        made.append(TRACERS[tracer_name](include, (), True))  # type: ignore[call-arg]
+        return made[-1]
+
+    yield factory
+    for tracer in made:
+        tracer.close()
+
+
+def lines_by_name(tracer: Tracer) -> dict[str, set[int]]:
+    tracer.pause()
+    tracer.take()
+    return {code.co_name: lines for code, lines in tracer.take_lines().items()}
+
+
+def test_lines_run_in_each_test_are_recorded(make_lines: Callable[..., Tracer]) -> None:
+    tracer = make_lines((HERE,))
+    negative, positive = line_of('return "negative"'), line_of('return "non-negative"')
+    tracer.begin()
+    branchy(-1)
+    branchy(-2)
+    lines = lines_by_name(tracer)["branchy"]
+    assert negative in lines and positive not in lines
+    tracer.begin()
+    branchy(1)
+    lines = lines_by_name(tracer)["branchy"]
+    assert positive in lines and negative not in lines, "each test starts afresh"
+    tracer.begin()
+    branchy(-1)
+    assert negative in lines_by_name(tracer)["branchy"], "a line seen before is seen again"
+
+
+def test_lines_of_threads_are_recorded(make_lines: Callable[..., Tracer]) -> None:
+    tracer = make_lines((HERE,))
+    tracer.begin()
+    worker = threading.Thread(target=branchy, args=(1,))
+    worker.start()
+    worker.join()
+    assert line_of('return "non-negative"') in lines_by_name(tracer)["branchy"]
+
+
+def test_lines_outside_the_prefixes_are_ignored(make_lines: Callable[..., Tracer]) -> None:
+    tracer = make_lines((HERE,))
+    tracer.begin()
+    Path(__file__).read_text()
+    branchy(1)
+    tracer.pause()
+    assert all(c.co_filename.startswith(HERE) for c in tracer.take())
+    assert all(c.co_filename.startswith(HERE) for c in tracer.take_lines())
+
+
+def test_function_tracers_report_no_lines(make: Callable[..., Tracer]) -> None:
+    tracer = make((HERE,), ())
+    tracer.begin()
+    branchy(1)
+    tracer.pause()
+    assert "branchy" in names_of(tracer.take())
+    assert tracer.take_lines() == {}
+
+
+def test_a_line_tracer_leaves_another_trace_function_alone() -> None:
+    if sys.gettrace() is not None:
+        pytest.skip("another trace function is installed (coverage or a debugger)")
+
+    def other(frame: object, event: str, arg: object) -> None:
+        return None
+
+    sys.settrace(other)
+    try:
+        for name in set(available()) - {"sys.monitoring"}:
+            with pytest.raises(RuntimeError, match="another trace function"):
+                TRACERS[name]((HERE,), (), True)  # type: ignore[call-arg]
+        if sys.version_info < (3, 12):
+            with pytest.raises(RuntimeError, match="another trace function"):
+                make_tracer((HERE,), lines=True)
+        assert sys.gettrace() is other
+    finally:
+        sys.settrace(None)

@@ -1,6 +1,7 @@
 """The api: a workspace (settings, store, repository, executor) and one service per capability,
 composed by ``Greenline``. Interfaces (CLI, pytest plugin, MCP server, web) talk to it only; it
-hands them model values, which they render through ``views``.
+hands them model values, which they render through ``views``. Each service's module loads
+when the service is first used, so a command imports only the capabilities it calls.
 
     with Greenline.open(path) as gl:
         plan = gl.selection.plan(base)
@@ -10,20 +11,26 @@ hands them model values, which they render through ``views``.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from greenline.api.baselines import BaselineService
-from greenline.api.flaky import FlakyService
-from greenline.api.insights import InsightsService
-from greenline.api.queue import QueueService
-from greenline.api.recovery import RecoveryService
 from greenline.api.runs import RecordOutcome, RunService
-from greenline.api.selection import SelectionService
-from greenline.api.tokens import TokenService
-from greenline.api.uploads import UploadService
 from greenline.api.workspace import Workspace, load_config, open_workspace
 from greenline.config import Settings
 from greenline.store import Store
+
+if TYPE_CHECKING:
+    from greenline.api.baselines import BaselineService
+    from greenline.api.flaky import FlakyService
+    from greenline.api.insights import InsightsService
+    from greenline.api.queue import QueueService
+    from greenline.api.recovery import RecoveryService
+    from greenline.api.selection import SelectionService
+    from greenline.api.shard_runs import ShardRunService
+    from greenline.api.split import SplitService
+    from greenline.api.tokens import TokenService
+    from greenline.api.uploads import UploadService
 
 
 class Greenline:
@@ -33,14 +40,66 @@ class Greenline:
     def __init__(self, ws: Workspace) -> None:
         self.ws = ws
         self.runs = RunService(ws)
-        self.selection = SelectionService(ws, self.runs)
-        self.baselines = BaselineService(ws, self.runs, self.selection)
-        self.flaky = FlakyService(ws, self.runs)
-        self.queue = QueueService(ws, self.flaky)
-        self.insights = InsightsService(ws, self.runs, self.flaky)
-        self.recovery = RecoveryService(ws, self.runs, self.flaky, self.queue)
-        self.tokens = TokenService(ws)
-        self.uploads = UploadService(ws, self.runs)
+
+    @cached_property
+    def selection(self) -> SelectionService:
+        from greenline.api.selection import SelectionService
+
+        return SelectionService(self.ws, self.runs)
+
+    @cached_property
+    def baselines(self) -> BaselineService:
+        from greenline.api.baselines import BaselineService
+
+        return BaselineService(self.ws, self.runs, self.selection)
+
+    @cached_property
+    def flaky(self) -> FlakyService:
+        from greenline.api.flaky import FlakyService
+
+        return FlakyService(self.ws, self.runs)
+
+    @cached_property
+    def queue(self) -> QueueService:
+        from greenline.api.queue import QueueService
+
+        return QueueService(self.ws, self.flaky)
+
+    @cached_property
+    def insights(self) -> InsightsService:
+        from greenline.api.insights import InsightsService
+
+        return InsightsService(self.ws, self.runs, self.flaky)
+
+    @cached_property
+    def recovery(self) -> RecoveryService:
+        from greenline.api.recovery import RecoveryService
+
+        return RecoveryService(self.ws, self.runs, self.flaky, self.queue)
+
+    @cached_property
+    def tokens(self) -> TokenService:
+        from greenline.api.tokens import TokenService
+
+        return TokenService(self.ws)
+
+    @cached_property
+    def uploads(self) -> UploadService:
+        from greenline.api.uploads import UploadService
+
+        return UploadService(self.ws, self.runs)
+
+    @cached_property
+    def split(self) -> SplitService:
+        from greenline.api.split import SplitService
+
+        return SplitService(self.ws, self.runs)
+
+    @cached_property
+    def shard_runs(self) -> ShardRunService:
+        from greenline.api.shard_runs import ShardRunService
+
+        return ShardRunService(self.ws, self.runs, self.split)
 
     @classmethod
     def open(
@@ -51,9 +110,11 @@ class Greenline:
         env: Mapping[str, str] | None = None,
         migrate: bool = True,
         create: bool = True,
+        flags: Mapping[str, object] | None = None,
     ) -> Greenline:
         """Open the workspace of the repository containing ``path`` (see ``open_workspace``)."""
-        return cls(open_workspace(path, db=db, env=env, migrate=migrate, create=create))
+        ws = open_workspace(path, db=db, env=env, migrate=migrate, create=create, flags=flags)
+        return cls(ws)
 
     @property
     def settings(self) -> Settings:

@@ -4,25 +4,29 @@ fixes (the scan and the fixer live in ``flaky_scan`` and ``flaky_fix``)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
 from greenline import vcs
+from greenline.api.flaky_diagnosis import diagnose
 from greenline.api.flaky_fix import MIN_VERIFY_RUNS, VERIFY_RUNS, Fixer, FixResult, PatchVerdict
 from greenline.api.flaky_scan import Progress, scan_flaky
-from greenline.api.flaky_trials import ScanReport, report_from_json
+from greenline.api.flaky_trials import ScanReport, report_from_json, report_to_json
 from greenline.api.runs import RunService, unknown_test
 from greenline.api.workspace import Workspace
 from greenline.errors import InputError, NoDataError, UsageError
 from greenline.flaky import detect_flaky
 from greenline.flaky.fixes import FixError
 from greenline.flaky.patches import patched_paths
-from greenline.model import FlakyVerdict, Observation, QuarantineEntry, Verdict
+from greenline.model import CommitInfo, FlakyVerdict, Observation, QuarantineEntry, Verdict
 from greenline.store import reads, writes
 
 #: How many recent runs passive detection reads.
 RUNS_BACK = 200
 #: a patch bigger than this is no fix for one flaky test
 MAX_PATCH_CHARS = 1_000_000
+JSONRow = dict[str, Any]
 
 
 class FlakyService:
@@ -191,18 +195,60 @@ class FlakyService:
                 return started_at, scan_sha, report
         return None
 
+    def diagnosis(self, test_id: str) -> dict[str, Any] | None:
+        """What its newest scan (any commit) says a fix needs (``flaky_diagnosis``); None when
+        no scan judged the test."""
+        found = self._scans_with(test_id, None)
+        if found is None:
+            return None
+        started_at, sha, report = found
+        verdict = next(v for v in report.verdicts if v.test_id == test_id)
+        at = sha[:10] if sha else "no commit"
+        scanned = f"the scan of {started_at:%Y-%m-%d %H:%M} UTC at {at} ({report.trials} runs)"
+        return diagnose(self.ws, verdict, report, scanned)
+
+    def _remember(
+        self,
+        started_at: datetime | None,
+        report: ScanReport,
+        test_id: str,
+        tried: JSONRow,
+        commit: CommitInfo,
+    ) -> None:
+        """Keep what fixing ``test_id`` tried with its scan (a new row of the same scan: the
+        newest row is the one read), for ``diagnosis``."""
+        if started_at is None:
+            return
+        fixes = {**report.fixes, test_id: (*report.fixes.get(test_id, ()), tried)}
+        kept = replace(report, fixes=fixes)
+        with self.ws.store.write() as conn:
+            repo_id = writes.ensure_repository(conn, self.ws.repository, str(self.ws.root))
+            writes.insert_flaky_scan(
+                conn,
+                repo_id,
+                commit,
+                started_at,
+                report.trials,
+                report.seconds,
+                report_to_json(kept),
+            )
+
     def _root_cause(
         self, test_id: str, rescan: bool, workers: int, progress: Progress | None
-    ) -> tuple[FlakyVerdict, ScanReport, str]:
+    ) -> tuple[FlakyVerdict, ScanReport, str, datetime | None]:
         """The test's verdict from the newest scan of this commit (or a new scan), the scan,
-        and which scan it was; a test that is not flaky there has nothing to fix."""
+        which scan it was and when it started (None: not stored); a test that is not flaky
+        there has nothing to fix."""
         stored = None if rescan else self.stored_scan(test_id)
+        started: datetime | None
         if stored is not None:
-            started_at, report = stored
-            source = f"the scan of {started_at:%Y-%m-%d %H:%M} UTC ({report.trials} runs)"
+            started, report = stored
+            source = f"the scan of {started:%Y-%m-%d %H:%M} UTC ({report.trials} runs)"
         else:
             report = self.scan([test_id], runs=10, workers=workers, progress=progress)
             source = f"a new scan ({report.trials} runs)"
+            again = self.stored_scan(test_id)
+            started = again[0] if again else None
         verdict = next(v for v in report.verdicts if v.test_id == test_id)
         if verdict.verdict is not Verdict.FLAKY:
             raise NoDataError(
@@ -210,7 +256,7 @@ class FlakyService:
                 hint=f"judged by {source}. A test that fails every time is a real failure; "
                 "one that never failed needs more runs: greenline flaky scan --runs 50",
             )
-        return verdict, report, source
+        return verdict, report, source, started
 
     def verify_patch(
         self,
@@ -234,11 +280,19 @@ class FlakyService:
             paths = patched_paths(diff)
         except FixError as exc:
             raise InputError(f"the patch: {exc}", hint="pass a unified diff (git diff)") from None
-        verdict, report, source = self._root_cause(test_id, False, workers, progress)
+        verdict, report, source, started = self._root_cause(test_id, False, workers, progress)
         reference = {t: o for t, o in report.reference.items() if t not in report.unreliable}
         if progress:
             progress("verifying the patch", 0, verify_runs)
         failure = Fixer(self.ws, workers, verify_runs).verify_diff(diff, verdict, reference)
+        tried = {
+            "at": _now(),
+            "by": "flaky verify",
+            "paths": paths,
+            "verified": failure is None,
+            "tried": [f"the patch: {failure}"] if failure else [],
+        }
+        self._remember(started, report, test_id, tried, vcs.read_commit(self.ws.root))
         return PatchVerdict(verdict, tuple(paths), failure is None, failure, verify_runs, source)
 
     def fix(
@@ -255,9 +309,23 @@ class FlakyService:
         synthesise patches for it, verify each (``verify_runs`` runs under its failing
         condition, then the whole suite) and return the first that holds."""
         _check_verify_runs(verify_runs)
-        verdict, report, source = self._root_cause(test_id, rescan, workers, progress)
-        fixer = Fixer(self.ws, workers, verify_runs)
-        return fixer.fix(verdict, report, source, apply, progress)
+        verdict, report, source, started = self._root_cause(test_id, rescan, workers, progress)
+        commit = vcs.read_commit(self.ws.root)  # before --apply changes the work tree
+        result = Fixer(self.ws, workers, verify_runs).fix(verdict, report, source, apply, progress)
+        tried = {
+            "at": _now(),
+            "by": "flaky fix",
+            "verified": result.patch is not None,
+            "patch": result.patch.description if result.patch else None,
+            "tried": list(result.tried),
+        }
+        if not commit.dirty:
+            self._remember(started, report, test_id, tried, commit)
+        return result
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _check_verify_runs(verify_runs: int) -> None:

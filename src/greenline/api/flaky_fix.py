@@ -8,37 +8,24 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 
 from greenline import vcs
-from greenline.api.flaky_search import leaks
-from greenline.api.flaky_trials import ScanReport, TrialRunner, read_jsonl
+from greenline.api.flaky_candidates import Candidates, fails_alone, is_test_file
+from greenline.api.flaky_trials import ScanReport, read_jsonl
 from greenline.api.workspace import Workspace
 from greenline.errors import InputError
 from greenline.executor import OUT, pytest_job
-from greenline.flaky.experiments import CLOCK_INSTANTS, FIX_INSTANTS
-from greenline.flaky.fixes import FixError, Patch, borrow_reset, restore_state, seed_random
+from greenline.flaky.fixes import FixError, Patch
 from greenline.flaky.patches import patched_paths
-from greenline.flaky.rewrites import (
-    approx_floats,
-    check_added_calls,
-    check_patch,
-    freeze_clock,
-    sort_unordered,
-    sort_unordered_in_code,
-)
-from greenline.model import FlakyCategory, FlakyVerdict, Outcome
-from greenline.selection.imports import dotted_names, imported_names
+from greenline.flaky.rewrites import check_added_calls, check_patch
+from greenline.model import FlakyVerdict, Outcome
 
 #: A verified fix passes this many runs under the condition that made the test fail.
 VERIFY_RUNS = 60
 #: fewer runs than this prove too little to call a patch verified
 MIN_VERIFY_RUNS = 10
-#: seeds a randomness fix tries (the first under which the test passes wins)
-SEEDS = (0, 1, 2, 3, 4)
 SCRATCH_IGNORE = shutil.ignore_patterns(".git", ".greenline", "__pycache__", ".pytest_cache")
-_Makers = list[tuple[str, Callable[[], Patch]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,10 +98,8 @@ class Fixer:
         self, verdict: FlakyVerdict, report: ScanReport, tried: list[str]
     ) -> list[Patch]:
         """Patches for the test's root cause, each already checked to keep every assertion."""
-        path, _, name = verdict.test_id.partition("::")
-        source = (self.workdir / path).read_text(encoding="utf-8")
         out: list[Patch] = []
-        for what, make in self._makers(verdict, report, path, source, name, tried):
+        for what, make in Candidates(self.ws, verdict, report).makers(tried):
             try:
                 patch = make()
                 check_patch(patch)
@@ -123,93 +108,6 @@ class Fixer:
             else:
                 out.append(patch)
         return out
-
-    def _makers(
-        self,
-        verdict: FlakyVerdict,
-        report: ScanReport,
-        path: str,
-        source: str,
-        name: str,
-        tried: list[str],
-    ) -> _Makers:
-        category = verdict.category
-        if category is FlakyCategory.ORDER_DEPENDENT:
-            return self._order_fixes(verdict, path, source, name, tried)
-        if category is FlakyCategory.RANDOMNESS:
-            return [(f"seed {s}", partial(seed_random, path, source, name, s)) for s in SEEDS]
-        if category is FlakyCategory.UNORDERED_COLLECTION:
-            # the test's own iteration first; then where the order shows through the code
-            # under test: the functions of the project modules the test imports
-            own: _Makers = [("sorted sets", partial(sort_unordered, path, source, name))]
-            return own + [
-                (patch.description, partial(_given, patch))
-                for module in self._imported_modules(path, source)
-                for patch in sort_unordered_in_code(module, self._read(module))
-            ]
-        if category is FlakyCategory.FLOATING_POINT:
-            messages = list(report.messages.get(verdict.test_id, ()))
-            return [("approx", partial(approx_floats, path, source, name, messages))]
-        if category is FlakyCategory.TIME:
-            return [
-                (f"clock at {at}", partial(freeze_clock, path, source, name, at))
-                for at in CLOCK_INSTANTS[:FIX_INSTANTS]
-            ]
-        if category is FlakyCategory.TIMING:
-            tried.append(
-                "a timing threshold: the test asserts how long something took, and the "
-                "machine's load decides that. greenline never widens a threshold; make it "
-                "deterministic by measuring with a fake clock (inject the timer the code reads), "
-                "or, when the threshold is the contract, move it to a benchmark"
-            )
-            return []
-        tried.append(
-            f"no fix is synthesised for {category.value} flakiness: it needs a change to "
-            "the code under test or its environment (see greenline flaky explain)"
-        )
-        return []
-
-    def _read(self, relative: str) -> str:
-        return (self.workdir / relative).read_text(encoding="utf-8")
-
-    def _imported_modules(self, path: str, source: str) -> list[str]:
-        """The project's Python files the test file imports (directly), tests aside."""
-        wanted = imported_names(source, path)
-        found = []
-        for relative in vcs.list_python_files(self.ws.root):
-            if is_test_file(relative) or relative == path:
-                continue
-            if any(name in wanted for name in dotted_names(relative)):
-                found.append(relative)
-        return found
-
-    def _order_fixes(
-        self, verdict: FlakyVerdict, path: str, source: str, name: str, tried: list[str]
-    ) -> _Makers:
-        """Borrow a cleaner's (or a state-setter's) statements; else restore what the
-        polluter leaves changed."""
-        donors = [(c, "cleaner") for c in verdict.cleaners]
-        alone = fails_alone(verdict)
-        if alone and len(verdict.polluters) == 1:
-            donors.append((verdict.polluters[0], "state-setter"))
-        makers: _Makers = []
-        for donor, role in donors[:5]:
-            donor_source = (self.workdir / donor.split("::", 1)[0]).read_text(encoding="utf-8")
-            makers.append(
-                (
-                    f"borrowing from {donor}",
-                    partial(borrow_reset, path, source, name, donor_source, donor, role),
-                )
-            )
-        if verdict.polluters and not alone:
-            runner = TrialRunner(self.ws.executor, self.workdir, (), timeout=120)
-            left = leaks(runner, verdict.polluters, verdict.test_id)
-            makers.append(
-                ("restoring leaked state", partial(restore_state, path, source, name, left))
-            )
-        if not makers:
-            tried.append("no polluter or state-setter was found to learn the state from")
-        return makers
 
     def verify(
         self, patch: Patch, verdict: FlakyVerdict, reference: dict[str, Outcome]
@@ -295,10 +193,6 @@ class Fixer:
         return None
 
 
-def _given(patch: Patch) -> Patch:
-    return patch
-
-
 def weakening(before_root: Path, after_root: Path, paths: list[str]) -> str | None:
     """Why the change weakens a test, if it does: an assertion changed or removed in a test
     file, or a sleep, retry, skip, xfail or flaky marker added anywhere."""
@@ -316,12 +210,3 @@ def weakening(before_root: Path, after_root: Path, paths: list[str]) -> str | No
         except SyntaxError as exc:
             return f"{path}: not valid Python after the patch ({exc.msg}, line {exc.lineno})"
     return None
-
-
-def is_test_file(path: str) -> bool:
-    name = Path(path).name
-    return name == "conftest.py" or name.startswith("test_") or name.endswith("_test.py")
-
-
-def fails_alone(verdict: FlakyVerdict) -> bool:
-    return any("fails alone" in e.detail for e in verdict.evidence)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from greenline import vcs
 from greenline.api.flaky_search import experiment, find_culprits
@@ -202,7 +203,20 @@ def _report(scan: _Scan, verdicts: list[FlakyVerdict], first: Trial) -> ScanRepo
         reference,
         frozenset(messages),
         {t: tuple(m) for t, m in messages.items()},
+        _leaks(scan.runner, verdicts),
     )
+
+
+def _leaks(runner: TrialRunner, verdicts: list[FlakyVerdict]) -> dict[str, tuple[Any, ...]]:
+    """What each order-dependent test's polluters leave changed, as the scan's state runs saw
+    it (after the last polluter)."""
+    out: dict[str, tuple[Any, ...]] = {}
+    for v in verdicts:
+        rows = runner.states.get((v.polluters, v.test_id)) if v.polluters else None
+        last = next((r for r in reversed(rows or []) if r["test_id"] == v.polluters[-1]), None)
+        if last and last["changed"]:
+            out[v.test_id] = tuple(last["changed"])
+    return out
 
 
 def _store_scan(ws: Workspace, report: ScanReport, started_at: datetime) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from typing import Any
 
 from greenline.api.flaky_trials import TrialRunner, is_failed
 from greenline.flaky.active import Trial, TrialKind
@@ -15,12 +16,13 @@ from greenline.flaky.causes import guess_category, with_observations
 from greenline.flaky.experiments import CAUSE, CLOCK_INSTANTS, Condition, Experiment
 from greenline.flaky.fixes import Leak
 from greenline.flaky.polluters import DeltaSearch
-from greenline.flaky.process_fix import PROCESS
 from greenline.model import Evidence, EvidenceKind, FlakyVerdict, Outcome
 
 #: Uncontrolled runs alone before experiments, to know how often the test fails by itself.
 EXPERIMENT_BASELINE = 6
-MAX_CLEANER_CANDIDATES = 20
+MAX_CLEANER_CANDIDATES = 10
+#: cleaners enough to borrow from: the search stops there
+ENOUGH_CLEANERS = 3
 Tick = Callable[[str], None]
 
 
@@ -118,10 +120,24 @@ def leaks(runner: TrialRunner, polluters: Sequence[str], victim: str) -> list[Le
     last = next((r for r in reversed(rows) if r["test_id"] == polluters[-1]), None)
     if last is None:
         return []
-    return [
-        Leak(c["module"], c.get("file"), c["name"], c["initial"], bool(c.get("rebound")))
-        for c in last["changed"]
-    ]
+    return [leak_of(c) for c in last["changed"]]
+
+
+def leak_of(row: dict[str, Any]) -> Leak:
+    """A leak from what the state probe wrote."""
+    return Leak(
+        row["module"],
+        row.get("file"),
+        row["name"],
+        row.get("initial"),
+        bool(row.get("rebound")),
+        row.get("change", "rebound"),
+        row.get("before"),
+        row.get("after"),
+        row.get("owner", "module"),
+        row.get("container"),
+        bool(row.get("deepcopy", True)),
+    )
 
 
 def _fails(trial: Trial, test_id: str) -> bool:
@@ -207,10 +223,7 @@ def _leak_evidence(
     tick(f"what {_short(culprits[0])} leaves behind")
     if not found:
         return []
-    changed = ", ".join(
-        f"{x.name if x.module == PROCESS else f'{x.module}.{x.name}'} (was {x.initial})"
-        for x in found[:3]
-    )
+    changed = ", ".join(f"{x.shown} (was {x.before}, now {x.after})" for x in found[:3])
     return [Evidence(EvidenceKind.POLLUTER, f"it leaves changed: {changed}")]
 
 
@@ -233,4 +246,6 @@ def _find_cleaners(
         tick(f"looking for tests that clean up after {_short(culprits[0])}")
         if trial.outcomes.get(test_id) is Outcome.PASSED:
             cleaners.append(candidate)
+            if len(cleaners) >= ENOUGH_CLEANERS:
+                break
     return cleaners

@@ -27,6 +27,10 @@ class ScanReport:
     unreliable: frozenset[str] = frozenset()
     #: each failing test's failure messages across the scan
     messages: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: per order-dependent test, what its polluters leave changed (the state probe's rows)
+    leaks: dict[str, tuple[dict[str, Any], ...]] = field(default_factory=dict)
+    #: per test, what fixing it tried since the scan (greenline's patches, anyone's verified)
+    fixes: dict[str, tuple[dict[str, Any], ...]] = field(default_factory=dict)
 
 
 def report_to_json(report: ScanReport) -> str:
@@ -54,6 +58,8 @@ def report_to_json(report: ScanReport) -> str:
             "reference": {t: o.value for t, o in report.reference.items()},
             "unreliable": sorted(report.unreliable),
             "messages": {t: list(m) for t, m in report.messages.items()},
+            "leaks": {t: list(rows) for t, rows in report.leaks.items()},
+            "fixes": {t: list(rows) for t, rows in report.fixes.items()},
         }
     )
 
@@ -83,6 +89,8 @@ def report_from_json(text: str) -> ScanReport:
         {t: Outcome(o) for t, o in doc["reference"].items()},
         frozenset(doc["unreliable"]),
         {t: tuple(m) for t, m in doc["messages"].items()},
+        {t: tuple(rows) for t, rows in doc.get("leaks", {}).items()},
+        {t: tuple(rows) for t, rows in doc.get("fixes", {}).items()},
     )
 
 
@@ -106,6 +114,8 @@ class TrialRunner:
         self.timeout = timeout
         self.count = 0  # trials so far (probe and state runs are not trials)
         self.lock = threading.Lock()
+        #: what each state run saw, by (tests before, test): the scan's report keeps them
+        self.states: dict[tuple[tuple[str, ...], str], list[dict[str, Any]]] = {}
 
     def run(
         self,
@@ -154,7 +164,10 @@ class TrialRunner:
     def state(self, before: Sequence[str], test_id: str) -> list[dict[str, Any]]:
         """The module-level state each of ``before`` then ``test_id`` left changed."""
         argv = ["-p", "no:randomly", f"--greenline-state={OUT}/state.jsonl", *before, test_id]
-        return read_jsonl(self._pytest(argv), "state.jsonl")
+        rows = read_jsonl(self._pytest(argv), "state.jsonl")
+        with self.lock:
+            self.states[(tuple(before), test_id)] = rows
+        return rows
 
 
 def read_jsonl(result: JobResult, name: str) -> list[dict[str, Any]]:

@@ -1,5 +1,9 @@
 """Recording and reading runs: start, fill and finish a run, record a pytest run, import JUnit
-XML, and the reads every interface shows (runs, results, tests, a test's history, the store)."""
+XML, and the reads every interface shows (runs, results, tests, a test's history, the store).
+
+Listing runs reads through ``store.lookups`` alone; the modules that write, parse JUnit or use
+SQLAlchemy Core load in the methods that need them, so ``greenline runs`` imports none of them.
+"""
 
 from __future__ import annotations
 
@@ -12,14 +16,12 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-
-from sqlalchemy import Connection
+from typing import TYPE_CHECKING
 
 from greenline import vcs
 from greenline.api.workspace import Workspace
 from greenline.errors import NoDataError, UsageError
 from greenline.executor import Job, Output, is_process_alive
-from greenline.junit import JUnitReader
 from greenline.model import (
     Block,
     CommitInfo,
@@ -30,9 +32,12 @@ from greenline.model import (
     TestResult,
     TestSummary,
 )
-from greenline.store import reads, upgrade_schema, writes
-from greenline.store.engine import translate_errors
-from greenline.tracing.environment import read_environment
+from greenline.store import lookups
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+    from greenline.junit import JUnitReader
 
 IMPORT_BATCH = 2000
 
@@ -67,6 +72,9 @@ class RunService:
 
         ``environment`` and ``pid`` describe the process that runs the tests, when that is not
         this one (the pytest plugin's store writer)."""
+        from greenline.store import writes
+        from greenline.tracing.environment import read_environment
+
         self.sweep_dead_runs()
         commit = commit or vcs.read_commit(self.ws.root)
         if environment is None and with_environment:
@@ -94,6 +102,8 @@ class RunService:
     ) -> None:
         """Store a batch of results, the coverage of the tests in it and the non-Python files
         they read, in one transaction."""
+        from greenline.store import writes
+
         with self.ws.store.write() as conn:
             repo_id = writes.ensure_repository(conn, self.ws.repository, None)
             pks = writes.insert_results(conn, run_id, repo_id, list(results))
@@ -104,17 +114,23 @@ class RunService:
 
     def add_import_time(self, run_id: int, modules: Mapping[str, Iterable[Block]]) -> None:
         """Store what ran while each project module was imported before the run's first test."""
+        from greenline.store import writes
+
         with self.ws.store.write() as conn:
             repo_id = writes.ensure_repository(conn, self.ws.repository, None)
             writes.insert_import_coverage(conn, run_id, repo_id, modules)
 
     def finish_run(self, run_id: int, exit_status: int | None, *, complete: bool) -> None:
+        from greenline.store import writes
+
         status = RunStatus.COMPLETE if complete else RunStatus.INCOMPLETE
         with self.ws.store.write() as conn:
             writes.finish_run(conn, run_id, status, exit_status)
 
     def sweep_dead_runs(self) -> int:
         """Runs left ``running`` by a process on this host that died become ``incomplete``."""
+        from greenline.store import writes
+
         with self.ws.store.write() as conn:
             return writes.mark_dead_runs_incomplete(conn, socket.gethostname(), is_process_alive)
 
@@ -131,6 +147,8 @@ class RunService:
         env = {"GREENLINE_DATABASE_URL": url.value} if url.value else {}
         # the user watches this run: its output and Ctrl-C are theirs, so it runs here
         result = self.ws.executor.run(Job(argv, self.ws.workdir, env, output=Output.INHERIT))
+        from greenline.store import reads
+
         run_id = None
         if result.pid is not None:
             with self.ws.store.read() as conn:
@@ -147,6 +165,9 @@ class RunService:
         """Store JUnit XML files as one complete run; a bad file leaves the store untouched.
 
         ``on_progress(file, results_so_far)`` is called after each stored batch."""
+        from greenline.junit import JUnitReader
+        from greenline.store import writes
+
         missing = [p for p in paths if not p.is_file()]
         if missing:
             raise UsageError(f"no such file: {missing[0]}", hint="pass paths to JUnit XML reports")
@@ -181,16 +202,16 @@ class RunService:
         before: tuple[datetime, int] | None = None,
     ) -> list[Run]:
         """The newest runs first; ``before`` (a run's start and id) pages on after it."""
-        self._sweep_if_needed()
-        with self.ws.store.read() as conn:
-            return reads.list_runs(
+        self.sweep_if_needed()
+        with self.ws.store.lookup() as conn:
+            return lookups.list_runs(
                 conn, self.ws.repository, limit=limit, status=status, branch=branch, before=before
             )
 
     def get_run(self, run_id: int) -> Run:
-        self._sweep_if_needed()
-        with self.ws.store.read() as conn:
-            run = reads.get_run(conn, run_id)
+        self.sweep_if_needed()
+        with self.ws.store.lookup() as conn:
+            run = lookups.get_run(conn, run_id)
         if run is None:
             raise NoDataError(f"no run with id {run_id}", hint="list runs with: greenline runs")
         return run
@@ -213,6 +234,8 @@ class RunService:
         return run, results
 
     def run_results(self, run_id: int) -> list[TestResult]:
+        from greenline.store import reads
+
         self.get_run(run_id)
         with self.ws.store.read() as conn:
             return reads.run_results(conn, run_id)
@@ -220,6 +243,8 @@ class RunService:
     def list_tests(self, *, slowest: int | None = None, failing: bool = False) -> list[TestSummary]:
         """Tests across history; ``failing``: last outcome a failure; ``slowest``: top N by
         mean duration."""
+        from greenline.store import reads
+
         with self.ws.store.read() as conn:
             summaries = reads.summarize_tests(conn, self.ws.repository)
         if failing:
@@ -231,6 +256,8 @@ class RunService:
         return summaries
 
     def test_history(self, test_id: str, limit: int = 50) -> list[TestHistoryEntry]:
+        from greenline.store import reads
+
         with self.ws.store.read() as conn:
             history = reads.read_test_history(conn, self.ws.repository, test_id, limit=limit)
             if history:
@@ -239,16 +266,23 @@ class RunService:
         raise unknown_test(test_id, known, self.ws.repository)
 
     def known_test_ids(self) -> set[str]:
+        from greenline.store import reads
+
         with self.ws.store.read() as conn:
             return set(reads.known_test_ids(conn, self.ws.repository))
 
     # -- the store ---------------------------------------------------------------------------
     def upgrade_store(self) -> tuple[str | None, str]:
         """Migrate the store forward to this greenline's schema; (before, after)."""
+        from greenline.store import upgrade_schema
+        from greenline.store.engine import translate_errors
+
         with translate_errors(self.ws.store.url):
             return upgrade_schema(self.ws.store.engine)
 
     def db_info(self) -> dict[str, object]:
+        from greenline.store import reads
+
         revision, head = self.ws.store.revision()
         with self.ws.store.read() as conn:
             counts = reads.count_rows(conn)
@@ -262,9 +296,10 @@ class RunService:
             "rows": counts,
         }
 
-    def _sweep_if_needed(self) -> None:
-        with self.ws.store.read() as conn:
-            running = reads.list_runs(conn, self.ws.repository, limit=5, status=RunStatus.RUNNING)
+    def sweep_if_needed(self) -> None:
+        """Sweep dead runs (``sweep_dead_runs``) when the store has runs still ``running``."""
+        with self.ws.store.lookup() as conn:
+            running = lookups.list_runs(conn, self.ws.repository, limit=5, status=RunStatus.RUNNING)
         if running:
             self.sweep_dead_runs()
 
@@ -283,6 +318,8 @@ def _import_file(
     repo_id: int,
     on_progress: Callable[[Path, int], None] | None,
 ) -> None:
+    from greenline.store import writes
+
     batch: list[TestResult] = []
     done = 0
     for result in reader:

@@ -1,5 +1,9 @@
 """Selection: the baseline a change is judged against, the plan of what it can break (ranked,
-within a budget), and the learned ranking's examples and models."""
+within a budget), and the learned ranking's examples and models.
+
+Planning reads through ``store.lookups`` alone (``greenline select`` must answer at once);
+SQLAlchemy loads only for what learning reads and writes.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +14,6 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
-
-from sqlalchemy import Connection
 
 from greenline import vcs
 from greenline.api.runs import RunService
@@ -38,7 +40,8 @@ from greenline.selection import (
 from greenline.selection.impact import changed_paths, python_paths
 from greenline.selection.learn import Example, TreeEnsemble
 from greenline.selection.ranking import FEATURES, History
-from greenline.store import reads, writes
+from greenline.store import lookups
+from greenline.store.lookups import SqlConnection
 from greenline.tracing import read_file_blocks
 from greenline.tracing.environment import read_environment
 
@@ -53,15 +56,20 @@ class SelectionService:
     def find_baseline(self, base: str | None = None, *, within: str = "HEAD") -> Run:
         """The run a change is judged against: the newest complete run with coverage at commit
         ``base``, or (without one) at ``within`` (HEAD) or one of its ancestors."""
+        return self.runs.get_run(self._baseline_run(base, within).id)
+
+    def _baseline_run(self, base: str | None, within: str = "HEAD") -> Run:
+        """The baseline run, without the counts and duration planning does not use."""
+        self.runs.sweep_if_needed()
         root = self.ws.root
         wanted = vcs.resolve_revision(root, base) if base else None
         head = within if within == "HEAD" else vcs.resolve_revision(root, within)
-        with self.ws.store.read() as conn:
-            candidates = reads.latest_baselines(conn, self.ws.repository)
+        with self.ws.store.lookup() as conn:
+            candidates = lookups.latest_baselines(conn, self.ws.repository)
         for run in candidates:
             sha = run.commit.sha
             if sha and (sha == wanted if wanted else vcs.is_ancestor(root, sha, head)):
-                return self.runs.get_run(run.id)
+                return run
         where = (
             f"at {base}"
             if base
@@ -80,7 +88,7 @@ class SelectionService:
         """Which tests the working tree's change (since the baseline) can break, and why;
         with a budget, only as many as fit (in order). ``learned=False`` ranks with the
         heuristic even when a learned model is in use (to compare the two)."""
-        run = self.find_baseline(base)
+        run = self._baseline_run(base)
         assert run.commit.sha is not None
         change = vcs.read_change(self.ws.root, run.commit.sha)
         source = _WorkTree(self.ws.root)
@@ -103,7 +111,7 @@ class SelectionService:
         at ``base`` or one of its ancestors; ``environment`` is the job's (None: not compared).
         Nothing in the repository, its index or its work tree is written."""
         sha = vcs.resolve_revision(self.ws.root, base)
-        run = self.find_baseline(within=sha)
+        run = self._baseline_run(None, within=sha)
         assert run.commit.sha is not None
         with vcs.scratch_tree(self.ws.root, sha, diff) as tree:
             change = tree.change_since(run.commit.sha)
@@ -150,32 +158,32 @@ class SelectionService:
     ) -> tuple[Baseline, History, tuple[str, TreeEnsemble] | None]:
         """What the store holds for judging ``change``: the baseline run's outcomes, durations
         and coverage of the changed files, the recent history and the ranking model."""
-        with self.ws.store.read() as conn:
-            finals = reads.final_results(conn, run.id)
+        with self.ws.store.lookup() as conn:
+            finals = lookups.final_rows(conn, run.id)
             wanted = changed_paths(change)
-            coverage = {tc.test_id: tc.blocks for tc in reads.run_coverage(conn, run.id, wanted)}
-            sizes = reads.coverage_sizes(conn, run.id)
-            import_time = reads.run_import_coverage(conn, run.id, wanted)
-            files = reads.run_file_reads(conn, run.id)
-            failures, taken = reads.recent_outcomes(conn, self.ws.repository)
+            coverage = {tc.test_id: tc.blocks for tc in lookups.run_coverage(conn, run.id, wanted)}
+            sizes = lookups.coverage_sizes(conn, run.id)
+            import_time = lookups.run_import_coverage(conn, run.id, wanted)
+            files = lookups.run_file_reads(conn, run.id)
+            failures, taken = lookups.recent_outcomes(conn, self.ws.repository)
             ranker = self._ranker(conn) if learned else None
         baseline = Baseline(
             run_id=run.id,
             base=run.commit.sha,
             environment=run.environment,
             coverage=coverage,
-            outcomes={r.test_id: r.outcome for r in finals},
-            durations={r.test_id: r.duration for r in finals},
-            paths={r.test_id: r.path for r in finals},
+            outcomes={r[0]: lookups.outcome_of(r[1]) for r in finals},
+            durations={r[0]: r[2] for r in finals},
+            paths={r[0]: r[6] for r in finals},
             files=files,
             coverage_sizes=sizes,
             import_time=import_time,
         )
         return baseline, History(failures, taken), ranker
 
-    def _ranker(self, conn: Connection) -> tuple[str, TreeEnsemble] | None:
+    def _ranker(self, conn: SqlConnection) -> tuple[str, TreeEnsemble] | None:
         """The newest learned ranking model, if one was adopted (else the heuristic ranks)."""
-        found = reads.latest_ranker(conn, self.ws.repository)
+        found = lookups.latest_ranker(conn, self.ws.repository)
         if found is None:
             return None
         ranker_id, _, text = found
@@ -218,12 +226,16 @@ class SelectionService:
             return 0
         # the tests exist already: the baseline ran them
         rows = [(t.test_id, None, t.likelihood, t.features) for t in plan.selected]
+        from greenline.store import writes
+
         with self.ws.store.write() as conn:
             repo_id = writes.ensure_repository(conn, self.ws.repository, None)
             writes.insert_selection_features(conn, run_id, repo_id, rows)
         return len(rows)
 
     def ranking_examples(self) -> list[Example]:
+        from greenline.store import reads
+
         with self.ws.store.read() as conn:
             rows = reads.selection_examples(conn, self.ws.repository)
         out = []
@@ -239,12 +251,14 @@ class SelectionService:
         """Train a ranking model on the history and store it. With ``only_if_grown`` (say 0.25)
         nothing happens unless there is enough history and it grew by that share since the last
         model (so recording can call this after every run); returns the model document."""
+        from greenline.store import writes
+
         examples = self.ranking_examples()
         if only_if_grown is not None:
             if not learn.enough(examples) or importlib.util.find_spec("sklearn") is None:
                 return None
-            with self.ws.store.read() as conn:
-                last = reads.latest_ranker(conn, self.ws.repository)
+            with self.ws.store.lookup() as conn:
+                last = lookups.latest_ranker(conn, self.ws.repository)
             if last is not None:
                 before = int(json.loads(last[2]).get("examples", 0))
                 if len(examples) < before * (1 + only_if_grown):
@@ -257,8 +271,8 @@ class SelectionService:
 
     def ranking_model(self) -> dict[str, Any] | None:
         """The newest learned model's document (None before any)."""
-        with self.ws.store.read() as conn:
-            found = reads.latest_ranker(conn, self.ws.repository)
+        with self.ws.store.lookup() as conn:
+            found = lookups.latest_ranker(conn, self.ws.repository)
         if found is None:
             return None
         ranker_id, created, text = found
@@ -299,10 +313,13 @@ def _blocks_of(text: str | None, path: str) -> frozenset[tuple[str, str]] | None
     if text is None:
         return None
     try:
-        blocks = read_file_blocks(text, path.rsplit("/", 1)[-1])
+        blocks = read_file_blocks(text, path.rsplit("/", 1)[-1], branches=True)
     except (SyntaxError, ValueError):
         return None
-    return frozenset((b.name, b.checksum) for b in blocks.blocks)
+    # at both granularities, so that each recorded block is judged like with like whatever the
+    # baseline's granularity (a root region has its function's name; it has its function's
+    # checksum too only when the code is the same)
+    return frozenset((b.name, b.checksum) for b in (*blocks.blocks, *blocks.branch_blocks))
 
 
 def _every_block_changed(baseline: Baseline, path: str) -> frozenset[tuple[str, str]]:

@@ -11,7 +11,7 @@ from pathlib import Path
 from greenline import vcs
 from greenline.config import Settings, Value, load_settings, mask_url
 from greenline.errors import NoDataError
-from greenline.executor import Executor, default_executor
+from greenline.executor import Executor, LocalExecutor, default_executor
 from greenline.store import Store
 
 
@@ -44,13 +44,16 @@ def open_workspace(
     env: Mapping[str, str] | None = None,
     migrate: bool = True,
     create: bool = True,
+    flags: Mapping[str, object] | None = None,
 ) -> Workspace:
     """Open the store for the repository containing ``path`` (default: the current dir).
 
     With ``create=False`` (read commands) a local store that does not exist yet is a
-    NoDataError rather than a new empty file."""
+    NoDataError rather than a new empty file. ``flags`` are settings given on the command line
+    (``executor``, ``ray_address``)."""
     start, root, git_root = locate(path)
-    settings = load_settings(root, os.environ if env is None else env, {"database_url": db})
+    given = {"database_url": db, **(flags or {})}
+    settings = load_settings(root, os.environ if env is None else env, given)
     missing = _missing_sqlite_file(settings.database_url)
     if missing is not None and not create:
         raise NoDataError(
@@ -61,7 +64,17 @@ def open_workspace(
         _keep_store_out_of_git(root / ".greenline")
     store = Store(settings.database_url, migrate=migrate, busy_timeout=settings.store_busy_timeout)
     name = vcs.repository_name(root)
-    return Workspace(settings, store, name, git_root is not None, root, start)
+    executor = make_executor(settings, root)
+    return Workspace(settings, store, name, git_root is not None, root, start, executor)
+
+
+def make_executor(settings: Settings, root: Path) -> Executor:
+    """The backend the settings name (a Ray cluster joins on its first job, not here)."""
+    if settings.executor == "ray":
+        from greenline.executor.ray_backend import RayExecutor
+
+        return RayExecutor(settings.ray_address, root, vcs.list_files)
+    return LocalExecutor()
 
 
 def load_config(

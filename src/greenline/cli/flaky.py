@@ -67,6 +67,12 @@ def scan(
         None, "--budget", help="Stop starting new runs after this long: 90s, 10m."
     ),
     workers: int = typer.Option(1, "--workers", max=MAX_COUNT, help="Reruns to run at once."),
+    executor: str | None = typer.Option(
+        None, "--executor", help="Where the reruns run: local or ray (default: GREENLINE_EXECUTOR)."
+    ),
+    ray_address: str | None = typer.Option(
+        None, "--ray-address", metavar="ADDR", help="The Ray cluster (host:port of its head)."
+    ),
     fmt: Format = FORMAT_OPTION,
 ) -> None:
     """Rerun the suite to find flaky tests: greenline flaky scan [TEST_ID...] [-- PYTEST_ARGS]
@@ -78,7 +84,8 @@ def scan(
     seconds = parse_budget(budget, "--budget").limit(0.0) if budget else None
     if workers < 1:
         raise UsageError(f"--workers {workers}: must be at least 1", hint="--workers 2")
-    with state_of(ctx).open_api() as gl, scan_progress() as on_progress:
+    flags: dict[str, object] = {"executor": executor, "ray_address": ray_address}
+    with state_of(ctx).open_api(flags=flags) as gl, scan_progress() as on_progress:
         report = gl.flaky.scan(
             wanted,
             runs=runs,
@@ -246,8 +253,9 @@ def explain(
     with state_of(ctx).open_reader() as gl:
         verdict, entries = gl.flaky.explain(test_id)
         scan = gl.flaky.scanned_verdict(test_id)
+        diagnosis = gl.flaky.diagnosis(test_id) if fmt is Format.json else None
     if fmt is Format.json:
-        emit_json(views.flaky_explanation_document(verdict, entries, scan))
+        emit_json(views.flaky_explanation_document(verdict, entries, scan, diagnosis))
         return
     label = f" ({verdict.category.value})" if verdict.verdict is Verdict.FLAKY else ""
     only_scanned = scan is not None and verdict == scan[2]  # no recorded history

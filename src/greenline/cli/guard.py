@@ -7,14 +7,11 @@ first and keeps the exit code, so a script sees the same code with and without i
 
 from __future__ import annotations
 
-import traceback
+import sys
 
 import typer
-from rich.text import Text
-from sqlalchemy.exc import SQLAlchemyError
 
 from greenline.cli.app import app
-from greenline.cli.render import plain
 from greenline.cli.state import PASSTHROUGH, err_console
 from greenline.errors import GreenlineError
 
@@ -24,6 +21,10 @@ EXIT_INTERNAL = 3
 
 
 def print_error(message: str, hint: str | None = None) -> None:
+    from rich.text import Text
+
+    from greenline.cli.render import plain
+
     line = Text.assemble(("greenline: error:", "bold red"), " ", plain(message))
     err_console.print(line, soft_wrap=True)
     if hint:
@@ -39,6 +40,8 @@ def _usage_hint(exc: typer.TyperException) -> str:
 def _report(exc: BaseException, debug: bool) -> int:
     """Print ``exc`` as one error line and a hint; its exit code."""
     if debug and not isinstance(exc, typer.TyperException | KeyboardInterrupt | typer.Abort):
+        import traceback  # only --debug shows one
+
         traceback.print_exception(exc)
     if isinstance(exc, GreenlineError):
         print_error(exc.message, exc.hint)
@@ -50,12 +53,18 @@ def _report(exc: BaseException, debug: bool) -> int:
         format_message = getattr(exc, "format_message", None)
         print_error(format_message() if format_message else str(exc), _usage_hint(exc))
         return EXIT_USAGE
-    if isinstance(exc, SQLAlchemyError):
+    if _is_store_error(exc):
         print_error(f"store error: {str(exc).splitlines()[0]}", "rerun with --debug for details")
         return EXIT_INTERNAL
     # a bug of ours: one line, and the way to see more
     print_error(f"internal error: {type(exc).__name__}: {exc}", "rerun with --debug and report it")
     return EXIT_INTERNAL
+
+
+def _is_store_error(exc: BaseException) -> bool:
+    """An error of SQLAlchemy's (only possible once a command has loaded it)."""
+    errors = sys.modules.get("sqlalchemy.exc")
+    return errors is not None and isinstance(exc, errors.SQLAlchemyError)
 
 
 def run_guarded(args: list[str]) -> int:

@@ -1,14 +1,14 @@
 """The ``greenline`` entry point: answers ``--version`` before importing anything heavy.
 
 Everything else goes through ``greenline.cli.guard`` (the Typer app and the one error path),
-so Typer, rich, SQLAlchemy and the api load only when a command runs. If they cannot load (a
-package greenline depends on is broken, say because it is under development in the same
-environment), ``select`` fails open: no selection, so everything runs, and one line says why.
+so Typer, rich, SQLAlchemy and the api load only when a command runs, and each only if that
+command needs it. If they cannot load (a package greenline depends on is broken, say because
+it is under development in the same environment), ``select`` fails open: no selection, so
+everything runs, and one line says why.
 """
 
 from __future__ import annotations
 
-import json
 import sys
 
 from greenline import __version__
@@ -24,7 +24,10 @@ def run_cli(argv: list[str] | None = None) -> int:
         from greenline.cli.guard import run_guarded
     except Exception as exc:  # whatever a broken dependency raises
         return cannot_start(args, exc)
-    return run_guarded(args)
+    try:
+        return run_guarded(args)
+    except Exception as exc:  # a dependency loaded on use (rich, to print an error) is broken
+        return cannot_start(args, exc)
 
 
 def cannot_start(args: list[str], exc: BaseException) -> int:
@@ -36,6 +39,8 @@ def cannot_start(args: list[str], exc: BaseException) -> int:
     if command == "select":
         sys.stderr.write(f"greenline: running every test: greenline cannot load ({why})\n{hint}\n")
         if _wants_json(args):
+            import json  # only this answer needs it: the CLI proper has its own
+
             full = {"kind": "full-suite", "detail": f"greenline cannot load ({why})"}
             doc = {"schema": "greenline.selection/1", "full_suite": full, "selected": []}
             sys.stdout.write(json.dumps(doc) + "\n")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import typer
 
-from greenline import views
 from greenline.cli import render
 from greenline.cli.state import (
     FORMAT_OPTION,
@@ -34,6 +33,8 @@ def list_runs(
     with state_of(ctx).open_reader() as gl:
         runs = gl.runs.list_runs(limit=limit, status=status, branch=branch)
     if fmt is Format.json:
+        from greenline import views  # JSON only: the table needs none of it
+
         emit_json(views.runs_document(runs))
     elif runs:
         console.print(render.runs_table(runs))
@@ -58,6 +59,8 @@ def show_run(
         run = gl.runs.get_run(run_id)
         results = gl.runs.run_results(run_id)
     if fmt is Format.json:
+        from greenline import views
+
         emit_json(views.run_document(run, results))
         return
     console.print(render.run_header(run))

@@ -7,13 +7,7 @@ import sys
 from typing import Any
 
 import typer
-from rich.box import ROUNDED
-from rich.table import Table
 
-from greenline import views
-from greenline.api.teamserver import plan_on_server
-from greenline.cli import render
-from greenline.cli.render import plain
 from greenline.cli.state import console, emit_json, err_console, state_of
 from greenline.cli.teamserver import SERVER_OPTION, checkout_root, open_server
 from greenline.errors import NoDataError, ServerUnavailableError
@@ -72,6 +66,8 @@ def select_tests(
     if why is not None:
         _print_why(plan, why)
     elif fmt is SelectFormat.json:
+        from greenline import views  # JSON only: the ids and the table need none of it
+
         emit_json(doc or views.selection_document(plan))
     elif fmt in (SelectFormat.ids, SelectFormat.args):
         if plan.full_suite is None:
@@ -91,6 +87,8 @@ def _plan_on_server(
     with_unaffected: bool,
 ) -> tuple[dict[str, Any] | None, SelectionPlan]:
     """The server's plan; a server that does not answer means everything runs (fail open)."""
+    from greenline.api.teamserver import plan_on_server
+
     with open_server(ctx, url) as client:
         try:
             return plan_on_server(
@@ -107,6 +105,8 @@ def _plan_on_server(
 
 
 def _summary(plan: SelectionPlan) -> str:
+    from greenline.cli import render  # rich: the text output only
+
     total = len(plan.selected) + len(plan.over_budget) + len(plan.unaffected)
     share = plan.selected_duration / plan.suite_duration if plan.suite_duration else 1.0
     base = (plan.base or "?")[:10]
@@ -118,7 +118,15 @@ def _summary(plan: SelectionPlan) -> str:
 
 
 def _print_plan(plan: SelectionPlan, explain: bool) -> None:
+    from rich.box import ROUNDED  # rich: the text output only
+    from rich.table import Table
+
+    from greenline.cli import render
+    from greenline.cli.render import plain
+
     if explain and plan.change is not None:
+        from greenline.cli.render import plain
+
         console.print(plain(_change_line(plan.change)), soft_wrap=True)
     console.print(_summary(plan))
     if explain and plan.full_suite is None and plan.selected:

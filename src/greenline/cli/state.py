@@ -7,16 +7,33 @@ import sys
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import typer
 
-from greenline import views
-from greenline.api import Greenline
-from greenline.cli.render import PlainConsole
+if TYPE_CHECKING:
+    from greenline.api import Greenline
+    from greenline.cli.render import PlainConsole
 
-console = PlainConsole()
-err_console = PlainConsole(stderr=True)
+
+class ConsoleOnDemand:
+    """A ``PlainConsole``, made on first use: rich loads only when a command prints through a
+    console (``select --format ids`` and JSON output write to stdout without one)."""
+
+    def __init__(self, *, stderr: bool = False) -> None:
+        self._stderr = stderr
+        self._console: PlainConsole | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._console is None:
+            from greenline.cli.render import PlainConsole
+
+            self._console = PlainConsole(stderr=self._stderr)
+        return getattr(self._console, name)
+
+
+console = cast("PlainConsole", ConsoleOnDemand())
+err_console = cast("PlainConsole", ConsoleOnDemand(stderr=True))
 
 
 class Format(enum.StrEnum):
@@ -54,8 +71,16 @@ class CliState:
     repo: Path | None = None
     debug: bool = False
 
-    def open_api(self, *, migrate: bool = True, create: bool = True) -> Greenline:
-        return Greenline.open(self.repo, db=self.db, migrate=migrate, create=create)
+    def open_api(
+        self,
+        *,
+        migrate: bool = True,
+        create: bool = True,
+        flags: dict[str, object] | None = None,
+    ) -> Greenline:
+        from greenline.api import Greenline  # loads with the first command that opens it
+
+        return Greenline.open(self.repo, db=self.db, migrate=migrate, create=create, flags=flags)
 
     def open_reader(self) -> Greenline:
         """For read commands: a missing local store is "no data", not a new empty file."""
@@ -77,6 +102,8 @@ PRETTY_LIMIT = 1_000_000
 
 def emit_json(document: dict[str, Any]) -> None:
     """Machine output: one JSON document on stdout (indented unless it is very large)."""
+    from greenline import views
+
     text = views.dump_json(document)
     if len(text) < PRETTY_LIMIT:
         text = views.dump_json(document, indent=2)

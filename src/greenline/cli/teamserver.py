@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -12,7 +13,13 @@ from greenline import vcs
 from greenline.cli.state import state_of
 from greenline.config import load_settings
 from greenline.errors import UsageError
-from greenline.remote import TOKEN_ENV, ServerClient
+
+if TYPE_CHECKING:
+    from greenline.remote import ServerClient
+
+#: where the API token comes from (greenline.remote's, named here so that defining the option
+#: does not load the HTTP client: ``greenline select`` without --server never needs it)
+TOKEN_ENV = "GREENLINE_TOKEN"
 
 SERVER_OPTION = typer.Option(
     None,
@@ -40,5 +47,7 @@ def open_server(ctx: typer.Context, url: str) -> ServerClient:
             f"--server needs an API token in {TOKEN_ENV}",
             hint="greenline token create NAME --scope read (write to upload), on the server",
         )
+    from greenline.remote import ServerClient
+
     settings = load_settings(checkout_root(ctx), os.environ)
     return ServerClient(url, token, retry_seconds=settings.server_retry_seconds)

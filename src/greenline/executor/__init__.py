@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from greenline.executor.jobs import (
+    IN,
     OUT,
     Executor,
     Handle,
@@ -21,6 +22,7 @@ def default_executor() -> Executor:
 
 
 __all__ = [
+    "IN",
     "OUT",
     "Executor",
     "Handle",

@@ -16,6 +16,9 @@ R = TypeVar("R")
 PYTHON = "{python}"
 #: In a job's argv, replaced by a fresh directory whose files come back in the result.
 OUT = "{out}"
+#: In a job's argv, replaced by a directory holding the job's ``inputs`` (written where the
+#: job runs, so the caller needs no file system in common with it).
+IN = "{in}"
 
 
 class Output(Enum):
@@ -28,9 +31,10 @@ class Output(Enum):
 
 @dataclass(frozen=True, slots=True)
 class Job:
-    """A command to run in ``cwd``. ``argv`` may name ``{python}`` and ``{out}``: the backend
-    substitutes its interpreter and an output directory, and hands back that directory's files,
-    so the caller never needs to share a file system with where the job ran."""
+    """A command to run in ``cwd``. ``argv`` may name ``{python}``, ``{out}`` and ``{in}``: the
+    backend substitutes its interpreter, an output directory whose files it hands back, and a
+    directory with the job's ``inputs`` in it, so the caller never needs to share a file system
+    with where the job ran."""
 
     argv: tuple[str, ...]
     cwd: Path
@@ -38,10 +42,16 @@ class Job:
     timeout: float | None = None  # seconds; then the job and all it started are killed
     output: Output = Output.DISCARD
     log: Path | None = None
+    #: files (by name) written into ``{in}`` before the job starts
+    inputs: Mapping[str, bytes] = field(default_factory=dict)
 
     @property
     def collects(self) -> bool:
         return any(OUT in arg for arg in self.argv)
+
+    @property
+    def takes_inputs(self) -> bool:
+        return bool(self.inputs) or any(IN in arg for arg in self.argv)
 
 
 def pytest_job(
@@ -49,11 +59,12 @@ def pytest_job(
     cwd: Path,
     env: Mapping[str, str] | None = None,
     timeout: float | None = None,
+    inputs: Mapping[str, bytes] | None = None,
 ) -> Job:
     """A quiet pytest run with greenline's plugin named explicitly (so its options work even
     where ``PYTEST_DISABLE_PLUGIN_AUTOLOAD`` turns plugin discovery off)."""
     argv = (PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "greenline", *args)
-    return Job(argv, cwd, env or {}, timeout)
+    return Job(argv, cwd, env or {}, timeout, inputs=inputs or {})
 
 
 def shell_job(
@@ -71,6 +82,8 @@ class JobResult:
     #: the files the job wrote to ``{out}``, by name
     files: Mapping[str, bytes] = field(default_factory=dict)
     pid: int | None = None  # local jobs: the process id (the recorder finds its run by it)
+    #: why there is no exit code, when the backend knows (its worker died, say)
+    error: str | None = None
 
     def text(self, name: str) -> str:
         """One collected file as text ('' if the job did not write it)."""

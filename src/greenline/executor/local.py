@@ -1,32 +1,39 @@
 """The local backend: jobs as child processes of this machine, each in its own process group
-(a timeout or a cancel kills everything it started), side-by-side work on a thread pool."""
+(a timeout or a cancel kills everything it started), side-by-side work on a thread pool.
+
+The thread pool and temporary folders load with the first job that needs them: every command
+makes an executor, and most (``greenline runs``, ``select``) start no job.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, TypeVar
 
-from greenline.executor.jobs import OUT, PYTHON, Job, JobResult, Output
+from greenline.executor.jobs import IN, OUT, PYTHON, Job, JobResult, Output
 
 T = TypeVar("T")
 R = TypeVar("R")
 
 
 class LocalHandle:
-    """One job running as a local process."""
+    """One job running as a local process; with ``die_with_parent`` (Linux) it is killed when
+    the process that started it dies (a remote worker's job must not outlive the worker)."""
 
-    def __init__(self, job: Job) -> None:
+    def __init__(self, job: Job, *, die_with_parent: bool = False) -> None:
+        import tempfile
+
         self.job = job
         self.out = Path(tempfile.mkdtemp(prefix="greenline-job-")) if job.collects else None
+        self.inputs = _write_inputs(job) if job.takes_inputs else None
         argv = [self._substitute(a) for a in job.argv]
         self.started = time.monotonic()
         self.deadline = self.started + job.timeout if job.timeout else None
@@ -47,6 +54,7 @@ class LocalHandle:
                 stderr=subprocess.STDOUT if log else sink,
                 # an interactive run stays in the terminal's group, so Ctrl-C reaches it
                 start_new_session=quiet,
+                preexec_fn=_kill_with_parent if die_with_parent else None,
             )
         finally:
             if log is not None:
@@ -55,6 +63,8 @@ class LocalHandle:
 
     def _substitute(self, arg: str) -> str:
         arg = sys.executable if arg == PYTHON else arg
+        if self.inputs is not None:
+            arg = arg.replace(IN, str(self.inputs))
         return arg.replace(OUT, str(self.out)) if self.out is not None else arg
 
     def poll(self) -> JobResult | None:
@@ -100,6 +110,8 @@ class LocalHandle:
                 if path.is_file():
                     files[path.name] = path.read_bytes()
             shutil.rmtree(self.out, ignore_errors=True)
+        if self.inputs is not None:
+            shutil.rmtree(self.inputs, ignore_errors=True)
         seconds = time.monotonic() - self.started
         self.result = JobResult(code, seconds, files, self.proc.pid)
         return self.result
@@ -121,6 +133,8 @@ class LocalExecutor:
         if workers <= 1 or len(items) <= 1:
             yield from map(work, items)
             return
+        from concurrent.futures import ThreadPoolExecutor
+
         with ThreadPoolExecutor(max_workers=workers) as pool:
             yield from pool.map(work, items)
 
@@ -138,6 +152,22 @@ class LocalExecutor:
                     os.killpg(pid, 9)
                     killed += 1
         return killed
+
+
+def _write_inputs(job: Job) -> Path:
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="greenline-in-"))
+    for name, data in job.inputs.items():
+        (folder / Path(name).name).write_bytes(data)
+    return folder
+
+
+def _kill_with_parent() -> None:
+    """In the child, before it runs the job: SIGKILL when the parent dies (prctl, Linux).
+    Nothing is imported here: after a fork only what is loaded already is safe to use."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
 
 
 def process_start_time(pid: int) -> str:

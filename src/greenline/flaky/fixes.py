@@ -1,20 +1,22 @@
 """Fix synthesis: source patches for a flaky test's root cause (verified by the api before any
 is offered).
 
-- order-dependent, with a cleaner: the cleaner's statements (what resets the leaked state) run
-  at the start of the victim (iFixFlakies' patch);
-- order-dependent, failing alone, with a state-setter: the setter's statements likewise;
-- randomness: ``random.seed(0)`` at the start of the test.
+- order-dependent, with a cleaner or a state-setter: the donor's statements at the start of the
+  victim (``borrow``);
+- order-dependent, with a polluter: what it leaves changed put back first (values a literal
+  writes back here; everything else through ``object_fix`` and ``process_fix``);
+- randomness: ``random.seed(N)`` (and the project's own generators seeded) at the start.
 
-A patch only ever adds statements at the top of the test; what it adds may not contain an
-``assert``, a sleep, a retry, a skip or an xfail (so a fix can never weaken a test). Pure: source
-text in, patched text out.
+A patch only ever adds statements; what it adds may not contain an ``assert``, a sleep, a
+retry, a skip or an xfail (so a fix can never weaken a test). Pure: source text in, patched
+text out.
 """
 
 from __future__ import annotations
 
 import ast
 import difflib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 FORBIDDEN_CALLS = frozenset(
@@ -38,6 +40,37 @@ class Patch:
                 tofile=f"b/{self.path}",
             )
         )
+
+
+def _offsets(source: str) -> list[int]:
+    starts, at = [], 0
+    for line in source.splitlines(keepends=True):
+        starts.append(at)
+        at += len(line)
+    starts.append(at)
+    return starts
+
+
+def _position(source: str, starts: list[int], line: int, col_bytes: int) -> int:
+    """A character offset from an AST position (whose columns count UTF-8 bytes)."""
+    text = source[starts[line - 1] : starts[line]]
+    return starts[line - 1] + len(text.encode("utf-8")[:col_bytes].decode("utf-8"))
+
+
+def wrap(source: str, nodes: Iterable[ast.expr], before: str, after: str) -> str:
+    """``source`` with each node's text wrapped as ``before + text + after``."""
+    starts = _offsets(source)
+    spans = []
+    for node in nodes:
+        assert node.end_lineno is not None and node.end_col_offset is not None
+        start = _position(source, starts, node.lineno, node.col_offset)
+        end = _position(source, starts, node.end_lineno, node.end_col_offset)
+        spans.append((start, end))
+    out = source
+    for start, end in sorted(set(spans), reverse=True):  # from the end: offsets stay valid
+        out = out[:start] + before + out[start:end] + after + out[end:]
+    ast.parse(out)  # still Python
+    return out
 
 
 class FixError(ValueError):
@@ -65,33 +98,6 @@ def find_function(tree: ast.Module, name: str) -> ast.FunctionDef | ast.AsyncFun
     if node is None:
         raise FixError(f"no function {base}")
     return node
-
-
-def _is_safe(statement: ast.stmt) -> bool:
-    for node in ast.walk(statement):
-        if isinstance(node, ast.Assert | ast.Raise | ast.Return | ast.Yield | ast.YieldFrom):
-            return False
-        if isinstance(node, ast.Call):
-            func = node.func
-            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
-            if name in FORBIDDEN_CALLS:
-                return False
-    return True
-
-
-def donor_statements(source: str, name: str) -> list[str]:
-    """The statements of test ``name`` that change state (its asserts left out)."""
-    tree = ast.parse(source)
-    func = find_function(tree, name)
-    body = func.body
-    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
-        body = body[1:]
-    if func.args.args or func.args.kwonlyargs:
-        raise FixError(f"{name} takes fixtures: its statements need them")
-    kept = [s for s in body if _is_safe(s)]
-    if not kept:
-        raise FixError(f"{name} has no statements that could reset state")
-    return [ast.unparse(s) for s in kept]  # each at indentation 0, however it was nested
 
 
 def insert_at_start(source: str, name: str, statements: list[str], why: str) -> str:
@@ -132,33 +138,52 @@ def ensure_import(source: str, module: str) -> str:
     return "".join([*lines[:at], f"import {module}\n", *lines[at:]])
 
 
-def borrow_reset(
-    path: str, source: str, test_name: str, donor_source: str, donor: str, role: str
+def seed_random(
+    path: str, source: str, test_name: str, seed: int = 0, generators: Sequence[str] = ()
 ) -> Patch:
-    """The victim runs the donor's state changes first (a cleaner's reset, a state-setter's
-    setup)."""
-    statements = donor_statements(donor_source, donor.split("::", 1)[1])
-    why = f"greenline: reset what other tests leave behind (from {role} {donor})"
-    after = insert_at_start(source, test_name, statements, why)
-    return Patch(path, source, after, f"run {role} {donor}'s statements first")
-
-
-def seed_random(path: str, source: str, test_name: str, seed: int = 0) -> Patch:
+    """``random.seed(seed)`` first in the test, and each of the project's own generators
+    (``generators``: ``module:path``, as the probe names them) seeded likewise."""
     why = "greenline: the test's outcome depended on unseeded random numbers"
-    statement = [f"random.seed({seed})"]
-    after = insert_at_start(ensure_import(source, "random"), test_name, statement, why)
-    return Patch(path, source, after, f"seed random with {seed} at the start of the test")
+    after = ensure_import(source, "random")
+    statements = [f"random.seed({seed})"]
+    for generator in generators:
+        module, _, attribute = generator.partition(":")
+        alias = "_greenline_" + module.replace(".", "_")
+        after = ensure_import(after, f"{module} as {alias}")
+        statements.append(f"{alias}.{attribute}.seed({seed})")
+    after = insert_at_start(after, test_name, statements, why)
+    seeded = ", ".join(["random", *generators])
+    return Patch(path, source, after, f"seed {seeded} with {seed} at the start of the test")
 
 
 @dataclass(frozen=True, slots=True)
 class Leak:
-    """A module-level value a polluter left changed, and the value it had before."""
+    """Something a polluter left changed (a module-level value, an attribute of a class or an
+    object, a function of another module, process state), and what it was before."""
 
-    module: str  # dotted module name
+    module: str  # dotted module name (or process_fix.PROCESS)
     file: str | None  # the module's file, relative to the project
-    name: str
-    initial: str  # a Python literal
+    name: str  # the path inside the module: NAME, Class.attr, obj.attr.attr
+    initial: str | None  # a Python literal that writes it back; None when none does
     rebound: bool  # the name now refers to another object (else it was changed in place)
+    #: removed, rebound, shallow (a container gained or lost members), deep (changed inside),
+    #: or added (an attribute that was not there)
+    change: str = "rebound"
+    before: str | None = None  # what it showed before and after (short reprs, for people)
+    after: str | None = None
+    owner: str = "module"  # module, class, object or process
+    container: str | None = None  # dict, list, set or deque: restorable in place
+    deepcopy: bool = True  # copy.deepcopy can keep a copy of it
+
+    @property
+    def shown(self) -> str:
+        """Its name as a reader finds it (``shop.catalog.Catalog._index``, ``cwd``)."""
+        return self.name if self.owner == "process" else f"{self.module}.{self.name}"
+
+    @property
+    def has_literal(self) -> bool:
+        """Whether the test's first statements can write it back with a literal."""
+        return self.initial is not None and self.owner != "process" and self.change != "added"
 
 
 def _module_refs(tree: ast.Module) -> dict[str, str]:
@@ -175,6 +200,7 @@ def _module_refs(tree: ast.Module) -> dict[str, str]:
 
 
 def _restore(target: str, leak: Leak) -> list[str]:
+    assert leak.initial is not None
     value = ast.literal_eval(leak.initial)
     if not leak.rebound and isinstance(value, dict | set):
         return [f"{target}.clear()", f"{target}.update({leak.initial})"]
@@ -183,16 +209,20 @@ def _restore(target: str, leak: Leak) -> list[str]:
     return [f"{target} = {leak.initial}"]
 
 
-def restore_state(path: str, source: str, test_name: str, leaks: list[Leak]) -> Patch:
-    """The victim first puts back the module-level values its polluter leaves changed (in place,
-    so every reference to a changed dict, list or set sees it); process state (cwd, environment,
-    sys.path, sys.modules, logging) its module restores with an autouse fixture."""
-    # process_fix builds on this module's helpers, so it is imported when needed
-    from greenline.flaky.process_fix import is_process_leak, restore_process
+def restore_state(
+    path: str, source: str, test_name: str, leaks: list[Leak], in_fixture: bool = False
+) -> Patch:
+    """The victim first puts back what its polluter leaves changed: values a literal writes
+    back, in place (so every reference to a changed dict, list or set sees it), as the test's
+    first statements; everything else (objects no literal writes, process state), and with
+    ``in_fixture`` everything, its module keeps at import and restores with an autouse fixture
+    (``object_fix``), which runs before the test's other fixtures set anything up."""
+    # object_fix builds on this module's helpers, so it is imported when needed
+    from greenline.flaky.object_fix import restoring_fixture
 
     if not leaks:
-        raise FixError("the polluter leaves no module-level value changed that can be restored")
-    values = [leak for leak in leaks if not is_process_leak(leak)]
+        raise FixError("the polluter leaves nothing changed that greenline can see")
+    values = [] if in_fixture else [leak for leak in leaks if leak.has_literal]
     after = source
     if values:
         refs = _module_refs(ast.parse(source))
@@ -206,12 +236,12 @@ def restore_state(path: str, source: str, test_name: str, leaks: list[Leak]) -> 
                     after, ref = ensure_import(after, leak.module), leak.module
                 target = f"{ref}.{leak.name}"
             statements += _restore(target, leak)
-        names = ", ".join(f"{leak.module}.{leak.name}" for leak in values)
+        names = ", ".join(leak.shown for leak in values)
         why = f"greenline: restore what other tests leave changed ({names})"
         after = insert_at_start(after, test_name, statements, why)
-    if len(values) < len(leaks):
-        after = restore_process(after, leaks)
-    shown = ", ".join(
-        leak.name if is_process_leak(leak) else f"{leak.module}.{leak.name}" for leak in leaks
-    )
-    return Patch(path, source, after, f"restore {shown} to their initial values first")
+    rest = [leak for leak in leaks if leak not in values]
+    if rest:
+        after = restoring_fixture(after, path, rest, ", ".join(leak.shown for leak in rest))
+    shown = ", ".join(leak.shown for leak in leaks)
+    how = "a fixture of its module" if not values else "its first statements"
+    return Patch(path, source, after, f"restore {shown} to how it was before the tests ran ({how})")

@@ -1,9 +1,6 @@
 """Fixes that rewrite expressions inside a test (the api verifies each before offering it), and
-the guard every patch passes: it keeps every assertion.
+the guard every patch passes: it keeps every assertion (sets sorted: ``set_order``).
 
-- unordered collections: a set that the test iterates where order matters (``list(s)``,
-  ``next(iter(s))``, ``",".join(s)``, a comprehension, a ``for`` loop) is iterated as
-  ``sorted(s)``: the same elements, in an order that no hash seed changes;
 - float noise: an exact ``==`` whose failures differed only in the last digits compares with
   ``pytest.approx(expected, rel=1e-12)``, a tolerance thousands of times below any decimal a
   test would write, and only when every failure seen fits inside it;
@@ -21,122 +18,18 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 
-from greenline.flaky.fixes import FORBIDDEN_CALLS, FixError, Patch, ensure_import, find_function
+from greenline.flaky.fixes import (
+    FORBIDDEN_CALLS,
+    FixError,
+    Patch,
+    ensure_import,
+    find_function,
+    wrap,
+)
+from greenline.flaky.set_order import SetScope, function_scopes
 
 #: relative tolerance of a float-noise fix (1e-12 is ~4,500 ulps: noise, never a real change)
 FLOAT_TOLERANCE = 1e-12
-SET_BUILDERS = frozenset({"set", "frozenset"})
-SET_METHODS = frozenset({"union", "intersection", "difference", "symmetric_difference", "copy"})
-ORDERED_CONSUMERS = frozenset({"list", "tuple", "iter", "enumerate", "zip", "sum", "reversed"})
-SET_OPERATORS = (ast.BitOr, ast.BitAnd, ast.Sub, ast.BitXor)
-
-
-def _offsets(source: str) -> list[int]:
-    starts, at = [], 0
-    for line in source.splitlines(keepends=True):
-        starts.append(at)
-        at += len(line)
-    starts.append(at)
-    return starts
-
-
-def _position(source: str, starts: list[int], line: int, col_bytes: int) -> int:
-    """A character offset from an AST position (whose columns count UTF-8 bytes)."""
-    text = source[starts[line - 1] : starts[line]]
-    return starts[line - 1] + len(text.encode("utf-8")[:col_bytes].decode("utf-8"))
-
-
-def _wrap(source: str, nodes: Iterable[ast.expr], before: str, after: str) -> str:
-    """``source`` with each node's text wrapped as ``before + text + after``."""
-    starts = _offsets(source)
-    spans = []
-    for node in nodes:
-        assert node.end_lineno is not None and node.end_col_offset is not None
-        start = _position(source, starts, node.lineno, node.col_offset)
-        end = _position(source, starts, node.end_lineno, node.end_col_offset)
-        spans.append((start, end))
-    out = source
-    for start, end in sorted(set(spans), reverse=True):  # from the end: offsets stay valid
-        out = out[:start] + before + out[start:end] + after + out[end:]
-    ast.parse(out)  # still Python
-    return out
-
-
-# unordered collections ------------------------------------------------------------------------
-
-
-def _set_names(func: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
-    names: set[str] = set()
-    for node in ast.walk(func):
-        if isinstance(node, ast.Assign) and len(node.targets) == 1:
-            target = node.targets[0]
-            if isinstance(target, ast.Name) and _is_set(node.value, names):
-                names.add(target.id)
-    return names
-
-
-def _is_set(node: ast.expr, names: set[str]) -> bool:
-    if isinstance(node, ast.Set | ast.SetComp):
-        return True
-    if isinstance(node, ast.Name):
-        return node.id in names
-    if isinstance(node, ast.Call):
-        func = node.func
-        if isinstance(func, ast.Name) and func.id in SET_BUILDERS:
-            return True
-        if isinstance(func, ast.Attribute) and func.attr in SET_METHODS:
-            return _is_set(func.value, names)
-    if isinstance(node, ast.BinOp) and isinstance(node.op, SET_OPERATORS):
-        return _is_set(node.left, names) and _is_set(node.right, names)
-    return False
-
-
-def unordered_iterations(func: ast.FunctionDef | ast.AsyncFunctionDef) -> list[ast.expr]:
-    """The sets that ``func`` iterates where the order shows."""
-    names = _set_names(func)
-    found: list[ast.expr] = []
-    for node in ast.walk(func):
-        if isinstance(node, ast.Call):
-            callee = node.func
-            ordered = (isinstance(callee, ast.Name) and callee.id in ORDERED_CONSUMERS) or (
-                isinstance(callee, ast.Attribute) and callee.attr == "join"
-            )
-            if ordered:
-                found += [a for a in node.args if _is_set(a, names)]
-        elif isinstance(node, ast.ListComp | ast.GeneratorExp | ast.DictComp):
-            found += [g.iter for g in node.generators if _is_set(g.iter, names)]
-        elif isinstance(node, ast.For | ast.AsyncFor) and _is_set(node.iter, names):
-            found.append(node.iter)
-        elif isinstance(node, ast.List | ast.Tuple):
-            found += [
-                e.value for e in node.elts if isinstance(e, ast.Starred) and _is_set(e.value, names)
-            ]
-    return found
-
-
-def sort_unordered(path: str, source: str, test_name: str) -> Patch:
-    func = find_function(ast.parse(source), test_name)
-    sets = unordered_iterations(func)
-    if not sets:
-        raise FixError("the test iterates no set where order shows")
-    after = _wrap(source, sets, "sorted(", ")")
-    return Patch(path, source, after, f"iterate {len(sets)} set(s) in sorted order")
-
-
-def sort_unordered_in_code(path: str, source: str) -> list[Patch]:
-    """For a module of the code under test: one patch per function whose output shows a set's
-    order (it joins, lists or enumerates a set), iterating those sets in sorted order. A set
-    promises no order, so sorting changes no contract; verification proves it holds."""
-    patches = []
-    for func in ast.walk(ast.parse(source)):
-        if not isinstance(func, ast.FunctionDef | ast.AsyncFunctionDef):
-            continue
-        sets = unordered_iterations(func)
-        if sets:
-            after = _wrap(source, sets, "sorted(", ")")
-            where = f"{func.name} in {path}"
-            patches.append(Patch(path, source, after, f"iterate the set(s) of {where} in order"))
-    return patches
 
 
 # float noise ----------------------------------------------------------------------------------
@@ -214,7 +107,7 @@ def approx_floats(path: str, source: str, test_name: str, messages: list[str]) -
         targets.append(left if _is_float_literal(left) and not _is_float_literal(right) else right)
     if not targets:
         raise FixError("no failing == comparison found in the test")
-    after = _wrap(source, targets, "pytest.approx(", f", rel={FLOAT_TOLERANCE})")
+    after = wrap(source, targets, "pytest.approx(", f", rel={FLOAT_TOLERANCE})")
     after = ensure_import(after, "pytest")
     return Patch(path, source, after, "compare floats with pytest.approx (rel=1e-12)")
 
@@ -247,18 +140,35 @@ def freeze_clock(path: str, source: str, test_name: str, instant: str) -> Patch:
 
 
 class _Normalise(ast.NodeTransformer):
-    """Undo what a fix may wrap around an expression: ``sorted(s)`` of a set ``s`` and
-    ``pytest.approx(x, rel=r)`` with r at most the float tolerance."""
+    """Undo what a fix may wrap around an expression: ``sorted(s)`` (or ``sorted(s,
+    key=repr)``) of what is a set by construction in its function, and ``pytest.approx(x,
+    rel=r)`` with r at most the float tolerance."""
 
-    def __init__(self, set_names: set[str]) -> None:
-        self.set_names = set_names
+    def __init__(self, scopes: dict[int, SetScope]) -> None:
+        self.scopes = scopes
+        self.scope: SetScope | None = None
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.AST:
+        return self._in_function(node)
+
+    def visit_AsyncFunctionDef(self, node: ast.AsyncFunctionDef) -> ast.AST:
+        return self._in_function(node)
+
+    def _in_function(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.AST:
+        outer, self.scope = self.scope, self.scopes.get(id(node), self.scope)
+        self.generic_visit(node)
+        self.scope = outer
+        return node
 
     def visit_Call(self, node: ast.Call) -> ast.AST:
         self.generic_visit(node)
         func = node.func
         single = len(node.args) == 1
-        if isinstance(func, ast.Name) and func.id == "sorted" and single and not node.keywords:
-            return node.args[0] if _is_set(node.args[0], self.set_names) else node
+        if isinstance(func, ast.Name) and func.id == "sorted" and single:
+            by_repr = [ast.unparse(k) for k in node.keywords] == ["key=repr"]
+            scope = self.scope or SetScope(set())
+            if (not node.keywords or by_repr) and scope.is_set(node.args[0]):
+                return node.args[0]
         if isinstance(func, ast.Attribute) and func.attr == "approx" and single:
             keywords = {k.arg: k.value for k in node.keywords}
             rel = keywords.get("rel")
@@ -272,14 +182,54 @@ class _Normalise(ast.NodeTransformer):
         return node
 
 
-def _asserts(source: str) -> list[str]:
+#: calls that assert: unittest's ``self.assert*`` and ``self.fail``, pytest's raises and warns
+ASSERTING = ("assert", "fail")
+EXPECTING = frozenset({"raises", "warns", "deprecated_call"})
+_CONTROL = (ast.If, ast.While, ast.For, ast.AsyncFor, ast.With, ast.AsyncWith, ast.Try)
+
+
+def _is_assertion(node: ast.AST) -> bool:
+    if isinstance(node, ast.Assert):
+        return True
+    if isinstance(node, ast.Call):
+        func = node.func
+        name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+        return name in EXPECTING or (isinstance(func, ast.Attribute) and name.startswith(ASSERTING))
+    return False
+
+
+def _heading(node: ast.stmt) -> str:
+    """A control statement without its body (where an assertion sits)."""
+    if isinstance(node, ast.If | ast.While):
+        return f"{type(node).__name__}({ast.dump(node.test)})"
+    if isinstance(node, ast.For | ast.AsyncFor):
+        return f"For({ast.dump(node.iter)})"
+    if isinstance(node, ast.With | ast.AsyncWith):
+        return f"With({', '.join(ast.dump(i.context_expr) for i in node.items)})"
+    return type(node).__name__
+
+
+def assertions(source: str) -> Counter[str]:
+    """Every assertion of a module (normalised as ``_Normalise`` does), with the function and
+    the control statements it sits in: moving one under an ``if`` changes it."""
     tree = ast.parse(source)
-    names: set[str] = set()
-    for func in ast.walk(tree):
-        if isinstance(func, ast.FunctionDef | ast.AsyncFunctionDef):
-            names |= _set_names(func)
-    tree = _Normalise(names).visit(tree)
-    return sorted(ast.dump(n) for n in ast.walk(tree) if isinstance(n, ast.Assert))
+    scopes = {id(func): scope for func, scope in function_scopes(tree)}
+    tree = _Normalise(scopes).visit(tree)
+    found: Counter[str] = Counter()
+
+    def visit(node: ast.AST, where: tuple[str, ...]) -> None:
+        for child in ast.iter_child_nodes(node):
+            here = where
+            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                here = (*where, child.name)
+            elif isinstance(child, _CONTROL):
+                here = (*where, _heading(child))
+            if _is_assertion(child):
+                found[f"{' / '.join(where)}: {ast.dump(child)}"] += 1
+            visit(child, here)
+
+    visit(tree, ())
+    return found
 
 
 def _names(source: str) -> Counter[str]:
@@ -296,8 +246,9 @@ def _names(source: str) -> Counter[str]:
 def check_patch(patch: Patch) -> None:
     """Raise FixError unless the patch keeps every assertion as strong as it was (up to a
     sorted set or a float-noise tolerance) and adds no sleep, retry, skip or xfail."""
-    if _asserts(patch.before) != _asserts(patch.after):
-        raise FixError("it would change an assertion")
+    before, after = assertions(patch.before), assertions(patch.after)
+    if before - after:
+        raise FixError("it would remove or change an assertion")
     check_added_calls(patch)
 
 

@@ -31,12 +31,22 @@ def register(server: MCPServer, open_api: Opener) -> None:
     def explain_flaky_test(test_id: str) -> dict[str, Any]:
         """One test's verdict (flaky, stable or failing), its likely cause, the evidence from
         recorded runs (run ids included), what its newest greenline flaky scan found (root
-        cause, polluters, cleaners) and its quarantine history. test_id is a pytest node
-        id such as tests/test_cart.py::test_total."""
-        verdict, entries, scan = call(
-            open_api, lambda gl: (*gl.flaky.explain(test_id), gl.flaky.scanned_verdict(test_id))
+        cause, polluters, cleaners) and its quarantine history; and under "diagnosis"
+        everything needed to write a fix: the root cause in a sentence, the test's and its
+        polluters' source with their lines, the state the polluters leave changed (each name
+        with what it was and what it is after them, and where it is defined), the lines of the
+        code under test involved, the failure, what fixing it already tried and why that did
+        not hold, and the next step. Prove a patch with verify_flaky_fix. test_id is a pytest
+        node id such as tests/test_cart.py::test_total."""
+        verdict, entries, scan, diagnosis = call(
+            open_api,
+            lambda gl: (
+                *gl.flaky.explain(test_id),
+                gl.flaky.scanned_verdict(test_id),
+                gl.flaky.diagnosis(test_id),
+            ),
         )
-        return views.flaky_explanation_document(verdict, entries, scan)
+        return views.flaky_explanation_document(verdict, entries, scan, diagnosis)
 
     @server.tool(
         name="propose_flaky_fix", title="Propose a verified fix for a flaky test", **scoped("write")

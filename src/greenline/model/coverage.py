@@ -1,4 +1,4 @@
-"""Function-level coverage: the source blocks (functions, methods, module code) a test ran."""
+"""Per-test coverage: the source blocks (functions or their branches, module code) a test ran."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ class Block:
     """One block of a source file, identified by its qualified name and its AST checksum.
 
     ``name`` is ``<module>`` for a module's own code (imports, class bodies, signatures and
-    decorators); otherwise the dotted qualified name of a function or method.
+    decorators); otherwise the dotted qualified name of a function or method, which at branch
+    granularity names the function's own statements, and with a path after ``#`` one of its
+    branches (``Cart.total#if1.else``, see greenline.tracing.regions).
     """
 
     path: str

@@ -22,16 +22,21 @@ class OrderPlugin:
 
 
 class SeedPlugin:
-    """``--greenline-seed=N``: seed ``random`` (and NumPy's global generator, when loaded)
-    before every test, so that randomness is the same in every run."""
+    """``--greenline-seed=N``: seed ``random``, the project's own ``random.Random`` generators
+    (module-level ones, and those one attribute into its classes and objects) and NumPy's
+    global generator, when loaded, before every test, so that randomness is the same in every
+    run."""
 
     def __init__(self, seed: int) -> None:
         self.seed = seed
 
-    def pytest_runtest_setup(self) -> None:
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
         import sys
 
+        from greenline.pytest_plugin.object_state import seed_generators
+
         random.seed(self.seed)
+        seed_generators(item.config.rootpath, self.seed)
         numpy = sys.modules.get("numpy")
         if numpy is not None:
             numpy.random.seed(self.seed)

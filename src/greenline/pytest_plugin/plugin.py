@@ -10,6 +10,7 @@ import pytest
 
 TRACERS = ("sys.monitoring", "c-profile", "python-profile")
 SELECT_MODES = ("off", "deselect", "reorder", "shadow")
+GRANULARITIES = ("function", "branch")  # config.GRANULARITIES, without importing config
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -127,6 +128,42 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="run every test with the network blocked (greenline flaky scan)",
     )
     group.addoption(
+        "--greenline-granularity",
+        choices=GRANULARITIES,
+        default=None,
+        help="with --greenline-record: fingerprint the functions each test ran, or the branches "
+        "(bodies of ifs, loops, trys, withs, cases) it entered; default: [tool.greenline] "
+        "granularity, or function",
+    )
+    group.addoption(
+        "--greenline-shard",
+        metavar="I/N",
+        nargs="?",
+        const="ci",
+        default=None,
+        help="run only shard I (0-based) of N, split by recorded durations; without I/N, "
+        "from the CI's variables (GREENLINE_SHARD_INDEX/TOTAL, CircleCI, GitLab, Buildkite)",
+    )
+    group.addoption(
+        "--greenline-shard-key",
+        metavar="KEY",
+        default=None,
+        help="with --greenline-shard: store the plan under KEY, or reuse the one stored there "
+        "(default: the CI run's id, so a retried shard reruns exactly its tests)",
+    )
+    group.addoption(
+        "--greenline-shard-plan",
+        metavar="FILE",
+        default=None,
+        help="with --greenline-shard: take the plan from FILE (greenline run --shards)",
+    )
+    group.addoption(
+        "--greenline-results",
+        metavar="FILE",
+        default=None,
+        help="write every test's result to FILE as JSON lines (greenline run --shards)",
+    )
+    group.addoption(
         "--greenline-tracer",
         choices=TRACERS,
         default=None,
@@ -157,6 +194,15 @@ def pytest_configure(config: pytest.Config) -> None:
         from greenline.pytest_plugin.selector import SelectPlugin
 
         config.pluginmanager.register(SelectPlugin(config), "greenline-select")
+    if config.getoption("greenline_shard") is not None:
+        from greenline.pytest_plugin.shard import ShardPlugin
+
+        config.pluginmanager.register(ShardPlugin(config), "greenline-shard")
+    results = config.getoption("greenline_results")
+    if results and not hasattr(config, "workerinput"):
+        from greenline.pytest_plugin.results import ResultsPlugin
+
+        config.pluginmanager.register(ResultsPlugin(config, results), "greenline-results")
     if config.getoption("greenline_quarantine"):
         from greenline.pytest_plugin.quarantine import QuarantinePlugin
 

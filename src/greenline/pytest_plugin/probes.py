@@ -3,20 +3,23 @@ touches, what state it leaves behind, and a frozen clock. Stdlib only (the clock
 time-machine); active only under their options, in runs of one or a few tests.
 
 - ``--greenline-probe=FILE``: one JSON line per test with what its call phase did: wall-clock
-  reads, random numbers, threads started, asyncio waits, sleeps, sockets (audit events), files
-  opened outside pytest's temporary directories.
-- ``--greenline-state=FILE``: after each test, the module-level values of the project's modules
-  that differ from how they were after collection, with their initial values (what a polluter
-  leaks, and what a fix must restore).
+  reads, elapsed-time timers (and which modules read them), random numbers (and the project's
+  own generators it drew from), threads started, asyncio waits, sleeps, sockets (audit
+  events), files opened outside pytest's temporary directories.
+- ``--greenline-state=FILE``: after each test, what differs from how it was after collection:
+  the project's module-level values and the attributes of its classes and objects, functions
+  of other modules replaced, and process state, each with how it changed, what it was and is
+  (what a polluter leaks, and what a fix must restore).
 - ``--greenline-clock=ISO``: every test runs with the wall clock frozen at that instant.
 - ``--greenline-offline``: every test runs with sockets refused (connect, name lookups, sends).
 """
 
 from __future__ import annotations
 
-import ast
+import copy
 import json
 import os
+import random
 import sys
 import threading
 import types
@@ -26,7 +29,16 @@ from typing import IO, Any
 
 import pytest
 
-from greenline.pytest_plugin.process_state import PROCESS, changed_process, snapshot_process
+from greenline.pytest_plugin.object_state import (
+    Seen,
+    callables,
+    change_of,
+    generator_paths,
+    is_own_generator,
+    project_modules,
+    project_paths,
+)
+from greenline.pytest_plugin.process_state import changed_process, snapshot_process
 
 #: C functions that read the wall clock (``module.qualname`` of the builtin).
 CLOCK = frozenset(
@@ -59,6 +71,8 @@ SLEEP = frozenset({"time.sleep"})
 SOCKET_EVENTS = frozenset(
     {"socket.connect", "socket.getaddrinfo", "socket.gethostbyname", "socket.sendto"}
 )
+#: kept at import: a test may replace ``json.dumps`` itself (and the probe must still write)
+_dumps = json.dumps
 #: calls from these packages are pytest's (and greenline's) machinery, not the test's
 OWN = ("_pytest", "pytest", "pluggy", "greenline")
 
@@ -74,6 +88,7 @@ class ProbePlugin:
     def __init__(self, path: str) -> None:
         self.out: IO[str] = open(path, "a", encoding="utf-8")  # noqa: SIM115 (closed at exit)
         self.seen: dict[str, set[str]] | None = None
+        self.generators: dict[int, random.Random] = {}  # the project's own, used by the test
         sys.addaudithook(self._audit)  # cannot be removed: it records only inside a call
 
     def _audit(self, event: str, args: tuple[Any, ...]) -> None:
@@ -104,8 +119,12 @@ class ProbePlugin:
                 seen["clock"].add(short)
             elif name in TIMER or short in TIMER:
                 seen["timer"].add(short)
+                seen["timer_in"].add(str(frame.f_globals.get("__name__", "")))
             elif name in RANDOM or short in RANDOM or name.startswith("_random."):
                 seen["random"].add(short)
+                owner = getattr(arg, "__self__", None)
+                if is_own_generator(owner):
+                    self.generators[id(owner)] = owner
             elif name in SLEEP:
                 seen["sleep"].add(name)
         elif event == "call":
@@ -120,8 +139,9 @@ class ProbePlugin:
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:
-        keys = ("clock", "timer", "random", "threads", "async", "sleep", "network", "files")
-        self.seen = {k: set() for k in keys}
+        keys = ("clock", "timer", "timer_in", "random", "threads", "async", "sleep", "network")
+        self.seen = {k: set() for k in (*keys, "files")}
+        self.generators = {}
         sys.setprofile(self._profile)
         threading.setprofile(self._profile)
         try:
@@ -134,114 +154,106 @@ class ProbePlugin:
             base = getattr(factory, "_basetemp", None)
             if base is not None:  # pytest's per-run temporary directories are private
                 seen["files"] = {f for f in seen["files"] if not f.startswith(str(base))}
+            seen["generators"] = set(generator_paths(self.generators, item.config.rootpath))
             row = {"test_id": item.nodeid, **{k: sorted(v) for k, v in seen.items()}}
-            self.out.write(json.dumps(row) + "\n")
+            self.out.write(_dumps(row) + "\n")
             self.out.flush()
 
     def pytest_unconfigure(self) -> None:
         self.out.close()
 
 
-def _literal(value: Any) -> str | None:
-    """``repr(value)`` when it reads back as an equal literal (what a fix can write down)."""
-    if isinstance(value, types.ModuleType | type | types.FunctionType):
-        return None
-    try:
-        text = repr(value)
-        if len(text) > 2000 or ast.literal_eval(text) != value:
-            return None
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-        return None
-    return text
-
-
-def _is_projects(value: Any, modules: dict[str, types.ModuleType]) -> bool:
-    """A class defined in a project module, or an instance of one."""
-    kind = value if isinstance(value, type) else type(value)
-    return getattr(kind, "__module__", None) in modules and hasattr(value, "__dict__")
-
-
-def _attributes(prefix: str, value: Any) -> dict[str, tuple[str, int]]:
-    out = {}
-    for attr, inner in list(vars(value).items()):
-        if attr.startswith("__"):
-            continue
-        text = _literal(inner)
-        if text is not None:
-            out[f"{prefix}.{attr}"] = (text, id(inner))
-    return out
-
-
 class StatePlugin:
-    """The project's module-level state that each test changed, against its initial values."""
+    """What each test left changed, against how it was after collection: the project's
+    module-level values and the attributes of its classes and objects, the functions of other
+    modules, and process state (``process_state``)."""
 
     def __init__(self, path: str, root: Path) -> None:
         self.out: IO[str] = open(path, "a", encoding="utf-8")  # noqa: SIM115 (closed at exit)
         self.root = str(root.resolve())
-        self.initial: dict[str, dict[str, tuple[str, int]]] = {}
+        self.initial: dict[str, dict[str, Seen]] = {}
+        self.process: dict[str, tuple[str, int]] = {}
         self.files: dict[str, str] = {}
+        self.isolated_warnings = True
+
+    def pytest_configure(self, config: pytest.Config) -> None:
+        # pytest's warnings plugin gives every test its own filters: none can leak then
+        self.isolated_warnings = config.pluginmanager.has_plugin("warnings")
 
     def _modules(self) -> dict[str, types.ModuleType]:
-        out = {}
-        for name, module in list(sys.modules.items()):
-            file = getattr(module, "__file__", None)
-            if not file or name == "__main__":
-                continue
-            where = str(Path(file).resolve())
-            if where.startswith(self.root) and "site-packages" not in where:
-                relative = os.path.relpath(where, self.root)
-                if not relative.startswith((".venv", "venv")):
-                    out[name] = module
-                    self.files[name] = Path(relative).as_posix()
-        return out
+        modules, files = project_modules(self.root)
+        self.files.update(files)
+        return modules
 
-    def _snapshot(self) -> dict[str, dict[str, tuple[str, int]]]:
-        """Per module, each literal value's text and identity (a rebound name has a new one):
-        module globals, and one level into the project's classes and their instances there
-        (``Client.cache``, ``registry.items``)."""
-        snap: dict[str, dict[str, tuple[str, int]]] = {}
+    def _snapshot(
+        self, known: dict[str, dict[str, Seen]] | None = None
+    ) -> dict[str, dict[str, Seen]]:
+        """The state now; with ``known`` (the first snapshot), the other modules' functions
+        it held are read again whatever replaced them."""
         modules = self._modules()
-        for name, module in modules.items():
-            values = {}
-            for attr, value in list(vars(module).items()):
-                if attr.startswith("__"):
-                    continue
-                text = _literal(value)
-                if text is not None:
-                    values[attr] = (text, id(value))
-                elif _is_projects(value, modules):
-                    values.update(_attributes(attr, value))
-            snap[name] = values
-        snap[PROCESS] = snapshot_process(self.root)
+        snap = project_paths(modules, frozenset(modules))
+        others = {n: m for n, m in list(sys.modules.items()) if n not in modules}
+        snap.update(callables(others, known))
         return snap
 
     def pytest_collection_finish(self) -> None:
         self.initial = self._snapshot()
+        self.process = snapshot_process(self.root, self.isolated_warnings)
 
     def pytest_runtest_logfinish(self, nodeid: str) -> None:
-        now = self._snapshot()
-        changed = changed_process(self.initial[PROCESS], self.root)
+        now = self._snapshot(self.initial)
+        changed = changed_process(self.process, self.root, self.isolated_warnings)
         for module, values in self.initial.items():
-            if module == PROCESS:
-                continue
             current = now.get(module, {})
-            for attr, (text, ident) in values.items():
-                now_text, now_ident = current.get(attr, (None, None))
-                if now_text != text:
-                    changed.append(
-                        {
-                            "module": module,
-                            "file": self.files.get(module),
-                            "name": attr,
-                            "initial": text,
-                            "rebound": now_ident != ident,
-                        }
-                    )
-        self.out.write(json.dumps({"test_id": nodeid, "changed": changed}) + "\n")
+            for path, before in values.items():
+                after = current.get(path)
+                how = change_of(before, after)
+                if how is not None:
+                    changed.append(self._entry(module, path, before, after, how))
+            for path in current.keys() - values.keys():
+                after = current[path]
+                if after.owner != "module":  # a new attribute on a project class or object
+                    changed.append(self._entry(module, path, None, after, "added"))
+        self.out.write(_dumps({"test_id": nodeid, "changed": changed}) + "\n")
         self.out.flush()
+
+    def _entry(
+        self, module: str, path: str, before: Seen | None, after: Seen | None, how: str
+    ) -> dict[str, Any]:
+        value = _resolve(sys.modules.get(module), path)
+        seen = before or after
+        return {
+            "module": module,
+            "file": self.files.get(module),
+            "name": path,
+            "initial": before.literal if before else None,
+            "rebound": how in ("rebound", "added", "removed"),
+            "change": how,
+            "before": before.shown if before else None,
+            "after": after.shown if after else None,
+            "owner": seen.owner if seen else "module",
+            "container": before.container if before else None,
+            "deepcopy": _copies(value),
+        }
 
     def pytest_unconfigure(self) -> None:
         self.out.close()
+
+
+def _resolve(module: types.ModuleType | None, path: str) -> Any:
+    value: Any = module
+    for part in path.split("."):
+        value = getattr(value, part, None)
+    return value
+
+
+def _copies(value: Any) -> bool:
+    """Whether ``copy.deepcopy`` can keep a copy of the value (a lock or a socket cannot)."""
+    try:
+        copy.deepcopy(value)
+    except Exception:  # whatever the value's own __deepcopy__ or __reduce__ raises
+        return False
+    return True
 
 
 class ClockPlugin:

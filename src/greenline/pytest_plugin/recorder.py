@@ -56,16 +56,22 @@ def start_import_recording(config: pytest.Config) -> None:
     git_root = find_root(config.rootpath)
     root = git_root or config.rootpath
     try:
-        flags = {"database_url": getattr(options, "greenline_db", None)}
+        flags = {
+            "database_url": getattr(options, "greenline_db", None),
+            "granularity": getattr(options, "greenline_granularity", None),
+        }
         settings = load_settings(root, os.environ, flags)
         if getattr(options, "greenline_server", None):
             check_server_options(flags["database_url"])
         collector = CoverageCollector(
-            root, settings.coverage_exclude, getattr(options, "greenline_tracer", None)
+            root,
+            settings.coverage_exclude,
+            getattr(options, "greenline_tracer", None),
+            settings.granularity,
         )
     except GreenlineError as exc:
         raise pytest.UsageError(f"greenline: {exc}") from None
-    imports = ImportTimeRecorder(collector.tracer, collector.site_of, collector.project_path)
+    imports = ImportTimeRecorder(collector.tracer, collector.link_of, collector.project_path)
     config.stash[TRACING_KEY] = _Tracing(root, git_root is not None, settings, collector, imports)
     imports.start()
 
@@ -87,10 +93,15 @@ def register_recorder(config: pytest.Config) -> None:
             "pid": os.getpid(),
             "environment": asdict(read_environment()),
             "cache_dir": str(cache.mkdir("greenline")) if cache is not None else None,
+            "granularity": collector.granularity,
             "server": server,  # the writer uploads to it (the token is in its environment)
             "retry_seconds": settings.server_retry_seconds,
         }
-        recording = RecordingPlugin(config, StoreWriter(start), root, collector.tracer.name)
+        tracer = collector.tracer.name
+        if collector.granularity != "function":
+            tracer += f", granularity: {collector.granularity}"
+        recording = RecordingPlugin(config, StoreWriter(start), root, tracer)
+        recording.fallback = collector.fallback
         where = f"the server at {server}" if server else settings.database_url
         recording.display_url = mask_url(where)
         recording.in_git = tracing.in_git
@@ -179,7 +190,7 @@ class CoveragePlugin:
 
     def pytest_fixture_setup(self, fixturedef: pytest.FixtureDef[Any]) -> None:
         code = getattr(getattr(fixturedef, "func", None), "__code__", None)
-        site = self.collector.site_of(code) if code is not None else None
+        site = self.collector.link_of(code) if code is not None else None
         if site is not None:
             self.fixture_sites.setdefault(fixturedef.argname, set()).add(site)
 
@@ -267,6 +278,26 @@ def _message(report: pytest.TestReport | pytest.CollectReport) -> str | None:
     return clip_message(errors[-1] if errors else lines[0], MESSAGE_CHARS)
 
 
+def fold_report(
+    pending: dict[str, _Pending], attempts: dict[str, int], report: pytest.TestReport
+) -> _Pending:
+    """The attempt a phase report belongs to (a new one after the last closed), with the
+    report folded in."""
+    nodeid = report.nodeid
+    current = pending.get(nodeid)
+    if current is None:
+        current = pending[nodeid] = _Pending(attempts.get(nodeid, 0) + 1)
+    current.duration += report.duration
+    if str(report.outcome) == "rerun":
+        # pytest-rerunfailures: this attempt failed and another follows; its teardown report
+        # still comes and closes the attempt.
+        current.outcome, current.phase = Outcome.FAILED, Phase(report.when or "call")
+        current.message = current.message or _message(report)
+    else:
+        _apply(current, report)
+    return current
+
+
 def _apply(pending: _Pending, report: pytest.TestReport) -> None:
     """Fold one phase report into the attempt's outcome."""
     quarantined = getattr(report, "greenline_quarantined", None)
@@ -308,6 +339,7 @@ class RecordingPlugin:
         self.tracer = tracer
         self.display_url = ""
         self.in_git = True
+        self.fallback: str | None = None  # why the granularity asked for is not the one used
         self.pending: dict[str, _Pending] = {}
         self.attempts: dict[str, int] = {}
         self.results: list[list[Any]] = []
@@ -321,9 +353,10 @@ class RecordingPlugin:
         #: what each process said of its Python children (see CoveragePlugin.children_report)
         self.children: list[dict[str, Any]] = []
 
-    def pytest_report_header(self) -> str:
+    def pytest_report_header(self) -> list[str]:
         where = "" if self.in_git else " (not a git repository: no commit info)"
-        return f"greenline: recording into {self.display_url} (tracer: {self.tracer}){where}"
+        header = [f"greenline: recording into {self.display_url} (tracer: {self.tracer}){where}"]
+        return header + ([f"greenline: {self.fallback}"] if self.fallback else [])
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtestloop(self) -> Any:
@@ -336,18 +369,7 @@ class RecordingPlugin:
         return (yield)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        nodeid = report.nodeid
-        pending = self.pending.get(nodeid)
-        if pending is None:
-            pending = self.pending[nodeid] = _Pending(self.attempts.get(nodeid, 0) + 1)
-        pending.duration += report.duration
-        if str(report.outcome) == "rerun":
-            # pytest-rerunfailures: this attempt failed and another follows; its teardown
-            # report still comes and closes the attempt.
-            pending.outcome, pending.phase = Outcome.FAILED, Phase(report.when or "call")
-            pending.message = pending.message or _message(report)
-        else:
-            _apply(pending, report)
+        pending = fold_report(self.pending, self.attempts, report)
         if report.when == "teardown":
             self._close(report, pending)
 

@@ -211,7 +211,7 @@ class _Child:
             raise
         cache_dir = start.get("cache_dir")
         cache = FingerprintCache(Path(cache_dir)) if cache_dir else None
-        return gl, run_id, BlockMapper(root, cache)
+        return gl, run_id, BlockMapper(root, cache, start.get("granularity", "function"))
 
     def _consume(
         self, lines: IO[str], gl: Any, run_id: int, mapper: Any

@@ -81,9 +81,9 @@ def _distance(a: str, b: str) -> int:
 
 
 def _function_name(block_name: str) -> str | None:
-    """A changed function's name as a test's name would mention it (``Cart.add_item`` ->
-    ``add_item``); None when too short to mean anything."""
-    last = block_name.rsplit(".", 1)[-1].strip("_").lower()
+    """A changed function's name as a test's name would mention it (``Cart.add_item`` and its
+    branch ``Cart.add_item#if1.else`` -> ``add_item``); None when too short to mean anything."""
+    last = block_name.split("#", 1)[0].rsplit(".", 1)[-1].strip("_").lower()
     return last if len(last) >= 3 and last != "<module>" else None
 
 

@@ -26,21 +26,21 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, S
 from sqlalchemy.pool import NullPool
 
 from greenline.config import mask_url
-from greenline.errors import StoreBusyError, StoreError
+from greenline.errors import StoreError
+from greenline.store.guards import (
+    BUSY_TIMEOUT_SECONDS,
+    HEAD_REVISION,
+    driver_error,
+    is_busy_code,
+    refuse_unknown_revision,
+)
 from greenline.store.schema import metadata
 
-#: The newest migration this greenline knows; a store stamped with anything else is refused.
-HEAD_REVISION = "0010"
-KNOWN_REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009", "0010")
 MIGRATIONS = Path(__file__).with_name("migrations")
-BUSY_TIMEOUT_SECONDS = 30.0
 WRITE_OPTION = "greenline_write"
 #: Key of the PostgreSQL advisory lock that lets one session at a time create or migrate the
 #: schema (any constant 64-bit number: it only has to be the same for every greenline).
 MIGRATION_LOCK_KEY = 0x67726E6C6E65  # "grnlne"
-#: SQLITE_BUSY and SQLITE_LOCKED; PostgreSQL's lock_not_available (a lock_timeout expired).
-SQLITE_BUSY_CODES = frozenset({5, 6})
-PG_BUSY_STATES = frozenset({"55P03"})
 
 
 def _on_sqlite_connect(busy_timeout: float, dbapi_connection: Any, _record: Any) -> None:
@@ -162,22 +162,14 @@ def _lock_migrations(conn: Connection) -> None:
 
 def check_revision(conn: Connection, url: object) -> str | None:
     """The store's revision; refuses (never touches) a store written by a newer greenline."""
-    revision = read_revision(conn)
-    if revision is not None and revision not in KNOWN_REVISIONS:
-        raise StoreError(
-            f"the store at {mask_url(str(url))} has schema revision {revision}, newer than this "
-            f"greenline knows ({HEAD_REVISION}); it was left untouched",
-            hint="upgrade greenline (pip install -U greenline), or point --db at another store",
-        )
-    return revision
+    return refuse_unknown_revision(read_revision(conn), url)
 
 
 def is_busy(exc: OperationalError) -> bool:
     """True when the error is another writer's lock outlasting the busy timeout."""
-    code = getattr(exc.orig, "sqlite_errorcode", None)
-    if code is not None:
-        return (int(code) & 0xFF) in SQLITE_BUSY_CODES  # extended codes keep the primary low
-    return getattr(exc.orig, "sqlstate", None) in PG_BUSY_STATES
+    return is_busy_code(
+        getattr(exc.orig, "sqlite_errorcode", None), getattr(exc.orig, "sqlstate", None)
+    )
 
 
 @contextlib.contextmanager
@@ -186,14 +178,5 @@ def translate_errors(url: str) -> Iterator[None]:
     try:
         yield
     except OperationalError as exc:
-        reason = mask_url(str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc))
-        if is_busy(exc):
-            raise StoreBusyError(
-                f"the store at {mask_url(url)} is locked by another writer ({reason})",
-                hint="nothing is wrong with it: try again later, or wait longer with "
-                "store_busy_timeout (GREENLINE_STORE_BUSY_TIMEOUT, seconds)",
-            ) from None
-        raise StoreError(
-            f"cannot use the store at {mask_url(url)}: {reason}",
-            hint="check --db / GREENLINE_DATABASE_URL, and that the server is running",
-        ) from None
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        raise driver_error(url, reason, is_busy(exc)) from None

@@ -1,40 +1,49 @@
-"""Reading runs, results, test histories and coverage back as model values."""
+"""Reading runs, results, test histories and coverage back as model values.
+
+The reads the quick commands need (runs, final results, a baseline's coverage, recent outcomes)
+are plain SQL in ``lookups``, written once for sqlite3 and SQLAlchemy; they are re-exported here,
+so every caller reads through one module.
+"""
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Collection, Sequence
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, case, func, select
+from sqlalchemy import Connection, Select, and_, func, select
 
 from greenline.model import (
-    Block,
-    CommitInfo,
-    Environment,
     Observation,
     Outcome,
-    Phase,
     QuarantineEntry,
-    Run,
     RunStatus,
-    TestCoverage,
     TestHistoryEntry,
     TestResult,
     TestSummary,
+)
+from greenline.store.lookups import (
+    as_utc,
+    coverage_sizes,
+    final_results,
+    get_run,
+    latest_baselines,
+    latest_ranker,
+    list_runs,
+    recent_outcomes,
+    result_of,
+    run_coverage,
+    run_file_reads,
+    run_import_coverage,
 )
 from greenline.store.schema import (
     branches,
     commits,
     coverage,
     environments,
-    file_reads,
     flaky_scans,
-    import_coverage,
     merge_queues,
     quarantine,
-    rankers,
     repositories,
     results,
     runs,
@@ -43,32 +52,31 @@ from greenline.store.schema import (
     tests,
 )
 
-
-def as_utc(value: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; everything greenline stores is UTC."""
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
-
-
-def _run_query() -> Select[Any]:
-    return (
-        select(
-            runs,
-            repositories.c.name.label("repository"),
-            commits.c.sha,
-            commits.c.committed_at,
-            commits.c.subject,
-            branches.c.name.label("branch"),
-            environments.c.python,
-            environments.c.platform,
-            environments.c.packages_hash,
-        )
-        .join(repositories, runs.c.repository_id == repositories.c.id)
-        .outerjoin(commits, runs.c.commit_id == commits.c.id)
-        .outerjoin(branches, runs.c.branch_id == branches.c.id)
-        .outerjoin(environments, runs.c.environment_id == environments.c.id)
-    )
+__all__ = [
+    "as_utc",
+    "count_rows",
+    "coverage_sizes",
+    "final_results",
+    "find_run_at",
+    "find_run_by_process",
+    "get_run",
+    "known_test_ids",
+    "latest_baselines",
+    "latest_ranker",
+    "list_runs",
+    "merge_queue",
+    "observations",
+    "quarantine_entries",
+    "read_test_history",
+    "recent_flaky_scans",
+    "recent_outcomes",
+    "run_coverage",
+    "run_file_reads",
+    "run_import_coverage",
+    "run_results",
+    "selection_examples",
+    "summarize_tests",
+]
 
 
 def _last_attempts(run_ids: Sequence[int]) -> Any:
@@ -93,88 +101,6 @@ def _final_results(run_ids: Sequence[int]) -> Select[Any]:
     )
 
 
-def _run_stats(conn: Connection, run_ids: Sequence[int]) -> dict[int, tuple[dict[str, int], float]]:
-    final = _final_results(run_ids).subquery()
-    counts: dict[int, dict[str, int]] = defaultdict(dict)
-    query = select(final.c.run_id, final.c.outcome, func.count()).group_by(
-        final.c.run_id, final.c.outcome
-    )
-    for run_id, outcome, n in conn.execute(query):
-        counts[run_id][outcome] = n
-    durations = dict(
-        conn.execute(
-            select(results.c.run_id, func.sum(results.c.duration))
-            .where(results.c.run_id.in_(run_ids))
-            .group_by(results.c.run_id)
-        ).all()
-    )
-    return {rid: (counts.get(rid, {}), float(durations.get(rid) or 0.0)) for rid in run_ids}
-
-
-def _to_run(row: Any, stats: tuple[dict[str, int], float]) -> Run:
-    env = None
-    if row.python is not None:
-        env = Environment(row.python, row.platform, row.packages_hash)
-    commit = CommitInfo(
-        sha=row.sha,
-        branch=row.branch,
-        dirty=bool(row.dirty),
-        committed_at=as_utc(row.committed_at),
-        subject=row.subject,
-    )
-    started = as_utc(row.started_at)
-    assert started is not None
-    return Run(
-        id=row.id,
-        repository=row.repository,
-        status=RunStatus(row.status),
-        source=row.source,
-        started_at=started,
-        finished_at=as_utc(row.finished_at),
-        commit=commit,
-        environment=env,
-        counts=stats[0],
-        duration=stats[1],
-        exit_status=row.exit_status,
-        has_coverage=bool(row.has_coverage),
-        args=row.args,
-    )
-
-
-def list_runs(
-    conn: Connection,
-    repository: str | None,
-    *,
-    limit: int = 20,
-    status: RunStatus | None = None,
-    branch: str | None = None,
-    before: tuple[datetime, int] | None = None,
-) -> list[Run]:
-    """The newest runs first; ``before`` (a run's start and id) pages on after that run."""
-    query = _run_query().order_by(runs.c.started_at.desc(), runs.c.id.desc()).limit(limit)
-    if before is not None:
-        started, run_id = before
-        query = query.where(
-            (runs.c.started_at < started) | ((runs.c.started_at == started) & (runs.c.id < run_id))
-        )
-    if repository is not None:
-        query = query.where(repositories.c.name == repository)
-    if status is not None:
-        query = query.where(runs.c.status == status.value)
-    if branch is not None:
-        query = query.where(branches.c.name == branch)
-    rows = conn.execute(query).all()
-    stats = _run_stats(conn, [r.id for r in rows])
-    return [_to_run(r, stats[r.id]) for r in rows]
-
-
-def get_run(conn: Connection, run_id: int) -> Run | None:
-    row = conn.execute(_run_query().where(runs.c.id == run_id)).first()
-    if row is None:
-        return None
-    return _to_run(row, _run_stats(conn, [run_id])[run_id])
-
-
 def find_run_by_process(conn: Connection, hostname: str, pid: int) -> int | None:
     """The newest run started by process ``pid`` on ``hostname``."""
     query = (
@@ -187,14 +113,8 @@ def find_run_by_process(conn: Connection, hostname: str, pid: int) -> int | None
 
 
 def _to_result(row: Any) -> TestResult:
-    return TestResult(
-        test_id=row.test_id,
-        outcome=Outcome(row.outcome),
-        duration=row.duration,
-        phase=Phase(row.phase) if row.phase else None,
-        message=row.message,
-        attempt=row.attempt,
-        path=row.path,
+    return result_of(
+        row.test_id, row.outcome, row.duration, row.phase, row.message, row.attempt, row.path
     )
 
 
@@ -276,13 +196,6 @@ def read_test_history(
     return out
 
 
-def final_results(conn: Connection, run_id: int) -> list[TestResult]:
-    """Each test's last attempt in a run (its final outcome), with the test's file."""
-    final = _final_results([run_id]).subquery()
-    query = select(final, tests.c.test_id, tests.c.path).join(tests, final.c.test_pk == tests.c.id)
-    return [_to_result(row) for row in conn.execute(query)]
-
-
 def _recent_runs(repository: str, runs_back: int) -> Select[Any]:
     """The ids of the repository's last ``runs_back`` finished runs, newest first."""
     return (
@@ -295,33 +208,6 @@ def _recent_runs(repository: str, runs_back: int) -> Select[Any]:
         .order_by(runs.c.started_at.desc(), runs.c.id.desc())
         .limit(runs_back)
     )
-
-
-def recent_outcomes(
-    conn: Connection, repository: str, runs_back: int = 20
-) -> tuple[dict[str, int], dict[str, int]]:
-    """Over the repository's last ``runs_back`` finished runs: per test, the runs whose final
-    outcome was a failure, and the runs it took part in."""
-    recent = list(conn.execute(_recent_runs(repository, runs_back)).scalars())
-    if not recent:
-        return {}, {}
-    final = _final_results(recent).subquery()
-    failed = func.sum(
-        case((final.c.outcome.in_([Outcome.FAILED.value, Outcome.ERROR.value]), 1), else_=0)
-    )
-    query = (
-        select(tests.c.test_id, failed, func.count())
-        .select_from(final)
-        .join(tests, final.c.test_pk == tests.c.id)
-        .group_by(tests.c.test_id)
-    )
-    failures: dict[str, int] = {}
-    taken: dict[str, int] = {}
-    for test_id, n_failed, n in conn.execute(query):
-        taken[test_id] = int(n)
-        if n_failed:
-            failures[test_id] = int(n_failed)
-    return failures, taken
 
 
 def selection_examples(conn: Connection, repository: str) -> list[tuple[int, str, str]]:
@@ -351,42 +237,6 @@ def selection_examples(conn: Connection, repository: str) -> list[tuple[int, str
     return [(int(r), f, o) for r, f, o in conn.execute(query)]
 
 
-def latest_ranker(conn: Connection, repository: str) -> tuple[int, datetime, str] | None:
-    """The repository's newest learned model: (id, created at, JSON), adopted or not."""
-    query = (
-        select(rankers.c.id, rankers.c.created_at, rankers.c.model)
-        .join(repositories, rankers.c.repository_id == repositories.c.id)
-        .where(repositories.c.name == repository)
-        .order_by(rankers.c.created_at.desc(), rankers.c.id.desc())
-        .limit(1)
-    )
-    row = conn.execute(query).first()
-    if row is None:
-        return None
-    created = as_utc(row.created_at)
-    assert created is not None
-    return int(row.id), created, str(row.model)
-
-
-def latest_baselines(conn: Connection, repository: str, limit: int = 50) -> list[Run]:
-    """Complete runs with coverage, newest first: the candidates for a selection baseline."""
-    query = (
-        _run_query()
-        .where(
-            repositories.c.name == repository,
-            runs.c.status == RunStatus.COMPLETE.value,
-            runs.c.has_coverage.is_(True),
-            # a run on an uncommitted tree recorded code no commit holds: the change since its
-            # commit would not show what differs from what it ran
-            runs.c.dirty.is_(False),
-        )
-        .order_by(runs.c.started_at.desc(), runs.c.id.desc())
-        .limit(limit)
-    )
-    rows = conn.execute(query).all()
-    return [_to_run(row, ({}, 0.0)) for row in rows]
-
-
 def find_run_at(conn: Connection, repository: str, sha: str, started_at: datetime) -> int | None:
     """The run of ``repository`` on commit ``sha`` that started at ``started_at`` (one copy of
     a baseline imported twice)."""
@@ -407,79 +257,6 @@ def known_test_ids(conn: Connection, repository: str) -> list[str]:
         .where(repositories.c.name == repository)
     )
     return list(conn.execute(query).scalars())
-
-
-def run_coverage(
-    conn: Connection, run_id: int, paths: Collection[str] | None = None
-) -> list[TestCoverage]:
-    """The blocks each test of a run executed (only blocks in ``paths``, when given)."""
-    query = (
-        select(
-            tests.c.test_id, source_blocks.c.path, source_blocks.c.name, source_blocks.c.checksum
-        )
-        .select_from(coverage)
-        .join(tests, coverage.c.test_pk == tests.c.id)
-        .join(source_blocks, coverage.c.block_id == source_blocks.c.id)
-        .where(coverage.c.run_id == run_id)
-    )
-    if paths is not None:
-        if not paths:
-            return []
-        query = query.where(source_blocks.c.path.in_(sorted(paths)))
-    acc: dict[str, set[Block]] = defaultdict(set)
-    for test_id, path, name, checksum in conn.execute(query):
-        acc[test_id].add(Block(path, name, checksum))
-    return [TestCoverage(t, frozenset(b)) for t, b in sorted(acc.items())]
-
-
-def run_import_coverage(
-    conn: Connection, run_id: int, paths: Collection[str] | None = None
-) -> dict[str, frozenset[Block]]:
-    """What ran while each module was imported before the run's first test, per importing
-    module (only blocks in ``paths``, when given)."""
-    query = (
-        select(
-            import_coverage.c.module_path,
-            source_blocks.c.path,
-            source_blocks.c.name,
-            source_blocks.c.checksum,
-        )
-        .join(source_blocks, import_coverage.c.block_id == source_blocks.c.id)
-        .where(import_coverage.c.run_id == run_id)
-    )
-    if paths is not None:
-        if not paths:
-            return {}
-        query = query.where(source_blocks.c.path.in_(sorted(paths)))
-    acc: dict[str, set[Block]] = defaultdict(set)
-    for module, path, name, checksum in conn.execute(query):
-        acc[module].add(Block(path, name, checksum))
-    return {module: frozenset(blocks) for module, blocks in sorted(acc.items())}
-
-
-def coverage_sizes(conn: Connection, run_id: int) -> dict[str, int]:
-    """How many blocks each test of a run executed (tests without coverage are absent)."""
-    sizes = (
-        select(coverage.c.test_pk, func.count().label("n"))
-        .where(coverage.c.run_id == run_id)
-        .group_by(coverage.c.test_pk)
-        .subquery()
-    )
-    query = select(tests.c.test_id, sizes.c.n).join(sizes, sizes.c.test_pk == tests.c.id)
-    return {str(test_id): int(n) for test_id, n in conn.execute(query)}
-
-
-def run_file_reads(conn: Connection, run_id: int) -> dict[str, frozenset[str]]:
-    """The non-Python files each test of a run read."""
-    query = (
-        select(tests.c.test_id, file_reads.c.path)
-        .join(tests, file_reads.c.test_pk == tests.c.id)
-        .where(file_reads.c.run_id == run_id)
-    )
-    acc: dict[str, set[str]] = defaultdict(set)
-    for test_id, path in conn.execute(query):
-        acc[test_id].add(path)
-    return {t: frozenset(p) for t, p in acc.items()}
 
 
 def count_rows(conn: Connection) -> dict[str, int]:

@@ -259,3 +259,18 @@ upload_batches = Table(
     Column("results", Integer, nullable=False),
     Column("received_at", DateTime(timezone=True), nullable=False),
 )
+
+#: Shard plans: each CI run's split of the suite, so a retried shard reruns exactly its tests.
+shard_plans = Table(
+    "shard_plans",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("repository_id", ForeignKey("repositories.id"), nullable=False),
+    Column("key", String(255), nullable=False),
+    Column("shards", Integer, nullable=False),
+    Column("commit_sha", String(64)),
+    Column("baseline_run_id", ForeignKey("runs.id")),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("plan", Text, nullable=False),
+    UniqueConstraint("repository_id", "key", "shards"),
+)

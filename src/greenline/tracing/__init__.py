@@ -1,4 +1,5 @@
-"""Per-test coverage at function level: which source blocks each test ran, and their checksums."""
+"""Per-test coverage by function or by branch: which source blocks each test ran, and their
+checksums."""
 
 from __future__ import annotations
 

@@ -44,9 +44,12 @@ class FingerprintCache:
             self._entries = self._load()
         return self._entries
 
-    def get(self, path: str, digest: str) -> FileBlocks | None:
+    def get(self, path: str, digest: str, *, branches: bool = False) -> FileBlocks | None:
+        """The file's blocks if cached for this content (and with its regions, if asked)."""
         entry = self.entries.get(path)
         if not isinstance(entry, dict) or entry.get("digest") != digest:
+            return None
+        if branches and "regions" not in entry:
             return None
         try:
             return FileBlocks.from_json(path, entry)

@@ -117,7 +117,8 @@ class _ChildRecording:
         prefix = next((p for p in self.prefixes if name.startswith(p)), None)
         if prefix is None or any(f in name for f in FOREIGN_FRAGMENTS):
             return None
-        line = 0 if code.co_name == "<module>" else code.co_firstlineno
+        # a whole function (negative: see collector.CodeSite), or 0 for the module's own code
+        line = 0 if code.co_name == "<module>" else -code.co_firstlineno
         return name[len(prefix) :].replace(os.sep, "/"), line
 
 

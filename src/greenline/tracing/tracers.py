@@ -9,12 +9,22 @@ none of the ``exclude`` fragments:
 - a C profile hook (3.11, the optional ``greenline._ctracer`` extension): call events only,
   de-duplicated with a mark in each code object's extra slot, foreign code rejected once for good;
 - ``sys.setprofile`` in pure Python, when the extension is not built.
+
+Made with ``lines=True`` (branch granularity), a tracer also follows the lines each of those code
+objects ran, returned by ``take_lines()`` after ``take()``: with ``sys.monitoring``, LINE events
+local to the project's code objects, each location disabled after its first hit and re-armed per
+test like PY_START; on 3.11, a trace hook instead of the profile hook (C, or ``sys.settrace`` in
+pure Python), which every line of every frame passes through while a test runs. A trace hook
+cannot share the interpreter with another one (coverage.py, a debugger): with one installed, a
+line tracer refuses to start (RuntimeError) rather than switch it off.
 """
 
 from __future__ import annotations
 
+import itertools
 import sys
 import threading
+from collections.abc import Callable
 from types import CodeType, FrameType
 from typing import Any, Protocol
 
@@ -33,7 +43,14 @@ class Tracer(Protocol):
 
     def take(self) -> list[CodeType]: ...
 
+    def take_lines(self) -> dict[CodeType, set[int]]: ...
+
     def close(self) -> None: ...
+
+
+def _refuse_if_traced() -> None:
+    if sys.gettrace() is not None:
+        raise RuntimeError("another trace function is installed (coverage.py or a debugger)")
 
 
 class _CodeFilter:
@@ -65,15 +82,19 @@ class MonitoringTracer:
 
     name = "sys.monitoring"
 
-    def __init__(self, include: tuple[str, ...], exclude: tuple[str, ...]) -> None:
+    def __init__(
+        self, include: tuple[str, ...], exclude: tuple[str, ...], lines: bool = False
+    ) -> None:
         mon = sys.monitoring  # type: ignore[attr-defined,unused-ignore]
         free = [tool for tool in (4, 3, 5, 2) if mon.get_tool(tool) is None]
         if len(free) < 2:
             raise RuntimeError("fewer than two free sys.monitoring tool ids")
         self._mon = mon
         self._event: int = mon.events.PY_START
+        self._tracked_events = self._event | (mon.events.LINE if lines else 0)
         self._discover, self._track = free[0], free[1]
         self._fired: list[CodeType] = []
+        self._lines: list[tuple[CodeType, int]] = []
         self._tracked: list[CodeType] = []
         self._enabled = False
         self._filter = _CodeFilter(include, exclude)
@@ -81,16 +102,22 @@ class MonitoringTracer:
         mon.use_tool_id(self._track, "greenline")
         mon.register_callback(self._discover, self._event, self._on_discover)
         mon.register_callback(self._track, self._event, self._on_track)
+        if lines:
+            mon.register_callback(self._track, mon.events.LINE, self._on_line)
 
     def _on_discover(self, code: CodeType, _offset: int) -> Any:
         if self._filter.wants(code):
             self._fired.append(code)
             self._tracked.append(code)
-            self._mon.set_local_events(self._track, code, self._event)
+            self._mon.set_local_events(self._track, code, self._tracked_events)
         return self._mon.DISABLE
 
     def _on_track(self, code: CodeType, _offset: int) -> Any:
         self._fired.append(code)
+        return self._mon.DISABLE
+
+    def _on_line(self, code: CodeType, line: int) -> Any:
+        self._lines.append((code, line))
         return self._mon.DISABLE
 
     def begin(self) -> None:
@@ -99,10 +126,11 @@ class MonitoringTracer:
             self._enabled = True
         # Re-arm what fired since the last test began, between tests included: code that ran
         # in pytest's reporting must report again in this test.
-        for code in dict.fromkeys(self._fired):
+        for code in dict.fromkeys([*self._fired, *(code for code, _ in self._lines)]):
             self._mon.set_local_events(self._track, code, 0)
-            self._mon.set_local_events(self._track, code, self._event)
+            self._mon.set_local_events(self._track, code, self._tracked_events)
         self._fired = []
+        self._lines = []
 
     def pause(self) -> None:
         """Nothing to do: a disabled location costs nothing, so pytest's own work is free."""
@@ -113,11 +141,18 @@ class MonitoringTracer:
     def take(self) -> list[CodeType]:
         return list(dict.fromkeys(self._fired))
 
+    def take_lines(self) -> dict[CodeType, set[int]]:
+        lines: dict[CodeType, set[int]] = {}
+        for code, line in self._lines:
+            lines.setdefault(code, set()).add(line)
+        return lines
+
     def close(self) -> None:
         """Switch every event off and give both tool ids back."""
         self._mon.set_events(self._discover, 0)
         for code in self._tracked:
             self._mon.set_local_events(self._track, code, 0)
+        self._mon.register_callback(self._track, self._mon.events.LINE, None)
         for tool in (self._discover, self._track):
             self._mon.register_callback(tool, self._event, None)
             self._mon.free_tool_id(tool)
@@ -128,14 +163,20 @@ class CProfileTracer:
 
     name = "c-profile"
 
-    def __init__(self, include: tuple[str, ...], exclude: tuple[str, ...]) -> None:
+    def __init__(
+        self, include: tuple[str, ...], exclude: tuple[str, ...], lines: bool = False
+    ) -> None:
         from greenline import _ctracer
 
+        if lines:
+            _refuse_if_traced()
         self._ext = _ctracer
+        self._with_lines = lines
+        self._taken: list[CodeType] = []
         _ctracer.set_filter(include, exclude)
 
     def _in_new_thread(self, _frame: FrameType, _event: str, _arg: object) -> None:
-        self._ext.start()
+        self._ext.start(self._with_lines)
 
     def begin(self) -> None:
         self._ext.collect()  # a new epoch: everything counts as unseen again
@@ -144,14 +185,28 @@ class CProfileTracer:
     def pause(self) -> None:
         # On 3.11 an active hook slows every line, so pytest's own work runs without it.
         self._ext.stop()
-        threading.setprofile(None)  # type: ignore[arg-type,unused-ignore]
+        if self._with_lines:
+            threading.settrace(None)  # type: ignore[arg-type,unused-ignore]
+        else:
+            threading.setprofile(None)  # type: ignore[arg-type,unused-ignore]
 
     def resume(self) -> None:
-        threading.setprofile(self._in_new_thread)
-        self._ext.start()
+        if self._with_lines:
+            threading.settrace(self._in_new_thread)
+        else:
+            threading.setprofile(self._in_new_thread)
+        self._ext.start(self._with_lines)
 
     def take(self) -> list[CodeType]:
-        return self._ext.collect()
+        self._taken = self._ext.collect()
+        return self._taken
+
+    def take_lines(self) -> dict[CodeType, set[int]]:
+        out = {}
+        for code, bits in zip(self._taken, self._ext.collect_lines(), strict=True):
+            if bits:
+                out[code] = set(itertools.compress(itertools.count(code.co_firstlineno), bits))
+        return out
 
     def close(self) -> None:
         self.pause()
@@ -162,35 +217,71 @@ class PythonProfileTracer:
 
     name = "python-profile"
 
-    def __init__(self, include: tuple[str, ...], exclude: tuple[str, ...]) -> None:
+    def __init__(
+        self, include: tuple[str, ...], exclude: tuple[str, ...], lines: bool = False
+    ) -> None:
+        if lines:
+            _refuse_if_traced()
         self._ids: set[int] = set()
         self._seen: list[CodeType] = []
+        self._lines: dict[CodeType, set[int]] = {}
+        self._with_lines = lines
         self._filter = _CodeFilter(include, exclude)
 
-    def _on_event(self, frame: FrameType, event: str, _arg: object) -> None:
+    def _on_event(self, frame: FrameType, event: str, _arg: object) -> Any:
         if event == "call":
             code = frame.f_code
             if id(code) not in self._ids:
                 self._ids.add(id(code))
                 if self._filter.wants(code):
                     self._seen.append(code)
+            if self._with_lines and self._filter.wants(code):
+                return self._line_tracer(code)
+        return None
+
+    def _line_tracer(self, code: CodeType) -> Callable[[FrameType, str, object], Any]:
+        """The local trace function of one frame of ``code``: notes each line it runs."""
+        lines = self._lines.get(code)
+        if lines is None:
+            lines = self._lines[code] = set()
+        add = lines.add
+
+        def on_line(frame: FrameType, event: str, _arg: object) -> Any:
+            if event == "line":
+                add(frame.f_lineno)
+            return on_line
+
+        return on_line
 
     def begin(self) -> None:
         self._ids = set()
         self._seen = []
+        self._lines = {}
         self.resume()
 
     def pause(self) -> None:
-        sys.setprofile(None)
-        threading.setprofile(None)  # type: ignore[arg-type,unused-ignore]
+        if self._with_lines:
+            sys.settrace(None)
+            threading.settrace(None)  # type: ignore[arg-type,unused-ignore]
+        else:
+            sys.setprofile(None)
+            threading.setprofile(None)  # type: ignore[arg-type,unused-ignore]
 
     def resume(self) -> None:
-        threading.setprofile(self._on_event)
-        sys.setprofile(self._on_event)
+        if self._with_lines:
+            threading.settrace(self._on_event)
+            sys.settrace(self._on_event)
+        else:
+            threading.setprofile(self._on_event)
+            sys.setprofile(self._on_event)
 
     def take(self) -> list[CodeType]:
         seen, self._seen = self._seen, []
         return seen
+
+    def take_lines(self) -> dict[CodeType, set[int]]:
+        lines, self._lines = self._lines, {}
+        return lines
 
     def close(self) -> None:
         self.pause()
@@ -207,16 +298,23 @@ def make_tracer(
     include: tuple[str, ...],
     exclude: tuple[str, ...] = FOREIGN_FRAGMENTS,
     prefer: str | None = None,
+    lines: bool = False,
 ) -> Tracer:
-    """The fastest tracer available here (or the one named by ``prefer``)."""
+    """The fastest tracer available here (or the one named by ``prefer``), following lines too
+    when asked; RuntimeError if none can."""
     if prefer:
-        return TRACERS[prefer](include, exclude)
+        return TRACERS[prefer](include, exclude, lines)
     order: list[str] = [CProfileTracer.name, PythonProfileTracer.name]
     if sys.version_info >= (3, 12):
         order.insert(0, MonitoringTracer.name)
+    problems: dict[str, str] = {}
     for name in order:
         try:
-            return TRACERS[name](include, exclude)
-        except (ImportError, RuntimeError):
-            continue
-    raise RuntimeError("no tracer available")
+            return TRACERS[name](include, exclude, lines)
+        except (ImportError, RuntimeError) as exc:
+            problems[name] = str(exc)
+    if len(set(problems.values())) == 1:  # one reason for all (a trace hook of another tool)
+        raise RuntimeError(next(iter(problems.values())))
+    raise RuntimeError(
+        "no tracer available: " + "; ".join(f"{n}: {p}" for n, p in problems.items())
+    )

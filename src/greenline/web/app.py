@@ -17,6 +17,7 @@ from starlette.routing import Route
 from greenline import __version__
 from greenline.api import Greenline
 from greenline.errors import GreenlineError
+from greenline.web import dashboard
 from greenline.web.access_log import AccessLog
 from greenline.web.mcp_mount import PATH as MCP_PATH
 from greenline.web.mcp_mount import McpMount
@@ -81,6 +82,7 @@ def create_app(open_api: Opener, *, public_read: bool = False, host: str = "127.
     app.include_router(runs.upload_router, prefix="/api/v1")
     app.include_router(uploads.router, prefix="/api/v1")
     app.router.routes.append(Route(MCP_PATH, endpoint=mcp, include_in_schema=False))
+    app.include_router(dashboard.router)
     return app
 
 

@@ -1,0 +1,1 @@
+"""Layered configuration: files, environment, plugins and schema checks."""

@@ -1,0 +1,1 @@
+"""Job scheduling: rate limits, deadlines, reminders, ids and worker pools."""

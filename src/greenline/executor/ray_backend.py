@@ -1,0 +1,267 @@
+"""The Ray backend: each job a Ray task that runs the command on a worker of the cluster, in a
+copy of the work tree that Ray ships there (a ``runtime_env`` working directory), and hands
+back its exit code and its ``{out}`` files; the driver stores what comes back.
+
+The work tree goes as one zip of the files the caller lists (git's tracked and unignored
+files), checked against Ray's package limit before anything is sent. A task is never retried
+by Ray itself: a worker that dies shows as a result without an exit code (and why), and the
+caller decides. Jobs a person watches (``Output.INHERIT``) run on this machine instead.
+Ray is imported on first use only: it is an extra (``pip install 'greenline[ray]'``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import stat
+import tempfile
+import threading
+import time
+import zipfile
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from greenline.errors import GreenlineError, UsageError
+from greenline.executor.jobs import Job, JobResult, Output
+from greenline.executor.local import LocalExecutor, LocalHandle
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+#: Ray keeps a working directory in its GCS and sends it in one gRPC message: 512 MiB at most.
+RAY_PACKAGE_LIMIT = 512 * 1024 * 1024
+#: never shipped, whatever the file list says
+SKIPPED_PARTS = frozenset({".git", ".greenline", "__pycache__", ".venv", ".tox", ".nox"})
+#: how a remote task's result is shaped: exit code, seconds, files, log bytes
+Outcome = tuple[int | None, float, dict[str, bytes], bytes | None]
+
+
+class RayUnavailableError(GreenlineError):
+    """Ray is not installed, or the cluster cannot be reached."""
+
+    exit_code = 4
+
+
+def build_package(root: Path, files: Iterable[str], limit: int, dest: Path) -> int:
+    """Zip ``files`` (relative to ``root``) into ``dest``, the same bytes for the same tree
+    (sorted, fixed timestamps: Ray then recognises a tree it has already); its size."""
+    sizes: dict[str, int] = {}
+    with zipfile.ZipFile(dest, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name in sorted(set(files)):
+            path = root / name
+            if SKIPPED_PARTS.intersection(Path(name).parts) or not path.is_file():
+                continue
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.external_attr = (stat.S_IMODE(path.stat().st_mode) | stat.S_IFREG) << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, path.read_bytes())
+            top = name.split("/", 1)[0]
+            sizes[top] = sizes.get(top, 0) + path.stat().st_size
+    size = dest.stat().st_size
+    if size >= limit:
+        largest = sorted(sizes.items(), key=lambda kv: -kv[1])[:3]
+        named = ", ".join(f"{top} ({n / 2**20:.0f} MiB)" for top, n in largest)
+        raise UsageError(
+            f"the work tree to ship to Ray is {size / 2**20:.0f} MiB zipped, over Ray's limit "
+            f"of {limit / 2**20:.0f} MiB for a working directory (largest: {named})",
+            hint="keep large files out of the tree (.gitignore them, or fetch test data in the "
+            "tests), or run with --executor local",
+        )
+    return size
+
+
+def run_remote_job(job: Job, relative: str) -> Outcome:
+    """On the worker: run ``job`` in the shipped tree (Ray made its copy the current
+    directory), killed with this worker if the worker dies."""
+    cwd = Path.cwd() / relative
+    log = None
+    if job.output is Output.LOG:
+        log = Path(tempfile.mkdtemp(prefix="greenline-log-")) / "job.log"
+    local = Job(job.argv, cwd, job.env, job.timeout, job.output, log, job.inputs)
+    result = LocalHandle(local, die_with_parent=True).wait()
+    logged = log.read_bytes() if log is not None and log.exists() else None
+    return result.exit_code, result.seconds, dict(result.files), logged
+
+
+def _keep_stdout_clean() -> None:
+    """Ray's driver prints the cluster's error messages (a worker died, say) on stdout, where
+    greenline's machine output goes: send them to stderr. Its private hook, so only if there."""
+    try:
+        from ray._private import worker
+    except ImportError:
+        return
+    original = getattr(worker, "print_to_stdstream", None)
+    if original is None or getattr(original, "greenline", False):
+        return
+
+    def to_stderr(data: dict[str, Any], ignore_prefix: bool) -> None:
+        original({**data, "is_err": True}, ignore_prefix)
+
+    to_stderr.greenline = True  # type: ignore[attr-defined]
+    worker.print_to_stdstream = to_stderr
+
+
+class RayHandle:
+    """One job running as a Ray task."""
+
+    def __init__(self, ref: Any, job: Job, ray: Any) -> None:
+        self.ref = ref
+        self.job = job
+        self.ray = ray
+        self.ident = f"ray:{ref.hex()}"
+        self.started = time.monotonic()
+        # the task enforces the timeout itself; this is for a worker that cannot
+        grace = 30.0
+        self.deadline = self.started + job.timeout + grace if job.timeout else None
+        self.result: JobResult | None = None
+
+    def poll(self) -> JobResult | None:
+        if self.result is not None:
+            return self.result
+        ready, _ = self.ray.wait([self.ref], timeout=0)
+        if ready:
+            return self._finish()
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            self.cancel()
+            return self.result
+        return None
+
+    def wait(self) -> JobResult:
+        if self.result is not None:
+            return self.result
+        remaining = None if self.deadline is None else max(0.0, self.deadline - time.monotonic())
+        ready, _ = self.ray.wait([self.ref], timeout=remaining)
+        if not ready:
+            self.cancel()
+            assert self.result is not None
+            return self.result
+        return self._finish()
+
+    def cancel(self) -> None:
+        if self.result is None:
+            with contextlib.suppress(Exception):
+                self.ray.cancel(self.ref, force=True)
+            self.result = JobResult(None, time.monotonic() - self.started, error="cancelled")
+
+    def _finish(self) -> JobResult:
+        seconds = time.monotonic() - self.started
+        try:
+            code, ran, files, logged = self.ray.get(self.ref)
+        except Exception as exc:  # the worker died, the node went away, the task was cancelled
+            why = str(exc).strip().splitlines()
+            self.result = JobResult(None, seconds, error=f"{type(exc).__name__}: {why[0][:300]}")
+            return self.result
+        if logged is not None and self.job.log is not None:
+            self.job.log.parent.mkdir(parents=True, exist_ok=True)
+            self.job.log.write_bytes(logged)
+        self.result = JobResult(code, ran, files)
+        return self.result
+
+
+class RayExecutor:
+    """Runs jobs on a Ray cluster (``address``; None: ``RAY_ADDRESS``, else a local Ray that
+    ``ray.init`` starts), shipping ``root``'s files as listed by ``list_files``."""
+
+    name = "ray"
+
+    def __init__(
+        self,
+        address: str | None,
+        root: Path,
+        list_files: Callable[[Path], list[str]],
+        *,
+        package_limit: int = RAY_PACKAGE_LIMIT,
+        cpus_per_job: float = 1.0,
+    ) -> None:
+        self.address = address
+        self.root = root.resolve()
+        self.list_files = list_files
+        self.package_limit = package_limit
+        self.cpus_per_job = cpus_per_job
+        self.local = LocalExecutor()
+        self._lock = threading.Lock()
+        self._ray: Any = None
+        self._task: Any = None
+        self._packages: dict[Path, str] = {}
+        self._scratch = Path(tempfile.mkdtemp(prefix="greenline-ray-"))
+
+    def _connect(self) -> Any:
+        """Import Ray and join the cluster, shipping the work tree (once)."""
+        with self._lock:
+            if self._ray is not None:
+                return self._ray
+            try:
+                import ray
+            except ImportError:
+                raise RayUnavailableError(
+                    "the ray executor needs Ray, which is not installed here",
+                    hint="pip install 'greenline[ray]', or run with --executor local",
+                ) from None
+            package = self._package(self.root)
+            try:
+                ray.init(
+                    address=self.address,
+                    runtime_env={"working_dir": package},
+                    log_to_driver=False,
+                    logging_level=logging.ERROR,
+                    configure_logging=False,
+                    ignore_reinit_error=True,
+                )
+            except (ConnectionError, RuntimeError, ValueError) as exc:
+                where = self.address or os.environ.get("RAY_ADDRESS") or "a local Ray"
+                raise RayUnavailableError(
+                    f"cannot use the Ray cluster at {where}: {str(exc).splitlines()[0][:300]}",
+                    hint="check --ray-address (host:port of the head node, or ray://host:10001) "
+                    "and that `ray status` answers there",
+                ) from None
+            _keep_stdout_clean()
+            self._task = ray.remote(max_retries=0)(run_remote_job)
+            self._ray = ray
+            return ray
+
+    def _package(self, tree: Path) -> str:
+        if tree not in self._packages:
+            dest = self._scratch / f"tree-{len(self._packages)}.zip"
+            build_package(tree, self.list_files(tree), self.package_limit, dest)
+            self._packages[tree] = str(dest)
+        return self._packages[tree]
+
+    def start(self, job: Job) -> RayHandle | LocalHandle:
+        if job.output is Output.INHERIT:  # a person watches it: it runs here
+            return self.local.start(job)
+        ray = self._connect()
+        cwd = job.cwd.resolve()
+        options: dict[str, Any] = {"num_cpus": self.cpus_per_job}
+        try:
+            relative = cwd.relative_to(self.root).as_posix()
+        except ValueError:  # a tree of its own (a merge-queue worktree): shipped on its own
+            relative = "."
+            options["runtime_env"] = {"working_dir": self._package(cwd)}
+        shipped = Job(job.argv, Path(), job.env, job.timeout, job.output, job.log, job.inputs)
+        ref = self._task.options(**options).remote(shipped, relative)
+        return RayHandle(ref, job, ray)
+
+    def run(self, job: Job) -> JobResult:
+        return self.start(job).wait()
+
+    def concurrently(self, work: Callable[[T], R], items: Iterable[T], workers: int) -> Iterator[R]:
+        """``work`` runs here (it starts Ray jobs of its own), up to ``workers`` at once."""
+        items = list(items)
+        if workers <= 1 or len(items) <= 1:
+            yield from map(work, items)
+            return
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            yield from pool.map(work, items)
+
+    def reap(self, idents: Iterable[str]) -> int:
+        """Ray ends the tasks of a driver that died by itself; local jobs are reaped here."""
+        return self.local.reap(i for i in idents if not i.startswith("ray:"))
+
+    def cluster_cpus(self) -> int:
+        """How many jobs the cluster runs at once (its CPUs over each job's share)."""
+        ray = self._connect()
+        cpus = float(ray.cluster_resources().get("CPU", 1.0))
+        return max(1, int(cpus // self.cpus_per_job))

@@ -1,0 +1,431 @@
+"""The reads of the commands that must answer at once (``runs``, ``select``): runs, a run's
+final results, a baseline's coverage and the recent outcomes, as plain SQL.
+
+Each read is written once and runs on either kind of connection the store hands out: a
+sqlite3 connection (``Store.lookup`` on a SQLite file: no SQLAlchemy to import, which costs a
+command more than the read) or a SQLAlchemy one (PostgreSQL, and every caller already inside a
+``Store.read`` or ``Store.write`` transaction). The SQL is the subset both databases speak; rows
+come back as tuples, and values are normalised here (SQLite keeps datetimes as text).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections import defaultdict
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+from greenline.model import (
+    Block,
+    CommitInfo,
+    Environment,
+    Outcome,
+    Phase,
+    Run,
+    RunStatus,
+    TestCoverage,
+    TestResult,
+)
+from greenline.store.guards import driver_error, is_busy_code
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+#: What every read takes: sqlite3's connection or SQLAlchemy's.
+SqlConnection: TypeAlias = "sqlite3.Connection | Connection"
+SQLITE_PREFIX = "sqlite:///"
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file a plain ``sqlite:///path`` URL names (None for anything else: memory, query
+    options, escapes, other drivers: those go through SQLAlchemy)."""
+    if not url.startswith(SQLITE_PREFIX):
+        return None
+    path = url.removeprefix(SQLITE_PREFIX)
+    if not path or path == ":memory:" or any(c in path for c in "?%#"):
+        return None
+    return Path(path)
+
+
+@contextlib.contextmanager
+def reading(file: Path, url: str, busy_timeout: float) -> Iterator[sqlite3.Connection]:
+    """A read-only transaction on the SQLite file (one snapshot: WAL readers never block)."""
+    with translate_sqlite_errors(url):
+        conn = sqlite3.connect(file, timeout=busy_timeout, isolation_level=None)
+        try:
+            conn.execute("PRAGMA query_only = ON")
+            conn.execute("BEGIN")
+            yield conn
+        finally:
+            conn.close()  # a read transaction has nothing to commit
+
+
+@contextlib.contextmanager
+def translate_sqlite_errors(url: str) -> Iterator[None]:
+    """sqlite3's errors as the store's one line, as the SQLAlchemy path says them."""
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else str(exc)
+        busy = is_busy_code(getattr(exc, "sqlite_errorcode", None), None)
+        raise driver_error(url, reason, busy) from None
+
+
+def read_stamp(conn: sqlite3.Connection) -> str | None:
+    """The Alembic revision a SQLite store is stamped with, or None for an empty database."""
+    found = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
+    ).fetchone()
+    if found is None:
+        return None
+    row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+    return None if row is None else str(row[0])
+
+
+def _bind(value: object, sqlite: bool) -> object:
+    """A parameter as the store holds it: SQLite keeps a datetime as SQLAlchemy writes it."""
+    if sqlite and isinstance(value, datetime):
+        return (
+            f"{value.year:04d}-{value.month:02d}-{value.day:02d} {value.hour:02d}:"
+            f"{value.minute:02d}:{value.second:02d}.{value.microsecond:06d}"
+        )
+    return value
+
+
+def _rows(conn: SqlConnection, sql: str, params: Mapping[str, object] | None = None) -> list[Any]:
+    values = dict(params or {})
+    if isinstance(conn, sqlite3.Connection):
+        return conn.execute(sql, {k: _bind(v, True) for k, v in values.items()}).fetchall()
+    from sqlalchemy import text  # the caller holds a SQLAlchemy connection: it is loaded
+
+    sqlite = conn.dialect.name == "sqlite"
+    return list(conn.execute(text(sql), {k: _bind(v, sqlite) for k, v in values.items()}))
+
+
+def _in(name: str, values: Sequence[object], params: dict[str, object]) -> str:
+    """``(:name_0, :name_1, …)`` for an IN list, its values added to ``params``."""
+    keys = [f"{name}_{i}" for i in range(len(values))]
+    params.update(zip(keys, values, strict=True))
+    return "(" + ", ".join(f":{k}" for k in keys) + ")"
+
+
+def as_utc(value: datetime | str | None) -> datetime | None:
+    """A stored datetime as an aware one: SQLite hands back text or naive datetimes, and
+    everything greenline stores is UTC."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
+# -- runs ----------------------------------------------------------------------------------------
+
+_RUN_COLUMNS = (
+    "runs.id, runs.dirty, runs.status, runs.source, runs.started_at, runs.finished_at, "
+    "runs.exit_status, runs.args, runs.has_coverage, repositories.name, commits.sha, "
+    "commits.committed_at, commits.subject, branches.name, environments.python, "
+    "environments.platform, environments.packages_hash"
+)
+_RUN_FROM = (
+    "FROM runs JOIN repositories ON runs.repository_id = repositories.id "
+    "LEFT OUTER JOIN commits ON runs.commit_id = commits.id "
+    "LEFT OUTER JOIN branches ON runs.branch_id = branches.id "
+    "LEFT OUTER JOIN environments ON runs.environment_id = environments.id"
+)
+_NEWEST_FIRST = "ORDER BY runs.started_at DESC, runs.id DESC"
+
+
+def _to_run(row: Sequence[Any], stats: tuple[dict[str, int], float]) -> Run:
+    (run_id, dirty, status, source, started, finished, exit_status, args, has_coverage) = row[:9]
+    repository, sha, committed, subject, branch, python, platform, packages = row[9:]
+    env = Environment(python, platform, packages) if python is not None else None
+    commit = CommitInfo(
+        sha=sha, branch=branch, dirty=bool(dirty), committed_at=as_utc(committed), subject=subject
+    )
+    started_at = as_utc(started)
+    assert started_at is not None
+    return Run(
+        id=run_id,
+        repository=repository,
+        status=RunStatus(status),
+        source=source,
+        started_at=started_at,
+        finished_at=as_utc(finished),
+        commit=commit,
+        environment=env,
+        counts=stats[0],
+        duration=stats[1],
+        exit_status=exit_status,
+        has_coverage=bool(has_coverage),
+        args=args,
+    )
+
+
+def _is_final(results: str = "results") -> str:
+    """Condition: the row of ``results`` is its test's last attempt in the run (its final
+    outcome)."""
+    return (
+        f"NOT EXISTS (SELECT 1 FROM results AS later WHERE later.run_id = {results}.run_id "
+        f"AND later.test_pk = {results}.test_pk AND later.attempt > {results}.attempt)"
+    )
+
+
+def _run_stats(
+    conn: SqlConnection, run_ids: Sequence[int]
+) -> dict[int, tuple[dict[str, int], float]]:
+    if not run_ids:
+        return {}
+    params: dict[str, object] = {}
+    counts: dict[int, dict[str, int]] = defaultdict(dict)
+    query = (
+        "SELECT results.run_id, results.outcome, count(*) FROM results "
+        f"WHERE results.run_id IN {_in('run', run_ids, params)} AND {_is_final()} "
+        "GROUP BY results.run_id, results.outcome"
+    )
+    for run_id, outcome, n in _rows(conn, query, params):
+        counts[run_id][outcome] = n
+    params = {}
+    query = (
+        "SELECT run_id, sum(duration) FROM results "
+        f"WHERE run_id IN {_in('run', run_ids, params)} GROUP BY run_id"
+    )
+    durations = dict(_rows(conn, query, params))
+    return {rid: (counts.get(rid, {}), float(durations.get(rid) or 0.0)) for rid in run_ids}
+
+
+def list_runs(
+    conn: SqlConnection,
+    repository: str | None,
+    *,
+    limit: int = 20,
+    status: RunStatus | None = None,
+    branch: str | None = None,
+    before: tuple[datetime, int] | None = None,
+) -> list[Run]:
+    """The newest runs first; ``before`` (a run's start and id) pages on after that run."""
+    where: list[str] = []
+    params: dict[str, object] = {"limit": limit}
+    if before is not None:
+        where.append(
+            "(runs.started_at < :started OR (runs.started_at = :started AND runs.id < :run_id))"
+        )
+        params.update(started=before[0], run_id=before[1])
+    if repository is not None:
+        where.append("repositories.name = :repository")
+        params["repository"] = repository
+    if status is not None:
+        where.append("runs.status = :status")
+        params["status"] = status.value
+    if branch is not None:
+        where.append("branches.name = :branch")
+        params["branch"] = branch
+    condition = f"WHERE {' AND '.join(where)} " if where else ""
+    query = f"SELECT {_RUN_COLUMNS} {_RUN_FROM} {condition}{_NEWEST_FIRST} LIMIT :limit"
+    rows = _rows(conn, query, params)
+    stats = _run_stats(conn, [r[0] for r in rows])
+    return [_to_run(r, stats[r[0]]) for r in rows]
+
+
+def get_run(conn: SqlConnection, run_id: int) -> Run | None:
+    rows = _rows(conn, f"SELECT {_RUN_COLUMNS} {_RUN_FROM} WHERE runs.id = :id", {"id": run_id})
+    if not rows:
+        return None
+    return _to_run(rows[0], _run_stats(conn, [run_id])[run_id])
+
+
+def latest_baselines(conn: SqlConnection, repository: str, limit: int = 50) -> list[Run]:
+    """Complete runs with coverage, newest first: the candidates for a selection baseline."""
+    # a run on an uncommitted tree recorded code no commit holds: the change since its commit
+    # would not show what differs from what it ran
+    query = (
+        f"SELECT {_RUN_COLUMNS} {_RUN_FROM} WHERE repositories.name = :repository "
+        "AND runs.status = :status AND runs.has_coverage = :yes AND runs.dirty = :no "
+        f"{_NEWEST_FIRST} LIMIT :limit"
+    )
+    params = {
+        "repository": repository,
+        "status": RunStatus.COMPLETE.value,
+        "yes": True,
+        "no": False,
+        "limit": limit,
+    }
+    return [_to_run(row, ({}, 0.0)) for row in _rows(conn, query, params)]
+
+
+# -- results and coverage ------------------------------------------------------------------------
+
+
+_OUTCOMES = {o.value: o for o in Outcome}
+_PHASES = {p.value: p for p in Phase}
+#: (test id, outcome, duration, phase, message, attempt, test file) of one stored result
+ResultRow: TypeAlias = tuple[str, str, float, "str | None", "str | None", int, "str | None"]
+
+
+def outcome_of(value: str) -> Outcome:
+    """A stored outcome as the model's (a run has thousands: no Enum() call each)."""
+    found = _OUTCOMES.get(value)
+    return found if found is not None else Outcome(value)  # Outcome() says what is wrong
+
+
+def result_of(
+    test_id: str,
+    outcome: str,
+    duration: float,
+    phase: str | None,
+    message: str | None,
+    attempt: int,
+    path: str | None,
+) -> TestResult:
+    """A stored result row as a model value."""
+    return TestResult(
+        test_id,
+        outcome_of(outcome),
+        duration,
+        (_PHASES.get(phase) or Phase(phase)) if phase else None,
+        message,
+        attempt,
+        path,
+    )
+
+
+def final_rows(conn: SqlConnection, run_id: int) -> list[ResultRow]:
+    """Each test's last attempt in a run (its final outcome), with the test's file, as rows
+    (selection reads ten thousand of them and needs no TestResult for each)."""
+    # every attempt in order, the last one kept: one pass over the run's rows
+    query = (
+        "SELECT tests.test_id, results.outcome, results.duration, results.phase, "
+        "results.message, results.attempt, tests.path FROM results "
+        "JOIN tests ON results.test_pk = tests.id WHERE results.run_id = :run_id "
+        "ORDER BY results.test_pk, results.attempt"
+    )
+    last = {row[0]: row for row in _rows(conn, query, {"run_id": run_id})}
+    return list(last.values())
+
+
+def final_results(conn: SqlConnection, run_id: int) -> list[TestResult]:
+    """Each test's last attempt in a run (its final outcome), with the test's file."""
+    return [result_of(*row) for row in final_rows(conn, run_id)]
+
+
+def recent_outcomes(
+    conn: SqlConnection, repository: str, runs_back: int = 20
+) -> tuple[dict[str, int], dict[str, int]]:
+    """Over the repository's last ``runs_back`` finished runs: per test, the runs whose final
+    outcome was a failure, and the runs it took part in."""
+    params: dict[str, object] = {"repository": repository, "limit": runs_back}
+    finished = _in("status", [RunStatus.COMPLETE.value, RunStatus.INCOMPLETE.value], params)
+    query = (
+        "SELECT runs.id FROM runs JOIN repositories ON runs.repository_id = repositories.id "
+        f"WHERE repositories.name = :repository AND runs.status IN {finished} "
+        f"{_NEWEST_FIRST} LIMIT :limit"
+    )
+    recent = [row[0] for row in _rows(conn, query, params)]
+    if not recent:
+        return {}, {}
+    params = {}
+    failing = _in("failing", [Outcome.FAILED.value, Outcome.ERROR.value], params)
+    per_test = (
+        "SELECT results.test_pk AS test_pk, "
+        f"sum(CASE WHEN results.outcome IN {failing} THEN 1 ELSE 0 END) AS failed, "
+        f"count(*) AS n FROM results WHERE results.run_id IN {_in('run', recent, params)} "
+        f"AND {_is_final()} GROUP BY results.test_pk"
+    )
+    query = (
+        f"SELECT tests.test_id, history.failed, history.n FROM tests JOIN ({per_test}) AS history "
+        "ON history.test_pk = tests.id"
+    )
+    failures: dict[str, int] = {}
+    taken: dict[str, int] = {}
+    for test_id, n_failed, n in _rows(conn, query, params):
+        taken[test_id] = int(n)
+        if n_failed:
+            failures[test_id] = int(n_failed)
+    return failures, taken
+
+
+def run_coverage(
+    conn: SqlConnection, run_id: int, paths: Collection[str] | None = None
+) -> list[TestCoverage]:
+    """The blocks each test of a run executed (only blocks in ``paths``, when given)."""
+    params: dict[str, object] = {"run_id": run_id}
+    query = (
+        "SELECT tests.test_id, source_blocks.path, source_blocks.name, source_blocks.checksum "
+        "FROM coverage JOIN tests ON coverage.test_pk = tests.id "
+        "JOIN source_blocks ON coverage.block_id = source_blocks.id "
+        "WHERE coverage.run_id = :run_id"
+    )
+    if paths is not None:
+        if not paths:
+            return []
+        # the blocks first: SQLite would otherwise join every covered block of the run
+        wanted = f"SELECT id FROM source_blocks WHERE path IN {_in('path', sorted(paths), params)}"
+        query += f" AND coverage.block_id IN ({wanted})"
+    acc: dict[str, set[Block]] = defaultdict(set)
+    for test_id, path, name, checksum in _rows(conn, query, params):
+        acc[test_id].add(Block(path, name, checksum))
+    return [TestCoverage(t, frozenset(b)) for t, b in sorted(acc.items())]
+
+
+def run_import_coverage(
+    conn: SqlConnection, run_id: int, paths: Collection[str] | None = None
+) -> dict[str, frozenset[Block]]:
+    """What ran while each module was imported before the run's first test, per importing
+    module (only blocks in ``paths``, when given)."""
+    params: dict[str, object] = {"run_id": run_id}
+    query = (
+        "SELECT import_coverage.module_path, source_blocks.path, source_blocks.name, "
+        "source_blocks.checksum FROM import_coverage "
+        "JOIN source_blocks ON import_coverage.block_id = source_blocks.id "
+        "WHERE import_coverage.run_id = :run_id"
+    )
+    if paths is not None:
+        if not paths:
+            return {}
+        query += f" AND source_blocks.path IN {_in('path', sorted(paths), params)}"
+    acc: dict[str, set[Block]] = defaultdict(set)
+    for module, path, name, checksum in _rows(conn, query, params):
+        acc[module].add(Block(path, name, checksum))
+    return {module: frozenset(blocks) for module, blocks in sorted(acc.items())}
+
+
+def coverage_sizes(conn: SqlConnection, run_id: int) -> dict[str, int]:
+    """How many blocks each test of a run executed (tests without coverage are absent)."""
+    query = (
+        "SELECT tests.test_id, sizes.n FROM tests JOIN (SELECT test_pk, count(*) AS n "
+        "FROM coverage WHERE run_id = :run_id GROUP BY test_pk) AS sizes "
+        "ON sizes.test_pk = tests.id"
+    )
+    return dict(_rows(conn, query, {"run_id": run_id}))  # (text, integer) from either driver
+
+
+def run_file_reads(conn: SqlConnection, run_id: int) -> dict[str, frozenset[str]]:
+    """The non-Python files each test of a run read."""
+    query = (
+        "SELECT tests.test_id, file_reads.path FROM file_reads "
+        "JOIN tests ON file_reads.test_pk = tests.id WHERE file_reads.run_id = :run_id"
+    )
+    acc: dict[str, set[str]] = defaultdict(set)
+    for test_id, path in _rows(conn, query, {"run_id": run_id}):
+        acc[test_id].add(path)
+    return {t: frozenset(p) for t, p in acc.items()}
+
+
+def latest_ranker(conn: SqlConnection, repository: str) -> tuple[int, datetime, str] | None:
+    """The repository's newest learned model: (id, created at, JSON), adopted or not."""
+    query = (
+        "SELECT rankers.id, rankers.created_at, rankers.model FROM rankers "
+        "JOIN repositories ON rankers.repository_id = repositories.id "
+        "WHERE repositories.name = :repository "
+        "ORDER BY rankers.created_at DESC, rankers.id DESC LIMIT 1"
+    )
+    rows = _rows(conn, query, {"repository": repository})
+    if not rows:
+        return None
+    ranker_id, created_at, model = rows[0]
+    created = as_utc(created_at)
+    assert created is not None
+    return int(ranker_id), created, str(model)
