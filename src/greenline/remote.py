@@ -192,10 +192,19 @@ class ServerClient:
                 return
 
     def run_test_ids(self, run_id: int, retry_seconds: float | None = None) -> set[str]:
-        """Every test id with a result in the run."""
-        params = {"include": "all"}
-        doc = self.call("GET", f"/runs/{run_id}", params=params, retry_seconds=retry_seconds)
-        return {str(r["test_id"]) for r in doc.get("results", [])}
+        """Every test id with a result in the run (the server sends them a page at a time)."""
+        ids: set[str] = set()
+        cursor: str | None = None
+        while True:
+            params = {"include": "all", "limit": "10000"}
+            if cursor:
+                params["cursor"] = cursor
+            path = f"/runs/{run_id}"
+            doc = self.call("GET", path, params=params, retry_seconds=retry_seconds)
+            ids.update(str(r["test_id"]) for r in doc.get("results", []))
+            cursor = doc.get("next_cursor")
+            if not cursor:
+                return ids
 
     def select(
         self,

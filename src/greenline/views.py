@@ -70,6 +70,30 @@ def _schema(kind: str, version: int = 1) -> JSON:
     return {"schema": f"greenline.{kind}/{version}"}
 
 
+def page_fields(total: int, returned: int, offset: int | None = None) -> JSON:
+    """What a cut list says of itself: ``total`` items in all, ``returned`` here, ``truncated``
+    when some were left out; with ``offset`` (where this page starts), ``next_offset`` to ask
+    for the next page with (null on the last one)."""
+    fields: JSON = {"total": total, "returned": returned, "truncated": returned < total}
+    if offset is not None:
+        end = offset + returned
+        fields.update(offset=offset, next_offset=end if end < total else None)
+    return fields
+
+
+def cut_list(
+    doc: JSON, key: str, limit: int | None, offset: int | None = None, total: int | None = None
+) -> JSON:
+    """``doc`` with its list ``key`` cut to ``limit`` items from ``offset`` (None: all of
+    them), and the page_fields saying so; ``total`` when the list holds only the first items
+    of one that long."""
+    items = doc[key]
+    start = offset or 0
+    doc[key] = items[start:] if limit is None else items[start : start + limit]
+    doc.update(page_fields(len(items) if total is None else total, len(doc[key]), offset))
+    return doc
+
+
 def run_view(run: Run) -> JSON:
     env = run.environment
     return {
@@ -236,6 +260,24 @@ def selection_document(plan: SelectionPlan) -> JSON:
         "baseline_tests": len(plan.selected) + len(plan.over_budget) + len(plan.unaffected),
         "selected_duration": _seconds(plan.selected_duration, 3),
         "suite_duration": _seconds(plan.suite_duration, 3),
+        "counts": selection_counts(plan),
+    }
+
+
+def selection_counts(plan: SelectionPlan) -> JSON:
+    """How many tests each list of a plan holds, and how many selected tests each kind of
+    reason brought in (a test with two kinds counts under both): what stays true when a
+    bounded answer lists only some of them."""
+    by_reason: dict[str, int] = {}
+    for test in plan.selected:
+        for kind in dict.fromkeys(r.kind.value for r in test.reasons):
+            by_reason[kind] = by_reason.get(kind, 0) + 1
+    return {
+        "selected": len(plan.selected),
+        "over_budget": len(plan.over_budget),
+        "new_test_files": len(plan.new_test_files),
+        "unaffected": len(plan.unaffected),
+        "by_reason": dict(sorted(by_reason.items(), key=lambda kv: (-kv[1], kv[0]))),
     }
 
 

@@ -17,6 +17,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
 from greenline.api import Greenline
+from tests.integration.test_mcp_server import as_listed
 from tests.integration.web import Team, bearer, branch, team_server
 
 DATA = Path(__file__).parent.parent / "data" / "junit"
@@ -79,7 +80,8 @@ def test_an_mcp_client_reaches_the_team_store_with_a_read_token(
     assert tools["enqueue_change"].annotations.read_only_hint is False
     assert tools["verify_flaky_fix"].meta == {"greenline/scope": "admin"}
 
-    assert answers["list_runs"].structured_content == team.cli_json(capsys, "runs", "-f", "json")
+    listed = team.cli_json(capsys, "runs", "-f", "json")
+    assert answers["list_runs"].structured_content == as_listed(listed)
     explained = answers["explain_flaky_test"].structured_content
     assert explained == team.cli_json(capsys, "flaky", "explain", flaky, "-f", "json")
     assert explained["verdict"] == "flaky"

@@ -208,6 +208,16 @@ class RunService:
                 conn, self.ws.repository, limit=limit, status=status, branch=branch, before=before
             )
 
+    def count_runs(self, status: RunStatus | None = None, branch: str | None = None) -> int:
+        """How many runs ``list_runs`` lists with these filters, all pages together."""
+        with self.ws.store.lookup() as conn:
+            return lookups.count_runs(conn, self.ws.repository, status=status, branch=branch)
+
+    def count_history(self, test_id: str) -> int:
+        """How many results of ``test_id`` its history holds, all pages together."""
+        with self.ws.store.lookup() as conn:
+            return lookups.count_test_results(conn, self.ws.repository, test_id)
+
     def get_run(self, run_id: int) -> Run:
         self.sweep_if_needed()
         with self.ws.store.lookup() as conn:

@@ -300,11 +300,14 @@ def main(
         None, "--repo", help="The repository to work on (default: the current directory)."
     ),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
+    pretty: bool = typer.Option(
+        False, "--pretty", help="Indent JSON output even when it goes to a pipe or a file."
+    ),
     version: bool = typer.Option(
         False, "--version", callback=_show_version, is_eager=True, help="Print the version."
     ),
 ) -> None:
-    ctx.obj = CliState(db=db, repo=repo, debug=debug)
+    ctx.obj = CliState(db=db, repo=repo, debug=debug, pretty=pretty)
 
 
 def _flag_type(self: TyperOption, ctx: Any) -> str | None:

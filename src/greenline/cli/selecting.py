@@ -14,6 +14,9 @@ from greenline.errors import NoDataError, ServerUnavailableError
 from greenline.model import Change, Reason, ReasonKind, SelectionPlan
 from greenline.selection import make_budget
 
+#: how many selected tests the text output lists unless --all asks for every one
+ROWS = 50
+
 
 class SelectFormat(enum.StrEnum):
     ids = "ids"
@@ -28,7 +31,12 @@ def select_tests(
         None, "--base", metavar="REV", help="Judge against the baseline run at this commit."
     ),
     fmt: SelectFormat = typer.Option(SelectFormat.text, "--format", "-f", help="Output format."),
-    explain: bool = typer.Option(False, "--explain", help="Show each selected test's reasons."),
+    explain: bool = typer.Option(
+        False, "--explain", help="Show the reasons, grouped, and each listed test's own."
+    ),
+    show_all: bool = typer.Option(
+        False, "--all", help=f"List every selected test (text lists the first {ROWS})."
+    ),
     why: str | None = typer.Option(
         None, "--why", metavar="TEST_ID", help="Say why one test was or was not selected."
     ),
@@ -75,7 +83,7 @@ def select_tests(
             end = "\0" if fmt is SelectFormat.args else "\n"
             sys.stdout.write("".join(f"{line}{end}" for line in lines))
     else:
-        _print_plan(plan, explain)
+        _print_plan(plan, explain, None if show_all else ROWS)
 
 
 def _plan_on_server(
@@ -117,16 +125,10 @@ def _summary(plan: SelectionPlan) -> str:
     )
 
 
-def _print_plan(plan: SelectionPlan, explain: bool) -> None:
-    from rich.box import ROUNDED  # rich: the text output only
-    from rich.table import Table
-
-    from greenline.cli import render
+def _print_plan(plan: SelectionPlan, explain: bool, rows: int | None) -> None:
     from greenline.cli.render import plain
 
     if explain and plan.change is not None:
-        from greenline.cli.render import plain
-
         console.print(plain(_change_line(plan.change)), soft_wrap=True)
     console.print(_summary(plan))
     if explain and plan.full_suite is None and plan.selected:
@@ -145,24 +147,81 @@ def _print_plan(plan: SelectionPlan, explain: bool) -> None:
         console.print(f"{len(plan.over_budget)} more affected tests did not fit the budget")
     if plan.full_suite is not None:
         return
+    if explain and plan.selected:
+        console.print(_reasons_table(plan, rows))
+    _print_tests(plan, explain, rows)
+
+
+def _print_tests(plan: SelectionPlan, explain: bool, rows: int | None) -> None:
+    """The selected tests in run order (the first ``rows`` of them), then the new files."""
+    from rich.box import ROUNDED  # rich: the text output only
+    from rich.table import Table
+
+    from greenline.cli import render
+
     table = Table(show_header=explain, box=None if not explain else ROUNDED)
     table.add_column("test", overflow="fold")
     if explain:
         table.add_column("time", justify="right")
         table.add_column("p(fail)", justify="right")
         table.add_column("why", overflow="fold")
-    for test in plan.selected:
+    listed = plan.selected if rows is None else plan.selected[:rows]
+    for test in listed:
         if explain:
             why = "\n".join(str(r) for r in test.reasons)
-            p = f"{test.likelihood:.2f}" if plan.full_suite is None else "-"
+            p = f"{test.likelihood:.2f}"
             table.add_row(test.test_id, render.seconds(test.duration), p, why)
         else:
             table.add_row(test.test_id)
     for path in plan.new_test_files:
         row = ["-", "-", "new-test-file: never run in the baseline"]
         table.add_row(path, *(row if explain else []))
-    if plan.selected or plan.new_test_files:
+    if listed or plan.new_test_files:
         console.print(table)
+    left = len(plan.selected) - len(listed)
+    if left:
+        console.print(
+            f"{left} more selected tests not listed ({len(listed)} of {len(plan.selected)} "
+            "shown): --all lists every one, -f ids prints the ids",
+            soft_wrap=True,
+        )
+
+
+def reason_groups(plan: SelectionPlan) -> list[tuple[str, int, list[tuple[str, int]]]]:
+    """Each kind of reason with how many selected tests it brought in, and its details (the
+    changed blocks, the files imported…) each with its tests, most tests first."""
+    tests: dict[str, int] = {}
+    details: dict[str, dict[str, int]] = {}
+    for test in plan.selected:
+        for kind in dict.fromkeys(r.kind.value for r in test.reasons):
+            tests[kind] = tests.get(kind, 0) + 1
+        for reason in dict.fromkeys(test.reasons):
+            found = details.setdefault(reason.kind.value, {})
+            found[reason.detail] = found.get(reason.detail, 0) + 1
+    return [
+        (kind, n, sorted(details[kind].items(), key=lambda kv: (-kv[1], kv[0])))
+        for kind, n in sorted(tests.items(), key=lambda kv: (-kv[1], kv[0]))
+    ]
+
+
+#: the details a reason group names in the text (the rest are counted)
+EXAMPLES = 3
+
+
+def _reasons_table(plan: SelectionPlan, rows: int | None) -> Any:
+    from rich.table import Table
+
+    table = Table(title="why the tests are selected", title_justify="left")
+    table.add_column("reason")
+    table.add_column("tests", justify="right")
+    table.add_column("what", overflow="fold")
+    for kind, n, details in reason_groups(plan):
+        shown = details if rows is None else details[:EXAMPLES]
+        what = ", ".join(f"{d} ({c})" if d else f"({c})" for d, c in shown)
+        if len(details) > len(shown):
+            what += f", and {len(details) - len(shown)} more"
+        table.add_row(kind, str(n), what)
+    return table
 
 
 def _change_line(change: Change) -> str:

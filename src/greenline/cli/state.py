@@ -43,11 +43,34 @@ class Format(enum.StrEnum):
 
 FORMAT_OPTION = typer.Option(Format.text, "--format", "-f", help="Output format.")
 
+
+def limit_option(what: str) -> Any:
+    """``--limit N``: at most N rows of ``what`` (text and JSON alike), 0 for every one."""
+    return typer.Option(
+        DEFAULT_ROWS,
+        "--limit",
+        "-n",
+        min=0,
+        max=MAX_COUNT,
+        metavar="N",
+        help=f"Show at most N {what} (0: all); the output says how many were left out.",
+    )
+
+
+def rows_left_out(shown: int, total: int, hint: str) -> str | None:
+    """The line under a cut table: how many rows it left out, and how to see them."""
+    if shown >= total:
+        return None
+    return f"{shown} of {total} shown; {total - shown} more: {hint}"
+
+
 #: The largest id an option takes: what the store holds (a 64-bit integer), so a bigger one is
 #: a usage error naming the option, not an overflow deep in the database driver.
 MAX_INT = 2**63 - 1
 #: The largest count (runs, results, workers): far beyond any real use, and readable in help.
 MAX_COUNT = 10**9
+#: How many rows a listing shows unless --limit says otherwise (0: every one).
+DEFAULT_ROWS = 50
 #: The longest window in days a command looks back (a century: dates stay in range).
 MAX_DAYS = 36_500
 
@@ -70,6 +93,8 @@ class CliState:
     db: str | None = None
     repo: Path | None = None
     debug: bool = False
+    #: indent JSON output even when stdout is not a terminal
+    pretty: bool = False
 
     def open_api(
         self,
@@ -95,17 +120,29 @@ def state_of(ctx: typer.Context) -> CliState:
     return state
 
 
-#: JSON bigger than this is written compact: indenting makes Python's encoder fall back from C
-#: to pure Python, seconds for the metrics of a large history
+#: JSON bigger than this is written compact even on a terminal: indenting makes Python's
+#: encoder fall back from C to pure Python, seconds for the metrics of a large history
 PRETTY_LIMIT = 1_000_000
 
 
 def emit_json(document: dict[str, Any]) -> None:
-    """Machine output: one JSON document on stdout (indented unless it is very large)."""
+    """Machine output: one JSON document on stdout, whole; compact (one line) when stdout is
+    not a terminal, as a pipe or a file wants it, and indented on a terminal or when
+    ``greenline --pretty`` asks."""
     from greenline import views
 
     text = views.dump_json(document)
-    if len(text) < PRETTY_LIMIT:
+    if _wants_indent() and len(text) < PRETTY_LIMIT:
         text = views.dump_json(document, indent=2)
     sys.stdout.write(text + "\n")
     sys.stdout.flush()
+
+
+def _wants_indent() -> bool:
+    import click
+
+    ctx = click.get_current_context(silent=True)
+    state = ctx.find_root().obj if ctx is not None else None
+    if isinstance(state, CliState) and state.pretty:
+        return True
+    return sys.stdout.isatty()

@@ -12,6 +12,8 @@ from greenline.cli.state import (
     Format,
     console,
     emit_json,
+    limit_option,
+    rows_left_out,
     state_of,
 )
 from greenline.errors import NoDataError
@@ -30,18 +32,25 @@ def list_tests(
         help="The N slowest tests by mean duration.",
     ),
     failing: bool = typer.Option(False, "--failing", help="Only tests whose last result failed."),
+    limit: int = limit_option("tests"),
     fmt: Format = FORMAT_OPTION,
 ) -> None:
     """List tests with their run count, failures, mean duration and last outcome."""
     with state_of(ctx).open_reader() as gl:
         summaries = gl.runs.list_tests(slowest=slowest, failing=failing)
+    shown = summaries[:limit] if limit else summaries
     if fmt is Format.json:
-        emit_json(views.tests_document(summaries))
+        doc = views.tests_document(shown)
+        doc.update(views.page_fields(len(summaries), len(shown)))
+        emit_json(doc)
     elif summaries:
         title = f"{len(summaries)} tests" + (" failing now" if failing else "")
         if slowest:
             title = f"the {len(summaries)} slowest tests" + (" failing now" if failing else "")
-        console.print(render.tests_table(summaries, title))
+        console.print(render.tests_table(shown, title))
+        more = rows_left_out(len(shown), len(summaries), "--limit 0 lists every one")
+        if more:
+            console.print(more)
     elif failing:
         console.print("no test is failing in its latest run")
     if not summaries and not failing:

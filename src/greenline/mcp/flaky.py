@@ -7,28 +7,30 @@ from typing import Any
 from mcp.server import MCPServer
 
 from greenline import views
+from greenline.mcp.bounds import Answer, answer
 from greenline.mcp.calls import MAX_LIMIT, Opener, call, scoped
 
 
 def register(server: MCPServer, open_api: Opener) -> None:
     @server.tool(name="list_flaky_tests", title="List flaky tests", **scoped("read"))
-    def list_flaky_tests(limit: int = 50) -> dict[str, Any]:
+    def list_flaky_tests(limit: int = 50, offset: int = 0) -> Answer:
         """Tests the recorded history shows to be flaky (passed and failed on the same code, or
         passed on a retry, or flipping across runs) or failing every time, most CI time lost
         first, each with its likely cause, confidence and evidence, plus the tests in
-        quarantine (their failures do not fail the build). Use it before trusting a red test:
-        a failure of a flaky test is weak evidence that a change broke something."""
+        quarantine (their failures do not fail the build). counts gives how many tests have
+        each verdict and each cause; tests come a page at a time (limit at most 200; total,
+        offset=next_offset pages on). Use it before trusting a red test: a failure of a flaky
+        test is weak evidence that a change broke something."""
         doc: dict[str, Any] = call(
             open_api,
             lambda gl: views.flaky_document(gl.flaky.verdicts(), gl.flaky.active_quarantine()),
         )
-        bounded = max(1, min(limit, MAX_LIMIT))
-        doc["truncated"] = len(doc["tests"]) > bounded
-        doc["tests"] = doc["tests"][:bounded]
-        return doc
+        doc["counts"] = _counts(doc["tests"])
+        size = max(1, min(limit, MAX_LIMIT))
+        return answer(doc, main="tests", offset=offset, limit=size)
 
     @server.tool(name="explain_flaky_test", title="Is this test flaky, and why?", **scoped("read"))
-    def explain_flaky_test(test_id: str) -> dict[str, Any]:
+    def explain_flaky_test(test_id: str) -> Answer:
         """One test's verdict (flaky, stable or failing), its likely cause, the evidence from
         recorded runs (run ids included), what its newest greenline flaky scan found (root
         cause, polluters, cleaners) and its quarantine history; and under "diagnosis"
@@ -46,12 +48,12 @@ def register(server: MCPServer, open_api: Opener) -> None:
                 gl.flaky.diagnosis(test_id),
             ),
         )
-        return views.flaky_explanation_document(verdict, entries, scan, diagnosis)
+        return answer(views.flaky_explanation_document(verdict, entries, scan, diagnosis))
 
     @server.tool(
         name="propose_flaky_fix", title="Propose a verified fix for a flaky test", **scoped("write")
     )
-    def propose_flaky_fix(test_id: str) -> dict[str, Any]:
+    def propose_flaky_fix(test_id: str) -> Answer:
         """Find a flaky test's root cause (from this commit's newest greenline flaky scan, or a
         new scan: reruns in several orders and alone) and synthesise a patch for it, verified
         in a scratch copy: the test passes 60 of 60 runs
@@ -59,17 +61,19 @@ def register(server: MCPServer, open_api: Opener) -> None:
         patch as a unified diff (not applied), or why no patch holds. Slow: it runs the suite
         many times."""
         result = call(open_api, lambda gl: gl.flaky.fix(test_id))
-        return views.fix_document(
-            result.verdict,
-            result.patch,
-            result.verified_runs,
-            result.tried,
-            result.applied,
-            result.scan,
+        return answer(
+            views.fix_document(
+                result.verdict,
+                result.patch,
+                result.verified_runs,
+                result.tried,
+                result.applied,
+                result.scan,
+            )
         )
 
     @server.tool(name="verify_flaky_fix", title="Verify a fix for a flaky test", **scoped("admin"))
-    def verify_flaky_fix(test_id: str, patch: str) -> dict[str, Any]:
+    def verify_flaky_fix(test_id: str, patch: str) -> Answer:
         """Prove a fix you wrote for a flaky test: `patch` is a unified diff (git diff). It must
         apply, keep every assertion and add no sleep, retry, skip, xfail or flaky marker; then
         the test must pass 60 of 60 runs under the condition that made it fail (after its
@@ -79,4 +83,13 @@ def register(server: MCPServer, open_api: Opener) -> None:
         doc: dict[str, Any] = call(
             open_api, lambda gl: views.patch_verdict_document(gl.flaky.verify_patch(test_id, patch))
         )
-        return doc
+        return answer(doc)
+
+
+def _counts(tests: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
+    """How many listed tests have each verdict, and each likely cause."""
+    counts: dict[str, dict[str, int]] = {"verdict": {}, "category": {}}
+    for test in tests:
+        for key in counts:
+            counts[key][test[key]] = counts[key].get(test[key], 0) + 1
+    return {key: dict(sorted(found.items())) for key, found in counts.items()}

@@ -230,6 +230,36 @@ def list_runs(
     return [_to_run(r, stats[r[0]]) for r in rows]
 
 
+def count_runs(
+    conn: SqlConnection,
+    repository: str,
+    *,
+    status: RunStatus | None = None,
+    branch: str | None = None,
+) -> int:
+    """How many runs ``list_runs`` would list with these filters and no limit."""
+    where = ["repositories.name = :repository"]
+    params: dict[str, object] = {"repository": repository}
+    if status is not None:
+        where.append("runs.status = :status")
+        params["status"] = status.value
+    if branch is not None:
+        where.append("branches.name = :branch")
+        params["branch"] = branch
+    query = f"SELECT count(*) {_RUN_FROM} WHERE {' AND '.join(where)}"
+    return int(_rows(conn, query, params)[0][0])
+
+
+def count_test_results(conn: SqlConnection, repository: str, test_id: str) -> int:
+    """How many results (attempts) of one test the store holds: its history's length."""
+    query = (
+        "SELECT count(*) FROM results JOIN tests ON results.test_pk = tests.id "
+        "JOIN repositories ON tests.repository_id = repositories.id "
+        "WHERE repositories.name = :repository AND tests.test_id = :test_id"
+    )
+    return int(_rows(conn, query, {"repository": repository, "test_id": test_id})[0][0])
+
+
 def get_run(conn: SqlConnection, run_id: int) -> Run | None:
     rows = _rows(conn, f"SELECT {_RUN_COLUMNS} {_RUN_FROM} WHERE runs.id = :id", {"id": run_id})
     if not rows:

@@ -53,14 +53,30 @@ def _pair(value: Any) -> tuple[str, int]:
     raise UsageError("the cursor is not one this server gave", hint="start over without cursor")
 
 
+#: how many of a run's results one page holds, unless the request asks for another number
+RESULTS_LIMIT = Query(1000, ge=1, le=10_000, description="Results per page (at most 10,000).")
+
+
 @router.get("/runs/{run_id}")
 def get_run(
     run_id: int,
     gl: Api,
     include: str = Query("failures", pattern="^(failures|all|none)$"),
+    limit: int = RESULTS_LIMIT,
+    cursor: str | None = None,
 ) -> dict[str, Any]:
-    """One run; its failed results (``include=failures``), all of them, or none."""
-    return views.run_document(*gl.runs.run_with_results(run_id, include))
+    """One run; its failed results (``include=failures``), all of them, or none; the results
+    a page at a time (``total``, ``returned``, ``truncated`` and ``next_cursor`` say where
+    the page is in them)."""
+    doc = views.run_document(*gl.runs.run_with_results(run_id, include))
+    if "results" not in doc:
+        return doc
+    start = offset_of(cursor)
+    views.cut_list(doc, "results", limit, start)
+    following = doc.pop("next_offset")
+    doc.pop("offset")
+    doc["next_cursor"] = encode_cursor(following) if following is not None else None
+    return doc
 
 
 @router.get("/tests")
