@@ -229,7 +229,8 @@ def test_select_tests_over_mcp(recorded: pytest.Pytester) -> None:
     assert not plain.is_error  # type: ignore[attr-defined]
     doc = plain.structured_content  # type: ignore[attr-defined]
     cli_doc = json.loads(select(recorded, "-f", "json").stdout.str())
-    assert doc == {**cli_doc, "truncated": False}
+    page = {"total": 2, "returned": 2, "truncated": False, "offset": 0, "next_offset": None}
+    assert doc == {**cli_doc, **page}, "the CLI's document, as one page of its tests"
     assert {t["test_id"] for t in doc["selected"]} == {
         "test_app.py::test_mul",
         "test_app.py::test_add",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from greenline.model import Block, Change, FileChange, FileStatus, Outcome, Reason, ReasonKind
 from greenline.selection import FEATURES, Baseline, History, plan_selection
-from greenline.selection.ranking import features, heuristic
+from greenline.selection.ranking import ChangeFeatures, features, heuristic
 
 F = Block("pkg/strutils.py", "slugify", "s1")
 OTHER = [Block("pkg/other.py", f"f{i}", f"o{i}") for i in range(19)]
@@ -117,3 +117,16 @@ def test_a_learned_model_ranks_when_there_is_one() -> None:
     plan = plan_selection(base, CHANGE, now, None, model=("model 3", Backwards()))
     assert [t.test_id for t in plan.selected] == [broad, unit]
     assert plan.ranker == "model 3"
+
+
+def test_what_a_change_says_of_a_test_file_is_worked_out_once_for_all_its_tests() -> None:
+    files = [FileChange(f"pkg/m{i}.py", FileStatus.MODIFIED) for i in range(300)]
+    change = Change("b" * 40, (*files, FileChange("pkg/sub/strutils.py", FileStatus.MODIFIED)))
+    shared = ChangeFeatures(change)
+    assert shared.folders == ["pkg", "pkg/sub"], "a release diff's files, by folder"
+    for test_id in ("tests/test_strutils.py::test_a", "tests/deep/er/test_site.py::test_b"):
+        path = test_id.split("::")[0]
+        args = (test_id, path, [CHANGED], [F], 2, change, 1, History(), 0.01)
+        assert features(*args, shared) == features(*args)
+    assert shared.of("tests/test_strutils.py") == (True, 2)
+    assert shared.of("tests/deep/er/test_site.py") == (False, 4)

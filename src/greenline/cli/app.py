@@ -22,7 +22,7 @@ from typer.core import TyperCommand, TyperGroup, TyperOption
 
 from greenline import __version__
 from greenline.cli import params
-from greenline.cli.state import CliState
+from greenline.cli.state import PRETTY, CliState
 
 
 @dataclass(frozen=True)
@@ -307,7 +307,8 @@ def main(
         False, "--version", callback=_show_version, is_eager=True, help="Print the version."
     ),
 ) -> None:
-    ctx.obj = CliState(db=db, repo=repo, debug=debug, pretty=pretty)
+    ctx.obj = CliState(db=db, repo=repo, debug=debug)
+    PRETTY.set(pretty)
 
 
 def _flag_type(self: TyperOption, ctx: Any) -> str | None:

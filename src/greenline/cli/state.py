@@ -75,6 +75,8 @@ DEFAULT_ROWS = 50
 MAX_DAYS = 36_500
 
 
+#: ``greenline --pretty``: indent JSON output even when stdout is no terminal.
+PRETTY: ContextVar[bool] = ContextVar("greenline_pretty", default=False)
 #: What came after ``--`` on the command line (arguments for pytest), set by run_cli.
 PASSTHROUGH: ContextVar[tuple[str, ...]] = ContextVar("greenline_passthrough", default=())
 
@@ -93,8 +95,6 @@ class CliState:
     db: str | None = None
     repo: Path | None = None
     debug: bool = False
-    #: indent JSON output even when stdout is not a terminal
-    pretty: bool = False
 
     def open_api(
         self,
@@ -139,10 +139,4 @@ def emit_json(document: dict[str, Any]) -> None:
 
 
 def _wants_indent() -> bool:
-    import click
-
-    ctx = click.get_current_context(silent=True)
-    state = ctx.find_root().obj if ctx is not None else None
-    if isinstance(state, CliState) and state.pretty:
-        return True
-    return sys.stdout.isatty()
+    return PRETTY.get() or sys.stdout.isatty()

@@ -35,14 +35,23 @@ def answer(
     offset: int = 0,
     limit: int | None = None,
     total: int | None = None,
+    caps: dict[str, int] | None = None,
     budget: int = BUDGET,
 ) -> CallToolResult:
     """``doc`` as a tool's answer: its list ``main`` cut to the page at ``offset`` (``limit``
-    items at most; ``total`` when the list is only the first items of one that long), then
-    fitted into ``budget`` bytes."""
+    items at most; ``total`` when the list is only the first items of one that long), its
+    other lists named in ``caps`` to their first so many items, then fitted into ``budget``
+    bytes."""
     if main is not None:
         size = None if limit is None else max(limit, 1)
         views.cut_list(doc, main, size, max(offset, 0), total)
+    omitted: dict[str, int] = {}
+    for key, most in (caps or {}).items():
+        if len(doc[key]) > most:
+            omitted[key] = len(doc[key]) - most
+            doc[key] = doc[key][:most]
+    if omitted:
+        doc.update(omitted=omitted, truncated=True)
     fitted = fit(doc, budget, main=main)
     text = views.dump_json(fitted)
     # the structured content is the text read back: non-finite numbers are null in both
@@ -56,9 +65,9 @@ def size_of(value: Any) -> int:
 
 
 def fit(doc: dict[str, Any], budget: int = BUDGET, *, main: str | None = None) -> dict[str, Any]:
-    """``doc`` cut until its compact JSON is at most ``budget`` bytes: each time the largest
-    list (of two items or more) or long text, by what it weighs, loses what it must."""
-    omitted: dict[str, int] = {}
+    """``doc`` cut until its compact JSON is at most ``budget`` bytes: each time the heaviest
+    list (of two items or more) or long text loses what it must, a list at most half."""
+    omitted: dict[str, int] = doc.get("omitted", {})
     while (size := size_of(doc)) > budget:
         found = _heaviest(doc, ())
         if found is None:
@@ -121,8 +130,9 @@ def _cut(doc: dict[str, Any], path: _Path, value: Any, excess: int) -> int:
         keep = max(SHORTEST_TEXT, len(value) - excess)
         parent[path[-1]] = value[:keep] + "…"
         return len(value) - keep
-    kept, dropped = len(value), 0
-    while kept > 1 and dropped < excess:
+    # at most half of a list at a time: two long lists end up cut alike, not one emptied
+    kept, dropped, most = len(value), 0, min(excess, size_of(value) // 2)
+    while kept > 1 and (dropped < most or kept == len(value)):
         kept -= 1
         dropped += size_of(value[kept]) + 1
     parent[path[-1]] = value[:kept]

@@ -36,7 +36,6 @@ def register(server: MCPServer, open_api: Opener) -> None:
         )
         doc = views.selection_document(plan)
         size = max(1, min(limit, MAX_LIMIT))
-        # the next tests in run order past the budget; counts.over_budget says how many in all
-        doc["over_budget"] = doc["over_budget"][:size]
-        doc["new_test_files"] = doc["new_test_files"][:size]
-        return answer(doc, main="selected", offset=offset, limit=size)
+        # over_budget: the next tests in run order past the budget (counts says how many)
+        caps = {"over_budget": size, "new_test_files": size}
+        return answer(doc, main="selected", offset=offset, limit=size, caps=caps)

@@ -114,8 +114,10 @@ class SelectPlugin:
             marked = item.get_closest_marker("greenline_always") is not None
             return item.nodeid in rank or item.nodeid not in known or marked
 
-        chosen = [item for item in items if keep(item)]
-        rest = [item for item in items if not keep(item)]
+        chosen: list[pytest.Item] = []
+        rest: list[pytest.Item] = []
+        for item in items:  # once per item: a marker lookup walks the item's parents
+            (chosen if keep(item) else rest).append(item)
         if self.order != "keep":
             chosen.sort(key=lambda item: rank.get(item.nodeid, -1))  # unseen tests first
         self.note = (

@@ -37,7 +37,7 @@ from greenline.model import (
     SelectedTest,
     SelectionPlan,
 )
-from greenline.selection.ranking import History, Model, features, heuristic
+from greenline.selection.ranking import ChangeFeatures, History, Model, features, heuristic
 
 TEST_FILE_PATTERNS = ("test_*.py", "*_test.py")
 #: The import-time "module" of code that ran during collection outside any module's import.
@@ -409,6 +409,7 @@ def _plan(
 ) -> SelectionPlan:
     change_size = len({b for blocks in stale.values() for b in blocks})
     tests = sorted(reasons)
+    affinity = ChangeFeatures(change)
     rows = [
         features(
             t,
@@ -420,6 +421,7 @@ def _plan(
             change_size,
             history,
             baseline.durations.get(t, 0.0),
+            affinity,
         )
         for t in tests
     ]

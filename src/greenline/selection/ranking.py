@@ -69,22 +69,49 @@ def _stem(path: str) -> str:
     return name.removeprefix("test_").removesuffix("_test").removesuffix("_tests").lower()
 
 
-def _distance(a: str, b: str) -> int:
-    """Folders between two files: 0 in the same folder, 1 for siblings' children, and so on."""
-    pa, pb = posixpath.dirname(a).split("/"), posixpath.dirname(b).split("/")
+def _function_name(block_name: str) -> str | None:
+    """A changed function's name as a test's name would mention it (``Cart.add_item`` and its
+    branch ``Cart.add_item#if1.else`` -> ``add_item``); None when too short to mean anything."""
+    last = block_name.split("#", 1)[0].rsplit(".", 1)[-1].strip("_").lower()
+    return last if len(last) >= 3 and last != "<module>" else None
+
+
+class ChangeFeatures:
+    """What a change's files say of a test file (is it named after a changed module, how many
+    folders from the nearest changed file), worked out once per test file: a suite's tests
+    live in far fewer files than there are tests, and a release diff changes hundreds of
+    files, so comparing every test with every changed file is what planning would spend its
+    time on."""
+
+    def __init__(self, change: Change) -> None:
+        changed = [f.path for f in change.files if f.path.endswith(".py")] or [
+            f.path for f in change.files
+        ]
+        self.stems = frozenset(s for s in (_stem(p) for p in changed) if s)
+        self.folders = sorted({posixpath.dirname(p) for p in changed})
+        self._of: dict[str, tuple[bool, int]] = {}
+
+    def of(self, test_path: str) -> tuple[bool, int]:
+        """(file affinity, folder distance to the nearest changed file) of one test file."""
+        found = self._of.get(test_path)
+        if found is None:
+            test_stem = _stem(test_path)
+            affinity = any(s == test_stem or s in test_stem or test_stem in s for s in self.stems)
+            folder = posixpath.dirname(test_path)
+            distance = min((_folders_apart(folder, f) for f in self.folders), default=0)
+            found = self._of[test_path] = (affinity, distance)
+        return found
+
+
+def _folders_apart(a: str, b: str) -> int:
+    """Folders between two folders: 0 for the same one, 1 for siblings' children, and so on."""
+    pa, pb = a.split("/"), b.split("/")
     common = 0
     for x, y in zip(pa, pb, strict=False):
         if x != y:
             break
         common += 1
     return (len(pa) - common) + (len(pb) - common)
-
-
-def _function_name(block_name: str) -> str | None:
-    """A changed function's name as a test's name would mention it (``Cart.add_item`` and its
-    branch ``Cart.add_item#if1.else`` -> ``add_item``); None when too short to mean anything."""
-    last = block_name.split("#", 1)[0].rsplit(".", 1)[-1].strip("_").lower()
-    return last if len(last) >= 3 and last != "<module>" else None
 
 
 def features(
@@ -97,20 +124,16 @@ def features(
     change_size: int,
     history: History,
     duration: float,
+    affinity: ChangeFeatures | None = None,
 ) -> tuple[float, ...]:
-    """The FEATURES of one selected test. ``stale`` are the changed or removed blocks it ran."""
+    """The FEATURES of one selected test. ``stale`` are the changed or removed blocks it ran;
+    ``affinity`` is the change's ChangeFeatures, made once for every test of a plan."""
     kinds = {r.kind for r in reasons}
-    changed = [f.path for f in change.files if f.path.endswith(".py")] or [
-        f.path for f in change.files
-    ]
     test_path = path or test_id.split("::", 1)[0]
-    test_stem = _stem(test_path)
-    stems = {_stem(p) for p in changed}
-    file_affinity = any(s and (s == test_stem or s in test_stem or test_stem in s) for s in stems)
+    file_affinity, distance = (affinity or ChangeFeatures(change)).of(test_path)
     test_name = test_id.rsplit("::", 1)[-1].lower()
     names = {_function_name(b.name) for b in stale} - {None}
     name_affinity = any(name in test_name for name in names if name)
-    distance = min((_distance(test_path, p) for p in changed), default=0)
     return (
         float(len(stale)),
         float(coverage_size),
