@@ -156,6 +156,18 @@ KEYS: dict[str, Key] = {
         20,
         "a quarantined test is released after this many recorded runs in a row that it passed",
     ),
+    "retention_runs": Key(
+        _parse_between(0, 10**9),
+        0,
+        "keep this many newest runs, pruning older ones after each recording and on greenline "
+        "db prune (0: keep every run); a branch's newest baseline run is always kept",
+    ),
+    "retention_days": Key(
+        _parse_between(0, 36_500),
+        0,
+        "prune runs older than this many days after each recording and on greenline db prune "
+        "(0: keep every run); with retention_runs, a run goes when both say so",
+    ),
     "store_busy_timeout": Key(
         _parse_seconds,
         30.0,
@@ -241,6 +253,14 @@ class Settings:
     @property
     def quarantine_release_after(self) -> int:
         return int(self.values["quarantine_release_after"].value)
+
+    @property
+    def retention_runs(self) -> int:
+        return int(self.values["retention_runs"].value)
+
+    @property
+    def retention_days(self) -> int:
+        return int(self.values["retention_days"].value)
 
     @property
     def store_busy_timeout(self) -> float:

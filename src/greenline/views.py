@@ -17,6 +17,7 @@ from greenline.model import (
     BatchReceipt,
     Change,
     FlakyVerdict,
+    PruneReport,
     QuarantineEntry,
     Reason,
     Run,
@@ -219,6 +220,21 @@ def config_document(values: Mapping[str, Value]) -> JSON:
 
 def db_info_document(info: Mapping[str, Any]) -> JSON:
     return {**_schema("db-info"), **info}
+
+
+def prune_document(report: PruneReport) -> JSON:
+    """What a prune deleted (or, dry, would delete), and the store's size around it."""
+    return {
+        **_schema("db-prune"),
+        "dry_run": report.dry_run,
+        "rule": report.rule,
+        "runs": len(report.run_ids),
+        "run_ids": list(report.run_ids),
+        "rows": dict(report.rows),
+        "vacuumed": report.vacuumed,
+        "bytes_before": report.bytes_before,
+        "bytes_after": report.bytes_after,
+    }
 
 
 def change_document(change: Change) -> JSON:

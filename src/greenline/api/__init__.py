@@ -23,6 +23,7 @@ from greenline.store import Store
 if TYPE_CHECKING:
     from greenline.api.baselines import BaselineService
     from greenline.api.flaky import FlakyService
+    from greenline.api.housekeeping import HousekeepingService
     from greenline.api.insights import InsightsService
     from greenline.api.queue import QueueService
     from greenline.api.recovery import RecoveryService
@@ -100,6 +101,12 @@ class Greenline:
         from greenline.api.shard_runs import ShardRunService
 
         return ShardRunService(self.ws, self.runs, self.split)
+
+    @cached_property
+    def housekeeping(self) -> HousekeepingService:
+        from greenline.api.housekeeping import HousekeepingService
+
+        return HousekeepingService(self.ws)
 
     @classmethod
     def open(

@@ -290,13 +290,15 @@ class RunService:
         with translate_errors(self.ws.store.url):
             return upgrade_schema(self.ws.store.engine)
 
-    def db_info(self) -> dict[str, object]:
+    def db_info(self, *, size: bool = True) -> dict[str, object]:
+        """Where the store is, its schema, its rows and (``size``) the room it takes."""
+        from greenline.api.housekeeping import HousekeepingService
         from greenline.store import reads
 
         revision, head = self.ws.store.revision()
         with self.ws.store.read() as conn:
             counts = reads.count_rows(conn)
-        return {
+        info: dict[str, object] = {
             "url": self.ws.store.display_url,
             "dialect": self.ws.store.dialect,
             "revision": revision,
@@ -305,6 +307,9 @@ class RunService:
             "repository": self.ws.repository,
             "rows": counts,
         }
+        if size:
+            info["size"] = HousekeepingService(self.ws).size()
+        return info
 
     def sweep_if_needed(self) -> None:
         """Sweep dead runs (``sweep_dead_runs``) when the store has runs still ``running``."""

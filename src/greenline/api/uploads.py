@@ -3,6 +3,7 @@ batch (each batch stored once, however often it is sent), finished when the job 
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -11,7 +12,7 @@ from sqlalchemy import Connection
 
 from greenline.api.runs import RunService
 from greenline.api.workspace import Workspace
-from greenline.errors import ConflictError, NoDataError, UsageError
+from greenline.errors import ConflictError, GreenlineError, NoDataError, UsageError
 from greenline.model import (
     BatchReceipt,
     Block,
@@ -132,6 +133,7 @@ class UploadService:
     ) -> Run:
         """End the upload's run: ``complete`` only if every batch 1..``batches`` was stored
         (a ConflictError names the missing ones). Finishing a finished run changes nothing."""
+        ended = False
         with self.ws.store.write() as conn:
             run_id, _, _, finished = self._find(conn, key)
             if not finished:
@@ -146,7 +148,17 @@ class UploadService:
                         )
                 state = RunStatus.COMPLETE if complete else RunStatus.INCOMPLETE
                 writes.finish_run(conn, run_id, state, exit_status)
+                ended = complete
+        if ended:
+            self._apply_retention()
         return self.runs.get_run(run_id)
+
+    def _apply_retention(self) -> None:
+        """Prune by the retention settings once a run is in: trouble pruning is no upload's."""
+        from greenline.api.housekeeping import HousekeepingService
+
+        with contextlib.suppress(GreenlineError):
+            HousekeepingService(self.ws).apply_retention(datetime.now(UTC))
 
     def get(self, key: str) -> Upload:
         """The upload's run, its status and the batches stored so far."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
@@ -83,8 +84,10 @@ def import_junit(
             console.print(render.plain(f"{where}: {run['tests']} tests ({counts})"))
         return
     given = CommitInfo(sha=commit, branch=branch) if commit or branch else None
-    with state_of(ctx).open_api() as gl, import_progress(files) as on_progress:
-        run = gl.runs.import_junit(files, commit=given, on_progress=on_progress)
+    with state_of(ctx).open_api() as gl:
+        with import_progress(files) as on_progress:
+            run = gl.runs.import_junit(files, commit=given, on_progress=on_progress)
+        gl.housekeeping.apply_retention(datetime.now(UTC))
     if fmt is Format.json:
         emit_json(views.run_document(run, None))
     else:

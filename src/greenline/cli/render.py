@@ -194,3 +194,11 @@ def history_table(test_id: str, entries: list[TestHistoryEntry]) -> Table:
             (e.result.message or "")[:80],
         )
     return table
+
+
+def size(n: int) -> str:
+    """Bytes as a person reads them: 812 B, 4.2 MB, 1.3 GB."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} B"

@@ -152,3 +152,18 @@ class TestHistoryEntry:
     sha: str | None
     branch: str | None
     result: TestResult
+
+
+@dataclass(frozen=True, slots=True)
+class PruneReport:
+    """What ``greenline db prune`` deleted (or, dry, would delete): the runs, the rows of each
+    table stored for them, and the store's size before and after."""
+
+    run_ids: tuple[int, ...]
+    rows: dict[str, int]
+    dry_run: bool
+    #: the rule the runs were chosen by, as a person reads it ("beyond the newest 200 runs")
+    rule: str
+    vacuumed: bool = False
+    bytes_before: int | None = None
+    bytes_after: int | None = None

@@ -188,6 +188,7 @@ class _Child:
         if complete and failure is None:
             _quietly(gl.selection.learn_ranking, only_if_grown=0.25)
             _quietly(gl.flaky.release_recovered)
+            _quietly(gl.housekeeping.apply_retention, _now())
         mapper.close()
         gl.close()
         if failure is not None:
@@ -279,6 +280,12 @@ def decode_import_time(message: dict[str, Any], mapper: Any) -> dict[str, Any]:
         module: mapper.blocks_of(((p, n) for p, n in sites), with_modules=False)
         for module, sites in message["modules"].items()
     }
+
+
+def _now() -> Any:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC)
 
 
 def _quietly(step: Callable[..., object], *args: Any, **kwargs: Any) -> None:

@@ -72,7 +72,7 @@ def create_app(open_api: Opener, *, public_read: bool = False, host: str = "127.
     @app.get("/readyz", tags=["server"])
     def ready(request: Request) -> JSONResponse:
         """The store answers and its schema is this greenline's."""
-        info = request.app.state.greenline.runs.db_info()
+        info = request.app.state.greenline.runs.db_info(size=False)
         ready = bool(info["up_to_date"])
         body = {"status": "ready" if ready else "store schema is not up to date"}
         return JSONResponse(body, status_code=200 if ready else 503)
