@@ -123,6 +123,19 @@ def test_lists_page_with_cursors_and_errors_have_one_shape(server: tuple[str, Pa
         f"{base}/api/v1/tests/com.acme.PaymentTest::retriesThenPasses/history", headers=headers
     ).json()
     assert history["test_id"] == "com.acme.PaymentTest::retriesThenPasses"
+    run_id = ids[-1]
+    every = httpx.get(f"{base}/api/v1/runs/{run_id}?include=all", headers=headers).json()
+    pages, cursor = [], None
+    while True:
+        params = {"include": "all", "limit": 1, **({"cursor": cursor} if cursor else {})}
+        page = httpx.get(f"{base}/api/v1/runs/{run_id}", params=params, headers=headers).json()
+        assert page["total"] == len(every["results"]) and page["returned"] == len(page["results"])
+        pages.append(page)
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert len(pages) > 1 and pages[0]["truncated"] and not every["truncated"]
+    assert [r for p in pages for r in p["results"]] == every["results"], "each result once"
 
 
 def test_serve_and_the_token_commands(git_repo: Path) -> None:
