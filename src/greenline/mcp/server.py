@@ -21,7 +21,9 @@ and whether main is green; get_run for one run's failures; test_history to judge
 time (failing since when, on which commits); list_flaky_tests and explain_flaky_test to tell a
 flaky test from a real failure; pipeline_health and delivery_metrics for how CI is doing (success
 rate, recovery, duration) against the benchmarks; queue_status for the merge queue;
-why_is_main_red first when CI is red, then find_culprit and propose_revert."""
+why_is_main_red first when CI is red, then find_culprit and propose_revert. Every answer is at
+most 16 KB of JSON: lists come a page at a time (total, returned, next_offset: ask again with
+offset for the next page), and omitted names whatever else was cut to fit."""
 
 
 def build_server(open_api: Opener, *, enqueue: bool = False) -> MCPServer:
