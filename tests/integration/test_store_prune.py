@@ -215,7 +215,7 @@ def test_the_prune_command(
     db = ("--db", database_url)
     code, out, _ = cli(git_repo, capsys, *db, "db", "prune", "--keep", "1", "--dry-run")
     assert code == 0
-    assert out.startswith("would delete 2 runs beyond the newest 1 runs (10 rows: ")
+    assert out.startswith("would delete 2 runs beyond the newest 1 run (10 rows: ")
     assert "4 results" in out and "4 coverage" in out and "nothing deleted" in out
     code, out, _ = cli(git_repo, capsys, *db, "db", "prune", "--older-than", "1000d", "-f", "json")
     doc = json.loads(out)

@@ -127,7 +127,7 @@ class HousekeepingService:
 def _rule(keep: int | None, older_than: timedelta | None) -> str:
     parts = []
     if keep is not None:
-        parts.append(f"beyond the newest {keep} runs")
+        parts.append(f"beyond the newest {keep} run" + ("" if keep == 1 else "s"))
     if older_than is not None:
         parts.append(f"older than {_age_text(older_than)}")
     return " and ".join(parts)

@@ -100,9 +100,10 @@ def _prune_text(report: PruneReport) -> str:
         return f"nothing to prune: no run is {report.rule}"
     rows = sum(n for name, n in report.rows.items() if name != "runs")
     detail = ", ".join(f"{n} {name}" for name, n in report.rows.items() if name != "runs")
+    what = f"{runs} run{'' if runs == 1 else 's'} {report.rule} ({rows} rows: {detail})"
     if report.dry_run:
-        return f"would delete {runs} runs {report.rule} ({rows} rows: {detail}); nothing deleted"
-    line = f"deleted {runs} runs {report.rule} ({rows} rows: {detail})"
+        return f"would delete {what}; nothing deleted"
+    line = f"deleted {what}"
     if report.bytes_before is not None and report.bytes_after is not None:
         line += f"; store {render.size(report.bytes_before)} -> {render.size(report.bytes_after)}"
     return line + ("" if report.vacuumed else " (--vacuum gives the room back to the disk)")
