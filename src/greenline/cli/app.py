@@ -126,6 +126,17 @@ COMMANDS: dict[str, Entry] = {
         f"{CLI}.queue:queue_app",
         group=True,
     ),
+    "review": Entry(
+        "Review digest of the change since --base: the changed functions and the tests that ran\n"
+        "each, those no test runs, the tests most likely to fail, flaky tests in its path and "
+        "open\ncode-quality findings in its files.",
+        f"{CLI}.review:review_command",
+    ),
+    "init": Entry(
+        "Set greenline up in CI: write the provider's configuration.",
+        f"{CLI}.init:init_app",
+        group=True,
+    ),
 }
 
 
