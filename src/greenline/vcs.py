@@ -50,6 +50,11 @@ def repository_name(root: Path) -> str:
     return root.resolve().name
 
 
+def remote_url(root: Path) -> str | None:
+    """The origin remote's URL, if there is one."""
+    return _git(root, "config", "--get", "remote.origin.url") if (root / ".git").exists() else None
+
+
 def default_branch(root: Path) -> str:
     """The branch the origin remote calls its default (``origin/HEAD``), else ``main`` or
     ``master`` when one exists, else ``main``."""

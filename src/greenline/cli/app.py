@@ -132,6 +132,11 @@ COMMANDS: dict[str, Entry] = {
         "open\ncode-quality findings in its files.",
         f"{CLI}.review:review_command",
     ),
+    "backstage": Entry(
+        "Print catalog-info.yaml entities: the MCP server (kind API, spec.type mcp-server, with\n"
+        "its remote URL) and the repository (kind Component), for a Backstage catalog.",
+        f"{CLI}.backstage:backstage_command",
+    ),
     "init": Entry(
         "Set greenline up in CI: write the provider's configuration.",
         f"{CLI}.init:init_app",
