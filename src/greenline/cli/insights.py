@@ -35,7 +35,8 @@ insights_app = typer.Typer(
     no_args_is_help=True,
 )
 ingest_app = typer.Typer(
-    help="Store workflow runs from files or greenline's own runs.", no_args_is_help=True
+    help="Store workflow runs (from files, or greenline's own) and code-quality findings.",
+    no_args_is_help=True,
 )
 fetch_app = typer.Typer(help="Fetch workflow runs live from a CI provider.", no_args_is_help=True)
 insights_app.add_typer(ingest_app, name="ingest")
