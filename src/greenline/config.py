@@ -185,6 +185,12 @@ KEYS: dict[str, Key] = {
         False,
         "let MCP clients (coding agents) add branches to the merge queue (enqueue_change)",
     ),
+    "server_url": Key(
+        _parse_str,
+        None,
+        "the team server's address for those who reach it (greenline backstage names its /mcp; "
+        "the CI workflow greenline init writes reads GREENLINE_SERVER_URL)",
+    ),
     "server_host": Key(_parse_str, "127.0.0.1", "the address greenline serve listens on"),
     "server_port": Key(_parse_between(1, 65535), 8787, "the port greenline serve listens on"),
     "server_workers": Key(_parse_between(1, 64), 1, "greenline serve's server processes"),
@@ -262,6 +268,11 @@ class Settings:
     @property
     def queue_agents_enqueue(self) -> bool:
         return bool(self.values["queue_agents_enqueue"].value)
+
+    @property
+    def server_url(self) -> str | None:
+        value = self.values["server_url"].value
+        return str(value) if value else None
 
     @property
     def server_host(self) -> str:

@@ -50,6 +50,11 @@ def repository_name(root: Path) -> str:
     return root.resolve().name
 
 
+def remote_url(root: Path) -> str | None:
+    """The origin remote's URL, if there is one."""
+    return _git(root, "config", "--get", "remote.origin.url") if (root / ".git").exists() else None
+
+
 def default_branch(root: Path) -> str:
     """The branch the origin remote calls its default (``origin/HEAD``), else ``main`` or
     ``master`` when one exists, else ``main``."""
@@ -109,6 +114,42 @@ def resolve_revision(root: Path, rev: str) -> str:
             hint="pass a commit, branch or tag that exists here (git log --oneline)",
         )
     return sha
+
+
+def merge_base(root: Path, one: str, other: str) -> str | None:
+    """The best common ancestor of two revisions, or None when they share no history."""
+    if one.startswith("-") or other.startswith("-"):
+        return None
+    return _git(root, "merge-base", one, other)
+
+
+def review_base(root: Path) -> str:
+    """Where a change under review starts: the merge-base of HEAD with the default branch (the
+    origin's copy of it when there is one, as in a CI checkout). A VcsError when neither
+    exists."""
+    branch = default_branch(root)
+    for ref in (f"refs/remotes/origin/{branch}", f"refs/heads/{branch}"):
+        if _git(root, "rev-parse", "--verify", "--quiet", ref) is not None:
+            found = merge_base(root, "HEAD", ref)
+            if found:
+                return found
+    raise VcsError(
+        f"no default branch ({branch}) to review the change against in {root}",
+        hint="pass the base of the change: --base REV (a commit, branch or tag)",
+    )
+
+
+def read_blob(root: Path, sha: str, path: str) -> str | None:
+    """The text of ``path`` at commit ``sha``; None if it is not there or is not UTF-8 text."""
+    proc = subprocess.run(
+        ["git", "show", f"{sha}:{path}"], cwd=root, capture_output=True, check=False, timeout=60
+    )
+    if proc.returncode != 0:
+        return None
+    try:
+        return proc.stdout.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
 
 
 def has_commit(root: Path, sha: str) -> bool:

@@ -22,10 +22,12 @@ from greenline.store import Store
 
 if TYPE_CHECKING:
     from greenline.api.baselines import BaselineService
+    from greenline.api.findings import FindingService
     from greenline.api.flaky import FlakyService
     from greenline.api.insights import InsightsService
     from greenline.api.queue import QueueService
     from greenline.api.recovery import RecoveryService
+    from greenline.api.review import ReviewService
     from greenline.api.selection import SelectionService
     from greenline.api.shard_runs import ShardRunService
     from greenline.api.split import SplitService
@@ -100,6 +102,18 @@ class Greenline:
         from greenline.api.shard_runs import ShardRunService
 
         return ShardRunService(self.ws, self.runs, self.split)
+
+    @cached_property
+    def findings(self) -> FindingService:
+        from greenline.api.findings import FindingService
+
+        return FindingService(self.ws)
+
+    @cached_property
+    def review(self) -> ReviewService:
+        from greenline.api.review import ReviewService
+
+        return ReviewService(self.ws, self.selection, self.flaky, self.findings)
 
     @classmethod
     def open(

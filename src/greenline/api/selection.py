@@ -95,6 +95,15 @@ class SelectionService:
         plan = self._plan(run, change, source, read_environment(), learned=learned)
         return limit_to_budget(plan, budget) if budget is not None else plan
 
+    def plan_within(self, within: str) -> SelectionPlan:
+        """The plan for the working tree's change against the newest baseline at commit
+        ``within`` or one of its ancestors (a review judges a change against its base, never
+        against a run recorded on the change itself)."""
+        run = self._baseline_run(None, within=vcs.resolve_revision(self.ws.root, within))
+        assert run.commit.sha is not None
+        change = vcs.read_change(self.ws.root, run.commit.sha)
+        return self._plan(run, change, _WorkTree(self.ws.root), read_environment())
+
     def plan_change(
         self,
         base: str,

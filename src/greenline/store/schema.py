@@ -274,3 +274,29 @@ shard_plans = Table(
     Column("plan", Text, nullable=False),
     UniqueConstraint("repository_id", "key", "shards"),
 )
+
+#: Code-quality findings of a code host's analysis (GitHub Code Quality, code scanning), one row
+#: per finding number, as the host last reported it: ``greenline review`` shows the open ones in
+#: the files a change touches.
+code_findings = Table(
+    "code_findings",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("repository_id", ForeignKey("repositories.id"), nullable=False),
+    Column("provider", String(64), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("state", String(32), nullable=False),
+    Column("rule_id", Text, nullable=False),
+    Column("rule_title", Text, nullable=False),
+    Column("severity", String(32), nullable=False),
+    Column("category", String(64), nullable=False),
+    Column("path", Text, nullable=False),
+    Column("start_line", Integer),
+    Column("end_line", Integer),
+    Column("message", Text, nullable=False),
+    Column("url", Text),
+    Column("created_at", DateTime(timezone=True)),
+    Column("seen_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("repository_id", "provider", "number"),
+    Index("ix_code_findings_path", "repository_id", "path"),
+)
