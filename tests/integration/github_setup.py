@@ -4,13 +4,17 @@ fake authorized by a token or as the GitHub App."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from greenline.forge.github_api import GitHubApi
 from greenline.forge.github_auth import AppCredentials, TokenCredentials
 from tests.conftest import git
 from tests.fakegithub import FakeGitHub
 
+T = TypeVar("T")
 REPO = "octo-org/octo-repo"
 APP = "def add(a, b):\n    return a + b\n\n\ndef mul(a, b):\n    return a * b\n"
 TESTS = (
@@ -71,3 +75,28 @@ class Clients:
     def close(self) -> None:
         for client in self.made:
             client.close()
+
+
+SECRET = "webhook-s3cret-for-tests"
+
+
+def github_env(github: FakeGitHub) -> dict[str, str]:
+    """The environment of a server that acts as the fake's GitHub App."""
+    return {
+        "GREENLINE_GITHUB_API_URL": github.url,
+        "GREENLINE_GITHUB_APP_ID": str(github.app_id),
+        "GREENLINE_GITHUB_APP_PRIVATE_KEY": github.private_key_pem,
+        "GREENLINE_GITHUB_WEBHOOK_SECRET": SECRET,
+    }
+
+
+def wait_for(check: Callable[[], T | None], seconds: float = 30.0) -> T:
+    """``check()`` once it is truthy (the server's background work is done)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"nothing after {seconds}s")
+        time.sleep(0.05)
