@@ -36,6 +36,7 @@ from greenline.api.workspace import Workspace
 from greenline.errors import GreenlineError, InputError, NoDataError, UsageError
 from greenline.forge.github_api import GitHubApi, check_repository
 from greenline.forge.github_auth import Credentials, api_url, credentials_from_env, mask_tokens
+from greenline.forge.github_checks import planned_calls
 from greenline.forge.github_webhooks import is_signed
 from greenline.ids import is_object_id
 from greenline.model import Run
@@ -201,6 +202,21 @@ class GitHubService:
     def publish(self, repository: str, report: CheckReport) -> PublishedCheck:
         """``report`` as a new check run on its commit."""
         return self.client(repository).publish_check(report)
+
+    def planned_calls(self, repository: str, report: CheckReport) -> list[dict[str, Any]]:
+        """What ``publish`` would send (nothing is sent)."""
+        return planned_calls(check_repository(repository), report)
+
+    def repository_for(self, given: str | None = None) -> str:
+        """The repository a check goes to: ``given``, else ``GITHUB_REPOSITORY`` (set in
+        GitHub Actions), else this checkout's (its origin remote's OWNER/REPO)."""
+        name = given or (self.env.get("GITHUB_REPOSITORY") or "").strip() or self.ws.repository
+        if given is None and "/" not in name:
+            raise UsageError(
+                f"this checkout's name {name!r} is not OWNER/REPO (it has no GitHub origin)",
+                hint="pass --repository OWNER/REPO",
+            )
+        return check_repository(name)
 
     def publish_selection(self, repository: str, sha: str, what: str) -> str:
         """Publish the selection of ``sha`` (a pull request's or merge group's head), when

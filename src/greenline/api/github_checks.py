@@ -29,9 +29,12 @@ def plain(text: str) -> str:
     return _MARKDOWN.sub(r"\\\1", " ".join(text.split()))
 
 
-def code(text: str) -> str:
-    """``text`` as a code span: fenced by more backticks than it holds in a row."""
+def code(text: str, *, cell: bool = False) -> str:
+    """``text`` as a code span: fenced by more backticks than it holds in a row; in a table
+    ``cell``, its pipes escaped (GitHub splits a table's cells before it reads code spans)."""
     text = " ".join(text.split())
+    if cell:
+        text = text.replace("|", "\\|")
     fence = "`" * (max((len(m) for m in re.findall(r"`+", text)), default=0) + 1)
     pad = " " if text.startswith("`") or text.endswith("`") else ""
     return f"{fence}{pad}{text}{pad}{fence}"
@@ -85,7 +88,7 @@ def selection_report(plan: SelectionPlan, sha: str) -> CheckReport:
 
 def _selected_text(plan: SelectionPlan) -> str:
     rows = [
-        f"| {code(t.test_id)} | {t.likelihood:.0%} | {_seconds(t.duration)} | "
+        f"| {code(t.test_id, cell=True)} | {t.likelihood:.0%} | {_seconds(t.duration)} | "
         f"{plain(str(t.reasons[0])) if t.reasons else ''} |"
         for t in plan.selected[:LISTED]
     ]
@@ -129,7 +132,7 @@ def flaky_report(
         known = entry is not None or (verdict is not None and verdict.verdict is Verdict.FLAKY)
         real += not known
         said = _flaky_words(verdict, entry)
-        rows.append(f"| {code(test_id)} | {said} |")
+        rows.append(f"| {code(test_id, cell=True)} | {plain(said)} |")
         level = (
             AnnotationLevel.NOTICE
             if entry
@@ -160,7 +163,7 @@ def _flaky_words(verdict: FlakyVerdict | None, entry: QuarantineEntry | None) ->
     else:
         said = f"{verdict.verdict.value} in {verdict.runs} runs"
     if entry is not None:
-        said += f"; quarantined: {plain(entry.reason)}"
+        said += f"; quarantined: {entry.reason}"
     return said
 
 
@@ -200,7 +203,7 @@ def triage_report(
         rows.append(f"- {code(v.test_id)}: **{v.kind.value}**: {plain(v.reason)}")
         details = "\n".join([*v.evidence, *(f"touched: {t}" for t in v.touched)])
         level = _LEVELS.get(v.kind, AnnotationLevel.NOTICE)
-        message = f"{v.kind.value}: {v.reason}"
+        message = v.reason if v.reason.startswith(v.kind.value) else f"{v.kind.value}: {v.reason}"
         notes += _note(locate, v.test_id, paths.get(v.test_id), level, message, v.test_id, details)
     conclusion = CheckConclusion.FAILURE if blocking else CheckConclusion.NEUTRAL
     text = "\n".join(rows[:LISTED])

@@ -84,3 +84,13 @@ def check_run_requests(report: CheckReport) -> list[dict[str, Any]]:
         body["output"] = _output(report, chunk)
         bodies.append(body)
     return bodies
+
+
+def planned_calls(repository: str, report: CheckReport) -> list[dict[str, Any]]:
+    """The calls that would publish ``report`` on ``repository`` (the run's id is not known
+    before it is created: ``{check_run_id}`` stands for it)."""
+    first, *rest = check_run_requests(report)
+    base = f"/repos/{repository}/check-runs"
+    calls = [{"method": "POST", "path": base, "body": first}]
+    calls += [{"method": "PATCH", "path": f"{base}/{{check_run_id}}", "body": b} for b in rest]
+    return calls
