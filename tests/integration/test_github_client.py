@@ -247,3 +247,28 @@ def test_tokens_never_appear_in_errors(github: FakeGitHub, make: Clients, projec
     for caught in (refused, unknown, unreachable):
         text = str(caught.value)
         assert pat not in text and "ghp_" not in text, text
+
+
+def test_statuses_and_ci_results_of_a_commit(
+    github: FakeGitHub, make: Clients, project: Path
+) -> None:
+    client = make.token()
+    sha = head(project, "feature")
+    assert client.combined_status(sha)["state"] == "pending"  # nothing reported yet
+    client.create_status(sha, "pending", "ci/lint", "running")
+    client.create_status(sha, "success", "ci/lint", "x" * 200, "https://ci.example/1")
+    client.create_status(sha, "failure", "ci/docs")
+    status = client.combined_status("feature")  # a branch names its tip
+    assert (status["state"], status["sha"], status["total_count"]) == ("failure", sha, 2)
+    lint = next(s for s in status["statuses"] if s["context"] == "ci/lint")
+    assert lint["state"] == "success" and len(lint["description"]) == 140
+    github.report_ci(REPO, sha, "failure", workflow="CI")
+    (suite,) = client.check_suites_for_ref(sha)
+    assert (suite["app"]["slug"], suite["status"], suite["conclusion"]) == (
+        "github-actions",
+        "completed",
+        "failure",
+    )
+    assert suite["head_branch"] == "feature"
+    (run,) = client.check_runs_for_ref(sha)
+    assert (run["name"], run["check_suite"]["id"]) == ("test", suite["id"])

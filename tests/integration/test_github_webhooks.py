@@ -22,8 +22,9 @@ from greenline.api import Greenline
 from greenline.api.github import LEASE_SECONDS, MAX_ATTEMPTS
 from greenline.model.forge import DeliveryStatus
 from greenline.web import create_app
+from tests.conftest import git
 from tests.fakegithub import FakeGitHub, signature
-from tests.fakegithub.events import encode, pull_request_event
+from tests.fakegithub.events import encode, merge_group_event, pull_request_event
 from tests.integration.github_setup import (
     APP,
     REPO,
@@ -145,6 +146,37 @@ def test_a_pull_request_opened_ends_with_the_selection_check(served: Hub) -> Non
     )
     tokens = list(served.github.state.tokens)
     assert tokens and not any(t in json.dumps(served.deliveries()) for t in tokens)
+
+
+def test_a_merge_group_gets_the_selection_check_and_a_push_to_main_is_noted(
+    served: Hub,
+) -> None:
+    sha = commit_change(served.project, "gh-readonly-queue/main/pr-7", "app.py", CHANGED)
+    served.github.push(REPO, served.project, "gh-readonly-queue/main/pr-7")
+    repo = served.github.repository(REPO)
+    main = repo.resolve("refs/heads/main")
+    assert main is not None
+    with served.github.state.lock:
+        group = merge_group_event(
+            served.github.state,
+            repo,
+            head_sha=sha,
+            head_ref="refs/heads/gh-readonly-queue/main/pr-7",
+            base_sha=main,
+            base_ref="refs/heads/main",
+        )
+    served.github.send("merge_group", group)
+    (run,) = wait_for(lambda: served.github.check_runs(REPO, sha))
+    assert run.name == "greenline/selection" and run.title is not None
+    assert run.title.startswith("1 of 2 tests selected")
+    git(served.project, "merge", "-q", "--ff-only", "gh-readonly-queue/main/pr-7")
+    served.github.push(REPO, served.project, "main")
+    noted = f"the default branch main is at {sha[:12]}"
+    assert wait_for(lambda: [d for d in served.deliveries() if d["outcome"] == noted])
+    said = {d["event"]: d["outcome"] for d in served.deliveries()}
+    assert said["merge_group"].startswith(
+        f"merge group refs/heads/gh-readonly-queue/main/pr-7: selection check {run.id}"
+    )
 
 
 def test_a_wrong_or_missing_signature_is_refused_and_changes_nothing(served: Hub) -> None:

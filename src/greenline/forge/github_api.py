@@ -151,6 +151,23 @@ class GitHubApi(GitHubClient):
         url = f"{self.base}/commits/{quote(ref, safe='')}/check-suites"
         return list(self._items(url, "check_suites"))
 
+    def create_status(
+        self,
+        sha: str,
+        state: str,
+        context: str,
+        description: str = "",
+        target_url: str | None = None,
+    ) -> dict[str, Any]:
+        """A commit status (``state``: error, failure, pending or success) under ``context``."""
+        body: dict[str, Any] = {"state": state, "context": context}
+        if description:
+            body["description"] = description[:140]  # GitHub's limit
+        if target_url:
+            body["target_url"] = target_url
+        doc: dict[str, Any] = self._send("POST", f"{self.base}/statuses/{sha}", body)
+        return doc
+
     def combined_status(self, ref: str) -> dict[str, Any]:
         """The commit's combined status (``state``: success, pending or failure)."""
         doc: dict[str, Any] = self.get(f"{self.base}/commits/{quote(ref, safe='')}/status").json()
