@@ -16,10 +16,13 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from greenline.errors import ForgeConflictError, ForgeError
+from greenline.forge.github import read_run
 from greenline.forge.github_checks import MAX_OUTPUT_CHARS
+from greenline.model.delivery import Conclusion
 from greenline.model.forge import Annotation, AnnotationLevel, CheckConclusion, CheckReport
 from tests.conftest import git
 from tests.fakegithub import FakeGitHub
+from tests.fakegithub.events import workflow_run_event
 from tests.integration.github_setup import REPO, Clients, commit_change, make_project
 
 
@@ -272,3 +275,15 @@ def test_statuses_and_ci_results_of_a_commit(
     assert suite["head_branch"] == "feature"
     (run,) = client.check_runs_for_ref(sha)
     assert (run["name"], run["check_suite"]["id"]) == ("test", suite["id"])
+
+
+def test_the_fakes_webhook_payloads_read_as_githubs(github: FakeGitHub, project: Path) -> None:
+    """The fake's workflow_run body is what greenline's Actions reader takes from GitHub."""
+    sha = head(project, "feature")
+    suite = github.report_ci(REPO, sha, "failure", workflow="CI")
+    repo = github.repository(REPO)
+    with github.state.lock:
+        body = workflow_run_event(github.state, repo, suite, workflow="CI")
+    run = read_run(body["workflow_run"], None)
+    assert (run.repository, run.commit, run.branch) == (REPO, sha, "feature")
+    assert run.conclusion is Conclusion.FAILURE and run.workflow == "CI"

@@ -2,13 +2,15 @@
 issue comments found again by a hidden marker, labels, git refs (created, moved only by
 fast-forward unless forced, deleted), commit statuses and check suites.
 
-Every request is kept in ``sent`` (method, path, body: never a header), so a command can show
-what it sent, and a benchmark can count the calls per pull request.
+The newest requests are kept in ``sent`` (method, path, body: never a header) and counted in
+``calls``, so a command can show what it sent, and a benchmark can count the calls per pull
+request.
 """
 
 from __future__ import annotations
 
 import re
+from collections import deque
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
@@ -21,6 +23,8 @@ from greenline.forge.github_auth import Credentials, mask_tokens
 from greenline.forge.github_checks import check_run_requests
 from greenline.model.forge import CheckReport, PublishedCheck
 
+#: calls a client keeps in ``sent``
+SENT_KEPT = 1000
 REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 #: the hidden line that marks a comment as greenline's (one per key on an issue)
 MARKER = "<!-- greenline:{key} -->"
@@ -71,7 +75,9 @@ class GitHubApi(GitHubClient):
         super().__init__(None, **kwargs)
         self.repository = check_repository(repository)
         self.credentials = credentials
-        self.sent: list[dict[str, Any]] = []
+        #: the newest calls (a server's client lives long: older ones are let go)
+        self.sent: deque[dict[str, Any]] = deque(maxlen=SENT_KEPT)
+        self.calls = 0
         self.base = f"/repos/{repository}"
 
     def auth_headers(self) -> dict[str, str]:
@@ -96,6 +102,7 @@ class GitHubApi(GitHubClient):
         allow: tuple[int, ...] = (),
     ) -> httpx.Response:
         self.sent.append({"method": method, "path": url, "body": json})
+        self.calls += 1
         return super().request(method, url, params=params, json=json, allow=allow)
 
     def refusal(self, response: httpx.Response, method: str, url: str) -> ForgeError:
@@ -134,12 +141,12 @@ class GitHubApi(GitHubClient):
     def publish_check(self, report: CheckReport) -> PublishedCheck:
         """A new completed check run for ``report`` on its commit: created with the first 50
         annotations, each further 50 added by an update."""
-        start = len(self.sent)
+        start = self.calls
         first, *rest = check_run_requests(report)
         run = self.create_check_run(first)
         for body in rest:
             run = self.update_check_run(int(run["id"]), body)
-        sent = tuple(self.sent[start:])
+        sent = tuple(list(self.sent)[start - self.calls :])
         return PublishedCheck(int(run["id"]), run.get("html_url"), sent)
 
     def check_runs_for_ref(self, ref: str, name: str | None = None) -> list[dict[str, Any]]:
