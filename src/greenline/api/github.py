@@ -23,6 +23,7 @@ from typing import Any
 from greenline import vcs
 from greenline.api.flaky import FlakyService
 from greenline.api.github_checks import (
+    Locate,
     find_definition,
     flaky_report,
     selection_report,
@@ -142,6 +143,11 @@ class GitHubService:
         full = vcs.resolve_revision(self.ws.root, sha)
         if vcs.read_commit(self.ws.root).sha == full:
             plan = self.selection.plan(base)
+        elif base is not None:
+            raise UsageError(
+                f"--base works in a checkout of the commit; {sha} is not checked out here",
+                hint=f"git checkout {sha}, or leave --base out (the baseline is found in history)",
+            )
         else:
             plan = self.selection.plan_change(full)
         return selection_report(plan, full)
@@ -188,7 +194,7 @@ class GitHubService:
         paths = {r.test_id: r.path for r in self.runs.run_results(run.id)}
         return triage_report(report, paths, self._locator(full))
 
-    def _locator(self, sha: str) -> Any:
+    def _locator(self, sha: str) -> Locate:
         def locate(test_id: str, path: str | None) -> tuple[str, int] | None:
             head = test_id.split("::", 1)[0]
             path = path or (head if head.endswith(".py") else None)
