@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from greenline.api.baselines import BaselineService
     from greenline.api.findings import FindingService
     from greenline.api.flaky import FlakyService
+    from greenline.api.github import GitHubService
     from greenline.api.insights import InsightsService
     from greenline.api.queue import QueueService
     from greenline.api.recovery import RecoveryService
@@ -78,6 +79,12 @@ class Greenline:
         from greenline.api.recovery import RecoveryService
 
         return RecoveryService(self.ws, self.runs, self.flaky, self.queue)
+
+    @cached_property
+    def github(self) -> GitHubService:
+        from greenline.api.github import GitHubService
+
+        return GitHubService(self.ws, self.runs, self.selection, self.flaky, self.recovery)
 
     @cached_property
     def tokens(self) -> TokenService:
@@ -143,6 +150,8 @@ class Greenline:
         return self.ws.repository
 
     def close(self) -> None:
+        if "github" in self.__dict__:  # its clients hold connections to GitHub
+            self.github.close()
         self.ws.close()
 
     def __enter__(self) -> Greenline:

@@ -142,6 +142,11 @@ COMMANDS: dict[str, Entry] = {
         f"{CLI}.init:init_app",
         group=True,
     ),
+    "github": Entry(
+        "GitHub: greenline's verdicts on a commit as check runs.",
+        f"{CLI}.github:github_app",
+        group=True,
+    ),
 }
 
 
