@@ -148,6 +148,14 @@ def test_a_pull_request_opened_ends_with_the_selection_check(served: Hub) -> Non
     )
     tokens = list(served.github.state.tokens)
     assert tokens and not any(t in json.dumps(served.deliveries()) for t in tokens)
+    # the review digest is the pull request's greenline comment: the changed function and
+    # the test that runs it
+    assert outcomes[1][1].endswith(f"review comment written for {sha[:12]}")
+    comments = list(served.github.repository(REPO).comments.values())
+    assert [c.number for c in comments] == [pull.number]
+    (comment,) = comments
+    assert comment.body.count("<!-- greenline:review -->") == 1
+    assert "mul" in comment.body and TEST_MUL in comment.body
 
 
 def test_a_merge_group_gets_the_selection_check_and_a_push_to_main_is_noted(

@@ -17,6 +17,7 @@ import os
 import re
 import threading
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -237,6 +238,33 @@ class GitHubService:
             return f"{what}: no selection: {exc.message}"
         published = self.publish(repository, report)
         return f"{what}: selection check {published.id} on {sha[:12]}: {report.title}"
+
+    def publish_review(self, repository: str, number: int, sha: str, base_sha: str) -> str:
+        """Write (or bring up to date) the review digest of pull request ``number`` as its
+        greenline comment: the change from the merge-base of ``base_sha`` and ``sha`` to
+        ``sha``, read in a detached work tree of the head (the server's own stays as it is)."""
+        from greenline.api import Greenline  # the services again, on the head's work tree
+        from greenline.api.review_markdown import MARKER
+
+        what = f"pull request #{number}"
+        if repository.lower() != self.ws.repository.lower():
+            return f"{what}: no review: this server's checkout is {self.ws.repository}"
+        root = self.ws.root
+        if not (is_object_id(base_sha) and vcs.fetch_commit(root, base_sha)):
+            return f"{what}: no review: base commit {base_sha[:12]} could not be fetched"
+        base = vcs.merge_base(root, base_sha, sha) or base_sha
+        trees = self.ws.greenline_dir / "review-trees"
+        trees.mkdir(parents=True, exist_ok=True)
+        tree = trees / sha[:12]
+        vcs.add_worktree(root, tree, sha)
+        try:
+            head = Greenline(replace(self.ws, root=tree, workdir=tree))
+            body = head.review.comment(base)
+        finally:
+            vcs.remove_worktree(root, tree)
+        body = body.removeprefix(MARKER).lstrip("\n")
+        self.client(repository).upsert_comment(number, "review", body)
+        return f"{what}: review comment written for {sha[:12]}"
 
     # -- webhooks ----------------------------------------------------------------------------
     def receive(

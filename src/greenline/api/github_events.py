@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from greenline.errors import GreenlineError
 from greenline.model.forge import WebhookEvent
 
 if TYPE_CHECKING:
@@ -36,7 +37,14 @@ def on_pull_request(github: GitHubService, event: WebhookEvent) -> str:
     if event.action not in PULL_UPDATES:
         return f"{what} {event.action}: nothing to do"
     sha = _text(event.payload, "pull_request", "head", "sha")
-    return github.publish_selection(event.repository, sha, what)
+    done = github.publish_selection(event.repository, sha, what)
+    base = _text(event.payload, "pull_request", "base", "sha")
+    if isinstance(number, int) and base:
+        try:
+            done += "; " + github.publish_review(event.repository, number, sha, base)
+        except GreenlineError as exc:  # the check stands; the digest says why it is missing
+            done += f"; no review: {exc.message}"
+    return done
 
 
 def on_merge_group(github: GitHubService, event: WebhookEvent) -> str:
