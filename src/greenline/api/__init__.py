@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from greenline.api.baselines import BaselineService
     from greenline.api.flaky import FlakyService
     from greenline.api.insights import InsightsService
+    from greenline.api.pr_queue import PullQueueService
     from greenline.api.queue import QueueService
     from greenline.api.recovery import RecoveryService
     from greenline.api.selection import SelectionService
@@ -64,6 +65,12 @@ class Greenline:
         from greenline.api.queue import QueueService
 
         return QueueService(self.ws, self.flaky)
+
+    @cached_property
+    def pull_queue(self) -> PullQueueService:
+        from greenline.api.pr_queue import PullQueueService, open_pull_host
+
+        return PullQueueService(self.ws, self.runs, self.selection, open_pull_host(self.ws))
 
     @cached_property
     def insights(self) -> InsightsService:
@@ -129,6 +136,8 @@ class Greenline:
         return self.ws.repository
 
     def close(self) -> None:
+        if "pull_queue" in self.__dict__:  # its code host's client holds connections
+            self.pull_queue.close()
         self.ws.close()
 
     def __enter__(self) -> Greenline:
