@@ -616,3 +616,30 @@ def apply_patch(tree: Path, diff: str) -> str | None:
     if proc.returncode == 0:
         return None
     return proc.stderr.strip().splitlines()[0] if proc.stderr.strip() else "git apply failed"
+
+
+# -- the code host's commits ------------------------------------------------------------------
+def fetch_commit(root: Path, sha: str, remote: str = "origin") -> bool:
+    """Fetch commit ``sha`` (a full object id) from ``remote`` unless it is here already;
+    True when it is here afterwards (a pull request's head the server's clone lacked)."""
+    if has_commit(root, sha):
+        return True
+    if not is_object_id(sha) or remote.startswith("-"):
+        return False
+    _run_git(root, "fetch", "--quiet", "--no-tags", remote, sha)
+    return has_commit(root, sha)
+
+
+def read_file_at(root: Path, sha: str, path: str) -> str | None:
+    """The text of ``path`` at commit ``sha``, or None (no such file, not text)."""
+    if not is_object_id(sha) or path.startswith("-") or ":" in path:
+        return None
+    proc = subprocess.run(
+        ["git", "show", f"{sha}:{path}"], cwd=root, capture_output=True, check=False, timeout=60
+    )
+    if proc.returncode != 0:
+        return None
+    try:
+        return proc.stdout.decode("utf-8")
+    except UnicodeDecodeError:
+        return None

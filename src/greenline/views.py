@@ -26,6 +26,7 @@ from greenline.model import (
     TestSummary,
     Upload,
 )
+from greenline.model.forge import Delivery, DeliveryReceipt, PublishedCheck
 from greenline.model.recovery import (
     CulpritReport,
     MainHealth,
@@ -580,3 +581,47 @@ def sharded_run_document(outcome: Any) -> JSON:
         ],
     )
     return doc
+
+
+def delivery_receipt_document(receipt: DeliveryReceipt) -> JSON:
+    """The answer to a GitHub webhook delivery: queued, a duplicate, or ignored (and why)."""
+    return {
+        **_schema("github-delivery"),
+        "delivery": receipt.delivery_id,
+        "event": receipt.event,
+        "status": receipt.status.value,
+        "reason": receipt.reason or None,
+    }
+
+
+def deliveries_document(deliveries: list[Delivery], pending: int) -> JSON:
+    """The newest webhook deliveries received, and what processing each did."""
+    return {
+        **_schema("github-deliveries"),
+        "pending": pending,
+        "deliveries": [
+            {
+                "delivery": d.delivery_id,
+                "event": d.event,
+                "action": d.action,
+                "repository": d.repository,
+                "received_at": _stamp(d.received_at),
+                "processed_at": _stamp(d.processed_at),
+                "attempts": d.attempts,
+                "outcome": d.outcome,
+            }
+            for d in deliveries
+        ],
+    }
+
+
+def published_check_document(repository: str, published: PublishedCheck | None, sent: Any) -> JSON:
+    """A check run published on GitHub (None: not sent) and the requests that published it."""
+    return {
+        **_schema("github-check"),
+        "repository": repository,
+        "check_run": None
+        if published is None
+        else {"id": published.id, "html_url": published.html_url},
+        "requests": list(sent),
+    }

@@ -23,6 +23,7 @@ from greenline.store import Store
 if TYPE_CHECKING:
     from greenline.api.baselines import BaselineService
     from greenline.api.flaky import FlakyService
+    from greenline.api.github import GitHubService
     from greenline.api.insights import InsightsService
     from greenline.api.pr_queue import PullQueueService
     from greenline.api.queue import QueueService
@@ -85,6 +86,12 @@ class Greenline:
         return RecoveryService(self.ws, self.runs, self.flaky, self.queue)
 
     @cached_property
+    def github(self) -> GitHubService:
+        from greenline.api.github import GitHubService
+
+        return GitHubService(self.ws, self.runs, self.selection, self.flaky, self.recovery)
+
+    @cached_property
     def tokens(self) -> TokenService:
         from greenline.api.tokens import TokenService
 
@@ -138,6 +145,8 @@ class Greenline:
     def close(self) -> None:
         if "pull_queue" in self.__dict__:  # its code host's client holds connections
             self.pull_queue.close()
+        if "github" in self.__dict__:  # its clients hold connections to GitHub
+            self.github.close()
         self.ws.close()
 
     def __enter__(self) -> Greenline:

@@ -126,6 +126,11 @@ COMMANDS: dict[str, Entry] = {
         f"{CLI}.queue:queue_app",
         group=True,
     ),
+    "github": Entry(
+        "GitHub: greenline's verdicts on a commit as check runs.",
+        f"{CLI}.github:github_app",
+        group=True,
+    ),
 }
 
 

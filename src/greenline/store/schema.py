@@ -274,3 +274,22 @@ shard_plans = Table(
     Column("plan", Text, nullable=False),
     UniqueConstraint("repository_id", "key", "shards"),
 )
+
+#: GitHub webhook deliveries by their delivery id (a replay is recognised and not processed
+#: again); the body is kept until the delivery is processed, which a claim with an expiry
+#: guards, so a server that died mid-way leaves it to be taken up again.
+github_deliveries = Table(
+    "github_deliveries",
+    metadata,
+    Column("delivery_id", String(100), primary_key=True),
+    Column("event", String(64), nullable=False),
+    Column("action", String(64)),
+    Column("repository", String(255)),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("claimed_until", DateTime(timezone=True)),
+    Column("processed_at", DateTime(timezone=True)),
+    Column("attempts", Integer, nullable=False),
+    Column("outcome", Text),
+    Column("payload", Text),
+    Index("ix_github_deliveries_pending", "processed_at", "received_at"),
+)

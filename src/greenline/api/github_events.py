@@ -1,0 +1,75 @@
+"""What each GitHub event greenline uses does when its webhook is processed: a pull request
+opened or updated, and a merge group whose checks are requested, get the selection check on
+their head; a push to the default branch, and CI's results (check suites, check runs, workflow
+runs), are noted. Each handler returns one line saying what it did, kept with the delivery.
+Later capabilities (the merge queue on pull requests) replace or extend these handlers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from greenline.model.forge import WebhookEvent
+
+if TYPE_CHECKING:
+    from greenline.api.github import GitHubService
+
+Handler = Callable[["GitHubService", WebhookEvent], str]
+#: pull request actions after which its head has new code to select tests for
+PULL_UPDATES = ("opened", "synchronize", "reopened")
+
+
+def _get(payload: Any, *path: str) -> Any:
+    for key in path:
+        payload = payload.get(key) if isinstance(payload, dict) else None
+    return payload
+
+
+def _text(payload: Any, *path: str) -> str:
+    value = _get(payload, *path)
+    return value if isinstance(value, str) else ""
+
+
+def on_pull_request(github: GitHubService, event: WebhookEvent) -> str:
+    number = _get(event.payload, "pull_request", "number")
+    what = f"pull request #{number}"
+    if event.action not in PULL_UPDATES:
+        return f"{what} {event.action}: nothing to do"
+    sha = _text(event.payload, "pull_request", "head", "sha")
+    return github.publish_selection(event.repository, sha, what)
+
+
+def on_merge_group(github: GitHubService, event: WebhookEvent) -> str:
+    what = f"merge group {_text(event.payload, 'merge_group', 'head_ref')}"
+    if event.action != "checks_requested":
+        return f"{what} {event.action}: nothing to do"
+    sha = _text(event.payload, "merge_group", "head_sha")
+    return github.publish_selection(event.repository, sha, what)
+
+
+def on_push(github: GitHubService, event: WebhookEvent) -> str:
+    ref = _text(event.payload, "ref")
+    default = _text(event.payload, "repository", "default_branch")
+    after = _text(event.payload, "after")
+    if default and ref == f"refs/heads/{default}":
+        return f"the default branch {default} is at {after[:12]}"
+    return f"push to {ref}: nothing to do"
+
+
+def on_ci_result(github: GitHubService, event: WebhookEvent) -> str:
+    """``check_suite``, ``check_run``, ``workflow_run``: what finished where, noted."""
+    item = _get(event.payload, event.event) or {}
+    name = _text(item, "name") or _text(item, "app", "slug")
+    sha = _text(item, "head_sha")
+    conclusion = _text(item, "conclusion") or _text(item, "status")
+    return f"{event.event} {event.action}: {name} {conclusion} on {sha[:12]}".replace("  ", " ")
+
+
+HANDLERS: dict[str, Handler] = {
+    "pull_request": on_pull_request,
+    "merge_group": on_merge_group,
+    "push": on_push,
+    "check_suite": on_ci_result,
+    "check_run": on_ci_result,
+    "workflow_run": on_ci_result,
+}
