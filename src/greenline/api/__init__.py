@@ -71,7 +71,8 @@ class Greenline:
     def pull_queue(self) -> PullQueueService:
         from greenline.api.pr_queue import PullQueueService, open_pull_host
 
-        return PullQueueService(self.ws, self.runs, self.selection, open_pull_host(self.ws))
+        hosts = open_pull_host(self.ws, lambda repository: self.github.client(repository))
+        return PullQueueService(self.ws, self.runs, self.selection, hosts)
 
     @cached_property
     def insights(self) -> InsightsService:
@@ -88,8 +89,11 @@ class Greenline:
     @cached_property
     def github(self) -> GitHubService:
         from greenline.api.github import GitHubService
+        from greenline.api.pr_queue import add_queue_handlers
 
-        return GitHubService(self.ws, self.runs, self.selection, self.flaky, self.recovery)
+        service = GitHubService(self.ws, self.runs, self.selection, self.flaky, self.recovery)
+        add_queue_handlers(service.handlers, lambda: self.pull_queue)
+        return service
 
     @cached_property
     def tokens(self) -> TokenService:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from greenline import vcs
 from greenline.api.pr_queue_work import (
@@ -37,6 +37,8 @@ from greenline.api.runs import RunService
 from greenline.api.selection import SelectionService
 from greenline.api.workspace import Workspace
 from greenline.errors import ForgeError, GreenlineError, UsageError
+from greenline.forge.github_api import GitHubApi
+from greenline.forge.github_queue import GitHubQueueHost
 from greenline.forge.local_git import LocalForge
 from greenline.forge.pull_events import (
     read_ci_result,
@@ -46,7 +48,7 @@ from greenline.forge.pull_events import (
 )
 from greenline.forge.pulls import PullHost
 from greenline.mergequeue.engine import initial_state
-from greenline.model import SelectionPlan
+from greenline.model.forge import WebhookEvent
 from greenline.model.pulls import (
     QUEUE_LABEL,
     BranchMoved,
@@ -58,6 +60,10 @@ from greenline.model.pulls import (
     run_of_branch,
 )
 from greenline.model.queue import Added, Event, QueueConfig, QueueEntry, Removed, RunFinished
+
+if TYPE_CHECKING:
+    from greenline.api.github import GitHubService
+    from greenline.api.github_events import Handler
 
 #: where the host is: ``{"kind": "local-git", "path": …}`` or ``{"kind": "github",
 #: "repository": …}``; None: as this checkout's origin remote says
@@ -176,6 +182,17 @@ class PullQueueService:
             moved = read_push(payload)
             return self.branch_moved(moved) if moved else "push: not a branch"
         return f"{event}: not the queue's"
+
+    def wants(self, event: WebhookEvent) -> bool:
+        """Whether a webhook is the queue's business: anything while the queue runs on pull
+        requests, else a pull request's queue label (the queue starts with it)."""
+        _, doc = self.docs.read()
+        if doc is not None and doc.forge is not None:
+            return True
+        pulled = read_pull_event(event.payload) if event.event == "pull_request" else None
+        return pulled is not None and (
+            pulled.label == QUEUE_LABEL or pulled.pull.is_queued_by_label
+        )
 
     def pull_changed(self, event: PullEvent) -> str:
         pull, action = event.pull, event.action
@@ -330,17 +347,6 @@ class PullQueueService:
                 return tuple(failed)
         return (f"{result.name}: {result.conclusion} (no test results uploaded for the tree)",)
 
-    # -- GitHub's own merge queue ----------------------------------------------------------
-    def merge_group_plan(self, base_sha: str, head_sha: str) -> SelectionPlan:
-        """The tests to run for a merge group (GitHub's merge queue): its head's change on
-        top of its base, judged against the newest baseline at the base or before it."""
-        for sha in (base_sha, head_sha):
-            if not vcs.has_commit(self.ws.root, sha):
-                remote = self.host().remote()
-                vcs.fetch_refs(self.ws.root, remote.url, [sha], dict(remote.env))
-        diff = vcs.diff_between(self.ws.root, base_sha, head_sha)
-        return self.selection.plan_change(base_sha, diff=diff)
-
 
 def _new_forge(host: PullHost) -> dict[str, Any]:
     return {
@@ -367,9 +373,10 @@ def local_forge_of(root: Path) -> LocalForge | None:
     return LocalForge(path) if path is not None and LocalForge.is_forge(path) else None
 
 
-def open_pull_host(ws: Workspace) -> HostOpener:
+def open_pull_host(ws: Workspace, github: Callable[[str], GitHubApi]) -> HostOpener:
     """How the queue reaches its host: the one its document names, else this checkout's
-    origin remote when that is a local forge, else GitHub's repository of the origin."""
+    origin remote when that is a local forge, else GitHub's repository of the origin
+    (``github`` makes its client, credentials from the environment)."""
 
     def open_host(where: dict[str, Any] | None) -> PullHost:
         if where is None:
@@ -379,10 +386,27 @@ def open_pull_host(ws: Workspace) -> HostOpener:
             where = {"kind": "github", "repository": ws.repository}
         if where.get("kind") == "local-git":
             return LocalForge(Path(where["path"]))
+        if where.get("kind") == "github":
+            return GitHubQueueHost(github(str(where["repository"])))
         raise ForgeError(
-            f"the merge queue's code host {where.get('kind')!r} ({where.get('repository')}) "
-            "cannot be reached from here",
-            hint="run it where the queue was set up (its document names the host)",
+            f"the merge queue's document names an unknown code host {where.get('kind')!r}",
+            hint="empty the queue (greenline queue remove --pr N) and add its pull requests again",
         )
 
     return open_host
+
+
+def add_queue_handlers(handlers: dict[str, Handler], queue: Callable[[], PullQueueService]) -> None:
+    """Let the queue hear the webhooks it uses, after what each event's handler does."""
+
+    def handler(first: Handler | None, name: str) -> Handler:
+        def handle(github: GitHubService, event: WebhookEvent) -> str:
+            said = [queue().handle(name, event.payload)] if queue().wants(event) else []
+            if first is not None:
+                said.insert(0, first(github, event))
+            return "; ".join(said) or f"{name}: nothing to do"
+
+        return handle
+
+    for name in ("pull_request", "push", *CI_EVENTS):
+        handlers[name] = handler(handlers.get(name), name)

@@ -15,7 +15,6 @@ already done is recognised, a comment is found again by its key.
 from __future__ import annotations
 
 import os
-import re
 import socket
 import time
 import uuid
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from greenline import vcs
+from greenline.api.github_checks import code, plain
 from greenline.api.queue_runner import QueueDoc, QueueDocuments
 from greenline.errors import ForgeError, VcsError
 from greenline.forge.pulls import PullHost
@@ -104,21 +104,6 @@ def landed_commits(doc: QueueDoc) -> set[str]:
 
 
 # -- the comment on an ejected pull request -------------------------------------------------
-def plain(text: str) -> str:
-    """``text`` shown as itself in markdown (every character markdown reads is escaped)."""
-    out = "".join(f"\\{c}" if c in "\\`*_{}[]<>()#+-.!|~" else c for c in text)
-    return out.replace("\n", " ")
-
-
-def code(text: str) -> str:
-    """``text`` as an inline code span (a fence longer than any backtick run inside)."""
-    text = text.replace("\n", " ")
-    runs = [len(r) for r in re.findall("`+", text)]
-    fence = "`" * (max(runs, default=0) + 1)
-    pad = " " if text.startswith("`") or text.endswith("`") else ""
-    return f"{fence}{pad}{text}{pad}{fence}"
-
-
 def eject_comment(doc: QueueDoc, action: Eject) -> str:
     lines = ["**greenline's merge queue took this pull request out.**", "", plain(action.reason)]
     if action.failed_tests:
