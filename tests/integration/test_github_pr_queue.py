@@ -22,8 +22,6 @@ from greenline.model import CommitInfo
 from greenline.model.pulls import QUEUE_BRANCH_PREFIX, QUEUE_LABEL
 from greenline.web import create_app
 from tests.fakegithub import FakeGitHub
-from tests.fakegithub.events import check_run_event, check_suite_event, workflow_run_event
-from tests.fakegithub.state import CheckRun, CheckSuite
 from tests.integration.github_setup import REPO, SECRET, Clients, clone_of, github_env, wait_for
 from tests.integration.web import serve
 from tests.scenarios.pr_queue_setup import (
@@ -35,36 +33,14 @@ from tests.scenarios.pr_queue_setup import (
     assert_green_at_every_commit,
     first_parents,
     make_project,
+    report_ci_at_fake,
 )
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 
 def report_ci(github: FakeGitHub, branch: str, sha: str, conclusion: str) -> None:
-    """GitHub Actions finished on ``sha`` pushed as ``branch``: its check run and suite
-    completed, and the three webhooks of it (as the fake's ``report_ci``, with the branch the
-    workflow ran for given, as GitHub gives it, rather than guessed from the commit)."""
-    repo = github.repository(REPO)
-    with github.state.lock:
-        suite = CheckSuite(github.state.next_id(), sha, branch, "github-actions")
-        repo.suites[suite.id] = suite
-        run = CheckRun(
-            github.state.next_id(),
-            "test",
-            sha,
-            "github-actions",
-            suite.id,
-            status="completed",
-            conclusion=conclusion,
-        )
-        repo.check_runs[run.id] = run
-        sent = [
-            ("check_run", check_run_event(github.state, repo, run, "completed")),
-            ("check_suite", check_suite_event(github.state, repo, suite, "completed")),
-            ("workflow_run", workflow_run_event(github.state, repo, suite, workflow="CI")),
-        ]
-    for event, payload in sent:
-        github.send(event, payload)
+    report_ci_at_fake(github, REPO, branch, sha, conclusion)
 
 
 @dataclass

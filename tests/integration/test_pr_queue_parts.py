@@ -15,6 +15,7 @@ from greenline import vcs
 from greenline.api import Greenline
 from greenline.api.pr_queue_work import LEASE_SECONDS, QueueWork, eject_comment
 from greenline.api.queue_runner import QueueDoc
+from greenline.errors import NoDataError
 from greenline.forge.local_git import LocalForge
 from greenline.mergequeue.engine import initial_state
 from greenline.model.queue import Eject, QueueConfig
@@ -153,3 +154,21 @@ def test_work_in_hand_elsewhere_is_left_to_that_process_until_its_lease_runs_out
         assert QueueWork(gl.queue.docs, forge, git_repo).run().deleted == 0
         gl.queue.docs.change(lambda d: held(d, time.time() - 1))  # that process died
         assert QueueWork(gl.queue.docs, forge, git_repo).run().deleted == 1
+
+
+def test_a_merge_group_gets_the_selection_of_its_own_change(tmp_path: Path) -> None:
+    from tests.integration.github_setup import APP, commit_change, make_project
+    from tests.integration.web import TEST_ADD, TEST_MUL, record_baseline
+
+    repo = tmp_path / "project"
+    base = make_project(repo)
+    head_of_pull = commit_change(repo, "swap", "app.py", APP.replace("a * b", "b * a"))
+    group = vcs.merge_tree_commit(repo, base, head_of_pull, "Merge group\n")
+    assert group is not None
+    with Greenline.open(repo) as gl:
+        record_baseline(gl, repo)
+        plan = gl.selection.plan_merge_group(base, group)
+        with pytest.raises(NoDataError, match="not in"):
+            gl.selection.plan_merge_group(base, "f" * 40)
+    assert [t.test_id for t in plan.selected] == [TEST_MUL]
+    assert TEST_ADD not in {t.test_id for t in plan.selected}

@@ -2,7 +2,8 @@
 project with five pull requests (two good, one that breaks a test by itself, two that pass alone
 and fail together), and a CI that runs the project's real tests with pytest on every queue
 branch pushed to the code host, uploads the results to greenline's store as a CI job would, and
-reports its verdict the way the host does (a ``workflow_run`` completed webhook)."""
+reports its verdict the way the host does (a ``workflow_run`` completed webhook, or a check
+suite completed at the fake GitHub)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.conftest import GIT_ENV, git
+from tests.fakegithub import FakeGitHub
+from tests.fakegithub.events import check_run_event, check_suite_event, workflow_run_event
+from tests.fakegithub.state import CheckRun, CheckSuite
 
 SHOP = "def add(a, b):\n    return a + b\n"
 TEST_SHOP = "from shop import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n"
@@ -37,21 +41,27 @@ CONFLICT_TEST = "tests/test_inventory.py::test_at_most_three_items"
 PYTEST_ENV = {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "PYTHONDONTWRITEBYTECODE": "1"}
 
 
-def make_project(path: Path) -> str:
+BASE = {
+    "shop.py": SHOP,
+    "tests/test_shop.py": TEST_SHOP,
+    "tests/test_inventory.py": TEST_INVENTORY,
+    "inventory/a.txt": "a\n",
+    "inventory/b.txt": "b\n",
+    ".gitignore": ".greenline/\n__pycache__/\n",
+}
+
+
+def make_project(
+    path: Path,
+    files: dict[str, str] | None = None,
+    pulls: dict[str, tuple[dict[str, str], str]] | None = None,
+) -> str:
     """The project on main, and a branch per pull request; main's sha."""
-    files = {
-        "shop.py": SHOP,
-        "tests/test_shop.py": TEST_SHOP,
-        "tests/test_inventory.py": TEST_INVENTORY,
-        "inventory/a.txt": "a\n",
-        "inventory/b.txt": "b\n",
-        ".gitignore": ".greenline/\n__pycache__/\n",
-    }
-    _write(path, files)
+    _write(path, BASE if files is None else files)
     git(path, "init", "-q", "-b", "main")
     git(path, "add", "-A")
     git(path, "commit", "-q", "-m", "shop and inventory")
-    for branch, (changes, title) in PULLS.items():
+    for branch, (changes, title) in (PULLS if pulls is None else pulls).items():
         git(path, "checkout", "-q", "-b", branch, "main")
         _write(path, changes)
         git(path, "add", "-A")
@@ -74,6 +84,36 @@ def run_pytest(tree: Path, junit: Path | None = None) -> int:
         args, cwd=tree, capture_output=True, env={**os.environ, **PYTEST_ENV}, check=False
     )
     return proc.returncode
+
+
+def report_ci_at_fake(
+    github: FakeGitHub, repository: str, branch: str, sha: str, conclusion: str
+) -> None:
+    """GitHub Actions finished on ``sha`` pushed as ``branch``: its check run and suite
+    completed at the fake GitHub, and the three webhooks of it (as the fake's ``report_ci``,
+    with the branch the workflow ran for given, as GitHub gives it, rather than guessed from
+    the commit: two queue branches may hold the same tree)."""
+    repo = github.repository(repository)
+    with github.state.lock:
+        suite = CheckSuite(github.state.next_id(), sha, branch, "github-actions")
+        repo.suites[suite.id] = suite
+        run = CheckRun(
+            github.state.next_id(),
+            "test",
+            sha,
+            "github-actions",
+            suite.id,
+            status="completed",
+            conclusion=conclusion,
+        )
+        repo.check_runs[run.id] = run
+        sent = [
+            ("check_run", check_run_event(github.state, repo, run, "completed")),
+            ("check_suite", check_suite_event(github.state, repo, suite, "completed")),
+            ("workflow_run", workflow_run_event(github.state, repo, suite, workflow="CI")),
+        ]
+    for event, payload in sent:
+        github.send(event, payload)
 
 
 @dataclass

@@ -130,43 +130,48 @@ class QueueWork:
 
     def run(self) -> Counts:
         """Do everything there is to do (or leave it to the process holding the lease)."""
-        if not self.docs.change(self._claim):
-            return self.counts
+        _, found = self.docs.read()
+        if found is None or next_work(found) is None:
+            return self.counts  # most calls find nothing: no write
+        doc = self.docs.change(self._claim)
         try:
-            while not self.docs.change(self._release_if_idle):
-                self.do_next()
+            while doc is not None:
+                self.do_next(doc)
+                doc = self.docs.change(self._renew_or_release)
         except BaseException:
             self.docs.change(self._release)
             raise
         return self.counts
 
     # -- the lease -------------------------------------------------------------------------
-    def _claim(self, doc: QueueDoc) -> bool:
-        if doc.forge is None:
-            return False
+    def _claim(self, doc: QueueDoc) -> QueueDoc | None:
+        """The document, the lease taken, when there is work and nobody else holds it."""
+        if doc.forge is None or next_work(doc) is None:
+            return None
         lease = doc.forge.get("lease")
         if lease and lease["by"] != self.me and lease["until"] > time.time():
-            return False
+            return None
         doc.forge["lease"] = {"by": self.me, "until": time.time() + LEASE_SECONDS}
-        return True
+        return doc
 
-    def _release_if_idle(self, doc: QueueDoc) -> bool:
-        if doc.forge is None or next_work(doc) is None:
-            if doc.forge is not None:
-                doc.forge["lease"] = None
-            return True
+    def _renew_or_release(self, doc: QueueDoc) -> QueueDoc | None:
+        """The document with the lease renewed while work is left, else None (released)."""
+        if doc.forge is None:
+            return None
+        if next_work(doc) is None:
+            doc.forge["lease"] = None
+            return None
         doc.forge["lease"] = {"by": self.me, "until": time.time() + LEASE_SECONDS}
-        return False
+        return doc
 
     def _release(self, doc: QueueDoc) -> None:
         if doc.forge is not None and (doc.forge.get("lease") or {}).get("by") == self.me:
             doc.forge["lease"] = None
 
     # -- the pieces ------------------------------------------------------------------------
-    def do_next(self) -> None:
-        _, doc = self.docs.read()
-        work = next_work(doc) if doc is not None else None
-        if doc is None or work is None:
+    def do_next(self, doc: QueueDoc) -> None:
+        work = next_work(doc)
+        if work is None:
             return
         kind, item = work
         if kind == "land":
@@ -174,7 +179,8 @@ class QueueWork:
         elif kind == "start":
             self.start(doc, item)
         else:
-            self.send(item)
+            assert doc.forge is not None
+            self.send(list(doc.forge["outbox"]))
 
     def land(self, doc: QueueDoc, landing: dict[str, Any]) -> None:
         """Fast-forward the base branch to the tested tree; a branch that moved on meanwhile
@@ -256,36 +262,41 @@ class QueueWork:
         vcs.fetch_refs(self.root, url, refspecs, env)
         return vcs.has_commit(self.root, sha)
 
-    def send(self, item: dict[str, Any]) -> None:
-        """One outbox item. One the host refuses goes to the back of the outbox, and after
-        ``SEND_TRIES`` refusals it is dropped with a note in the journal: a comment on a pull
-        request deleted meanwhile must not hold up the queue."""
-        try:
-            if item["do"] == "delete":
-                self.host.delete_branch(item["branch"])
-                self.counts.deleted += 1
-            elif item["do"] == "comment":
-                self.host.upsert_comment(item["number"], COMMENT_KEY, item["body"])
-                self.counts.commented += 1
-            elif item["do"] == "unlabel":
-                self.host.remove_label(item["number"], QUEUE_LABEL)
-            refusal = None
-        except ForgeError as exc:
-            refusal = exc.message
+    def send(self, items: list[dict[str, Any]]) -> None:
+        """The outbox's items, then one note of what became of them. One the host refuses
+        goes to the back of the outbox, and after ``SEND_TRIES`` refusals it is dropped with a
+        note in the journal: a comment on a pull request deleted meanwhile must not hold up
+        the queue. (Doing one twice after a crash is harmless: a deleted branch is gone, a
+        comment is found again by its key.)"""
+        refusals: list[str | None] = []
+        for item in items:
+            try:
+                if item["do"] == "delete":
+                    self.host.delete_branch(item["branch"])
+                    self.counts.deleted += 1
+                elif item["do"] == "comment":
+                    self.host.upsert_comment(item["number"], COMMENT_KEY, item["body"])
+                    self.counts.commented += 1
+                elif item["do"] == "unlabel":
+                    self.host.remove_label(item["number"], QUEUE_LABEL)
+                refusals.append(None)
+            except ForgeError as exc:
+                refusals.append(exc.message)
 
         def done(d: QueueDoc) -> None:
             assert d.forge is not None
             outbox = d.forge["outbox"]
-            if not outbox or outbox[0] != item:
-                return  # someone else did it meanwhile
-            outbox.pop(0)
-            if refusal is None:
-                return
-            tries = int(item.get("tries", 0)) + 1
-            if tries < SEND_TRIES:
-                outbox.append({**item, "tries": tries})
-            else:
-                d.log("host-refused", (), f"{item['do']} given up: {refusal}", None)
+            for item, refusal in zip(items, refusals, strict=True):
+                if item not in outbox:
+                    continue  # someone else did it meanwhile
+                outbox.remove(item)
+                if refusal is None:
+                    continue
+                tries = int(item.get("tries", 0)) + 1
+                if tries < SEND_TRIES:
+                    outbox.append({**item, "tries": tries})
+                else:
+                    d.log("host-refused", (), f"{item['do']} given up: {refusal}", None)
 
         self.docs.change(done)
 
