@@ -172,3 +172,31 @@ def test_a_merge_group_gets_the_selection_of_its_own_change(tmp_path: Path) -> N
             gl.selection.plan_merge_group(base, "f" * 40)
     assert [t.test_id for t in plan.selected] == [TEST_MUL]
     assert TEST_ADD not in {t.test_id for t in plan.selected}
+
+
+def test_pull_requests_queued_and_removed_over_rest(forge: LocalForge, git_repo: Path) -> None:
+    import httpx
+
+    from greenline.web import create_app
+    from tests.integration.web import bearer, error_of, serve
+
+    git(git_repo, "remote", "add", "origin", str(forge.bare))
+    number = forge.open_pull("feature", "Add f")["number"]
+    with Greenline.open(git_repo) as gl:
+        writer = gl.tokens.create("writer", "write")[0]
+    with serve(create_app(lambda: Greenline.open(git_repo))) as url:
+        api = f"{url}/api/v1/queue"
+        added = httpx.post(f"{api}/pulls", json={"number": number}, headers=bearer(writer))
+        assert added.status_code == 201, added.text
+        assert added.json()["queued"] == f"#{number}" and added.json()["pull_request"] == number
+        status = httpx.get(api, headers=bearer(writer)).json()
+        assert [e["pull_request"] for e in status["entries"]] == [number]
+        assert list(forge.queue_branches()) == ["greenline/queue/r1"]
+        gone = httpx.delete(f"{api}/pulls/{number}", headers=bearer(writer))
+        assert gone.status_code == 200 and gone.json()["entries"] == []
+        assert forge.queue_branches() == {}
+        again = httpx.delete(f"{api}/pulls/{number}", headers=bearer(writer))
+        assert again.status_code == 400
+        assert error_of(again)["hint"] == "greenline queue status"
+        bad = httpx.post(f"{api}/pulls", json={"number": 0}, headers=bearer(writer))
+        assert bad.status_code in (400, 422)

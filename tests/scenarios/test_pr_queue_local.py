@@ -244,3 +244,39 @@ def test_bad_input_is_refused_with_a_hint(site: Site) -> None:
         site.gl.queue.add("calc")
     assert busy.value.hint and "--pr" in busy.value.hint
     assert entry.change_id == f"#{site.numbers['guide']}"
+
+
+def junit_with(path: Path, failed: bool) -> Path:
+    failure = '<failure message="flaked">it flaked</failure>' if failed else ""
+    path.write_text(
+        '<testsuites><testsuite name="pytest" tests="1">'
+        f'<testcase classname="tests.test_shop" name="test_add" file="tests/test_shop.py">'
+        f"{failure}</testcase></testsuite></testsuites>"
+    )
+    return path
+
+
+def test_a_failure_only_in_a_known_flaky_test_is_run_again_not_blamed(
+    site: Site, tmp_path: Path
+) -> None:
+    assert site.gl is not None
+    main = git(site.server, "rev-parse", "origin/main")
+    for i, failed in enumerate((False, True)):  # test_add passed and failed on main: flaky
+        report = junit_with(tmp_path / f"main-{i}.xml", failed)
+        site.gl.runs.import_junit([report], commit=CommitInfo(sha=main, branch="main"))
+    number = site.numbers["guide"]
+    site.deliver("pull_request", site.forge.add_label(number, QUEUE_LABEL))
+    ((branch, sha),) = site.forge.queue_branches().items()
+    report = junit_with(tmp_path / "tree.xml", failed=True)
+    site.gl.runs.import_junit([report], commit=CommitInfo(sha=sha, branch=branch))
+    said = site.deliver("workflow_run", site.forge.report_ci(branch, sha, "failure"))
+    assert said == "run r1 failed (CI)"
+    ((again, same),) = site.forge.queue_branches().items()
+    assert (again, same) == ("greenline/queue/r2", sha), "the same tree, checked again"
+    site.play_ci()
+    landed, ejected, _ = outcomes(site)
+    assert set(landed) == {f"#{number}"} and not ejected
+    _, doc = site.gl.queue.docs.read()
+    assert doc is not None
+    (flaky,) = [i for i in doc.journal if i["kind"] == "flaky"]
+    assert flaky["run"] == "r1" and flaky["reason"] == BROKEN_TEST

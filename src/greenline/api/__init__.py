@@ -69,10 +69,11 @@ class Greenline:
 
     @cached_property
     def pull_queue(self) -> PullQueueService:
-        from greenline.api.pr_queue import PullQueueService, open_pull_host
+        from greenline.api.pr_queue import PullQueueService
+        from greenline.api.pr_queue_hosts import open_pull_host
 
         hosts = open_pull_host(self.ws, lambda repository: self.github.client(repository))
-        return PullQueueService(self.ws, self.runs, self.selection, hosts)
+        return PullQueueService(self.ws, self.runs, self.selection, self.flaky, hosts)
 
     @cached_property
     def insights(self) -> InsightsService:
@@ -89,7 +90,7 @@ class Greenline:
     @cached_property
     def github(self) -> GitHubService:
         from greenline.api.github import GitHubService
-        from greenline.api.pr_queue import add_queue_handlers
+        from greenline.api.pr_queue_hosts import add_queue_handlers
 
         service = GitHubService(self.ws, self.runs, self.selection, self.flaky, self.recovery)
         add_queue_handlers(service.handlers, lambda: self.pull_queue)

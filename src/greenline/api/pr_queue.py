@@ -19,11 +19,11 @@ nothing, and only a tree whose own CI passed ever lands.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from greenline import vcs
+from greenline.api.flaky import FlakyService
+from greenline.api.pr_queue_hosts import HostOpener, new_forge_doc
 from greenline.api.pr_queue_work import (
     LOCAL_REFS,
     Counts,
@@ -36,10 +36,7 @@ from greenline.api.queue_runner import QueueDoc, QueueDocuments, claim_mode
 from greenline.api.runs import RunService
 from greenline.api.selection import SelectionService
 from greenline.api.workspace import Workspace
-from greenline.errors import ForgeError, GreenlineError, UsageError
-from greenline.forge.github_api import GitHubApi
-from greenline.forge.github_queue import GitHubQueueHost
-from greenline.forge.local_git import LocalForge
+from greenline.errors import GreenlineError, NoDataError, UsageError
 from greenline.forge.pull_events import (
     read_ci_result,
     read_pull_event,
@@ -48,6 +45,7 @@ from greenline.forge.pull_events import (
 )
 from greenline.forge.pulls import PullHost
 from greenline.mergequeue.engine import initial_state
+from greenline.model.flaky import EvidenceKind, Verdict
 from greenline.model.forge import WebhookEvent
 from greenline.model.pulls import (
     QUEUE_LABEL,
@@ -59,15 +57,16 @@ from greenline.model.pulls import (
     queue_branch,
     run_of_branch,
 )
-from greenline.model.queue import Added, Event, QueueConfig, QueueEntry, Removed, RunFinished
+from greenline.model.queue import (
+    Added,
+    Event,
+    FlakyTestsKnown,
+    QueueConfig,
+    QueueEntry,
+    Removed,
+    RunFinished,
+)
 
-if TYPE_CHECKING:
-    from greenline.api.github import GitHubService
-    from greenline.api.github_events import Handler
-
-#: where the host is: ``{"kind": "local-git", "path": …}`` or ``{"kind": "github",
-#: "repository": …}``; None: as this checkout's origin remote says
-HostOpener = Callable[[dict[str, Any] | None], PullHost]
 CI_EVENTS = ("check_suite", "workflow_run")
 
 
@@ -75,9 +74,14 @@ class PullQueueService:
     """greenline's merge queue on a code host's pull requests."""
 
     def __init__(
-        self, ws: Workspace, runs: RunService, selection: SelectionService, hosts: HostOpener
+        self,
+        ws: Workspace,
+        runs: RunService,
+        selection: SelectionService,
+        flaky: FlakyService,
+        hosts: HostOpener,
     ) -> None:
-        self.ws, self.runs, self.selection = ws, runs, selection
+        self.ws, self.runs, self.selection, self.flaky = ws, runs, selection, flaky
         self.docs = QueueDocuments(ws)
         self.hosts = hosts
         self._host: PullHost | None = None
@@ -292,17 +296,20 @@ class PullQueueService:
         base = vcs.resolve_revision(self.ws.root, f"{LOCAL_REFS}/base")
         lane = self._lane(base, pull.head_sha)
         entry = QueueEntry(pull.change_id, pull.head_sha, time.time(), priority, lane)
+        flaky = self._known_flaky()
 
         def change(doc: QueueDoc) -> QueueEntry:
             claim_mode(doc, pulls=True)
             if doc.forge is None:  # an idle queue of local branches becomes this one
                 doc.branch, doc.main = branch, base
                 doc.state = initial_state(doc.state.config, base)
-                doc.forge = _new_forge(host)
+                doc.forge = new_forge_doc(host)
             old = doc.state.entry(entry.change_id)
             if old is not None and old.head == entry.head:
                 return old
-            events: list[Event] = []
+            # the flaky capability's verdicts, as they are now: a failure only in these is run
+            # again rather than blamed
+            events: list[Event] = [FlakyTestsKnown(flaky)]
             if old is not None:
                 events.append(
                     Removed(entry.change_id, f"replaced by its new head {pull.head_sha[:10]}")
@@ -319,10 +326,25 @@ class PullQueueService:
 
         def new() -> QueueDoc:
             doc = QueueDoc(branch, base, initial_state(QueueConfig(), base))
-            doc.forge = _new_forge(host)
+            doc.forge = new_forge_doc(host)
             return doc
 
         return self.docs.change(change, create=True, new=new)
+
+    def _known_flaky(self) -> frozenset[str]:
+        """The tests the flaky capability calls flaky on evidence stronger than flips (what
+        failures say aside): the queue's own trees make a test pass on one and fail on the next
+        for real."""
+        try:
+            verdicts = self.flaky.verdicts()
+        except NoDataError:
+            return frozenset()
+        return frozenset(
+            v.test_id
+            for v in verdicts
+            if v.verdict is Verdict.FLAKY
+            and any(e.kind is not EvidenceKind.FLIPS for e in v.evidence)
+        )
 
     def _lane(self, base: str, head: str) -> frozenset[str]:
         """The tests the pull request can break (the engine blames a failure in them on it
@@ -346,67 +368,3 @@ class PullQueueService:
             if failed:
                 return tuple(failed)
         return (f"{result.name}: {result.conclusion} (no test results uploaded for the tree)",)
-
-
-def _new_forge(host: PullHost) -> dict[str, Any]:
-    return {
-        "kind": host.kind,
-        "repository": host.repository,
-        "where": where_of(host),
-        "pulls": {},
-        "pushed": {},
-        "outbox": [],
-        "lease": None,
-    }
-
-
-def where_of(host: PullHost) -> dict[str, Any]:
-    if isinstance(host, LocalForge):
-        return {"kind": host.kind, "path": str(host.bare)}
-    return {"kind": host.kind, "repository": host.repository}
-
-
-def local_forge_of(root: Path) -> LocalForge | None:
-    """The local forge this checkout's origin remote is, if it is one."""
-    url = vcs.remote_url(root)
-    path = Path(url) if url and "://" not in url else None
-    return LocalForge(path) if path is not None and LocalForge.is_forge(path) else None
-
-
-def open_pull_host(ws: Workspace, github: Callable[[str], GitHubApi]) -> HostOpener:
-    """How the queue reaches its host: the one its document names, else this checkout's
-    origin remote when that is a local forge, else GitHub's repository of the origin
-    (``github`` makes its client, credentials from the environment)."""
-
-    def open_host(where: dict[str, Any] | None) -> PullHost:
-        if where is None:
-            local = local_forge_of(ws.root)
-            if local is not None:
-                return local
-            where = {"kind": "github", "repository": ws.repository}
-        if where.get("kind") == "local-git":
-            return LocalForge(Path(where["path"]))
-        if where.get("kind") == "github":
-            return GitHubQueueHost(github(str(where["repository"])))
-        raise ForgeError(
-            f"the merge queue's document names an unknown code host {where.get('kind')!r}",
-            hint="empty the queue (greenline queue remove --pr N) and add its pull requests again",
-        )
-
-    return open_host
-
-
-def add_queue_handlers(handlers: dict[str, Handler], queue: Callable[[], PullQueueService]) -> None:
-    """Let the queue hear the webhooks it uses, after what each event's handler does."""
-
-    def handler(first: Handler | None, name: str) -> Handler:
-        def handle(github: GitHubService, event: WebhookEvent) -> str:
-            said = [queue().handle(name, event.payload)] if queue().wants(event) else []
-            if first is not None:
-                said.insert(0, first(github, event))
-            return "; ".join(said) or f"{name}: nothing to do"
-
-        return handle
-
-    for name in ("pull_request", "push", *CI_EVENTS):
-        handlers[name] = handler(handlers.get(name), name)

@@ -200,8 +200,11 @@ def status_command(ctx: typer.Context, fmt: Format = FORMAT_OPTION) -> None:
         return
     paused = " (paused)" if doc["paused"] else ""
     runner = doc["runner"]
+    forge = doc.get("forge")
     working = (
-        f"a runner works on it (pid {runner['pid']} on {runner['host']})"
+        f"pull requests of {forge['repository']} ({forge['kind']}), their trees checked by its CI"
+        if forge
+        else f"a runner works on it (pid {runner['pid']} on {runner['host']})"
         if runner
         else "no runner works on it (greenline queue run --check '…')"
     )
