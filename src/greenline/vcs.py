@@ -499,6 +499,98 @@ def fast_forward(root: Path, branch: str, new: str, old: str) -> bool:
     return _run_git(root, "update-ref", f"refs/heads/{branch}", new, old).returncode == 0
 
 
+#: who the merge queue's tree commits are by (they carry no date of their own: see below)
+TREE_IDENTITY = ("greenline queue", "queue@greenline.invalid")
+
+
+def merge_tree_commit(root: Path, base: str, head: str, message: str) -> str | None:
+    """A merge commit of ``head`` into ``base`` made in the object store alone (``git
+    merge-tree --write-tree``: no work tree, nothing to clean up after a crash); None on a
+    conflict. The commit is a function of its inputs: greenline's identity, and the later
+    parent's commit time as its date, so building the same tree again (after a restart, in
+    another process) gives the very commit pushed before."""
+    proc = _run_git(root, "merge-tree", "--write-tree", "--no-messages", base, head)
+    if proc.returncode == 1:
+        return None
+    if proc.returncode != 0:
+        raise VcsError(f"git merge-tree {base[:10]} {head[:10]} failed: {proc.stderr.strip()}")
+    tree = proc.stdout.split("\n", 1)[0].strip()
+    times = _git(root, "show", "-s", "--format=%ct", base, head) or "0"
+    when = f"@{max(int(t) for t in times.split())} +0000"
+    name, email = TREE_IDENTITY
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": name,
+        "GIT_AUTHOR_EMAIL": email,
+        "GIT_AUTHOR_DATE": when,
+        "GIT_COMMITTER_NAME": name,
+        "GIT_COMMITTER_EMAIL": email,
+        "GIT_COMMITTER_DATE": when,
+    }
+    made = subprocess.run(
+        ["git", "commit-tree", tree, "-p", base, "-p", head, "-F", "-"],
+        cwd=root,
+        input=message,
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=60,
+    )
+    if made.returncode != 0:
+        raise VcsError(f"git commit-tree failed: {made.stderr.strip()}")
+    return made.stdout.strip()
+
+
+def remote_url(root: Path, name: str = "origin") -> str | None:
+    """The URL (or path) of remote ``name``, or None without one."""
+    return _git(root, "remote", "get-url", name) if not name.startswith("-") else None
+
+
+def _transfer(root: Path, args: list[str], env: dict[str, str], what: str) -> None:
+    """``git fetch``/``git push`` with ``env`` (credentials travel there, never on the
+    command line); a VcsError naming ``what`` when git fails."""
+    proc = subprocess.run(
+        ["git", *args],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "GIT_TERMINAL_PROMPT": "0", **env},
+        check=False,
+        timeout=600,
+    )
+    if proc.returncode != 0:
+        said = proc.stderr.strip().splitlines()
+        raise VcsError(
+            f"{what} failed: {said[-1] if said else f'git exited {proc.returncode}'}",
+            hint="check that the code host is reachable and the token may write to it",
+        )
+
+
+def fetch_refs(root: Path, url: str, refspecs: list[str], env: dict[str, str]) -> None:
+    """Fetch ``refspecs`` (``+src:dst``) from the repository at ``url``."""
+    if url.startswith("-") or any(s.lstrip("+").startswith("-") for s in refspecs):
+        raise VcsError(f"bad remote or refspec: {url} {refspecs}")
+    args = ["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", url, *refspecs]
+    _transfer(root, args, env, f"fetching {' '.join(refspecs)}")
+
+
+def push_commit(root: Path, url: str, sha: str, ref: str, env: dict[str, str]) -> None:
+    """Point ``ref`` at the repository at ``url`` to commit ``sha`` (pushed from here, moved
+    whatever it held before: the queue's own branches only)."""
+    if not is_object_id(sha) or not ref.startswith("refs/") or url.startswith("-"):
+        raise VcsError(f"bad push of {sha!r} to {ref!r}")
+    _transfer(root, ["push", "--quiet", "--force", url, f"{sha}:{ref}"], env, f"pushing {ref}")
+
+
+def diff_between(root: Path, base: str, head: str) -> str:
+    """``git diff base head`` as a patch ``git apply`` takes (binary changes included)."""
+    proc = _run_git(root, "diff", "--binary", "--no-color", "--no-ext-diff", base, head)
+    if proc.returncode != 0:
+        raise VcsError(f"git diff {base[:10]} {head[:10]} failed: {proc.stderr.strip()}")
+    return proc.stdout
+
+
 def first_parent_commits(root: Path, good: str, bad: str) -> list[tuple[str, str, str]]:
     """(sha, subject, author) of the first-parent commits in (good, bad], oldest first."""
     proc = _run_git(

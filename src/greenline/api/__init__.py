@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from greenline.api.flaky import FlakyService
     from greenline.api.github import GitHubService
     from greenline.api.insights import InsightsService
+    from greenline.api.pr_queue import PullQueueService
     from greenline.api.queue import QueueService
     from greenline.api.recovery import RecoveryService
     from greenline.api.review import ReviewService
@@ -69,6 +70,14 @@ class Greenline:
         return QueueService(self.ws, self.flaky)
 
     @cached_property
+    def pull_queue(self) -> PullQueueService:
+        from greenline.api.pr_queue import PullQueueService
+        from greenline.api.pr_queue_hosts import open_pull_host
+
+        hosts = open_pull_host(self.ws, lambda repository: self.github.client(repository))
+        return PullQueueService(self.ws, self.runs, self.selection, self.flaky, hosts)
+
+    @cached_property
     def insights(self) -> InsightsService:
         from greenline.api.insights import InsightsService
 
@@ -83,8 +92,11 @@ class Greenline:
     @cached_property
     def github(self) -> GitHubService:
         from greenline.api.github import GitHubService
+        from greenline.api.pr_queue_hosts import add_queue_handlers
 
-        return GitHubService(self.ws, self.runs, self.selection, self.flaky, self.recovery)
+        service = GitHubService(self.ws, self.runs, self.selection, self.flaky, self.recovery)
+        add_queue_handlers(service.handlers, lambda: self.pull_queue)
+        return service
 
     @cached_property
     def tokens(self) -> TokenService:
@@ -150,6 +162,8 @@ class Greenline:
         return self.ws.repository
 
     def close(self) -> None:
+        if "pull_queue" in self.__dict__:  # its code host's client holds connections
+            self.pull_queue.close()
         if "github" in self.__dict__:  # its clients hold connections to GitHub
             self.github.close()
         self.ws.close()

@@ -130,6 +130,19 @@ class SelectionService:
             plan = self._plan(run, change, tree, environment, unknown=unknown)
         return limit_to_budget(plan, budget) if budget is not None else plan
 
+    def plan_merge_group(self, base: str, head: str) -> SelectionPlan:
+        """The tests to run for a merge group (GitHub's merge queue): what its head changes
+        on top of its base (the pull requests in the group), judged against the newest
+        baseline at the base or before it. Both commits are fetched from origin if need be."""
+        for sha in (base, head):
+            if not vcs.fetch_commit(self.ws.root, sha):
+                raise NoDataError(
+                    f"commit {sha[:12]} of the merge group is not in {self.ws.root}",
+                    hint="fetch it (git fetch origin), or check the merge group's shas",
+                )
+        diff = vcs.diff_between(self.ws.root, base, head)
+        return self.plan_change(base, diff=diff)
+
     def _plan(
         self,
         run: Run,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator
 
 import anyio.to_thread
@@ -17,6 +18,8 @@ from greenline.api import Greenline
 
 #: how often the worker looks for deliveries nobody woke it for (seconds)
 POLL_SECONDS = 2.0
+#: how often the merge queue on pull requests asks GitHub what it may have missed (seconds)
+SYNC_SECONDS = 300.0
 log = logging.getLogger("greenline.webhooks")
 
 
@@ -33,7 +36,11 @@ class WebhookWorker:
         self._wake.set()
 
     async def _run(self, gl: Greenline) -> None:
+        synced = -SYNC_SECONDS  # at start: what happened while the server was down
         while not self._stopping:
+            if time.monotonic() - synced >= SYNC_SECONDS:
+                await anyio.to_thread.run_sync(_sync_queue, gl)
+                synced = time.monotonic()
             try:
                 done = await anyio.to_thread.run_sync(gl.github.process_next)
             except Exception:  # the store is away: try again later, keep the server up
@@ -59,3 +66,12 @@ class WebhookWorker:
                 await asyncio.wait_for(task, timeout=30)
             except TimeoutError:
                 task.cancel()
+
+
+def _sync_queue(gl: Greenline) -> None:
+    """The merge queue on pull requests catches up with GitHub (CI results whose webhook never
+    arrived, its base branch moved by hand); a failure is logged and tried again later."""
+    try:
+        gl.pull_queue.sync()
+    except Exception:
+        log.exception("greenline: the merge queue could not catch up with GitHub")
