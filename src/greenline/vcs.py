@@ -50,9 +50,6 @@ def repository_name(root: Path) -> str:
     return root.resolve().name
 
 
-def remote_url(root: Path) -> str | None:
-    """The origin remote's URL, if there is one."""
-    return _git(root, "config", "--get", "remote.origin.url") if (root / ".git").exists() else None
 
 
 def default_branch(root: Path) -> str:
@@ -543,8 +540,11 @@ def merge_tree_commit(root: Path, base: str, head: str, message: str) -> str | N
 
 
 def remote_url(root: Path, name: str = "origin") -> str | None:
-    """The URL (or path) of remote ``name``, or None without one."""
-    return _git(root, "remote", "get-url", name) if not name.startswith("-") else None
+    """The URL (or path) of remote ``name``, or None without one (or outside a repository's
+    top: a folder inside another repository does not borrow its remotes)."""
+    if name.startswith("-") or not (root / ".git").exists():
+        return None
+    return _git(root, "remote", "get-url", name)
 
 
 def _transfer(root: Path, args: list[str], env: dict[str, str], what: str) -> None:

@@ -225,15 +225,22 @@ class GitHubService:
             )
         return check_repository(name)
 
-    def publish_selection(self, repository: str, sha: str, what: str) -> str:
+    def publish_selection(
+        self, repository: str, sha: str, what: str, *, group_base: str | None = None
+    ) -> str:
         """Publish the selection of ``sha`` (a pull request's or merge group's head), when
-        this server can compute it; what was done."""
+        this server can compute it; what was done. ``group_base``: a merge group's base, whose
+        diff to the head (the group's pull requests) is what the selection judges."""
         if repository.lower() != self.ws.repository.lower():
             return f"{what}: no selection: this server's checkout is {self.ws.repository}"
         if not is_object_id(sha) or not vcs.fetch_commit(self.ws.root, sha):
             return f"{what}: no selection: commit {sha[:12]} could not be fetched"
         try:
-            report = self.selection_check(sha)
+            if group_base and is_object_id(group_base):
+                plan = self.selection.plan_merge_group(group_base, sha)
+                report = selection_report(plan, vcs.resolve_revision(self.ws.root, sha))
+            else:
+                report = self.selection_check(sha)
         except NoDataError as exc:
             return f"{what}: no selection: {exc.message}"
         published = self.publish(repository, report)

@@ -52,7 +52,8 @@ def on_merge_group(github: GitHubService, event: WebhookEvent) -> str:
     if event.action != "checks_requested":
         return f"{what} {event.action}: nothing to do"
     sha = _text(event.payload, "merge_group", "head_sha")
-    return github.publish_selection(event.repository, sha, what)
+    base = _text(event.payload, "merge_group", "base_sha") or None
+    return github.publish_selection(event.repository, sha, what, group_base=base)
 
 
 def on_push(github: GitHubService, event: WebhookEvent) -> str:
