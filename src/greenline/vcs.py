@@ -50,8 +50,6 @@ def repository_name(root: Path) -> str:
     return root.resolve().name
 
 
-
-
 def default_branch(root: Path) -> str:
     """The branch the origin remote calls its default (``origin/HEAD``), else ``main`` or
     ``master`` when one exists, else ``main``."""
@@ -134,19 +132,6 @@ def review_base(root: Path) -> str:
         f"no default branch ({branch}) to review the change against in {root}",
         hint="pass the base of the change: --base REV (a commit, branch or tag)",
     )
-
-
-def read_blob(root: Path, sha: str, path: str) -> str | None:
-    """The text of ``path`` at commit ``sha``; None if it is not there or is not UTF-8 text."""
-    proc = subprocess.run(
-        ["git", "show", f"{sha}:{path}"], cwd=root, capture_output=True, check=False, timeout=60
-    )
-    if proc.returncode != 0:
-        return None
-    try:
-        return proc.stdout.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
 
 
 def has_commit(root: Path, sha: str) -> bool:

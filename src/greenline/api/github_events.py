@@ -7,9 +7,10 @@ Later capabilities (the merge queue on pull requests) replace or extend these ha
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from greenline.errors import GreenlineError
+from greenline.forge.payloads import dig, dig_text
 from greenline.model.forge import WebhookEvent
 
 if TYPE_CHECKING:
@@ -20,25 +21,14 @@ Handler = Callable[["GitHubService", WebhookEvent], str]
 PULL_UPDATES = ("opened", "synchronize", "reopened")
 
 
-def _get(payload: Any, *path: str) -> Any:
-    for key in path:
-        payload = payload.get(key) if isinstance(payload, dict) else None
-    return payload
-
-
-def _text(payload: Any, *path: str) -> str:
-    value = _get(payload, *path)
-    return value if isinstance(value, str) else ""
-
-
 def on_pull_request(github: GitHubService, event: WebhookEvent) -> str:
-    number = _get(event.payload, "pull_request", "number")
+    number = dig(event.payload, "pull_request", "number")
     what = f"pull request #{number}"
     if event.action not in PULL_UPDATES:
         return f"{what} {event.action}: nothing to do"
-    sha = _text(event.payload, "pull_request", "head", "sha")
+    sha = dig_text(event.payload, "pull_request", "head", "sha")
     done = github.publish_selection(event.repository, sha, what)
-    base = _text(event.payload, "pull_request", "base", "sha")
+    base = dig_text(event.payload, "pull_request", "base", "sha")
     if isinstance(number, int) and base:
         try:
             done += "; " + github.publish_review(event.repository, number, sha, base)
@@ -48,18 +38,18 @@ def on_pull_request(github: GitHubService, event: WebhookEvent) -> str:
 
 
 def on_merge_group(github: GitHubService, event: WebhookEvent) -> str:
-    what = f"merge group {_text(event.payload, 'merge_group', 'head_ref')}"
+    what = f"merge group {dig_text(event.payload, 'merge_group', 'head_ref')}"
     if event.action != "checks_requested":
         return f"{what} {event.action}: nothing to do"
-    sha = _text(event.payload, "merge_group", "head_sha")
-    base = _text(event.payload, "merge_group", "base_sha") or None
+    sha = dig_text(event.payload, "merge_group", "head_sha")
+    base = dig_text(event.payload, "merge_group", "base_sha") or None
     return github.publish_selection(event.repository, sha, what, group_base=base)
 
 
 def on_push(github: GitHubService, event: WebhookEvent) -> str:
-    ref = _text(event.payload, "ref")
-    default = _text(event.payload, "repository", "default_branch")
-    after = _text(event.payload, "after")
+    ref = dig_text(event.payload, "ref")
+    default = dig_text(event.payload, "repository", "default_branch")
+    after = dig_text(event.payload, "after")
     if default and ref == f"refs/heads/{default}":
         return f"the default branch {default} is at {after[:12]}"
     return f"push to {ref}: nothing to do"
@@ -67,10 +57,10 @@ def on_push(github: GitHubService, event: WebhookEvent) -> str:
 
 def on_ci_result(github: GitHubService, event: WebhookEvent) -> str:
     """``check_suite``, ``check_run``, ``workflow_run``: what finished where, noted."""
-    item = _get(event.payload, event.event) or {}
-    name = _text(item, "name") or _text(item, "app", "slug")
-    sha = _text(item, "head_sha")
-    conclusion = _text(item, "conclusion") or _text(item, "status")
+    item = dig(event.payload, event.event) or {}
+    name = dig_text(item, "name") or dig_text(item, "app", "slug")
+    sha = dig_text(item, "head_sha")
+    conclusion = dig_text(item, "conclusion") or dig_text(item, "status")
     return f"{event.event} {event.action}: {name} {conclusion} on {sha[:12]}".replace("  ", " ")
 
 

@@ -182,7 +182,7 @@ def _changed_functions(
     for f in sources:
         old_path = f.old_path or f.path
         added = f.status is FileStatus.ADDED
-        before = {} if added else _blocks(vcs.read_blob(root, base_sha, old_path), old_path)
+        before = {} if added else _blocks(vcs.read_file_at(root, base_sha, old_path), old_path)
         after = {} if f.status is FileStatus.DELETED else _blocks(_read(root / f.path), f.path)
         for name in [*after, *(n for n in before if n not in after)]:
             if name not in before:
