@@ -201,6 +201,7 @@ CALLS: list[tuple[str, dict[str, Any]]] = [
     ("delivery_metrics", {}),
     ("pipeline_health", {}),
     ("queue_status", {}),
+    ("review_change", {"limit": 200}),
 ]
 
 
