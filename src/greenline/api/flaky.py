@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from greenline import vcs
+from greenline.api.derived import Derived
 from greenline.api.flaky_diagnosis import diagnose
 from greenline.api.flaky_fix import MIN_VERIFY_RUNS, VERIFY_RUNS, Fixer, FixResult, PatchVerdict
 from greenline.api.flaky_scan import Progress, scan_flaky
@@ -20,7 +21,7 @@ from greenline.flaky import detect_flaky
 from greenline.flaky.fixes import FixError
 from greenline.flaky.patches import patched_paths
 from greenline.model import CommitInfo, FlakyVerdict, Observation, QuarantineEntry, Verdict
-from greenline.store import reads, writes
+from greenline.store import lookups, reads, writes
 
 #: How many recent runs passive detection reads.
 RUNS_BACK = 200
@@ -35,16 +36,30 @@ class FlakyService:
     def __init__(self, ws: Workspace, runs: RunService) -> None:
         self.ws = ws
         self.runs = runs
+        self._derived = Derived()
 
     # -- verdicts from history ---------------------------------------------------------------
     def verdicts(self, *, include_stable: bool = False) -> list[FlakyVerdict]:
-        """Every test's verdict from the last runs' history: flaky ones first."""
-        with self.ws.store.read() as conn:
-            seen = reads.observations(conn, self.ws.repository, RUNS_BACK)
-        found = detect_flaky(seen)
+        """Every test's verdict from the last runs' history: flaky ones first.
+
+        Without ``include_stable`` only the tests that failed in those runs are judged (a
+        test that never failed there is stable whatever else it did), and the verdicts are
+        kept until those runs, or their results, change."""
         if include_stable:
-            return found
-        return [v for v in found if v.verdict is not Verdict.STABLE]
+            with self.ws.store.read() as conn:
+                seen = reads.observations(conn, self.ws.repository, RUNS_BACK)
+            return detect_flaky(seen)
+        with self.ws.store.lookup() as plain:
+            window = tuple(lookups.recent_runs(plain, self.ws.repository, RUNS_BACK))
+        key = (self.ws.repository, window)
+        return self._derived.get("verdicts", key, lambda: self._unstable([w[0] for w in window]))
+
+    def _unstable(self, run_ids: list[int]) -> list[FlakyVerdict]:
+        """The flaky and failing tests' verdicts from the runs ``run_ids``."""
+        with self.ws.store.read() as conn:
+            failed = reads.failed_tests(conn, run_ids)
+            seen = reads.observations(conn, self.ws.repository, 0, run_ids=run_ids, test_pks=failed)
+        return [v for v in detect_flaky(seen) if v.verdict is not Verdict.STABLE]
 
     def explain(self, test_id: str) -> tuple[FlakyVerdict, list[QuarantineEntry]]:
         """One test's verdict from history (or, with no history, from its newest scan) with

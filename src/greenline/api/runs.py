@@ -240,20 +240,28 @@ class RunService:
         with self.ws.store.read() as conn:
             return reads.run_results(conn, run_id)
 
-    def list_tests(self, *, slowest: int | None = None, failing: bool = False) -> list[TestSummary]:
-        """Tests across history; ``failing``: last outcome a failure; ``slowest``: top N by
-        mean duration."""
-        from greenline.store import reads
+    def list_tests(
+        self,
+        *,
+        slowest: int | None = None,
+        failing: bool = False,
+        after: str | None = None,
+        limit: int | None = None,
+    ) -> list[TestSummary]:
+        """Tests across history, by id (those after test id ``after``, at most ``limit``);
+        ``failing``: last outcome a failure; ``slowest``: top N by mean duration. Read from
+        the summaries the store keeps per test, so a page costs the same at any history."""
+        from greenline.store import summary_reads
 
-        with self.ws.store.read() as conn:
-            summaries = reads.summarize_tests(conn, self.ws.repository)
-        if failing:
-            summaries = [s for s in summaries if s.last_outcome.is_failure]
-        if slowest is not None:
-            summaries = sorted(summaries, key=lambda s: -s.mean_duration)[:slowest]
-        else:
-            summaries.sort(key=lambda s: s.test_id)
-        return summaries
+        with self.ws.store.lookup() as conn:
+            return summary_reads.list_test_summaries(
+                conn,
+                self.ws.repository,
+                after=after,
+                limit=limit,
+                failing=failing,
+                slowest=slowest,
+            )
 
     def test_history(self, test_id: str, limit: int = 50) -> list[TestHistoryEntry]:
         from greenline.store import reads

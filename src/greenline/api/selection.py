@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from greenline import vcs
+from greenline.api.derived import Derived
 from greenline.api.runs import RunService
 from greenline.api.workspace import Workspace
 from greenline.errors import GreenlineError, NoDataError
@@ -45,6 +46,9 @@ from greenline.store.lookups import SqlConnection
 from greenline.tracing import read_file_blocks
 from greenline.tracing.environment import read_environment
 
+#: how many recent runs the ranking's failure history reads
+RECENT_RUNS = 20
+
 
 class SelectionService:
     """Which tests a change can break, and in which order to run them."""
@@ -52,6 +56,7 @@ class SelectionService:
     def __init__(self, ws: Workspace, runs: RunService) -> None:
         self.ws = ws
         self.runs = runs
+        self._derived = Derived()
 
     def find_baseline(self, base: str | None = None, *, within: str = "HEAD") -> Run:
         """The run a change is judged against: the newest complete run with coverage at commit
@@ -159,13 +164,11 @@ class SelectionService:
         """What the store holds for judging ``change``: the baseline run's outcomes, durations
         and coverage of the changed files, the recent history and the ranking model."""
         with self.ws.store.lookup() as conn:
-            finals = lookups.final_rows(conn, run.id)
+            finals, sizes, files = self._baseline_rows(conn, run.id)
             wanted = changed_paths(change)
             coverage = {tc.test_id: tc.blocks for tc in lookups.run_coverage(conn, run.id, wanted)}
-            sizes = lookups.coverage_sizes(conn, run.id)
             import_time = lookups.run_import_coverage(conn, run.id, wanted)
-            files = lookups.run_file_reads(conn, run.id)
-            failures, taken = lookups.recent_outcomes(conn, self.ws.repository)
+            failures, taken = self._recent_outcomes(conn)
             ranker = self._ranker(conn) if learned else None
         baseline = Baseline(
             run_id=run.id,
@@ -180,6 +183,36 @@ class SelectionService:
             import_time=import_time,
         )
         return baseline, History(failures, taken), ranker
+
+    def _baseline_rows(
+        self, conn: SqlConnection, run_id: int
+    ) -> tuple[list[lookups.ResultRow], dict[str, int], dict[str, frozenset[str]]]:
+        """The baseline run's final results, coverage sizes and file reads: the same for every
+        change judged against it, so kept while the run's results are (a baseline is a
+        complete run, and its coverage and file reads are stored with its results)."""
+        rows = lookups.fetch_rows(
+            conn, "SELECT status, result_rows FROM runs WHERE id = :id", {"id": run_id}
+        )
+        key = (run_id, *rows[0]) if rows else (run_id,)
+        return self._derived.get(
+            "baseline",
+            key,
+            lambda: (
+                lookups.final_rows(conn, run_id),
+                lookups.coverage_sizes(conn, run_id),
+                lookups.run_file_reads(conn, run_id),
+            ),
+        )
+
+    def _recent_outcomes(self, conn: SqlConnection) -> tuple[dict[str, int], dict[str, int]]:
+        """``lookups.recent_outcomes`` of the repository, kept while its recent runs are the
+        same (and hold the same results)."""
+        window = tuple(lookups.recent_runs(conn, self.ws.repository, RECENT_RUNS))
+        return self._derived.get(
+            "recent_outcomes",
+            (self.ws.repository, window),
+            lambda: lookups.recent_outcomes(conn, self.ws.repository, RECENT_RUNS),
+        )
 
     def _ranker(self, conn: SqlConnection) -> tuple[str, TreeEnsemble] | None:
         """The newest learned ranking model, if one was adopted (else the heuristic ranks)."""

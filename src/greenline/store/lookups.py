@@ -37,6 +37,10 @@ if TYPE_CHECKING:
 #: What every read takes: sqlite3's connection or SQLAlchemy's.
 SqlConnection: TypeAlias = "sqlite3.Connection | Connection"
 SQLITE_PREFIX = "sqlite:///"
+#: A result that is a failure (``Outcome.is_failure``), as SQL: the partial index on failed
+#: results (``schema``) and the queries it serves say it with the same words (SQLite matches
+#: a query to a partial index by the text of its condition).
+FAILED_CONDITION = "outcome IN ('failed', 'error')"
 
 
 def sqlite_file(url: str) -> Path | None:
@@ -95,7 +99,9 @@ def _bind(value: object, sqlite: bool) -> object:
     return value
 
 
-def _rows(conn: SqlConnection, sql: str, params: Mapping[str, object] | None = None) -> list[Any]:
+def fetch_rows(
+    conn: SqlConnection, sql: str, params: Mapping[str, object] | None = None
+) -> list[Any]:
     values = dict(params or {})
     if isinstance(conn, sqlite3.Connection):
         return conn.execute(sql, {k: _bind(v, True) for k, v in values.items()}).fetchall()
@@ -105,7 +111,7 @@ def _rows(conn: SqlConnection, sql: str, params: Mapping[str, object] | None = N
     return list(conn.execute(text(sql), {k: _bind(v, sqlite) for k, v in values.items()}))
 
 
-def _in(name: str, values: Sequence[object], params: dict[str, object]) -> str:
+def in_list(name: str, values: Sequence[object], params: dict[str, object]) -> str:
     """``(:name_0, :name_1, …)`` for an IN list, its values added to ``params``."""
     keys = [f"{name}_{i}" for i in range(len(values))]
     params.update(zip(keys, values, strict=True))
@@ -177,23 +183,20 @@ def _is_final(results: str = "results") -> str:
 def _run_stats(
     conn: SqlConnection, run_ids: Sequence[int]
 ) -> dict[int, tuple[dict[str, int], float]]:
+    """Each run's final outcome counts and summed durations, as the store keeps them."""
     if not run_ids:
         return {}
     params: dict[str, object] = {}
     counts: dict[int, dict[str, int]] = defaultdict(dict)
     query = (
-        "SELECT results.run_id, results.outcome, count(*) FROM results "
-        f"WHERE results.run_id IN {_in('run', run_ids, params)} AND {_is_final()} "
-        "GROUP BY results.run_id, results.outcome"
+        "SELECT run_id, outcome, tests FROM run_outcomes "
+        f"WHERE run_id IN {in_list('run', run_ids, params)} AND tests > 0"
     )
-    for run_id, outcome, n in _rows(conn, query, params):
-        counts[run_id][outcome] = n
+    for run_id, outcome, n in fetch_rows(conn, query, params):
+        counts[run_id][outcome] = int(n)
     params = {}
-    query = (
-        "SELECT run_id, sum(duration) FROM results "
-        f"WHERE run_id IN {_in('run', run_ids, params)} GROUP BY run_id"
-    )
-    durations = dict(_rows(conn, query, params))
+    query = f"SELECT id, result_seconds FROM runs WHERE id IN {in_list('run', run_ids, params)}"
+    durations = dict(fetch_rows(conn, query, params))
     return {rid: (counts.get(rid, {}), float(durations.get(rid) or 0.0)) for rid in run_ids}
 
 
@@ -225,13 +228,15 @@ def list_runs(
         params["branch"] = branch
     condition = f"WHERE {' AND '.join(where)} " if where else ""
     query = f"SELECT {_RUN_COLUMNS} {_RUN_FROM} {condition}{_NEWEST_FIRST} LIMIT :limit"
-    rows = _rows(conn, query, params)
+    rows = fetch_rows(conn, query, params)
     stats = _run_stats(conn, [r[0] for r in rows])
     return [_to_run(r, stats[r[0]]) for r in rows]
 
 
 def get_run(conn: SqlConnection, run_id: int) -> Run | None:
-    rows = _rows(conn, f"SELECT {_RUN_COLUMNS} {_RUN_FROM} WHERE runs.id = :id", {"id": run_id})
+    rows = fetch_rows(
+        conn, f"SELECT {_RUN_COLUMNS} {_RUN_FROM} WHERE runs.id = :id", {"id": run_id}
+    )
     if not rows:
         return None
     return _to_run(rows[0], _run_stats(conn, [run_id])[run_id])
@@ -253,7 +258,7 @@ def latest_baselines(conn: SqlConnection, repository: str, limit: int = 50) -> l
         "no": False,
         "limit": limit,
     }
-    return [_to_run(row, ({}, 0.0)) for row in _rows(conn, query, params)]
+    return [_to_run(row, ({}, 0.0)) for row in fetch_rows(conn, query, params)]
 
 
 # -- results and coverage ------------------------------------------------------------------------
@@ -302,7 +307,7 @@ def final_rows(conn: SqlConnection, run_id: int) -> list[ResultRow]:
         "JOIN tests ON results.test_pk = tests.id WHERE results.run_id = :run_id "
         "ORDER BY results.test_pk, results.attempt"
     )
-    last = {row[0]: row for row in _rows(conn, query, {"run_id": run_id})}
+    last = {row[0]: row for row in fetch_rows(conn, query, {"run_id": run_id})}
     return list(last.values())
 
 
@@ -311,40 +316,55 @@ def final_results(conn: SqlConnection, run_id: int) -> list[TestResult]:
     return [result_of(*row) for row in final_rows(conn, run_id)]
 
 
+def recent_runs(
+    conn: SqlConnection, repository: str, runs_back: int
+) -> list[tuple[int, str, str, int]]:
+    """The repository's last ``runs_back`` finished runs, newest first: (id, start, status,
+    result rows). What is read from them changes only when this does (results are only ever
+    added, and each adds to its run's rows), so it keys what is derived from them."""
+    params: dict[str, object] = {"repository": repository, "limit": runs_back}
+    finished = in_list("status", [RunStatus.COMPLETE.value, RunStatus.INCOMPLETE.value], params)
+    query = (
+        "SELECT runs.id, runs.started_at, runs.status, runs.result_rows FROM runs "
+        "JOIN repositories ON runs.repository_id = repositories.id "
+        f"WHERE repositories.name = :repository AND runs.status IN {finished} "
+        f"{_NEWEST_FIRST} LIMIT :limit"
+    )
+    return [(int(i), str(s), str(st), int(n)) for i, s, st, n in fetch_rows(conn, query, params)]
+
+
 def recent_outcomes(
     conn: SqlConnection, repository: str, runs_back: int = 20
 ) -> tuple[dict[str, int], dict[str, int]]:
     """Over the repository's last ``runs_back`` finished runs: per test, the runs whose final
     outcome was a failure, and the runs it took part in."""
-    params: dict[str, object] = {"repository": repository, "limit": runs_back}
-    finished = _in("status", [RunStatus.COMPLETE.value, RunStatus.INCOMPLETE.value], params)
-    query = (
-        "SELECT runs.id FROM runs JOIN repositories ON runs.repository_id = repositories.id "
-        f"WHERE repositories.name = :repository AND runs.status IN {finished} "
-        f"{_NEWEST_FIRST} LIMIT :limit"
-    )
-    recent = [row[0] for row in _rows(conn, query, params)]
+    recent = [run[0] for run in recent_runs(conn, repository, runs_back)]
     if not recent:
         return {}, {}
-    params = {}
-    failing = _in("failing", [Outcome.FAILED.value, Outcome.ERROR.value], params)
-    per_test = (
-        "SELECT results.test_pk AS test_pk, "
-        f"sum(CASE WHEN results.outcome IN {failing} THEN 1 ELSE 0 END) AS failed, "
-        f"count(*) AS n FROM results WHERE results.run_id IN {_in('run', recent, params)} "
-        f"AND {_is_final()} GROUP BY results.test_pk"
+    params: dict[str, object] = {}
+    runs_in = in_list("run", recent, params)
+    # the failed attempts through their own index, then whether each is its run's final one
+    failed = (
+        "SELECT results.test_pk AS test_pk, count(*) AS n FROM results "
+        f"WHERE results.run_id IN {runs_in} AND results.{FAILED_CONDITION} AND {_is_final()} "
+        "GROUP BY results.test_pk"
+    )
+    taken = (
+        "SELECT test_pk, count(DISTINCT run_id) AS n FROM results "
+        f"WHERE run_id IN {runs_in} GROUP BY test_pk"
     )
     query = (
-        f"SELECT tests.test_id, history.failed, history.n FROM tests JOIN ({per_test}) AS history "
-        "ON history.test_pk = tests.id"
+        "SELECT tests.test_id, coalesce(failed.n, 0), taken.n FROM tests "
+        f"JOIN ({taken}) AS taken ON taken.test_pk = tests.id "
+        f"LEFT OUTER JOIN ({failed}) AS failed ON failed.test_pk = tests.id"
     )
     failures: dict[str, int] = {}
-    taken: dict[str, int] = {}
-    for test_id, n_failed, n in _rows(conn, query, params):
-        taken[test_id] = int(n)
+    runs_taken: dict[str, int] = {}
+    for test_id, n_failed, n in fetch_rows(conn, query, params):
+        runs_taken[test_id] = int(n)
         if n_failed:
             failures[test_id] = int(n_failed)
-    return failures, taken
+    return failures, runs_taken
 
 
 def run_coverage(
@@ -362,10 +382,12 @@ def run_coverage(
         if not paths:
             return []
         # the blocks first: SQLite would otherwise join every covered block of the run
-        wanted = f"SELECT id FROM source_blocks WHERE path IN {_in('path', sorted(paths), params)}"
+        wanted = (
+            f"SELECT id FROM source_blocks WHERE path IN {in_list('path', sorted(paths), params)}"
+        )
         query += f" AND coverage.block_id IN ({wanted})"
     acc: dict[str, set[Block]] = defaultdict(set)
-    for test_id, path, name, checksum in _rows(conn, query, params):
+    for test_id, path, name, checksum in fetch_rows(conn, query, params):
         acc[test_id].add(Block(path, name, checksum))
     return [TestCoverage(t, frozenset(b)) for t, b in sorted(acc.items())]
 
@@ -385,9 +407,9 @@ def run_import_coverage(
     if paths is not None:
         if not paths:
             return {}
-        query += f" AND source_blocks.path IN {_in('path', sorted(paths), params)}"
+        query += f" AND source_blocks.path IN {in_list('path', sorted(paths), params)}"
     acc: dict[str, set[Block]] = defaultdict(set)
-    for module, path, name, checksum in _rows(conn, query, params):
+    for module, path, name, checksum in fetch_rows(conn, query, params):
         acc[module].add(Block(path, name, checksum))
     return {module: frozenset(blocks) for module, blocks in sorted(acc.items())}
 
@@ -399,7 +421,7 @@ def coverage_sizes(conn: SqlConnection, run_id: int) -> dict[str, int]:
         "FROM coverage WHERE run_id = :run_id GROUP BY test_pk) AS sizes "
         "ON sizes.test_pk = tests.id"
     )
-    return dict(_rows(conn, query, {"run_id": run_id}))  # (text, integer) from either driver
+    return dict(fetch_rows(conn, query, {"run_id": run_id}))  # (text, integer) from either driver
 
 
 def run_file_reads(conn: SqlConnection, run_id: int) -> dict[str, frozenset[str]]:
@@ -409,7 +431,7 @@ def run_file_reads(conn: SqlConnection, run_id: int) -> dict[str, frozenset[str]
         "JOIN tests ON file_reads.test_pk = tests.id WHERE file_reads.run_id = :run_id"
     )
     acc: dict[str, set[str]] = defaultdict(set)
-    for test_id, path in _rows(conn, query, {"run_id": run_id}):
+    for test_id, path in fetch_rows(conn, query, {"run_id": run_id}):
         acc[test_id].add(path)
     return {t: frozenset(p) for t, p in acc.items()}
 
@@ -422,7 +444,7 @@ def latest_ranker(conn: SqlConnection, repository: str) -> tuple[int, datetime, 
         "WHERE repositories.name = :repository "
         "ORDER BY rankers.created_at DESC, rankers.id DESC LIMIT 1"
     )
-    rows = _rows(conn, query, {"repository": repository})
+    rows = fetch_rows(conn, query, {"repository": repository})
     if not rows:
         return None
     ranker_id, created_at, model = rows[0]

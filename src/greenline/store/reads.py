@@ -7,11 +7,11 @@ so every caller reads through one module.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, func, select
+from sqlalchemy import Connection, Select, and_, func, select, text
 
 from greenline.model import (
     Observation,
@@ -23,6 +23,7 @@ from greenline.model import (
     TestSummary,
 )
 from greenline.store.lookups import (
+    FAILED_CONDITION,
     as_utc,
     coverage_sizes,
     final_results,
@@ -56,6 +57,7 @@ __all__ = [
     "as_utc",
     "count_rows",
     "coverage_sizes",
+    "failed_tests",
     "final_results",
     "find_run_at",
     "find_run_by_process",
@@ -269,9 +271,33 @@ def count_rows(conn: Connection) -> dict[str, int]:
     }
 
 
-def observations(conn: Connection, repository: str, runs_back: int) -> list[Observation]:
-    """Every pass/fail/error attempt in the repository's last ``runs_back`` finished runs."""
-    recent = _recent_runs(repository, runs_back).subquery()
+def failed_tests(conn: Connection, run_ids: Sequence[int]) -> list[int]:
+    """The primary keys of the tests that failed or errored (any attempt) in these runs, read
+    from the index of failed results alone."""
+    if not run_ids:
+        return []
+    query = (
+        select(results.c.test_pk)
+        .distinct()
+        .where(results.c.run_id.in_(run_ids), text(f"results.{FAILED_CONDITION}"))
+    )
+    return sorted(int(pk) for pk in conn.execute(query).scalars())
+
+
+def observations(
+    conn: Connection,
+    repository: str,
+    runs_back: int,
+    *,
+    run_ids: Sequence[int] | None = None,
+    test_pks: Collection[int] | None = None,
+) -> list[Observation]:
+    """Every pass/fail/error attempt in the repository's last ``runs_back`` finished runs (or
+    in the runs ``run_ids``, when the caller has them); only those of ``test_pks``, when
+    given."""
+    recent: Any = _recent_runs(repository, runs_back).subquery()
+    if run_ids is not None:
+        recent = select(runs.c.id).where(runs.c.id.in_(run_ids)).subquery()
     query = (
         select(
             tests.c.test_id,
@@ -294,6 +320,10 @@ def observations(conn: Connection, repository: str, runs_back: int) -> list[Obse
             results.c.outcome.in_([Outcome.PASSED.value, Outcome.FAILED.value, Outcome.ERROR.value])
         )
     )
+    if test_pks is not None:
+        if not test_pks:
+            return []
+        query = query.where(results.c.test_pk.in_(sorted(test_pks)))
     out = []
     for row in conn.execute(query):
         started = as_utc(row.started_at)
