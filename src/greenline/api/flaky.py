@@ -125,15 +125,15 @@ class FlakyService:
 
     def quarantine_list(self, *, include_ended: bool = False) -> list[QuarantineEntry]:
         now = datetime.now(UTC)
-        with self.ws.store.read() as conn:
-            entries = reads.quarantine_entries(conn, self.ws.repository)
+        with self.ws.store.lookup() as conn:
+            entries = lookups.quarantine_entries(conn, self.ws.repository)
         return [e for e in entries if include_ended or e.is_active(now)]
 
     def active_quarantine(self, now: datetime | None = None) -> dict[str, QuarantineEntry]:
         """Quarantined tests now: released and expired entries do not count."""
         now = now or datetime.now(UTC)
-        with self.ws.store.read() as conn:
-            entries = reads.quarantine_entries(conn, self.ws.repository)
+        with self.ws.store.lookup() as conn:
+            entries = lookups.quarantine_entries(conn, self.ws.repository)
         return {e.test_id: e for e in reversed(entries) if e.is_active(now)}
 
     def release_recovered(self, now: datetime | None = None) -> list[str]:

@@ -7,6 +7,7 @@ SQLAlchemy loads only for what learning reads and writes.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 from collections.abc import Iterable, Sequence
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from greenline import vcs
-from greenline.api.derived import Derived
+from greenline.api.derived import CommitFacts, Derived
 from greenline.api.runs import RunService
 from greenline.api.workspace import Workspace
 from greenline.errors import GreenlineError, NoDataError
@@ -56,7 +57,8 @@ class SelectionService:
     def __init__(self, ws: Workspace, runs: RunService) -> None:
         self.ws = ws
         self.runs = runs
-        self._derived = Derived()
+        self._derived = Derived(keep=16)
+        self._commits = CommitFacts(ws.root)
 
     def find_baseline(self, base: str | None = None, *, within: str = "HEAD") -> Run:
         """The run a change is judged against: the newest complete run with coverage at commit
@@ -66,14 +68,13 @@ class SelectionService:
     def _baseline_run(self, base: str | None, within: str = "HEAD") -> Run:
         """The baseline run, without the counts and duration planning does not use."""
         self.runs.sweep_if_needed()
-        root = self.ws.root
-        wanted = vcs.resolve_revision(root, base) if base else None
-        head = within if within == "HEAD" else vcs.resolve_revision(root, within)
+        wanted = self._commits.resolve(base) if base else None
+        head = within if within == "HEAD" else self._commits.resolve(within)
         with self.ws.store.lookup() as conn:
             candidates = lookups.latest_baselines(conn, self.ws.repository)
         for run in candidates:
             sha = run.commit.sha
-            if sha and (sha == wanted if wanted else vcs.is_ancestor(root, sha, head)):
+            if sha and (sha == wanted if wanted else self._commits.is_ancestor(sha, head)):
                 return run
         where = (
             f"at {base}"
@@ -115,16 +116,39 @@ class SelectionService:
         recorded in one of them counts as changed). It is judged against the newest baseline
         at ``base`` or one of its ancestors; ``environment`` is the job's (None: not compared).
         Nothing in the repository, its index or its work tree is written."""
-        sha = vcs.resolve_revision(self.ws.root, base)
+        sha = self._commits.resolve(base)
         run = self._baseline_run(None, within=sha)
         assert run.commit.sha is not None
-        with vcs.scratch_tree(self.ws.root, sha, diff) as tree:
-            change = tree.change_since(run.commit.sha)
-            unknown = frozenset(changed_files)
-            if unknown:
-                change = _with_unknown(change, unknown, tree.files())
-            plan = self._plan(run, change, tree, environment, unknown=unknown)
+        unknown = frozenset(changed_files)
+        key = (sha, hashlib.sha256((diff or "").encode()).hexdigest(), unknown, environment)
+
+        def derive() -> SelectionPlan:
+            with vcs.scratch_tree(self.ws.root, sha, diff) as tree:
+                change = tree.change_since(str(run.commit.sha))
+                if unknown:
+                    change = _with_unknown(change, unknown, tree.files())
+                return self._plan(run, change, tree, environment, unknown=unknown)
+
+        # the same change asked again (a CI job's shards, a retry) while the baseline, the
+        # recent history and the ranking model are the same gets the plan made for it
+        plan = self._derived.get("plan", (key, self._judging_state(run)), derive)
         return limit_to_budget(plan, budget) if budget is not None else plan
+
+    def _judging_state(self, run: Run) -> tuple[object, ...]:
+        """What the plan for a change against ``run`` depends on in the store: the baseline's
+        results, the recent runs and the newest ranking model."""
+        with self.ws.store.lookup() as conn:
+            baseline = lookups.fetch_rows(
+                conn, "SELECT status, result_rows FROM runs WHERE id = :id", {"id": run.id}
+            )
+            window = lookups.recent_runs(conn, self.ws.repository, RECENT_RUNS)
+            ranker = lookups.fetch_rows(
+                conn,
+                "SELECT max(rankers.id) FROM rankers JOIN repositories "
+                "ON rankers.repository_id = repositories.id WHERE repositories.name = :repository",
+                {"repository": self.ws.repository},
+            )
+        return (run.id, tuple(baseline[0]) if baseline else None, tuple(window), ranker[0][0])
 
     def _plan(
         self,

@@ -24,6 +24,7 @@ from greenline.model import (
     Environment,
     Outcome,
     Phase,
+    QuarantineEntry,
     Run,
     RunStatus,
     TestCoverage,
@@ -58,13 +59,21 @@ def sqlite_file(url: str) -> Path | None:
 def reading(file: Path, url: str, busy_timeout: float) -> Iterator[sqlite3.Connection]:
     """A read-only transaction on the SQLite file (one snapshot: WAL readers never block)."""
     with translate_sqlite_errors(url):
-        conn = sqlite3.connect(file, timeout=busy_timeout, isolation_level=None)
+        conn = open_reader(file, busy_timeout)
         try:
-            conn.execute("PRAGMA query_only = ON")
             conn.execute("BEGIN")
             yield conn
         finally:
             conn.close()  # a read transaction has nothing to commit
+
+
+def open_reader(file: Path, busy_timeout: float) -> sqlite3.Connection:
+    """A read-only sqlite3 connection to the file (autocommit: the caller begins)."""
+    conn = sqlite3.connect(
+        file, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+    )
+    conn.execute("PRAGMA query_only = ON")
+    return conn
 
 
 @contextlib.contextmanager
@@ -451,3 +460,56 @@ def latest_ranker(conn: SqlConnection, repository: str) -> tuple[int, datetime, 
     created = as_utc(created_at)
     assert created is not None
     return int(ranker_id), created, str(model)
+
+
+# -- quarantine and tokens (asked on every request the team server answers) ----------------------
+
+
+def quarantine_entries(
+    conn: SqlConnection, repository: str, test_id: str | None = None
+) -> list[QuarantineEntry]:
+    """The repository's quarantine entries (optionally one test's), newest first."""
+    params: dict[str, object] = {"repository": repository}
+    query = (
+        "SELECT quarantine.test_id, quarantine.reason, quarantine.owner, quarantine.created_at, "
+        "quarantine.expires_at, quarantine.released_at, quarantine.release_reason "
+        "FROM quarantine JOIN repositories ON quarantine.repository_id = repositories.id "
+        "WHERE repositories.name = :repository"
+    )
+    if test_id is not None:
+        query += " AND quarantine.test_id = :test_id"
+        params["test_id"] = test_id
+    query += " ORDER BY quarantine.created_at DESC, quarantine.id DESC"
+    out = []
+    for test, reason, owner, created, expires, released, why in fetch_rows(conn, query, params):
+        created_at = as_utc(created)
+        assert created_at is not None
+        out.append(
+            QuarantineEntry(
+                test_id=test,
+                reason=reason,
+                owner=owner,
+                created_at=created_at,
+                expires_at=as_utc(expires),
+                released_at=as_utc(released),
+                release_reason=why,
+            )
+        )
+    return out
+
+
+def token_row(
+    conn: SqlConnection, digest: str
+) -> tuple[int, str, str, datetime, datetime | None] | None:
+    """(id, name, scope, created at, revoked at) of the token with this digest, or None."""
+    rows = fetch_rows(
+        conn,
+        "SELECT id, name, scope, created_at, revoked_at FROM api_tokens WHERE digest = :digest",
+        {"digest": digest},
+    )
+    if not rows:
+        return None
+    token_id, name, scope, created, revoked = rows[0]
+    created_at = as_utc(created)
+    assert created_at is not None
+    return int(token_id), str(name), str(scope), created_at, as_utc(revoked)

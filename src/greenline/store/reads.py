@@ -16,7 +16,6 @@ from sqlalchemy import Connection, Select, and_, func, select, text
 from greenline.model import (
     Observation,
     Outcome,
-    QuarantineEntry,
     RunStatus,
     TestHistoryEntry,
     TestResult,
@@ -31,6 +30,7 @@ from greenline.store.lookups import (
     latest_baselines,
     latest_ranker,
     list_runs,
+    quarantine_entries,
     recent_outcomes,
     result_of,
     run_coverage,
@@ -44,7 +44,6 @@ from greenline.store.schema import (
     environments,
     flaky_scans,
     merge_queues,
-    quarantine,
     repositories,
     results,
     runs,
@@ -340,36 +339,6 @@ def observations(
                 outcome=Outcome(row.outcome),
                 duration=row.duration or 0.0,
                 message=row.message,
-            )
-        )
-    return out
-
-
-def quarantine_entries(
-    conn: Connection, repository: str, test_id: str | None = None
-) -> list[QuarantineEntry]:
-    """The repository's quarantine entries (optionally one test's), newest first."""
-    query = (
-        select(quarantine)
-        .join(repositories, quarantine.c.repository_id == repositories.c.id)
-        .where(repositories.c.name == repository)
-        .order_by(quarantine.c.created_at.desc(), quarantine.c.id.desc())
-    )
-    if test_id is not None:
-        query = query.where(quarantine.c.test_id == test_id)
-    out = []
-    for row in conn.execute(query):
-        created = as_utc(row.created_at)
-        assert created is not None
-        out.append(
-            QuarantineEntry(
-                test_id=row.test_id,
-                reason=row.reason,
-                owner=row.owner,
-                created_at=created,
-                expires_at=as_utc(row.expires_at),
-                released_at=as_utc(row.released_at),
-                release_reason=row.release_reason,
             )
         )
     return out
