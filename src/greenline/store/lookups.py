@@ -143,7 +143,7 @@ _RUN_COLUMNS = (
     "runs.id, runs.dirty, runs.status, runs.source, runs.started_at, runs.finished_at, "
     "runs.exit_status, runs.args, runs.has_coverage, repositories.name, commits.sha, "
     "commits.committed_at, commits.subject, branches.name, environments.python, "
-    "environments.platform, environments.packages_hash"
+    "environments.platform, environments.packages_hash, runs.result_seconds"
 )
 _RUN_FROM = (
     "FROM runs JOIN repositories ON runs.repository_id = repositories.id "
@@ -154,9 +154,9 @@ _RUN_FROM = (
 _NEWEST_FIRST = "ORDER BY runs.started_at DESC, runs.id DESC"
 
 
-def _to_run(row: Sequence[Any], stats: tuple[dict[str, int], float]) -> Run:
+def _to_run(row: Sequence[Any], counts: dict[str, int]) -> Run:
     (run_id, dirty, status, source, started, finished, exit_status, args, has_coverage) = row[:9]
-    repository, sha, committed, subject, branch, python, platform, packages = row[9:]
+    repository, sha, committed, subject, branch, python, platform, packages, seconds = row[9:]
     env = Environment(python, platform, packages) if python is not None else None
     commit = CommitInfo(
         sha=sha, branch=branch, dirty=bool(dirty), committed_at=as_utc(committed), subject=subject
@@ -172,8 +172,8 @@ def _to_run(row: Sequence[Any], stats: tuple[dict[str, int], float]) -> Run:
         finished_at=as_utc(finished),
         commit=commit,
         environment=env,
-        counts=stats[0],
-        duration=stats[1],
+        counts=counts,
+        duration=float(seconds or 0.0),
         exit_status=exit_status,
         has_coverage=bool(has_coverage),
         args=args,
@@ -189,24 +189,19 @@ def _is_final(results: str = "results") -> str:
     )
 
 
-def _run_stats(
-    conn: SqlConnection, run_ids: Sequence[int]
-) -> dict[int, tuple[dict[str, int], float]]:
-    """Each run's final outcome counts and summed durations, as the store keeps them."""
+def _run_counts(conn: SqlConnection, run_ids: Sequence[int]) -> dict[int, dict[str, int]]:
+    """Each run's final outcome counts, as the store keeps them."""
+    counts: dict[int, dict[str, int]] = {run_id: {} for run_id in run_ids}
     if not run_ids:
-        return {}
+        return counts
     params: dict[str, object] = {}
-    counts: dict[int, dict[str, int]] = defaultdict(dict)
     query = (
         "SELECT run_id, outcome, tests FROM run_outcomes "
         f"WHERE run_id IN {in_list('run', run_ids, params)} AND tests > 0"
     )
     for run_id, outcome, n in fetch_rows(conn, query, params):
         counts[run_id][outcome] = int(n)
-    params = {}
-    query = f"SELECT id, result_seconds FROM runs WHERE id IN {in_list('run', run_ids, params)}"
-    durations = dict(fetch_rows(conn, query, params))
-    return {rid: (counts.get(rid, {}), float(durations.get(rid) or 0.0)) for rid in run_ids}
+    return counts
 
 
 def list_runs(
@@ -238,8 +233,8 @@ def list_runs(
     condition = f"WHERE {' AND '.join(where)} " if where else ""
     query = f"SELECT {_RUN_COLUMNS} {_RUN_FROM} {condition}{_NEWEST_FIRST} LIMIT :limit"
     rows = fetch_rows(conn, query, params)
-    stats = _run_stats(conn, [r[0] for r in rows])
-    return [_to_run(r, stats[r[0]]) for r in rows]
+    counts = _run_counts(conn, [r[0] for r in rows])
+    return [_to_run(r, counts[r[0]]) for r in rows]
 
 
 def get_run(conn: SqlConnection, run_id: int) -> Run | None:
@@ -248,7 +243,7 @@ def get_run(conn: SqlConnection, run_id: int) -> Run | None:
     )
     if not rows:
         return None
-    return _to_run(rows[0], _run_stats(conn, [run_id])[run_id])
+    return _to_run(rows[0], _run_counts(conn, [run_id])[run_id])
 
 
 def latest_baselines(conn: SqlConnection, repository: str, limit: int = 50) -> list[Run]:
@@ -267,7 +262,7 @@ def latest_baselines(conn: SqlConnection, repository: str, limit: int = 50) -> l
         "no": False,
         "limit": limit,
     }
-    return [_to_run(row, ({}, 0.0)) for row in fetch_rows(conn, query, params)]
+    return [_to_run(row, {}) for row in fetch_rows(conn, query, params)]
 
 
 # -- results and coverage ------------------------------------------------------------------------
