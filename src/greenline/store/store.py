@@ -88,13 +88,16 @@ class Store:
     def write(self) -> Iterator[Connection]:
         """A write transaction: committed when the block ends, rolled back if it raises."""
         from greenline.store.engine import WRITE_OPTION, translate_errors
+        from greenline.store.summaries import PENDING, Pending
 
-        with (
-            translate_errors(self.url),
-            self.engine.connect() as conn,
-            conn.execution_options(**{WRITE_OPTION: True}).begin(),
-        ):
-            yield conn
+        with translate_errors(self.url), self.engine.connect() as conn:
+            pending = conn.info[PENDING] = Pending()  # summaries are written last
+            try:
+                with conn.execution_options(**{WRITE_OPTION: True}).begin():
+                    yield conn
+                    pending.apply(conn)
+            finally:
+                conn.info.pop(PENDING, None)
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Connection]:

@@ -60,7 +60,7 @@ def fold_results(
     before = _stored_finals(conn, run_id, sorted(newest)) if stored_rows else {}
     outcomes: Counter[str] = Counter()
     tests = []
-    for pk in sorted(newest):  # key order: concurrent writers lock summary rows alike
+    for pk in newest:
         new = newest[pk]
         outcome, duration = new["outcome"], new["duration"]
         old = before.get(pk)
@@ -74,8 +74,41 @@ def fold_results(
             delta = (0, failed, duration - old.duration)
         outcomes[outcome] += 1
         tests.append((pk, repo_id, test_ids[pk], *delta, run_id, outcome))
-    _add_outcomes(conn, run_id, outcomes)
-    _add_test_summaries(conn, tests)
+    pending = conn.info.get(PENDING)
+    if isinstance(pending, Pending):
+        pending.add(run_id, outcomes, tests)
+    else:
+        _add_outcomes(conn, run_id, outcomes)
+        _add_test_summaries(conn, sorted(tests))
+
+
+#: where a write transaction keeps the summary changes it applies last (``Pending``)
+PENDING = "greenline.pending_summaries"
+
+
+class Pending:
+    """The summary changes of one write transaction, applied as its last statements: on
+    PostgreSQL a test's summary row stays locked from its update to the commit, so writers of
+    other runs of the same suite wait for the commit alone, not for the rest of the batch."""
+
+    def __init__(self) -> None:
+        self.outcomes: dict[int, Counter[str]] = {}
+        self.tests: dict[int, tuple[Any, ...]] = {}
+
+    def add(self, run_id: int, outcomes: Counter[str], tests: list[tuple[Any, ...]]) -> None:
+        self.outcomes.setdefault(run_id, Counter()).update(outcomes)
+        for row in tests:
+            kept = self.tests.get(row[0])
+            if kept is not None:  # one row per test: the deltas add up, the newer run wins
+                newer = row if row[6] >= kept[6] else kept
+                row = (*row[:3], kept[3] + row[3], kept[4] + row[4], kept[5] + row[5], *newer[6:])
+            self.tests[row[0]] = row
+
+    def apply(self, conn: Connection) -> None:
+        for run_id in sorted(self.outcomes):
+            _add_outcomes(conn, run_id, self.outcomes[run_id])
+        # key order: concurrent writers take the summary rows' locks alike (no deadlock)
+        _add_test_summaries(conn, [self.tests[pk] for pk in sorted(self.tests)])
 
 
 def _stored_finals(conn: Connection, run_id: int, pks: Sequence[int]) -> dict[int, _Final]:
