@@ -148,10 +148,14 @@ def _add_outcomes(conn: Connection, run_id: int, outcomes: Counter[str]) -> None
 _SUMMARY_COLUMNS = (
     "test_pk, repository_id, test_id, runs, failures, seconds, last_run_id, last_outcome"
 )
+_PG_ARRAYS = (
+    "SELECT * FROM unnest(%s::integer[], %s::integer[], %s::text[], %s::integer[], "
+    "%s::integer[], %s::double precision[], %s::integer[], %s::text[])"
+)
 #: the newer run's outcome wins (SET reads the row as it was before the update)
 _NEWER = "excluded.last_run_id >= test_summaries.last_run_id"
 _ADD_SUMMARY = (
-    f"INSERT INTO test_summaries ({_SUMMARY_COLUMNS}) VALUES ({{marks}}) "
+    f"INSERT INTO test_summaries ({_SUMMARY_COLUMNS}) {{values}} "
     "ON CONFLICT (test_pk) DO UPDATE SET runs = test_summaries.runs + excluded.runs, "
     "failures = test_summaries.failures + excluded.failures, "
     "seconds = test_summaries.seconds + excluded.seconds, "
@@ -163,6 +167,12 @@ _ADD_SUMMARY = (
 
 
 def _add_test_summaries(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
-    if rows:
-        sql = _ADD_SUMMARY.format(marks=", ".join([_mark(conn)] * 8))
-        conn.exec_driver_sql(sql, rows)
+    if not rows:
+        return
+    if conn.dialect.name == "postgresql":
+        # one statement of arrays: executemany would send (and adapt) a statement per row
+        columns = [list(column) for column in zip(*rows, strict=True)]
+        conn.exec_driver_sql(_ADD_SUMMARY.format(values=_PG_ARRAYS), tuple(columns))
+        return
+    marks = ", ".join([_mark(conn)] * 8)
+    conn.exec_driver_sql(_ADD_SUMMARY.format(values=f"VALUES ({marks})"), rows)
