@@ -45,14 +45,25 @@ class FlakyService:
         Without ``include_stable`` only the tests that failed in those runs are judged (a
         test that never failed there is stable whatever else it did), and the verdicts are
         kept until those runs, or their results, change."""
+        return self.listing(include_stable=include_stable)[0]
+
+    def listing(
+        self, *, include_stable: bool = False, now: datetime | None = None
+    ) -> tuple[list[FlakyVerdict], dict[str, QuarantineEntry]]:
+        """``verdicts()`` and ``active_quarantine()`` together, read in one transaction (what
+        ``flaky list`` and ``GET /api/v1/flaky`` show)."""
+        now = now or datetime.now(UTC)
+        with self.ws.store.lookup() as plain:
+            window = tuple(lookups.recent_runs(plain, self.ws.repository, RUNS_BACK))
+            entries = lookups.quarantine_entries(plain, self.ws.repository)
+        active = {e.test_id: e for e in reversed(entries) if e.is_active(now)}
         if include_stable:
             with self.ws.store.read() as conn:
                 seen = reads.observations(conn, self.ws.repository, RUNS_BACK)
-            return detect_flaky(seen)
-        with self.ws.store.lookup() as plain:
-            window = tuple(lookups.recent_runs(plain, self.ws.repository, RUNS_BACK))
+            return detect_flaky(seen), active
         key = (self.ws.repository, window)
-        return self._derived.get("verdicts", key, lambda: self._unstable([w[0] for w in window]))
+        found = self._derived.get("verdicts", key, lambda: self._unstable([w[0] for w in window]))
+        return found, active
 
     def _unstable(self, run_ids: list[int]) -> list[FlakyVerdict]:
         """The flaky and failing tests' verdicts from the runs ``run_ids``."""

@@ -202,11 +202,18 @@ class RunService:
         before: tuple[datetime, int] | None = None,
     ) -> list[Run]:
         """The newest runs first; ``before`` (a run's start and id) pages on after it."""
-        self.sweep_if_needed()
-        with self.ws.store.lookup() as conn:
+
+        def listed(conn: lookups.SqlConnection) -> list[Run]:
             return lookups.list_runs(
                 conn, self.ws.repository, limit=limit, status=status, branch=branch, before=before
             )
+
+        with self.ws.store.lookup() as conn:  # one transaction unless runs are left running
+            if not self._has_running(conn):
+                return listed(conn)
+        self.sweep_dead_runs()
+        with self.ws.store.lookup() as conn:
+            return listed(conn)
 
     def get_run(self, run_id: int) -> Run:
         self.sweep_if_needed()
@@ -307,9 +314,14 @@ class RunService:
     def sweep_if_needed(self) -> None:
         """Sweep dead runs (``sweep_dead_runs``) when the store has runs still ``running``."""
         with self.ws.store.lookup() as conn:
-            running = lookups.list_runs(conn, self.ws.repository, limit=5, status=RunStatus.RUNNING)
+            running = self._has_running(conn)
         if running:
             self.sweep_dead_runs()
+
+    def _has_running(self, conn: lookups.SqlConnection) -> bool:
+        """True when a run started on this host is still ``running`` (one a sweep may find
+        dead); an upload's run is no such run, so reads beside uploads need no sweep."""
+        return lookups.has_running_runs(conn, socket.gethostname())
 
 
 def unknown_test(test_id: str, known: Iterable[str], repository: str) -> NoDataError:

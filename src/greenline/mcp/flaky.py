@@ -20,7 +20,7 @@ def register(server: MCPServer, open_api: Opener) -> None:
         a failure of a flaky test is weak evidence that a change broke something."""
         doc: dict[str, Any] = call(
             open_api,
-            lambda gl: views.flaky_document(gl.flaky.verdicts(), gl.flaky.active_quarantine()),
+            lambda gl: views.flaky_document(*gl.flaky.listing()),
         )
         bounded = max(1, min(limit, MAX_LIMIT))
         doc["truncated"] = len(doc["tests"]) > bounded

@@ -237,6 +237,16 @@ def list_runs(
     return [_to_run(r, counts[r[0]]) for r in rows]
 
 
+def has_running_runs(conn: SqlConnection, hostname: str) -> bool:
+    """True when a run started on ``hostname`` (not an upload's) is still ``running``."""
+    query = (
+        "SELECT 1 FROM runs WHERE runs.status = :running AND runs.hostname = :hostname "
+        "AND runs.id NOT IN (SELECT run_id FROM uploads) LIMIT 1"
+    )
+    params = {"running": RunStatus.RUNNING.value, "hostname": hostname}
+    return bool(fetch_rows(conn, query, params))
+
+
 def get_run(conn: SqlConnection, run_id: int) -> Run | None:
     rows = fetch_rows(
         conn, f"SELECT {_RUN_COLUMNS} {_RUN_FROM} WHERE runs.id = :id", {"id": run_id}

@@ -28,7 +28,7 @@ class QuarantineRequest(BaseModel):
 def list_flaky(gl: Api, limit: int = LIMIT, cursor: str | None = CURSOR) -> dict[str, Any]:
     """Flaky and failing tests from history, most CI time lost first (paged), and every test
     in quarantine."""
-    doc = views.flaky_document(gl.flaky.verdicts(), gl.flaky.active_quarantine())
+    doc = views.flaky_document(*gl.flaky.listing())
     return paged(doc, "tests", limit, cursor)
 
 
