@@ -414,7 +414,9 @@ def measure_reads(repo: Path, sha: str, db: str, size: Size, workers: int) -> di
         server.stop()
 
 
-def measure_store(kind: str, size: Size, pg_url: str, workers: int) -> dict[str, Any]:
+def measure_store(
+    kind: str, size: Size, pg_url: str, workers: int, read_workers: int
+) -> dict[str, Any]:
     folder = WORK / kind
     repo, sha = make_project(folder / "repo")
     result: dict[str, Any] = {"store": kind}
@@ -427,7 +429,7 @@ def measure_store(kind: str, size: Size, pg_url: str, workers: int) -> dict[str,
         log(f"{kind}: writing the history")
         result["history"] = write_history(repo, sha, db, size, seed=17)
         log(f"{kind}: reads")
-        result["reads"] = measure_reads(repo, sha, db, size, workers)
+        result["reads"] = measure_reads(repo, sha, db, size, read_workers)
     return result
 
 
@@ -437,6 +439,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stores", default=None, help="sqlite,postgresql (default: both)")
     parser.add_argument("--pg-url", default=None)
     parser.add_argument("--workers", type=int, default=1, help="server processes")
+    parser.add_argument(
+        "--read-workers", type=int, default=None, help="server processes for the reads"
+    )
+    parser.add_argument("--output", default=None, help="results file (under results/)")
     args = parser.parse_args(argv)
     size = SMOKE if args.smoke else FULL
     stores = (args.stores or ("sqlite" if args.smoke else "sqlite,postgresql")).split(",")
@@ -456,14 +462,18 @@ def main(argv: list[str] | None = None) -> int:
         },
         "size": size.__dict__,
         "server_workers": args.workers,
+        "read_server_workers": args.read_workers or args.workers,
         "targets": TARGETS,
         "stores": [],
     }
-    out = HERE / "results" / ("server-smoke.json" if args.smoke else "server.json")
+    name = args.output or ("server-smoke.json" if args.smoke else "server.json")
+    out = HERE / "results" / name
     out.parent.mkdir(exist_ok=True)
     kept = json.loads(out.read_text()).get("stores", []) if out.is_file() else []
     for kind in stores:  # written after each store: a long run keeps what it measured
-        measured = measure_store(kind, size, pg_url, args.workers)
+        measured = measure_store(
+            kind, size, pg_url, args.workers, args.read_workers or args.workers
+        )
         kept = [s for s in kept if s["store"] != kind] + [measured]
         doc["stores"] = kept
         doc["met"] = met(doc)
