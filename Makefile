@@ -13,6 +13,10 @@ DEMO_ARGS ?=
 $(STAMP): pyproject.toml setup.py src/greenline/_ctracer.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+	# Backstage's catalog model (npm, for tests/cli/test_backstage.py; it skips without it)
+	command -v npm >/dev/null && npm install --silent --no-save --no-package-lock --no-audit \
+	  --no-fund --prefix $(VENV)/backstage @backstage/catalog-model@1.10.3 \
+	  || echo "make: no npm or no registry: the Backstage catalog test will skip"
 	touch $(STAMP)
 
 venv: $(STAMP)

@@ -5,8 +5,11 @@ runs fail in a flaky test, 16 runners, 30-minute CI, 1,000 changes, 70% load, se
 Load: changes arrive at 70% of the rate the runners could take if every change needed one
 pre-check run and, when it passes, one gate run: ``0.7 * runners / ((2 - p) * CI duration)``.
 
-    python benchmarks/mergequeue/run.py                 # seeds 1-5, every strategy
-    python benchmarks/mergequeue/run.py --smoke         # 200 changes, 2 seeds (CI)
+Then the queue on pull requests runs through the fake GitHub on loopback (``forge.py``):
+webhook latency (delivery to the engine's step) and API calls per landed pull request.
+
+    python benchmarks/mergequeue/run.py                 # seeds 1-5, every strategy; 20 PRs
+    python benchmarks/mergequeue/run.py --smoke         # 200 changes, 2 seeds; 5 PRs (CI)
 
 Results: benchmarks/mergequeue/results/mergequeue.json (or mergequeue-smoke.json).
 """
@@ -17,7 +20,9 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import statistics
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -26,6 +31,9 @@ from greenline.mergequeue.simulate import Scenario, load_arrival_rate, simulate
 from greenline.model.queue import Strategy
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from forge import run_forge  # noqa: E402
+
 TARGETS = {
     "main_green_share": ">= 1.0",
     "throughput_vs_serial": ">= 5",
@@ -75,6 +83,9 @@ def main(argv: list[str] | None = None) -> int:
             )
             per[strategy.value].append(simulate(scenario).summary())
     seconds = time.perf_counter() - started
+    work = HERE / "work" / ("forge-smoke" if args.smoke else "forge")
+    shutil.rmtree(work, ignore_errors=True)
+    forge = run_forge(work, smoke=args.smoke)
     serial = statistics.mean(r["throughput_per_ci_duration"] for r in per["serial"])
     table = {}
     for name, runs in per.items():
@@ -102,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         "worst_over_seeds": table,
         "runs": per,
         "seconds": round(seconds, 1),
+        "forge": forge,
     }
     out = HERE / "results" / ("mergequeue-smoke.json" if args.smoke else "mergequeue.json")
     out.parent.mkdir(exist_ok=True)
@@ -113,7 +125,22 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"{name:<13}" + "".join(f"{row[m]!s:>20}" for m in ("throughput_vs_serial", *METRICS))
         )
-    print(f"results: {out} ({seconds:.0f} s)")
+    step, answer = forge["webhook_to_engine_step"], forge["webhook_answer"]
+    print(
+        f"through {forge['through']} ({forge['ci']}): {forge['pull_requests']} pull requests, "
+        f"{forge['landed']} landed, {forge['ejected']} ejected, right: {forge['outcome_right']}, "
+        f"main green: {forge['main_green_at_every_landing']}"
+    )
+    print(
+        f"  webhook -> engine step p50 {step['ci_verdict']['p50_ms']} ms, p95 "
+        f"{step['ci_verdict']['p95_ms']} ms (CI verdicts); label -> queued p50 "
+        f"{step['label']['p50_ms']} ms; server's answer p95 {answer['p95_ms']} ms"
+    )
+    print(
+        f"  API calls per landed PR {forge['api_calls_per_landed_pr']}, CI runs per landed PR "
+        f"{forge['ci_runs_per_landed_pr']} ({forge['seconds']} s)"
+    )
+    print(f"results: {out} ({seconds:.0f} s simulated)")
     return 0
 
 

@@ -101,6 +101,7 @@ def write_baseline(
         "import_time": {m: sorted(index[b] for b in bs) for m, bs in sorted(import_time.items())},
     }
     tmp = path.with_name(path.name + ".tmp")
+    path.parent.mkdir(parents=True, exist_ok=True)  # a CI cache folder the job has not made
     with gzip.open(tmp, "wt", encoding="utf-8") as out:
         json.dump(doc, out, separators=(",", ":"))
     tmp.replace(path)

@@ -107,6 +107,14 @@ def _parse_patterns(value: object) -> tuple[str, ...]:
     raise ValueError("expected a list of glob patterns")
 
 
+def _parse_repositories(value: object) -> tuple[str, ...]:
+    names = _parse_patterns(value)
+    bad = [n for n in names if not re.fullmatch(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", n)]
+    if bad:
+        raise ValueError(f"expected OWNER/REPO names, not {bad[0]!r}")
+    return names
+
+
 @dataclass(frozen=True, slots=True)
 class Key:
     """One setting: its parser, default and what it is for (shown by ``config show``)."""
@@ -185,6 +193,18 @@ KEYS: dict[str, Key] = {
         False,
         "let MCP clients (coding agents) add branches to the merge queue (enqueue_change)",
     ),
+    "server_url": Key(
+        _parse_str,
+        None,
+        "the team server's address for those who reach it (greenline backstage names its /mcp; "
+        "the CI workflow greenline init writes reads GREENLINE_SERVER_URL)",
+    ),
+    "github_repositories": Key(
+        _parse_repositories,
+        (),
+        "the GitHub repositories (OWNER/REPO) whose webhooks the team server acts on; default: "
+        "the server's repository (its origin remote) and the repositories of the runs it stores",
+    ),
     "server_host": Key(_parse_str, "127.0.0.1", "the address greenline serve listens on"),
     "server_port": Key(_parse_between(1, 65535), 8787, "the port greenline serve listens on"),
     "server_workers": Key(_parse_between(1, 64), 1, "greenline serve's server processes"),
@@ -262,6 +282,15 @@ class Settings:
     @property
     def queue_agents_enqueue(self) -> bool:
         return bool(self.values["queue_agents_enqueue"].value)
+
+    @property
+    def server_url(self) -> str | None:
+        value = self.values["server_url"].value
+        return str(value) if value else None
+
+    @property
+    def github_repositories(self) -> tuple[str, ...]:
+        return tuple(self.values["github_repositories"].value)
 
     @property
     def server_host(self) -> str:

@@ -67,6 +67,13 @@ class ForgeError(GreenlineError):
     http_status = 502
 
 
+class ForgeConflictError(ForgeError):
+    """The code host refused a change that contradicts its state (a ref update that is not a
+    fast-forward, a branch that already exists)."""
+
+    http_status = 409
+
+
 class ConflictError(UsageError):
     """The request contradicts what the store holds (a batch for a finished upload, a finish
     before every batch arrived)."""

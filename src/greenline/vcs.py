@@ -111,6 +111,29 @@ def resolve_revision(root: Path, rev: str) -> str:
     return sha
 
 
+def merge_base(root: Path, one: str, other: str) -> str | None:
+    """The best common ancestor of two revisions, or None when they share no history."""
+    if one.startswith("-") or other.startswith("-"):
+        return None
+    return _git(root, "merge-base", one, other)
+
+
+def review_base(root: Path) -> str:
+    """Where a change under review starts: the merge-base of HEAD with the default branch (the
+    origin's copy of it when there is one, as in a CI checkout). A VcsError when neither
+    exists."""
+    branch = default_branch(root)
+    for ref in (f"refs/remotes/origin/{branch}", f"refs/heads/{branch}"):
+        if _git(root, "rev-parse", "--verify", "--quiet", ref) is not None:
+            found = merge_base(root, "HEAD", ref)
+            if found:
+                return found
+    raise VcsError(
+        f"no default branch ({branch}) to review the change against in {root}",
+        hint="pass the base of the change: --base REV (a commit, branch or tag)",
+    )
+
+
 def has_commit(root: Path, sha: str) -> bool:
     """True when ``sha`` is a full object id naming a commit in the repository at ``root``."""
     return is_object_id(sha) and _git(root, "cat-file", "-e", f"{sha}^{{commit}}") is not None
@@ -458,6 +481,101 @@ def fast_forward(root: Path, branch: str, new: str, old: str) -> bool:
     return _run_git(root, "update-ref", f"refs/heads/{branch}", new, old).returncode == 0
 
 
+#: who the merge queue's tree commits are by (they carry no date of their own: see below)
+TREE_IDENTITY = ("greenline queue", "queue@greenline.invalid")
+
+
+def merge_tree_commit(root: Path, base: str, head: str, message: str) -> str | None:
+    """A merge commit of ``head`` into ``base`` made in the object store alone (``git
+    merge-tree --write-tree``: no work tree, nothing to clean up after a crash); None on a
+    conflict. The commit is a function of its inputs: greenline's identity, and the later
+    parent's commit time as its date, so building the same tree again (after a restart, in
+    another process) gives the very commit pushed before."""
+    proc = _run_git(root, "merge-tree", "--write-tree", "--no-messages", base, head)
+    if proc.returncode == 1:
+        return None
+    if proc.returncode != 0:
+        raise VcsError(f"git merge-tree {base[:10]} {head[:10]} failed: {proc.stderr.strip()}")
+    tree = proc.stdout.split("\n", 1)[0].strip()
+    times = _git(root, "show", "-s", "--format=%ct", base, head) or "0"
+    when = f"@{max(int(t) for t in times.split())} +0000"
+    name, email = TREE_IDENTITY
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": name,
+        "GIT_AUTHOR_EMAIL": email,
+        "GIT_AUTHOR_DATE": when,
+        "GIT_COMMITTER_NAME": name,
+        "GIT_COMMITTER_EMAIL": email,
+        "GIT_COMMITTER_DATE": when,
+    }
+    made = subprocess.run(
+        ["git", "commit-tree", tree, "-p", base, "-p", head, "-F", "-"],
+        cwd=root,
+        input=message,
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=60,
+    )
+    if made.returncode != 0:
+        raise VcsError(f"git commit-tree failed: {made.stderr.strip()}")
+    return made.stdout.strip()
+
+
+def remote_url(root: Path, name: str = "origin") -> str | None:
+    """The URL (or path) of remote ``name``, or None without one (or outside a repository's
+    top: a folder inside another repository does not borrow its remotes)."""
+    if name.startswith("-") or not (root / ".git").exists():
+        return None
+    return _git(root, "remote", "get-url", name)
+
+
+def _transfer(root: Path, args: list[str], env: dict[str, str], what: str) -> None:
+    """``git fetch``/``git push`` with ``env`` (credentials travel there, never on the
+    command line); a VcsError naming ``what`` when git fails."""
+    proc = subprocess.run(
+        ["git", *args],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "GIT_TERMINAL_PROMPT": "0", **env},
+        check=False,
+        timeout=600,
+    )
+    if proc.returncode != 0:
+        said = proc.stderr.strip().splitlines()
+        raise VcsError(
+            f"{what} failed: {said[-1] if said else f'git exited {proc.returncode}'}",
+            hint="check that the code host is reachable and the token may write to it",
+        )
+
+
+def fetch_refs(root: Path, url: str, refspecs: list[str], env: dict[str, str]) -> None:
+    """Fetch ``refspecs`` (``+src:dst``) from the repository at ``url``."""
+    if url.startswith("-") or any(s.lstrip("+").startswith("-") for s in refspecs):
+        raise VcsError(f"bad remote or refspec: {url} {refspecs}")
+    args = ["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", url, *refspecs]
+    _transfer(root, args, env, f"fetching {' '.join(refspecs)}")
+
+
+def push_commit(root: Path, url: str, sha: str, ref: str, env: dict[str, str]) -> None:
+    """Point ``ref`` at the repository at ``url`` to commit ``sha`` (pushed from here, moved
+    whatever it held before: the queue's own branches only)."""
+    if not is_object_id(sha) or not ref.startswith("refs/") or url.startswith("-"):
+        raise VcsError(f"bad push of {sha!r} to {ref!r}")
+    _transfer(root, ["push", "--quiet", "--force", url, f"{sha}:{ref}"], env, f"pushing {ref}")
+
+
+def diff_between(root: Path, base: str, head: str) -> str:
+    """``git diff base head`` as a patch ``git apply`` takes (binary changes included)."""
+    proc = _run_git(root, "diff", "--binary", "--no-color", "--no-ext-diff", base, head)
+    if proc.returncode != 0:
+        raise VcsError(f"git diff {base[:10]} {head[:10]} failed: {proc.stderr.strip()}")
+    return proc.stdout
+
+
 def first_parent_commits(root: Path, good: str, bad: str) -> list[tuple[str, str, str]]:
     """(sha, subject, author) of the first-parent commits in (good, bad], oldest first."""
     proc = _run_git(
@@ -524,3 +642,30 @@ def apply_patch(tree: Path, diff: str) -> str | None:
     if proc.returncode == 0:
         return None
     return proc.stderr.strip().splitlines()[0] if proc.stderr.strip() else "git apply failed"
+
+
+# -- the code host's commits ------------------------------------------------------------------
+def fetch_commit(root: Path, sha: str, remote: str = "origin") -> bool:
+    """Fetch commit ``sha`` (a full object id) from ``remote`` unless it is here already;
+    True when it is here afterwards (a pull request's head the server's clone lacked)."""
+    if has_commit(root, sha):
+        return True
+    if not is_object_id(sha) or remote.startswith("-"):
+        return False
+    _run_git(root, "fetch", "--quiet", "--no-tags", remote, sha)
+    return has_commit(root, sha)
+
+
+def read_file_at(root: Path, sha: str, path: str) -> str | None:
+    """The text of ``path`` at commit ``sha``, or None (no such file, not text)."""
+    if not is_object_id(sha) or path.startswith("-") or ":" in path:
+        return None
+    proc = subprocess.run(
+        ["git", "show", f"{sha}:{path}"], cwd=root, capture_output=True, check=False, timeout=60
+    )
+    if proc.returncode != 0:
+        return None
+    try:
+        return proc.stdout.decode("utf-8")
+    except UnicodeDecodeError:
+        return None

@@ -26,6 +26,7 @@ from greenline.model import (
     TestSummary,
     Upload,
 )
+from greenline.model.forge import Delivery, DeliveryReceipt, PublishedCheck
 from greenline.model.recovery import (
     CulpritReport,
     MainHealth,
@@ -33,6 +34,7 @@ from greenline.model.recovery import (
     RevertReport,
     TriageReport,
 )
+from greenline.model.review import CodeFinding, ReviewDigest
 from greenline.model.shards import ShardPlan
 
 JSON = dict[str, Any]
@@ -580,3 +582,148 @@ def sharded_run_document(outcome: Any) -> JSON:
         ],
     )
     return doc
+
+
+def code_finding_view(f: CodeFinding) -> JSON:
+    return {
+        "provider": f.provider,
+        "repository": f.repository,
+        "number": f.number,
+        "state": f.state,
+        "rule_id": f.rule_id,
+        "rule_title": f.rule_title,
+        "severity": f.severity,
+        "category": f.category,
+        "path": f.path,
+        "start_line": f.start_line,
+        "end_line": f.end_line,
+        "message": f.message,
+        "url": f.url,
+        "created_at": _stamp(f.created_at),
+    }
+
+
+def review_document(digest: ReviewDigest, *, limit: int | None = None) -> JSON:
+    """A change's review digest; with ``limit`` each list keeps that many entries (and each
+    function that many of its tests), with ``truncated`` saying whether any was cut."""
+    cut = False
+
+    def bounded(items: list[Any]) -> list[Any]:
+        nonlocal cut
+        if limit is None or len(items) <= limit:
+            return items
+        cut = True
+        return items[:limit]
+
+    functions = [
+        {
+            "path": f.path,
+            "name": f.name,
+            "status": f.status.value,
+            "tests": bounded(list(f.tests)),
+            "test_count": len(f.tests),
+            "ran_at_import": f.ran_at_import,
+            "untested": f.is_untested,
+        }
+        for f in digest.functions
+    ]
+    doc = {
+        **_schema("review"),
+        "base": digest.base,
+        "baseline_run_id": digest.baseline_run_id,
+        "baseline_sha": digest.baseline_sha,
+        "change": change_document(digest.change),
+        "changed_files": bounded([f.path for f in digest.change.files]),
+        "functions": bounded(functions),
+        "untested": bounded(
+            [{"path": f.path, "name": f.name, "status": f.status.value} for f in digest.untested]
+        ),
+        "likely_to_fail": bounded(
+            [
+                {
+                    "test_id": t.test_id,
+                    "likelihood": t.likelihood,
+                    "duration": _seconds(t.duration, 6),
+                    "reasons": [{"kind": r.kind.value, "detail": r.detail} for r in t.reasons],
+                }
+                for t in digest.likely
+            ]
+        ),
+        "selection": {
+            "selected": digest.selected_tests,
+            "baseline_tests": digest.baseline_tests,
+            "ranker": digest.ranker,
+            "full_suite": {"kind": digest.full_suite.kind.value, "detail": digest.full_suite.detail}
+            if digest.full_suite
+            else None,
+        },
+        "flaky": bounded(
+            [
+                {
+                    "test_id": f.verdict.test_id,
+                    "category": f.verdict.category.value,
+                    "confidence": f.verdict.confidence,
+                    "runs": f.verdict.runs,
+                    "failures": f.verdict.failures,
+                    "quarantined": f.quarantined,
+                    "why": f.why,
+                }
+                for f in digest.flaky
+            ]
+        ),
+        "findings": bounded([code_finding_view(f) for f in digest.findings]),
+        "counts": {
+            "changed_files": len(digest.change.files),
+            "functions": len(digest.functions),
+            "untested": len(digest.untested),
+            "flaky": len(digest.flaky),
+            "findings": len(digest.findings),
+        },
+        "notes": list(digest.notes),
+    }
+    doc["truncated"] = cut
+    return doc
+
+
+def delivery_receipt_document(receipt: DeliveryReceipt) -> JSON:
+    """The answer to a GitHub webhook delivery: queued, a duplicate, or ignored (and why)."""
+    return {
+        **_schema("github-delivery"),
+        "delivery": receipt.delivery_id,
+        "event": receipt.event,
+        "status": receipt.status.value,
+        "reason": receipt.reason or None,
+    }
+
+
+def deliveries_document(deliveries: list[Delivery], pending: int) -> JSON:
+    """The newest webhook deliveries received, and what processing each did."""
+    return {
+        **_schema("github-deliveries"),
+        "pending": pending,
+        "deliveries": [
+            {
+                "delivery": d.delivery_id,
+                "event": d.event,
+                "action": d.action,
+                "repository": d.repository,
+                "received_at": _stamp(d.received_at),
+                "processed_at": _stamp(d.processed_at),
+                "attempts": d.attempts,
+                "outcome": d.outcome,
+            }
+            for d in deliveries
+        ],
+    }
+
+
+def published_check_document(repository: str, published: PublishedCheck | None, sent: Any) -> JSON:
+    """A check run published on GitHub (None: not sent) and the requests that published it."""
+    return {
+        **_schema("github-check"),
+        "repository": repository,
+        "check_run": None
+        if published is None
+        else {"id": published.id, "html_url": published.html_url},
+        "requests": list(sent),
+    }

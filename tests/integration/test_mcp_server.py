@@ -75,6 +75,7 @@ def test_tools_answer_with_the_cli_json(git_repo: Path) -> None:
         "list_runs",
         "get_run",
         "test_history",
+        "review_change",
         "select_tests",
         "list_flaky_tests",
         "explain_flaky_test",

@@ -244,7 +244,7 @@ def test_a_store_from_before_the_summaries_is_filled_on_upgrade(database_url: st
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
         config.attributes["connection"] = conn
-        command.upgrade(config, "0011")
+        command.upgrade(config, "0013")
         _old_history(conn)
     engine.dispose()
     with Store(database_url) as store, store.read() as conn:
@@ -268,7 +268,7 @@ def test_a_store_from_before_the_summaries_is_filled_on_upgrade(database_url: st
 
 
 def _old_history(conn: sa.Connection) -> None:
-    """Two runs written as a store at revision 0011 holds them: t::a passed on a retry in
+    """Two runs written as a store at revision 0013 holds them: t::a passed on a retry in
     the first, t::b failed there; both passed in the second."""
     now = datetime.now(UTC)
     repo = conn.execute(

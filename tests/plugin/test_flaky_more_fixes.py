@@ -123,10 +123,6 @@ def greenline(project: pytest.Pytester, *args: str) -> pytest.RunResult:
     return project.run(sys.executable, "-m", "greenline", *args)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a state-setter fix's detail changed in the flaky work's last step (stop-22 note)",
-)
 def test_each_kind_gets_a_verified_patch_the_guard_passes(project: pytest.Pytester) -> None:
     scan = greenline(project, "flaky", "scan", "--runs", "8", "--workers", "2", "-f", "json")
     assert scan.ret == 0, scan.stderr.str()

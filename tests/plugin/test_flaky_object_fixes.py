@@ -122,10 +122,6 @@ def project(pytester: pytest.Pytester) -> pytest.Pytester:
     return pytester
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="flaky fix ends in an internal JSONDecodeError on this case; open in the stop-22 note",
-)
 def test_state_no_literal_writes_back_is_kept_and_restored(project: pytest.Pytester) -> None:
     scan = project.run(sys.executable, "-m", "greenline", "flaky", "scan", "--runs", "4")
     assert scan.ret == 0, scan.stderr.str()

@@ -179,12 +179,6 @@ def test_every_tracer_gives_the_same_branches(project: pytest.Pytester) -> None:
     }
 
 
-@pytest.mark.xfail(
-    sys.version_info < (3, 12),
-    strict=True,
-    reason="recording now starts before conftest.py loads, so a trace function a conftest sets "
-    "is not seen when the tracer is chosen (stop-22 note)",
-)
 def test_beside_another_trace_function(project: pytest.Pytester) -> None:
     project.makeconftest("import sys\n\nsys.settrace(lambda frame, event, arg: None)\n")
     result = record(project, BRANCH)

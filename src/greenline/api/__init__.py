@@ -22,10 +22,14 @@ from greenline.store import Store
 
 if TYPE_CHECKING:
     from greenline.api.baselines import BaselineService
+    from greenline.api.findings import FindingService
     from greenline.api.flaky import FlakyService
+    from greenline.api.github import GitHubService
     from greenline.api.insights import InsightsService
+    from greenline.api.pr_queue import PullQueueService
     from greenline.api.queue import QueueService
     from greenline.api.recovery import RecoveryService
+    from greenline.api.review import ReviewService
     from greenline.api.selection import SelectionService
     from greenline.api.shard_runs import ShardRunService
     from greenline.api.split import SplitService
@@ -66,6 +70,14 @@ class Greenline:
         return QueueService(self.ws, self.flaky)
 
     @cached_property
+    def pull_queue(self) -> PullQueueService:
+        from greenline.api.pr_queue import PullQueueService
+        from greenline.api.pr_queue_hosts import open_pull_host
+
+        hosts = open_pull_host(self.ws, lambda repository: self.github.client(repository))
+        return PullQueueService(self.ws, self.runs, self.selection, self.flaky, hosts)
+
+    @cached_property
     def insights(self) -> InsightsService:
         from greenline.api.insights import InsightsService
 
@@ -76,6 +88,15 @@ class Greenline:
         from greenline.api.recovery import RecoveryService
 
         return RecoveryService(self.ws, self.runs, self.flaky, self.queue)
+
+    @cached_property
+    def github(self) -> GitHubService:
+        from greenline.api.github import GitHubService
+        from greenline.api.pr_queue_hosts import add_queue_handlers
+
+        service = GitHubService(self.ws, self.runs, self.selection, self.flaky, self.recovery)
+        add_queue_handlers(service.handlers, lambda: self.pull_queue)
+        return service
 
     @cached_property
     def tokens(self) -> TokenService:
@@ -100,6 +121,18 @@ class Greenline:
         from greenline.api.shard_runs import ShardRunService
 
         return ShardRunService(self.ws, self.runs, self.split)
+
+    @cached_property
+    def findings(self) -> FindingService:
+        from greenline.api.findings import FindingService
+
+        return FindingService(self.ws)
+
+    @cached_property
+    def review(self) -> ReviewService:
+        from greenline.api.review import ReviewService
+
+        return ReviewService(self.ws, self.selection, self.flaky, self.findings)
 
     @classmethod
     def open(
@@ -129,6 +162,10 @@ class Greenline:
         return self.ws.repository
 
     def close(self) -> None:
+        if "pull_queue" in self.__dict__:  # its code host's client holds connections
+            self.pull_queue.close()
+        if "github" in self.__dict__:  # its clients hold connections to GitHub
+            self.github.close()
         self.ws.close()
 
     def __enter__(self) -> Greenline:

@@ -148,7 +148,7 @@ class Fixer:
             return (
                 change(scratch)
                 or self._under_condition(scratch, verdict)
-                or self._suite(scratch, reference)
+                or self._suite(scratch, reference, verdict.test_id)
             )
         finally:
             shutil.rmtree(scratch.parent, ignore_errors=True)
@@ -178,11 +178,14 @@ class Fixer:
                 )
         return None
 
-    def _suite(self, scratch: Path, reference: dict[str, Outcome]) -> str | None:
-        """With the patch, every test that passed before still passes."""
+    def _suite(self, scratch: Path, reference: dict[str, Outcome], test_id: str) -> str | None:
+        """With the patch, every test that passed before still passes, and the fixed test
+        passes in the suite's own order too (a fix that holds only alone is no fix)."""
         job = pytest_job(f"--greenline-outcomes={OUT}/suite.jsonl", cwd=scratch, timeout=1800)
         rows = read_jsonl(self.ws.executor.run(job), "suite.jsonl")
         now = {row["test_id"]: Outcome(row["outcome"]) for row in rows}
+        if test_id in now and now[test_id].is_failure:
+            return f"with it, the test itself fails in the whole suite ({now[test_id].value})"
         broke = sorted(
             t
             for t, before in reference.items()

@@ -18,6 +18,7 @@ from greenline.api.queue_runner import (
     CheckRunner,
     QueueDoc,
     QueueDocuments,
+    claim_mode,
     clean_up_after,
     now,
     runner_alive,
@@ -139,6 +140,7 @@ class QueueService:
         head = vcs.resolve_revision(root, f"refs/heads/{branch}")
 
         def change(doc: QueueDoc) -> QueueEntry:
+            claim_mode(doc, pulls=False)
             if branch == doc.branch:
                 raise UsageError(
                     f"{branch} is the branch the queue lands on",
@@ -159,6 +161,7 @@ class QueueService:
 
     def remove(self, branch: str) -> None:
         def change(doc: QueueDoc) -> None:
+            claim_mode(doc, pulls=False)
             if doc.state.entry(branch) is None:
                 raise UsageError(f"{branch} is not queued", hint="greenline queue status")
             doc.step([Removed(branch)])
@@ -173,7 +176,9 @@ class QueueService:
         _, doc = self.docs.read()
         if doc is None:
             return {"schema": STATUS_SCHEMA, "branch": None, "entries": [], "journal": []}
-        active = runner_alive(doc.runner)
+        # a pull request's trees are checked by the code host's CI, whoever is listening
+        active = runner_alive(doc.runner) or doc.forge is not None
+        pulls = (doc.forge or {}).get("pulls", {})
         running = {r.changes[-1]: r for r in doc.state.runs if r.purpose is Purpose.PRECHECK}
         gate_runs = [r for r in doc.state.runs if r.purpose is Purpose.GATE]
         return {
@@ -183,8 +188,18 @@ class QueueService:
             "paused": doc.state.paused,
             "runner": doc.runner if active else None,
             "window": doc.state.window,
+            **(
+                {"forge": {k: doc.forge[k] for k in ("kind", "repository")}}
+                if doc.forge is not None
+                else {}
+            ),
             "entries": [
                 {
+                    **(
+                        {"pull_request": pulls[e.change_id]["number"]}
+                        if e.change_id in pulls
+                        else {}
+                    ),
                     "branch": e.change_id,
                     "head": e.head,
                     "priority": e.priority,
@@ -245,6 +260,7 @@ class QueueService:
 
     def _begin(self, doc: QueueDoc, runners: int, flaky: frozenset[str]) -> list[Action]:
         """Take the queue over: one runner at a time; what a dead one left is cleaned up."""
+        claim_mode(doc, pulls=False)
         if doc.runner is not None and runner_alive(doc.runner):
             raise UsageError(
                 f"the queue is already running (pid {doc.runner['pid']}, since "

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from greenline import vcs
 from greenline.api.workspace import Workspace
-from greenline.errors import InputError, NoDataError, StoreError
+from greenline.errors import InputError, NoDataError, StoreError, UsageError
 from greenline.executor import Executor, Handle, is_process_alive, shell_job
 from greenline.junit import JUnitReader
 from greenline.mergequeue.codec import dump_entry, dump_state, load_state
@@ -58,6 +58,9 @@ class QueueDoc:
     runner: dict[str, Any] | None = None  # the process running the queue: pid, host, since
     #: run id -> the executor's name for its check's processes (reaped after a crash)
     checks: dict[str, str] = field(default_factory=dict)
+    #: a queue of pull requests on a code host (``api.pr_queue``): which host, the pull
+    #: requests' details, the branches pushed and what is left to do there; None: branches
+    forge: dict[str, Any] | None = None
 
     def to_json(self) -> str:
         return json.dumps(
@@ -71,6 +74,7 @@ class QueueDoc:
                 "journal": self.journal[-JOURNAL:],
                 "runner": self.runner,
                 "checks": self.checks,
+                **({"forge": self.forge} if self.forge is not None else {}),
             }
         )
 
@@ -87,6 +91,7 @@ class QueueDoc:
             doc["journal"],
             doc.get("runner"),
             doc.get("checks", {}),
+            doc.get("forge"),
         )
 
     def step(self, events: list[Event]) -> list[Action]:
@@ -130,6 +135,23 @@ class QueueDoc:
         )
 
 
+def claim_mode(doc: QueueDoc, pulls: bool) -> None:
+    """A repository's queue lands branches or pull requests, one at a time: an idle queue
+    takes whichever comes; a busy one refuses the other kind."""
+    if (doc.forge is not None) == pulls:
+        return
+    if doc.state.entries or doc.pending:
+        kind = "pull requests" if doc.forge is not None else "local branches"
+        hint = (
+            "greenline queue add --pr N (or label it greenline:queue)"
+            if doc.forge is not None
+            else "greenline queue add BRANCH, or wait until it is empty"
+        )
+        raise UsageError(f"this repository's merge queue is landing {kind} now", hint=hint)
+    if not pulls:
+        doc.forge = None
+
+
 class QueueDocuments:
     """The stored document, read and changed under optimistic versions."""
 
@@ -143,17 +165,27 @@ class QueueDocuments:
             return 0, None
         return found[0], QueueDoc.from_json(found[1])
 
-    def change(self, change: Callable[[QueueDoc], T], create: bool = False) -> T:
-        """Apply ``change`` to the stored document; redone on a concurrent update."""
+    def change(
+        self,
+        change: Callable[[QueueDoc], T],
+        create: bool = False,
+        new: Callable[[], QueueDoc] | None = None,
+    ) -> T:
+        """Apply ``change`` to the stored document; redone on a concurrent update. With
+        ``create``, a queue that does not exist yet starts as ``new()`` makes it (default:
+        landing on this checkout's default branch)."""
         root = self.ws.root
         for _ in range(50):
             version, doc = self.read()
             if doc is None:
                 if not create:
                     raise NoDataError("the merge queue is empty", hint="greenline queue add BRANCH")
-                branch = vcs.default_branch(root)
-                base = vcs.resolve_revision(root, branch)
-                doc = QueueDoc(branch, base, initial_state(QueueConfig(), base))
+                if new is not None:
+                    doc = new()
+                else:
+                    branch = vcs.default_branch(root)
+                    base = vcs.resolve_revision(root, branch)
+                    doc = QueueDoc(branch, base, initial_state(QueueConfig(), base))
             result = change(doc)
             with self.ws.store.write() as conn:
                 repo_id = writes.ensure_repository(conn, self.ws.repository, str(root))

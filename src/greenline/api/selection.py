@@ -101,6 +101,15 @@ class SelectionService:
         plan = self._plan(run, change, source, read_environment(), learned=learned)
         return limit_to_budget(plan, budget) if budget is not None else plan
 
+    def plan_within(self, within: str) -> SelectionPlan:
+        """The plan for the working tree's change against the newest baseline at commit
+        ``within`` or one of its ancestors (a review judges a change against its base, never
+        against a run recorded on the change itself)."""
+        run = self._baseline_run(None, within=vcs.resolve_revision(self.ws.root, within))
+        assert run.commit.sha is not None
+        change = vcs.read_change(self.ws.root, run.commit.sha)
+        return self._plan(run, change, _WorkTree(self.ws.root), read_environment())
+
     def plan_change(
         self,
         base: str,
@@ -149,6 +158,19 @@ class SelectionService:
                 {"repository": self.ws.repository},
             )
         return (run.id, tuple(baseline[0]) if baseline else None, tuple(window), ranker[0][0])
+
+    def plan_merge_group(self, base: str, head: str) -> SelectionPlan:
+        """The tests to run for a merge group (GitHub's merge queue): what its head changes
+        on top of its base (the pull requests in the group), judged against the newest
+        baseline at the base or before it. Both commits are fetched from origin if need be."""
+        for sha in (base, head):
+            if not vcs.fetch_commit(self.ws.root, sha):
+                raise NoDataError(
+                    f"commit {sha[:12]} of the merge group is not in {self.ws.root}",
+                    hint="fetch it (git fetch origin), or check the merge group's shas",
+                )
+        diff = vcs.diff_between(self.ws.root, base, head)
+        return self.plan_change(base, diff=diff)
 
     def _plan(
         self,

@@ -126,6 +126,27 @@ COMMANDS: dict[str, Entry] = {
         f"{CLI}.queue:queue_app",
         group=True,
     ),
+    "review": Entry(
+        "Review digest of the change since --base: the changed functions and the tests that ran\n"
+        "each, those no test runs, the tests most likely to fail, flaky tests in its path and "
+        "open\ncode-quality findings in its files.",
+        f"{CLI}.review:review_command",
+    ),
+    "backstage": Entry(
+        "Print catalog-info.yaml entities: the MCP server (kind API, spec.type mcp-server, with\n"
+        "its remote URL) and the repository (kind Component), for a Backstage catalog.",
+        f"{CLI}.backstage:backstage_command",
+    ),
+    "init": Entry(
+        "Set greenline up in CI: write the provider's configuration.",
+        f"{CLI}.init:init_app",
+        group=True,
+    ),
+    "github": Entry(
+        "GitHub: greenline's verdicts on a commit as check runs.",
+        f"{CLI}.github:github_app",
+        group=True,
+    ),
 }
 
 

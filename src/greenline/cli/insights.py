@@ -35,7 +35,8 @@ insights_app = typer.Typer(
     no_args_is_help=True,
 )
 ingest_app = typer.Typer(
-    help="Store workflow runs from files or greenline's own runs.", no_args_is_help=True
+    help="Store workflow runs (from files, or greenline's own) and code-quality findings.",
+    no_args_is_help=True,
 )
 fetch_app = typer.Typer(help="Fetch workflow runs live from a CI provider.", no_args_is_help=True)
 insights_app.add_typer(ingest_app, name="ingest")
@@ -109,6 +110,74 @@ def ingest_circleci(
 ) -> None:
     """CircleCI API v2 responses: pipelines, their workflows, and jobs (with workflow_id)."""
     _ingest_files(ctx, "circleci", files, default_branch, fmt)
+
+
+@ingest_app.command("github-code-quality")
+def ingest_code_quality(
+    ctx: typer.Context,
+    repository: str = typer.Argument(..., help="OWNER/REPO"),
+    files: list[Path] = typer.Option(
+        [],
+        "--from-file",
+        metavar="FILE",
+        help="A saved response (JSON) instead of asking GitHub; may be given again.",
+    ),
+    fmt: Format = FORMAT_OPTION,
+) -> None:
+    """Code-quality findings: GET /repos/OWNER/REPO/code-quality/findings, live (the token
+    comes from GREENLINE_GITHUB_TOKEN or GITHUB_TOKEN) or from saved responses (code scanning
+    alerts too); greenline review shows the open ones in a change's files."""
+    for path in files:
+        if not path.is_file():
+            raise UsageError(
+                f"{path}: no such file",
+                hint="pass saved responses of GET /repos/OWNER/REPO/code-quality/findings",
+            )
+    with state_of(ctx).open_api() as gl:
+        if files:
+            done = gl.findings.ingest_files(repository, files)
+        else:
+            with console.status("fetching code-quality findings from GitHub…") as status:
+                done = gl.findings.fetch_github(
+                    repository,
+                    progress=lambda n: status.update(f"fetching findings from GitHub… {n} so far"),
+                )
+        workspace = gl.repository
+    c = done.count
+    if fmt is Format.json:
+        emit_json(
+            {
+                "schema": "greenline.findings-ingest/1",
+                "provider": "github-code-quality",
+                "repository": done.repository,
+                "findings": {
+                    "added": c.added,
+                    "replaced": c.replaced,
+                    "unchanged": c.unchanged,
+                    "resolved": c.resolved,
+                },
+                "skipped": [{"location": p.location, "reason": p.reason} for p in done.problems],
+                "matches_repository": done.matches_workspace,
+            }
+        )
+        return
+    console.print(
+        f"{done.repository} code-quality findings: {c.added} new, {c.replaced} updated, "
+        f"{c.unchanged} unchanged, {c.resolved} resolved",
+        markup=False,
+        highlight=False,
+    )
+    if done.problems:
+        err_console.print(f"greenline: {len(done.problems)} record(s) skipped:")
+        for p in done.problems[:20]:
+            err_console.print(f"  {p.location}: {p.reason}", markup=False, highlight=False)
+    if not done.matches_workspace:
+        err_console.print(
+            f"greenline: this repository is {workspace} (from its origin remote or folder), not "
+            f"{done.repository}: greenline review here shows only {workspace}'s findings",
+            markup=False,
+            highlight=False,
+        )
 
 
 @ingest_app.command("greenline")

@@ -17,6 +17,7 @@ from greenline.cli.state import (
     emit_json,
     state_of,
 )
+from greenline.errors import UsageError
 from greenline.model.queue import Strategy
 
 queue_app = typer.Typer(
@@ -108,29 +109,66 @@ def _print(doc: dict[str, Any]) -> None:
 @queue_app.command("add")
 def add_command(
     ctx: typer.Context,
-    branch: str = typer.Argument(..., help="The branch to land (at its current head)."),
+    branch: str | None = typer.Argument(None, help="The branch to land (at its current head)."),
+    pr: int | None = typer.Option(
+        None, "--pr", min=1, max=MAX_INT, help="A pull request on the code host instead."
+    ),
     priority: int = typer.Option(
         0, "--priority", min=-MAX_INT, max=MAX_INT, help="Higher lands first."
     ),
     fmt: Format = FORMAT_OPTION,
 ) -> None:
-    """Queue a branch: it is checked alone on main, then lands once its exact tree passes."""
+    """Queue a branch or a pull request: it is checked alone on main, then lands once its
+    exact tree passes."""
+    _one_of(branch, pr)
     with state_of(ctx).open_api() as gl:
-        entry = gl.queue.add(branch, priority)
+        entry = gl.queue.add(branch, priority) if branch else gl.pull_queue.add(pr or 0, priority)
     if fmt is Format.json:
-        emit_json({"queued": entry.change_id, "head": entry.head, "priority": entry.priority})
+        shown: dict[str, Any] = {"queued": entry.change_id, "head": entry.head}
+        emit_json({**shown, **({"pull_request": pr} if pr else {}), "priority": entry.priority})
     else:
         console.print(f"queued {entry.change_id} at {entry.head[:10]} (priority {entry.priority})")
 
 
 @queue_app.command("remove")
 def remove_command(
-    ctx: typer.Context, branch: str = typer.Argument(..., help="A queued branch.")
+    ctx: typer.Context,
+    branch: str | None = typer.Argument(None, help="A queued branch."),
+    pr: int | None = typer.Option(None, "--pr", min=1, max=MAX_INT, help="A queued pull request."),
 ) -> None:
-    """Take a branch out of the queue (its running checks stop)."""
+    """Take a branch or pull request out of the queue (its running checks stop)."""
+    _one_of(branch, pr)
     with state_of(ctx).open_api() as gl:
-        gl.queue.remove(branch)
-    console.print(f"removed {branch}")
+        if branch:
+            gl.queue.remove(branch)
+        else:
+            gl.pull_queue.remove(pr or 0)
+    console.print(f"removed {branch or f'#{pr}'}")
+
+
+@queue_app.command("sync")
+def sync_command(ctx: typer.Context, fmt: Format = FORMAT_OPTION) -> None:
+    """Catch the queue on pull requests up with the code host: CI results, its base branch,
+    trees still to push, landings and clean-ups still to do (after a restart, or missed
+    webhooks)."""
+    with state_of(ctx).open_api() as gl:
+        doc = gl.pull_queue.sync()
+    if fmt is Format.json:
+        emit_json(doc)
+        return
+    console.print(
+        f"{doc['results']} CI result(s) taken in; {doc['pushed']} tree(s) pushed, "
+        f"{doc['landed']} landed, {doc['commented']} comment(s), {doc['deleted']} branch(es) "
+        "deleted"
+    )
+
+
+def _one_of(branch: str | None, pr: int | None) -> None:
+    if (branch is None) == (pr is None):
+        raise UsageError(
+            "give a branch or --pr N (one of them)",
+            hint="greenline queue add my-feature, or greenline queue add --pr 12",
+        )
 
 
 @queue_app.command("pause")
@@ -162,8 +200,11 @@ def status_command(ctx: typer.Context, fmt: Format = FORMAT_OPTION) -> None:
         return
     paused = " (paused)" if doc["paused"] else ""
     runner = doc["runner"]
+    forge = doc.get("forge")
     working = (
-        f"a runner works on it (pid {runner['pid']} on {runner['host']})"
+        f"pull requests of {forge['repository']} ({forge['kind']}), their trees checked by its CI"
+        if forge
+        else f"a runner works on it (pid {runner['pid']} on {runner['host']})"
         if runner
         else "no runner works on it (greenline queue run --check '…')"
     )

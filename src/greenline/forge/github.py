@@ -10,6 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from greenline.errors import InputError
+from greenline.forge.github_auth import API as API
+from greenline.forge.github_auth import HEADERS
+from greenline.forge.github_auth import TOKEN_ENV as TOKEN_ENV
 from greenline.forge.http import ApiClient
 from greenline.forge.payloads import (
     RecordError,
@@ -28,8 +31,6 @@ from greenline.model.delivery import (
     WorkflowRun,
 )
 
-API = "https://api.github.com"
-TOKEN_ENV = ("GREENLINE_GITHUB_TOKEN", "GITHUB_TOKEN")
 #: how GitHub's conclusions map onto greenline's (a run not yet completed is RUNNING)
 CONCLUSIONS = {
     "success": Conclusion.SUCCESS,
@@ -151,7 +152,7 @@ class GitHubClient(ApiClient):
     token_hint = f"set {TOKEN_ENV[0]} to a token that can read Actions"
 
     def headers(self, token: str | None) -> dict[str, str]:
-        headers = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
+        headers = dict(HEADERS)
         if token:
             headers["Authorization"] = f"Bearer {token}"
         return headers

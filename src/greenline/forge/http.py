@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Self
 
 import httpx
 
@@ -19,6 +20,7 @@ class ApiClient:
     name = ""
     api = ""
     token_hint = ""
+    rate_limit_hint = "run the fetch again later: it resumes where it stopped"
 
     def __init__(
         self,
@@ -46,14 +48,44 @@ class ApiClient:
     def close(self) -> None:
         self.http.close()
 
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def auth_headers(self) -> dict[str, str]:
+        """Headers that authorize one request (a token that changes over the client's life,
+        such as a GitHub App's installation token, is asked for here)."""
+        return {}
+
+    def mask(self, text: str) -> str:
+        """``text`` with every credential this client holds hidden."""
+        return text
+
     def get(self, url: str, params: dict[str, str] | None = None) -> httpx.Response:
+        return self.request("GET", url, params=params)
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: dict[str, str] | None = None,
+        json: object = None,
+        allow: tuple[int, ...] = (),
+    ) -> httpx.Response:
+        """One call, rate limits waited out; a status in ``allow`` is returned to the caller,
+        any other error status is a ForgeError with a hint."""
         self._check_origin(url)
         for _ in range(5):
             try:
-                response = self.http.get(url, params=params)
+                response = self.http.request(
+                    method, url, params=params, json=json, headers=self.auth_headers()
+                )
             except httpx.HTTPError as exc:
                 raise ForgeError(
-                    f"{self.name} did not answer {url}: {exc}",
+                    self.mask(f"{self.name} did not answer {self._call(method, url)}: {exc}"),
                     hint="check the network and run it again",
                 ) from None
             self.requests += 1
@@ -63,26 +95,36 @@ class ApiClient:
             if wait > self.max_wait:
                 raise ForgeError(
                     f"{self.name}'s rate limit is spent for {wait / 60:.0f} more minutes",
-                    hint="run the fetch again later: it resumes where it stopped",
+                    hint=self.rate_limit_hint,
                 )
             self.waited += wait
             self.sleep(wait)
+        if response.status_code in allow or response.status_code < 400:
+            return response
+        raise self.refusal(response, method, url)
+
+    def _call(self, method: str, url: str) -> str:
+        return url if method == "GET" else f"{method} {url}"
+
+    def refusal(self, response: httpx.Response, method: str, url: str) -> ForgeError:
+        """The error for a response with an error status."""
+        call = self._call(method, url)
         if response.status_code in (401, 403):
-            raise ForgeError(
-                f"{self.name} refused the request ({response.status_code}): {url}",
+            return ForgeError(
+                self.mask(f"{self.name} refused the request ({response.status_code}): {call}"),
                 hint=self.token_hint,
             )
         if response.status_code == 404:
-            raise ForgeError(
-                f"{self.name} has no {url} (404)",
+            return ForgeError(
+                self.mask(f"{self.name} has no {call} (404)"),
                 hint="check the project's name, and that the token can see it",
             )
-        if response.status_code >= 400:
-            raise ForgeError(
-                f"{self.name} answered {response.status_code} to {url}: {response.text[:200]}",
-                hint="run it again; if it persists, check the provider's status page",
-            )
-        return response
+        return ForgeError(
+            self.mask(
+                f"{self.name} answered {response.status_code} to {call}: {response.text[:200]}"
+            ),
+            hint="run it again; if it persists, check the provider's status page",
+        )
 
     def _check_origin(self, url: str) -> None:
         """Refuse an absolute URL on another origin: the client's headers carry the token, and a
@@ -107,6 +149,6 @@ class ApiClient:
         if response.headers.get("x-ratelimit-remaining") == "0":
             reset = float(response.headers.get("x-ratelimit-reset", self.clock() + 60))
             return max(1.0, reset - self.clock())
-        if response.status_code == 429:
-            return 60.0
+        if response.status_code == 429 or "secondary rate limit" in response.text.lower():
+            return 60.0  # GitHub's advice when a secondary limit names no time
         return None

@@ -21,6 +21,19 @@ class RecordError(ValueError):
     """One record is malformed; the message says which field and why."""
 
 
+def dig(payload: Any, *path: str) -> Any:
+    """The value at ``path`` in nested JSON objects, or None where one is missing."""
+    for key in path:
+        payload = payload.get(key) if isinstance(payload, dict) else None
+    return payload
+
+
+def dig_text(payload: Any, *path: str) -> str:
+    """The string at ``path`` (see ``dig``), or "" where there is none."""
+    value = dig(payload, *path)
+    return value if isinstance(value, str) else ""
+
+
 def load_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))

@@ -11,7 +11,7 @@ from __future__ import annotations
 from mcp.server import MCPServer
 
 from greenline import __version__
-from greenline.mcp import flaky, insights, queue, recovery, runs, selection
+from greenline.mcp import flaky, insights, queue, recovery, review, runs, selection
 from greenline.mcp.calls import SCOPE_META, Opener
 
 INSTRUCTIONS = """\
@@ -21,7 +21,8 @@ and whether main is green; get_run for one run's failures; test_history to judge
 time (failing since when, on which commits); list_flaky_tests and explain_flaky_test to tell a
 flaky test from a real failure; pipeline_health and delivery_metrics for how CI is doing (success
 rate, recovery, duration) against the benchmarks; queue_status for the merge queue;
-why_is_main_red first when CI is red, then find_culprit and propose_revert."""
+why_is_main_red first when CI is red, then find_culprit and propose_revert; review_change
+before reviewing a change, to see which changed code no test runs and what is likely to fail."""
 
 
 def build_server(open_api: Opener, *, enqueue: bool = False) -> MCPServer:
@@ -34,6 +35,7 @@ def build_server(open_api: Opener, *, enqueue: bool = False) -> MCPServer:
     insights.register(server, open_api)
     queue.register(server, open_api, enqueue=enqueue)
     recovery.register(server, open_api)
+    review.register(server, open_api)
     return server
 
 

@@ -9,6 +9,9 @@ from typing import IO, Any
 
 import pytest
 
+#: bound at import: a test may replace ``json.dumps``/``json.loads`` (greenline still writes)
+_dumps = json.dumps
+
 
 class OrderPlugin:
     """``--greenline-order=SEED``: shuffle the collected tests with that seed."""
@@ -61,7 +64,7 @@ class OutcomesPlugin:
         elif report.skipped and entry["outcome"] == "passed":
             entry["outcome"] = "skipped"
         if report.when == "teardown":
-            self.out.write(json.dumps(self.current.pop(report.nodeid)) + "\n")
+            self.out.write(_dumps(self.current.pop(report.nodeid)) + "\n")
             self.out.flush()
 
     def pytest_unconfigure(self) -> None:

@@ -82,6 +82,8 @@ def register_recorder(config: pytest.Config) -> None:
         start_import_recording(config)
     tracing = config.stash[TRACING_KEY]
     root, settings, collector = tracing.root, tracing.settings, tracing.collector
+    if collector.fall_back_if_displaced():
+        tracing.imports.switch_tracer(collector.tracer)
     server = config.getoption("greenline_server")
     if not hasattr(config, "workerinput"):
         cache = getattr(config, "cache", None)  # pytest's cache dir, unless -p no:cacheprovider

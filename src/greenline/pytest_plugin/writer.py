@@ -28,6 +28,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
+#: bound at import: a test may replace ``json.dumps``/``json.loads`` (greenline still writes)
+_dumps = json.dumps
+_loads = json.loads
+
 READY_SECONDS = 120.0
 FINISH_SECONDS = 600.0
 
@@ -58,7 +62,7 @@ class StoreWriter:
         assert self._proc.stdout is not None
         for line in self._proc.stdout:
             try:
-                self._messages.put(json.loads(line))
+                self._messages.put(_loads(line))
             except ValueError:
                 continue
         self._messages.put({"type": "eof"})
@@ -89,7 +93,7 @@ class StoreWriter:
         if self.error is not None or self._proc.stdin is None:
             return
         try:
-            self._proc.stdin.write(json.dumps(message, separators=(",", ":")) + "\n")
+            self._proc.stdin.write(_dumps(message, separators=(",", ":")) + "\n")
             self._proc.stdin.flush()
         except (BrokenPipeError, OSError, ValueError):
             self.wait_ready()
@@ -149,7 +153,7 @@ class _Child:
         self.stored = 0
 
     def emit(self, **message: Any) -> None:
-        self.out.write(json.dumps(message) + "\n")
+        self.out.write(_dumps(message) + "\n")
         self.out.flush()
 
     def serve(self, lines: IO[str]) -> int:
@@ -158,7 +162,7 @@ class _Child:
         first = lines.readline()
         if not first:
             return 2
-        start = json.loads(first)
+        start = _loads(first)
         if start.get("server"):  # the team server stores the run: this process only sends it
             from greenline.pytest_plugin.upload import UploadChild
 
@@ -222,7 +226,7 @@ class _Child:
         failure: Exception | None = None
         for line in lines:
             try:
-                message = json.loads(line)
+                message = _loads(line)
             except ValueError:  # a line cut short when pytest was interrupted mid-write
                 continue
             if message.get("type") == "finish":

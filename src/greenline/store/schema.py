@@ -318,3 +318,49 @@ shard_plans = Table(
     Column("plan", Text, nullable=False),
     UniqueConstraint("repository_id", "key", "shards"),
 )
+
+#: Code-quality findings of a code host's analysis (GitHub Code Quality, code scanning), one row
+#: per finding number, as the host last reported it: ``greenline review`` shows the open ones in
+#: the files a change touches.
+code_findings = Table(
+    "code_findings",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("repository_id", ForeignKey("repositories.id"), nullable=False),
+    Column("provider", String(64), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("state", String(32), nullable=False),
+    Column("rule_id", Text, nullable=False),
+    Column("rule_title", Text, nullable=False),
+    Column("severity", String(32), nullable=False),
+    Column("category", String(64), nullable=False),
+    Column("path", Text, nullable=False),
+    Column("start_line", Integer),
+    Column("end_line", Integer),
+    Column("message", Text, nullable=False),
+    Column("url", Text),
+    Column("created_at", DateTime(timezone=True)),
+    Column("seen_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("repository_id", "provider", "number"),
+    Index("ix_code_findings_path", "repository_id", "path"),
+)
+
+
+#: GitHub webhook deliveries by their delivery id (a replay is recognised and not processed
+#: again); the body is kept until the delivery is processed, which a claim with an expiry
+#: guards, so a server that died mid-way leaves it to be taken up again.
+github_deliveries = Table(
+    "github_deliveries",
+    metadata,
+    Column("delivery_id", String(100), primary_key=True),
+    Column("event", String(64), nullable=False),
+    Column("action", String(64)),
+    Column("repository", String(255)),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("claimed_until", DateTime(timezone=True)),
+    Column("processed_at", DateTime(timezone=True)),
+    Column("attempts", Integer, nullable=False),
+    Column("outcome", Text),
+    Column("payload", Text),
+    Index("ix_github_deliveries_pending", "processed_at", "received_at"),
+)

@@ -13,7 +13,7 @@ from greenline.store.schema import runs, upload_batches, uploads
 from greenline.store.writes import to_utc
 
 
-def _insert_once(conn: Connection, table: Table, row: dict[str, Any]) -> bool:
+def insert_once(conn: Connection, table: Table, row: dict[str, Any]) -> bool:
     """Insert ``row`` unless its key is taken; True when this call inserted it. On PostgreSQL a
     concurrent insert of the same key waits for the other transaction, then sees its row."""
     statement: Executable
@@ -44,13 +44,13 @@ def find_upload(conn: Connection, key: str) -> tuple[int, str, int, bool] | None
 
 def claim_upload(conn: Connection, key: str, run_id: int, at: datetime) -> bool:
     """Tie ``key`` to the new run ``run_id``; False when another request took the key first."""
-    return _insert_once(conn, uploads, {"key": key, "run_id": run_id, "created_at": to_utc(at)})
+    return insert_once(conn, uploads, {"key": key, "run_id": run_id, "created_at": to_utc(at)})
 
 
 def claim_batch(conn: Connection, run_id: int, seq: int, results: int, at: datetime) -> bool:
     """Mark batch ``seq`` of the run stored; False when it was stored before."""
     row = {"run_id": run_id, "seq": seq, "results": results, "received_at": to_utc(at)}
-    return _insert_once(conn, upload_batches, row)
+    return insert_once(conn, upload_batches, row)
 
 
 def stored_batches(conn: Connection, run_id: int) -> list[tuple[int, int]]:

@@ -34,6 +34,10 @@ from typing import Any
 
 from greenline.tracing.tracers import FOREIGN_FRAGMENTS, Tracer, make_tracer
 
+#: bound at import: a test may replace ``json.dumps``/``json.loads`` (greenline still writes)
+_dumps = json.dumps
+_loads = json.loads
+
 DIR_ENV = "GREENLINE_SUBPROCESS_DIR"
 ROOT_ENV = "GREENLINE_SUBPROCESS_ROOT"
 TRACER_ENV = "GREENLINE_SUBPROCESS_TRACER"
@@ -86,12 +90,29 @@ class _ChildRecording:
         self.cwd = str(Path.cwd())
         self.started = _now()
         self.done = False
+        self.writing = False
+        #: a SIGTERM came while the file was being written: honoured once it is whole
+        self.terminated = False
 
     def flush(self) -> None:
-        """Write what ran (once): at exit, before an exec, on SIGTERM."""
+        """Write what ran (once): at exit, before an exec, on SIGTERM. A SIGTERM arriving while
+        the file is written (a pool worker ending by itself as its parent terminates it) waits
+        until the file is whole."""
         if self.done:
             return
         self.done = True
+        self.writing = True
+        blocked = _block_sigterm()
+        try:
+            self._write()
+        finally:
+            self.writing = False
+            if blocked:
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+        if self.terminated:
+            _terminate()
+
+    def _write(self) -> None:
         codes = self.tracer.take()
         with contextlib.suppress(Exception):
             self.tracer.close()
@@ -105,7 +126,7 @@ class _ChildRecording:
         name = f"child-{os.getpid()}-{time.time_ns()}.json"
         tmp = Path(self.out_dir, name + ".tmp")
         with contextlib.suppress(OSError):
-            tmp.write_text(json.dumps(doc), encoding="utf-8")
+            tmp.write_text(_dumps(doc), encoding="utf-8")
             tmp.replace(Path(self.out_dir, name))
 
     def _site(self, code: Any) -> tuple[str, int] | None:
@@ -123,6 +144,16 @@ class _ChildRecording:
 
 
 _active: _ChildRecording | None = None
+
+
+def _block_sigterm() -> bool:
+    """Hold SIGTERM back in this thread (where the platform can); whether it was."""
+    if not hasattr(signal, "pthread_sigmask"):
+        return False
+    try:
+        return signal.SIGTERM not in signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    except (OSError, ValueError):
+        return False
 
 
 def start_in_child() -> None:
@@ -155,11 +186,20 @@ def _before_exec(event: str, _args: tuple[Any, ...]) -> None:
         _active.flush()
 
 
-def _on_sigterm(signum: int, _frame: Any) -> None:
-    if _active is not None:
-        _active.flush()
+def _on_sigterm(_signum: int, _frame: Any) -> None:
+    recording = _active
+    if recording is not None and recording.writing:
+        recording.terminated = True  # the handler ran between two steps of the write
+        return
+    if recording is not None:
+        recording.flush()
+    _terminate()
+
+
+def _terminate() -> None:
+    """End this process the way an unhandled SIGTERM would."""
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    os.kill(os.getpid(), signum)
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 # -- in the recording process ---------------------------------------------------------------
@@ -314,7 +354,7 @@ class SubprocessTracker:
             return found
         for entry in entries:
             try:
-                doc = json.loads(Path(entry.path).read_text(encoding="utf-8"))
+                doc = _loads(Path(entry.path).read_text(encoding="utf-8"))
                 Path(entry.path).unlink()
             except (OSError, ValueError):
                 continue

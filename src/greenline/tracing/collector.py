@@ -43,9 +43,25 @@ class CoverageCollector:
         self.exclude = exclude
         self.granularity = granularity
         self.fallback: str | None = None
+        self._tracer_name = tracer_name
         self.tracer: Tracer = self._make_tracer(tracer_name)
         # id(code) -> (code, site): holding the code keeps its id from being reused.
         self._sites: dict[int, tuple[CodeType, CodeSite | None]] = {}
+
+    def fall_back_if_displaced(self) -> bool:
+        """At branch granularity on 3.11, a trace function installed after tracing started
+        (a conftest's ``sys.settrace``) keeps the hook: recording goes on at function
+        granularity with a profile hook beside it. Whether it fell back."""
+        if self.granularity != "branch" or not getattr(self.tracer, "displaced", False):
+            return False
+        self.granularity = "function"
+        self.fallback = (
+            "recording at function granularity, not branch: another trace function was "
+            "installed after recording started (coverage.py, a debugger or a conftest.py)"
+        )
+        self.tracer = make_tracer(self._prefixes, FOREIGN_FRAGMENTS, self._tracer_name)
+        self._sites.clear()
+        return True
 
     def _make_tracer(self, tracer_name: str | None) -> Tracer:
         if self.granularity == "branch":

@@ -132,6 +132,16 @@ class ImportTimeRecorder:
         sys.meta_path.insert(0, self._finder)
         self.tracer.begin()
 
+    def switch_tracer(self, tracer: Tracer) -> None:
+        """Go on with ``tracer`` (the collector fell back to another): what the old one saw so
+        far is filed first."""
+        if self.active:
+            self._checkpoint()
+            self.tracer.pause()
+        self.tracer = tracer
+        if self.active:
+            tracer.begin()
+
     def enter(self, path: str) -> None:
         if self.active:
             self._checkpoint()

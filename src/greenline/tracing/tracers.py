@@ -173,6 +173,8 @@ class CProfileTracer:
         self._ext = _ctracer
         self._with_lines = lines
         self._taken: list[CodeType] = []
+        #: another trace function took the hook after this one started (see ``resume``)
+        self.displaced = False
         _ctracer.set_filter(include, exclude)
 
     def _in_new_thread(self, _frame: FrameType, _event: str, _arg: object) -> None:
@@ -184,6 +186,8 @@ class CProfileTracer:
 
     def pause(self) -> None:
         # On 3.11 an active hook slows every line, so pytest's own work runs without it.
+        if self.displaced:
+            return  # the hook is the other tool's now
         self._ext.stop()
         if self._with_lines:
             threading.settrace(None)  # type: ignore[arg-type,unused-ignore]
@@ -191,6 +195,11 @@ class CProfileTracer:
             threading.setprofile(None)  # type: ignore[arg-type,unused-ignore]
 
     def resume(self) -> None:
+        # the extension's trace hook carries no object: any trace object is someone else's
+        # (a conftest's sys.settrace), which a trace hook must not switch off
+        if self._with_lines and (self.displaced or sys.gettrace() is not None):
+            self.displaced = True
+            return
         if self._with_lines:
             threading.settrace(self._in_new_thread)
         else:
@@ -227,6 +236,8 @@ class PythonProfileTracer:
         self._lines: dict[CodeType, set[int]] = {}
         self._with_lines = lines
         self._filter = _CodeFilter(include, exclude)
+        #: another trace function took the hook after this one started (see ``resume``)
+        self.displaced = False
 
     def _on_event(self, frame: FrameType, event: str, _arg: object) -> Any:
         if event == "call":
@@ -260,6 +271,8 @@ class PythonProfileTracer:
         self.resume()
 
     def pause(self) -> None:
+        if self.displaced:
+            return  # the hook is the other tool's now
         if self._with_lines:
             sys.settrace(None)
             threading.settrace(None)  # type: ignore[arg-type,unused-ignore]
@@ -268,6 +281,9 @@ class PythonProfileTracer:
             threading.setprofile(None)  # type: ignore[arg-type,unused-ignore]
 
     def resume(self) -> None:
+        if self._with_lines and (self.displaced or sys.gettrace() not in (None, self._on_event)):
+            self.displaced = True  # a trace function set since (a conftest's): it stays
+            return
         if self._with_lines:
             threading.settrace(self._on_event)
             sys.settrace(self._on_event)

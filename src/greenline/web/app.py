@@ -1,7 +1,8 @@
 """The FastAPI application: the api opened once for the server's life, errors as one JSON
 shape with the HTTP status of greenline's error tree, the OpenAPI schema at
 ``/api/v1/openapi.json``, health and readiness, each capability's routes, the MCP server at
-``/mcp`` and one access-log line per request."""
+``/mcp``, GitHub's webhooks at ``/webhooks/github`` (processed by a worker for the server's
+life) and one access-log line per request."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from greenline.web.mcp_mount import McpMount
 from greenline.web.routes import (
     baselines,
     flaky,
+    github,
     insights,
     queue,
     recovery,
@@ -31,6 +33,7 @@ from greenline.web.routes import (
     selection,
     uploads,
 )
+from greenline.web.webhooks import WebhookWorker
 
 Opener = Callable[[], Greenline]
 
@@ -40,12 +43,13 @@ def create_app(open_api: Opener, *, public_read: bool = False, host: str = "127.
     still need a write token); ``host``: the address it listens on (the MCP server guards a
     loopback one against DNS rebinding)."""
     mcp = McpMount(public_read=public_read, host=host)
+    webhooks = WebhookWorker()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.greenline = open_api()
         try:
-            async with mcp.running(app.state.greenline):
+            async with mcp.running(app.state.greenline), webhooks.running(app.state.greenline):
                 yield
         finally:
             app.state.greenline.close()
@@ -59,6 +63,7 @@ def create_app(open_api: Opener, *, public_read: bool = False, host: str = "127.
         lifespan=lifespan,
     )
     app.state.public_read = public_read
+    app.state.webhooks = webhooks
     app.add_exception_handler(GreenlineError, _greenline_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _bad_request)  # type: ignore[arg-type]
     app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
@@ -77,8 +82,9 @@ def create_app(open_api: Opener, *, public_read: bool = False, host: str = "127.
         body = {"status": "ready" if ready else "store schema is not up to date"}
         return JSONResponse(body, status_code=200 if ready else 503)
 
-    for module in (runs, flaky, recovery, selection, baselines, queue, insights):
+    for module in (runs, flaky, recovery, selection, baselines, queue, insights, github):
         app.include_router(module.router, prefix="/api/v1")
+    app.include_router(github.webhook_router)
     app.include_router(runs.upload_router, prefix="/api/v1")
     app.include_router(uploads.router, prefix="/api/v1")
     app.router.routes.append(Route(MCP_PATH, endpoint=mcp, include_in_schema=False))

@@ -1,5 +1,6 @@
 """The merge queue: its status (the document of ``greenline queue status --format json``,
-entries paged), and queueing, removing, pausing and resuming (write scope)."""
+entries paged), and queueing, removing, pausing and resuming (write scope): branches, and
+pull requests on the code host (``/queue/pulls``)."""
 
 from __future__ import annotations
 
@@ -37,6 +38,32 @@ def queue_add(body: QueueRequest, gl: Api) -> dict[str, Any]:
     exact tree passes (a runner, ``greenline queue run``, does the work)."""
     entry = gl.queue.add(body.branch, body.priority)
     return {"queued": entry.change_id, "head": entry.head, "priority": entry.priority}
+
+
+class PullRequestRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    number: int = Field(ge=1, le=2**31 - 1, description="A pull request on the code host.")
+    priority: int = Field(0, ge=-MAX_PRIORITY, le=MAX_PRIORITY, description="Higher lands first.")
+
+
+@router.post("/queue/pulls", dependencies=WRITE, status_code=201)
+def queue_add_pull(body: PullRequestRequest, gl: Api) -> dict[str, Any]:
+    """Queue a pull request at its head (as the ``greenline:queue`` label does): its trees are
+    pushed as ``greenline/queue/<run>`` for CI, and it lands once its exact tree passes."""
+    entry = gl.pull_queue.add(body.number, body.priority)
+    return {
+        "queued": entry.change_id,
+        "pull_request": body.number,
+        "head": entry.head,
+        "priority": entry.priority,
+    }
+
+
+@router.delete("/queue/pulls/{number}", dependencies=WRITE)
+def queue_remove_pull(number: int, gl: Api) -> dict[str, Any]:
+    """Take a pull request out of the queue (its trees' branches go); the status after."""
+    gl.pull_queue.remove(number)
+    return paged(gl.queue.status(), "entries", DEFAULT_LIMIT, None)
 
 
 @router.delete("/queue/{branch:path}", dependencies=WRITE)

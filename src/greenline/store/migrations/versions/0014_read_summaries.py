@@ -3,8 +3,8 @@ run's result rows, summed durations and final outcome counts; each test's runs, 
 summed durations and newest outcome; and an index of the failed results alone. Filled here
 from the results already stored, then kept as results are stored.
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-01
 """
 
@@ -13,8 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0012"
-down_revision = "0011"
+revision = "0014"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
