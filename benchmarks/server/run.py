@@ -29,7 +29,9 @@ import multiprocessing
 import os
 import platform
 import random
+import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -234,6 +236,7 @@ def measure_upload(
         for event in ready:
             if not event.wait(timeout=600):
                 raise SystemExit("an uploader did not get ready")
+        load = machine_load()
         cpu = server.cpu_seconds()
         began = time.perf_counter()
         go.set()
@@ -262,6 +265,8 @@ def measure_upload(
         "server_cpu_seconds": round(cpu, 2),
         "results_per_server_cpu_s": round(sent / cpu) if cpu else None,
         "stored_exactly_once": stored == sent,
+        "load_before": load,
+        "load_after": machine_load(),
     }
 
 
@@ -274,7 +279,7 @@ def write_history(repo: Path, sha: str, db: str, size: Size, seed: int) -> dict[
     modules = project_blocks(repo)
     tests = [f"tests/test_mod_{i % MODULES:03d}.py::test_{i}" for i in range(size.history_tests)]
     flaky = set(rng.sample(tests, max(1, len(tests) // 100)))
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), time.process_time()
     start = datetime.now(UTC) - timedelta(days=size.history_runs)
     with Greenline.open(repo, db=db) as gl:
         commit = CommitInfo(sha=sha, branch="main")
@@ -307,12 +312,14 @@ def write_history(repo: Path, sha: str, db: str, size: Size, seed: int) -> dict[
         "results": count(repo, db, "results"),
         "flaky_tests": len(flaky),
         "seconds_to_write": round(time.perf_counter() - began, 1),
+        "cpu_seconds_to_write": round(time.process_time() - cpu, 1),
     }
 
 
-def select_body(repo: Path, sha: str) -> dict[str, Any]:
-    """A change to one function of the project, as the diff a CI job sends."""
-    path = repo / "pkg" / "mod_000.py"
+def select_body(repo: Path, sha: str, module: int = 0) -> dict[str, Any]:
+    """A change to one function of the project (in module ``module``), as the diff a CI job
+    sends."""
+    path = repo / "pkg" / f"mod_{module:03d}.py"
     original = path.read_text()
     path.write_text(original.replace("return x + 3\n", "return x + 3 + 0\n", 1))
     try:
@@ -320,6 +327,41 @@ def select_body(repo: Path, sha: str) -> dict[str, Any]:
     finally:
         path.write_text(original)
     return {"base": sha, "diff": diff}
+
+
+def machine_load() -> dict[str, Any]:
+    """The load averages now and what ``uptime`` says (other sessions share the machine)."""
+    one, five, fifteen = os.getloadavg()
+    uptime = subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout
+    return {"load_1m": round(one, 2), "load_5m": round(five, 2), "load_15m": round(fifteen, 2)} | {
+        "uptime": uptime.strip()
+    }
+
+
+def client_cpu_seconds() -> float:
+    """CPU time of this process (the asyncio readers run in it)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def server_side(log: Path, offset: int, path: str) -> dict[str, Any]:
+    """p50/p99 of the time the server spent on each ``path`` request logged after ``offset``
+    (its access log's duration: from the request reaching the app to its last byte sent),
+    which leaves out the time a request waited in the socket and in the client."""
+    with log.open("rb") as lines:
+        lines.seek(offset)
+        tail = lines.read().decode(errors="replace").splitlines()
+    spent = []
+    for line in tail:
+        if not line.startswith("{"):
+            continue
+        entry = json.loads(line)
+        if entry.get("path") == path and entry.get("status") == 200:
+            spent.append(float(entry["duration_ms"]))
+    if len(spent) < 2:
+        return {}
+    cuts = statistics.quantiles(spent, n=100)
+    return {"server_p50_ms": round(cuts[49], 1), "server_p99_ms": round(cuts[98], 1)}
 
 
 def measure_reads(repo: Path, sha: str, db: str, size: Size, workers: int) -> dict[str, Any]:
@@ -334,10 +376,15 @@ def measure_reads(repo: Path, sha: str, db: str, size: Size, workers: int) -> di
         ]
         if "/api/v1/select" in schema["paths"]:
             endpoints.append(("select", "POST", "/api/v1/select", select_body(repo, sha)))
+            # a different change each request: the plan of a change the server has not seen
+            fresh = [select_body(repo, sha, m) for m in range(min(64, MODULES))]
+            endpoints.append(("select_new_change", "POST", "/api/v1/select", fresh))
         out: dict[str, Any] = {}
         for name, method, path, body in endpoints:
             log(f"  {name}: {size.clients} clients for up to {size.seconds:.0f}s")
-            cpu = server.cpu_seconds()
+            load = machine_load()
+            offset = server.log.stat().st_size
+            cpu, client_cpu = server.cpu_seconds(), client_cpu_seconds()
             timing = read_latency(
                 server.url,
                 token,
@@ -349,9 +396,17 @@ def measure_reads(repo: Path, sha: str, db: str, size: Size, workers: int) -> di
                 max_requests=size.max_requests,
             )
             spent = server.cpu_seconds() - cpu
-            out[name] = timing.as_json() | {
-                "server_cpu_ms_per_request": round(spent * 1000 / max(timing.requests, 1), 1)
-            }
+            client_spent = client_cpu_seconds() - client_cpu
+            answered = max(timing.requests, 1)
+            out[name] = (
+                timing.as_json()
+                | {
+                    "server_cpu_ms_per_request": round(spent * 1000 / answered, 2),
+                    "client_cpu_ms_per_request": round(client_spent * 1000 / answered, 2),
+                }
+                | server_side(server.log, offset, path.split("?")[0])
+                | {"load_before": load, "load_after": machine_load()}
+            )
         if "select" not in out:
             out["select"] = {"missing": "this server has no POST /api/v1/select"}
         return out
@@ -359,7 +414,9 @@ def measure_reads(repo: Path, sha: str, db: str, size: Size, workers: int) -> di
         server.stop()
 
 
-def measure_store(kind: str, size: Size, pg_url: str, workers: int) -> dict[str, Any]:
+def measure_store(
+    kind: str, size: Size, pg_url: str, workers: int, read_workers: int
+) -> dict[str, Any]:
     folder = WORK / kind
     repo, sha = make_project(folder / "repo")
     result: dict[str, Any] = {"store": kind}
@@ -372,7 +429,7 @@ def measure_store(kind: str, size: Size, pg_url: str, workers: int) -> dict[str,
         log(f"{kind}: writing the history")
         result["history"] = write_history(repo, sha, db, size, seed=17)
         log(f"{kind}: reads")
-        result["reads"] = measure_reads(repo, sha, db, size, workers)
+        result["reads"] = measure_reads(repo, sha, db, size, read_workers)
     return result
 
 
@@ -382,6 +439,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stores", default=None, help="sqlite,postgresql (default: both)")
     parser.add_argument("--pg-url", default=None)
     parser.add_argument("--workers", type=int, default=1, help="server processes")
+    parser.add_argument(
+        "--read-workers", type=int, default=None, help="server processes for the reads"
+    )
+    parser.add_argument("--output", default=None, help="results file (under results/)")
     args = parser.parse_args(argv)
     size = SMOKE if args.smoke else FULL
     stores = (args.stores or ("sqlite" if args.smoke else "sqlite,postgresql")).split(",")
@@ -401,14 +462,18 @@ def main(argv: list[str] | None = None) -> int:
         },
         "size": size.__dict__,
         "server_workers": args.workers,
+        "read_server_workers": args.read_workers or args.workers,
         "targets": TARGETS,
         "stores": [],
     }
-    out = HERE / "results" / ("server-smoke.json" if args.smoke else "server.json")
+    name = args.output or ("server-smoke.json" if args.smoke else "server.json")
+    out = HERE / "results" / name
     out.parent.mkdir(exist_ok=True)
     kept = json.loads(out.read_text()).get("stores", []) if out.is_file() else []
     for kind in stores:  # written after each store: a long run keeps what it measured
-        measured = measure_store(kind, size, pg_url, args.workers)
+        measured = measure_store(
+            kind, size, pg_url, args.workers, args.read_workers or args.workers
+        )
         kept = [s for s in kept if s["store"] != kind] + [measured]
         doc["stores"] = kept
         doc["met"] = met(doc)
@@ -432,8 +497,8 @@ def met(doc: dict[str, Any]) -> dict[str, bool]:
 def table(doc: dict[str, Any]) -> str:
     lines = [
         "| store | upload (results/s; per server CPU-s) | with coverage | runs p50/p99 ms | "
-        "tests p50/p99 ms | flaky p50/p99 ms | select p50/p99 ms |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "tests p50/p99 ms | flaky p50/p99 ms | select p50/p99 ms | select, new change p50/p99 ms |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for store in doc["stores"]:
         reads = store["reads"]
@@ -448,7 +513,8 @@ def table(doc: dict[str, Any]) -> str:
 
         lines.append(
             f"| {store['store']} | {rate('upload')} | {rate('upload_with_coverage')} | "
-            f"{pair('runs')} | {pair('tests')} | {pair('flaky')} | {pair('select')} |"
+            f"{pair('runs')} | {pair('tests')} | {pair('flaky')} | {pair('select')} | "
+            f"{pair('select_new_change')} |"
         )
     return "\n".join(lines)
 

@@ -81,8 +81,13 @@ def test_keep_deletes_the_oldest_runs_with_all_they_stored(gl: Greenline) -> Non
         "coverage": 6,
         "file_reads": 3,
         "selection_features": 1,
+        "run_outcomes": 3,
     }
     assert run_ids(gl) == ids[3:]
+    # each test's summary counts only the runs that are left
+    summaries = gl.runs.list_tests()
+    assert summaries and {t.runs for t in summaries} == {2}
+    assert {t.last_run_id for t in summaries} == {ids[4]}
     for table in (results, coverage, file_reads, selection_features):
         assert rows_of(gl, table, ids[0]) == 0
     assert rows_of(gl, results, ids[4]) == 2 and rows_of(gl, coverage, ids[4]) == 2
@@ -215,7 +220,7 @@ def test_the_prune_command(
     db = ("--db", database_url)
     code, out, _ = cli(git_repo, capsys, *db, "db", "prune", "--keep", "1", "--dry-run")
     assert code == 0
-    assert out.startswith("would delete 2 runs beyond the newest 1 run (10 rows: ")
+    assert out.startswith("would delete 2 runs beyond the newest 1 run (12 rows: ")
     assert "4 results" in out and "4 coverage" in out and "nothing deleted" in out
     code, out, _ = cli(git_repo, capsys, *db, "db", "prune", "--older-than", "1000d", "-f", "json")
     doc = json.loads(out)

@@ -13,8 +13,17 @@ from typing import Any
 import pytest
 
 from greenline.api import Greenline
+from greenline.model import Outcome, TestResult
 from tests.conftest import git
-from tests.integration.web import TEST_ADD, TEST_MUL, Team, branch, error_of, team_server
+from tests.integration.web import (
+    TEST_ADD,
+    TEST_MUL,
+    Team,
+    branch,
+    error_of,
+    record_baseline,
+    team_server,
+)
 
 GITHUB = Path(__file__).parent.parent / "data" / "github"
 
@@ -81,6 +90,38 @@ def test_select_from_changed_paths_and_against_an_ancestors_baseline(
     assert later == team.cli_json(capsys, "select", "-f", "json")
     assert later["base"] == base, "the newest baseline on the base's history"
     assert [t["test_id"] for t in later["selected"]] == [TEST_ADD]
+
+
+def test_a_plan_asked_again_is_kept_until_the_history_it_read_changes(
+    team: Team, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = team.repo
+    base = git(repo, "rev-parse", "HEAD")
+    (repo / "app.py").write_text((repo / "app.py").read_text().replace("a * b", "b * a"))
+    body = {"base": base, "diff": git(repo, "diff", "HEAD")}
+    first = team.call("POST", "/api/v1/select", json=body).json()
+    assert team.call("POST", "/api/v1/select", json=body).json() == first
+    ranked = {t["test_id"]: t["likelihood"] for t in first["selected"]}
+
+    with Greenline.open(repo, db=team.db) as gl:  # the test the change reaches fails now
+        run_id = gl.runs.start_run("pytest")
+        gl.runs.add_results(run_id, [TestResult(TEST_MUL, Outcome.FAILED, 0.2)])
+        gl.runs.finish_run(run_id, 1, complete=True)
+    after_failure = team.call("POST", "/api/v1/select", json=body).json()
+    assert after_failure == team.cli_json(capsys, "select", "-f", "json")
+    assert {t["test_id"]: t["likelihood"] for t in after_failure["selected"]} != ranked
+
+    changed = (repo / "app.py").read_text()
+    git(repo, "checkout", "app.py")
+    with Greenline.open(repo, db=team.db) as gl:  # and a newer baseline is judged against
+        newer = record_baseline(gl, repo)
+    (repo / "app.py").write_text(changed)
+    again = team.call("POST", "/api/v1/select", json=body).json()
+    assert again["baseline_run_id"] == newer != first["baseline_run_id"]
+    assert again == team.cli_json(capsys, "select", "-f", "json")
+    other = {**body, "diff": body["diff"].replace("b * a", "a * b * 1")}
+    planned = team.call("POST", "/api/v1/select", json=other).json()
+    assert [t["test_id"] for t in planned["selected"]] == [TEST_MUL]
 
 
 def test_select_refuses_bad_requests_with_one_error_shape(

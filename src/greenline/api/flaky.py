@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from greenline import vcs
+from greenline.api.derived import Derived
 from greenline.api.flaky_diagnosis import diagnose
 from greenline.api.flaky_fix import MIN_VERIFY_RUNS, VERIFY_RUNS, Fixer, FixResult, PatchVerdict
 from greenline.api.flaky_scan import Progress, scan_flaky
@@ -20,7 +21,7 @@ from greenline.flaky import detect_flaky
 from greenline.flaky.fixes import FixError
 from greenline.flaky.patches import patched_paths
 from greenline.model import CommitInfo, FlakyVerdict, Observation, QuarantineEntry, Verdict
-from greenline.store import reads, writes
+from greenline.store import lookups, reads, writes
 
 #: How many recent runs passive detection reads.
 RUNS_BACK = 200
@@ -35,16 +36,41 @@ class FlakyService:
     def __init__(self, ws: Workspace, runs: RunService) -> None:
         self.ws = ws
         self.runs = runs
+        self._derived = Derived()
 
     # -- verdicts from history ---------------------------------------------------------------
     def verdicts(self, *, include_stable: bool = False) -> list[FlakyVerdict]:
-        """Every test's verdict from the last runs' history: flaky ones first."""
-        with self.ws.store.read() as conn:
-            seen = reads.observations(conn, self.ws.repository, RUNS_BACK)
-        found = detect_flaky(seen)
+        """Every test's verdict from the last runs' history: flaky ones first.
+
+        Without ``include_stable`` only the tests that failed in those runs are judged (a
+        test that never failed there is stable whatever else it did), and the verdicts are
+        kept until those runs, or their results, change."""
+        return self.listing(include_stable=include_stable)[0]
+
+    def listing(
+        self, *, include_stable: bool = False, now: datetime | None = None
+    ) -> tuple[list[FlakyVerdict], dict[str, QuarantineEntry]]:
+        """``verdicts()`` and ``active_quarantine()`` together, read in one transaction (what
+        ``flaky list`` and ``GET /api/v1/flaky`` show)."""
+        now = now or datetime.now(UTC)
+        with self.ws.store.lookup() as plain:
+            window = tuple(lookups.recent_runs(plain, self.ws.repository, RUNS_BACK))
+            entries = lookups.quarantine_entries(plain, self.ws.repository)
+        active = {e.test_id: e for e in reversed(entries) if e.is_active(now)}
         if include_stable:
-            return found
-        return [v for v in found if v.verdict is not Verdict.STABLE]
+            with self.ws.store.read() as conn:
+                seen = reads.observations(conn, self.ws.repository, RUNS_BACK)
+            return detect_flaky(seen), active
+        key = (self.ws.repository, window)
+        found = self._derived.get("verdicts", key, lambda: self._unstable([w[0] for w in window]))
+        return found, active
+
+    def _unstable(self, run_ids: list[int]) -> list[FlakyVerdict]:
+        """The flaky and failing tests' verdicts from the runs ``run_ids``."""
+        with self.ws.store.read() as conn:
+            failed = reads.failed_tests(conn, run_ids)
+            seen = reads.observations(conn, self.ws.repository, 0, run_ids=run_ids, test_pks=failed)
+        return [v for v in detect_flaky(seen) if v.verdict is not Verdict.STABLE]
 
     def explain(self, test_id: str) -> tuple[FlakyVerdict, list[QuarantineEntry]]:
         """One test's verdict from history (or, with no history, from its newest scan) with
@@ -110,15 +136,15 @@ class FlakyService:
 
     def quarantine_list(self, *, include_ended: bool = False) -> list[QuarantineEntry]:
         now = datetime.now(UTC)
-        with self.ws.store.read() as conn:
-            entries = reads.quarantine_entries(conn, self.ws.repository)
+        with self.ws.store.lookup() as conn:
+            entries = lookups.quarantine_entries(conn, self.ws.repository)
         return [e for e in entries if include_ended or e.is_active(now)]
 
     def active_quarantine(self, now: datetime | None = None) -> dict[str, QuarantineEntry]:
         """Quarantined tests now: released and expired entries do not count."""
         now = now or datetime.now(UTC)
-        with self.ws.store.read() as conn:
-            entries = reads.quarantine_entries(conn, self.ws.repository)
+        with self.ws.store.lookup() as conn:
+            entries = lookups.quarantine_entries(conn, self.ws.repository)
         return {e.test_id: e for e in reversed(entries) if e.is_active(now)}
 
     def release_recovered(self, now: datetime | None = None) -> list[str]:

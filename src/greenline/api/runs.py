@@ -202,11 +202,18 @@ class RunService:
         before: tuple[datetime, int] | None = None,
     ) -> list[Run]:
         """The newest runs first; ``before`` (a run's start and id) pages on after it."""
-        self.sweep_if_needed()
-        with self.ws.store.lookup() as conn:
+
+        def listed(conn: lookups.SqlConnection) -> list[Run]:
             return lookups.list_runs(
                 conn, self.ws.repository, limit=limit, status=status, branch=branch, before=before
             )
+
+        with self.ws.store.lookup() as conn:  # one transaction unless runs are left running
+            if not self._has_running(conn):
+                return listed(conn)
+        self.sweep_dead_runs()
+        with self.ws.store.lookup() as conn:
+            return listed(conn)
 
     def count_runs(self, status: RunStatus | None = None, branch: str | None = None) -> int:
         """How many runs ``list_runs`` lists with these filters, all pages together."""
@@ -250,20 +257,28 @@ class RunService:
         with self.ws.store.read() as conn:
             return reads.run_results(conn, run_id)
 
-    def list_tests(self, *, slowest: int | None = None, failing: bool = False) -> list[TestSummary]:
-        """Tests across history; ``failing``: last outcome a failure; ``slowest``: top N by
-        mean duration."""
-        from greenline.store import reads
+    def list_tests(
+        self,
+        *,
+        slowest: int | None = None,
+        failing: bool = False,
+        after: str | None = None,
+        limit: int | None = None,
+    ) -> list[TestSummary]:
+        """Tests across history, by id (those after test id ``after``, at most ``limit``);
+        ``failing``: last outcome a failure; ``slowest``: top N by mean duration. Read from
+        the summaries the store keeps per test, so a page costs the same at any history."""
+        from greenline.store import summary_reads
 
-        with self.ws.store.read() as conn:
-            summaries = reads.summarize_tests(conn, self.ws.repository)
-        if failing:
-            summaries = [s for s in summaries if s.last_outcome.is_failure]
-        if slowest is not None:
-            summaries = sorted(summaries, key=lambda s: -s.mean_duration)[:slowest]
-        else:
-            summaries.sort(key=lambda s: s.test_id)
-        return summaries
+        with self.ws.store.lookup() as conn:
+            return summary_reads.list_test_summaries(
+                conn,
+                self.ws.repository,
+                after=after,
+                limit=limit,
+                failing=failing,
+                slowest=slowest,
+            )
 
     def test_history(self, test_id: str, limit: int = 50) -> list[TestHistoryEntry]:
         from greenline.store import reads
@@ -314,9 +329,14 @@ class RunService:
     def sweep_if_needed(self) -> None:
         """Sweep dead runs (``sweep_dead_runs``) when the store has runs still ``running``."""
         with self.ws.store.lookup() as conn:
-            running = lookups.list_runs(conn, self.ws.repository, limit=5, status=RunStatus.RUNNING)
+            running = self._has_running(conn)
         if running:
             self.sweep_dead_runs()
+
+    def _has_running(self, conn: lookups.SqlConnection) -> bool:
+        """True when a run started on this host is still ``running`` (one a sweep may find
+        dead); an upload's run is no such run, so reads beside uploads need no sweep."""
+        return lookups.has_running_runs(conn, socket.gethostname())
 
 
 def unknown_test(test_id: str, known: Iterable[str], repository: str) -> NoDataError:

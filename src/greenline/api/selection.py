@@ -7,6 +7,7 @@ SQLAlchemy loads only for what learning reads and writes.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 from collections.abc import Iterable, Sequence
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from greenline import vcs
+from greenline.api.derived import CommitFacts, Derived
 from greenline.api.runs import RunService
 from greenline.api.workspace import Workspace
 from greenline.errors import GreenlineError, NoDataError
@@ -45,6 +47,9 @@ from greenline.store.lookups import SqlConnection
 from greenline.tracing import read_file_blocks
 from greenline.tracing.environment import read_environment
 
+#: how many recent runs the ranking's failure history reads
+RECENT_RUNS = 20
+
 
 class SelectionService:
     """Which tests a change can break, and in which order to run them."""
@@ -52,6 +57,8 @@ class SelectionService:
     def __init__(self, ws: Workspace, runs: RunService) -> None:
         self.ws = ws
         self.runs = runs
+        self._derived = Derived(keep=16)
+        self._commits = CommitFacts(ws.root)
 
     def find_baseline(self, base: str | None = None, *, within: str = "HEAD") -> Run:
         """The run a change is judged against: the newest complete run with coverage at commit
@@ -61,14 +68,13 @@ class SelectionService:
     def _baseline_run(self, base: str | None, within: str = "HEAD") -> Run:
         """The baseline run, without the counts and duration planning does not use."""
         self.runs.sweep_if_needed()
-        root = self.ws.root
-        wanted = vcs.resolve_revision(root, base) if base else None
-        head = within if within == "HEAD" else vcs.resolve_revision(root, within)
+        wanted = self._commits.resolve(base) if base else None
+        head = within if within == "HEAD" else self._commits.resolve(within)
         with self.ws.store.lookup() as conn:
             candidates = lookups.latest_baselines(conn, self.ws.repository)
         for run in candidates:
             sha = run.commit.sha
-            if sha and (sha == wanted if wanted else vcs.is_ancestor(root, sha, head)):
+            if sha and (sha == wanted if wanted else self._commits.is_ancestor(sha, head)):
                 return run
         where = (
             f"at {base}"
@@ -119,16 +125,39 @@ class SelectionService:
         recorded in one of them counts as changed). It is judged against the newest baseline
         at ``base`` or one of its ancestors; ``environment`` is the job's (None: not compared).
         Nothing in the repository, its index or its work tree is written."""
-        sha = vcs.resolve_revision(self.ws.root, base)
+        sha = self._commits.resolve(base)
         run = self._baseline_run(None, within=sha)
         assert run.commit.sha is not None
-        with vcs.scratch_tree(self.ws.root, sha, diff) as tree:
-            change = tree.change_since(run.commit.sha)
-            unknown = frozenset(changed_files)
-            if unknown:
-                change = _with_unknown(change, unknown, tree.files())
-            plan = self._plan(run, change, tree, environment, unknown=unknown)
+        unknown = frozenset(changed_files)
+        key = (sha, hashlib.sha256((diff or "").encode()).hexdigest(), unknown, environment)
+
+        def derive() -> SelectionPlan:
+            with vcs.scratch_tree(self.ws.root, sha, diff) as tree:
+                change = tree.change_since(str(run.commit.sha))
+                if unknown:
+                    change = _with_unknown(change, unknown, tree.files())
+                return self._plan(run, change, tree, environment, unknown=unknown)
+
+        # the same change asked again (a CI job's shards, a retry) while the baseline, the
+        # recent history and the ranking model are the same gets the plan made for it
+        plan = self._derived.get("plan", (key, self._judging_state(run)), derive)
         return limit_to_budget(plan, budget) if budget is not None else plan
+
+    def _judging_state(self, run: Run) -> tuple[object, ...]:
+        """What the plan for a change against ``run`` depends on in the store: the baseline's
+        results, the recent runs and the newest ranking model."""
+        with self.ws.store.lookup() as conn:
+            baseline = lookups.fetch_rows(
+                conn, "SELECT status, result_rows FROM runs WHERE id = :id", {"id": run.id}
+            )
+            window = lookups.recent_runs(conn, self.ws.repository, RECENT_RUNS)
+            ranker = lookups.fetch_rows(
+                conn,
+                "SELECT max(rankers.id) FROM rankers JOIN repositories "
+                "ON rankers.repository_id = repositories.id WHERE repositories.name = :repository",
+                {"repository": self.ws.repository},
+            )
+        return (run.id, tuple(baseline[0]) if baseline else None, tuple(window), ranker[0][0])
 
     def plan_merge_group(self, base: str, head: str) -> SelectionPlan:
         """The tests to run for a merge group (GitHub's merge queue): what its head changes
@@ -181,13 +210,11 @@ class SelectionService:
         """What the store holds for judging ``change``: the baseline run's outcomes, durations
         and coverage of the changed files, the recent history and the ranking model."""
         with self.ws.store.lookup() as conn:
-            finals = lookups.final_rows(conn, run.id)
+            finals, sizes, files = self._baseline_rows(conn, run.id)
             wanted = changed_paths(change)
             coverage = {tc.test_id: tc.blocks for tc in lookups.run_coverage(conn, run.id, wanted)}
-            sizes = lookups.coverage_sizes(conn, run.id)
             import_time = lookups.run_import_coverage(conn, run.id, wanted)
-            files = lookups.run_file_reads(conn, run.id)
-            failures, taken = lookups.recent_outcomes(conn, self.ws.repository)
+            failures, taken = self._recent_outcomes(conn)
             ranker = self._ranker(conn) if learned else None
         baseline = Baseline(
             run_id=run.id,
@@ -202,6 +229,36 @@ class SelectionService:
             import_time=import_time,
         )
         return baseline, History(failures, taken), ranker
+
+    def _baseline_rows(
+        self, conn: SqlConnection, run_id: int
+    ) -> tuple[list[lookups.ResultRow], dict[str, int], dict[str, frozenset[str]]]:
+        """The baseline run's final results, coverage sizes and file reads: the same for every
+        change judged against it, so kept while the run's results are (a baseline is a
+        complete run, and its coverage and file reads are stored with its results)."""
+        rows = lookups.fetch_rows(
+            conn, "SELECT status, result_rows FROM runs WHERE id = :id", {"id": run_id}
+        )
+        key = (run_id, *rows[0]) if rows else (run_id,)
+        return self._derived.get(
+            "baseline",
+            key,
+            lambda: (
+                lookups.final_rows(conn, run_id),
+                lookups.coverage_sizes(conn, run_id),
+                lookups.run_file_reads(conn, run_id),
+            ),
+        )
+
+    def _recent_outcomes(self, conn: SqlConnection) -> tuple[dict[str, int], dict[str, int]]:
+        """``lookups.recent_outcomes`` of the repository, kept while its recent runs are the
+        same (and hold the same results)."""
+        window = tuple(lookups.recent_runs(conn, self.ws.repository, RECENT_RUNS))
+        return self._derived.get(
+            "recent_outcomes",
+            (self.ws.repository, window),
+            lambda: lookups.recent_outcomes(conn, self.ws.repository, RECENT_RUNS),
+        )
 
     def _ranker(self, conn: SqlConnection) -> tuple[str, TreeEnsemble] | None:
         """The newest learned ranking model, if one was adopted (else the heuristic ranks)."""

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 from greenline.api.workspace import Workspace
 from greenline.errors import NoDataError, UsageError
+from greenline.store import lookups
 from greenline.store import tokens as stored
 
 SCOPES = ("read", "write", "admin")
@@ -57,8 +58,8 @@ class TokenService:
         if not text.startswith(PREFIX) or len(text) > 200:
             return None
         digest = digest_of(text)
-        with self.ws.store.read() as conn:
-            row = stored.token_by_digest(conn, digest)
+        with self.ws.store.lookup() as conn:  # every request asks: no SQLAlchemy on SQLite
+            row = lookups.token_row(conn, digest)
         if row is None:  # looked up by digest: the token's text is never compared or stored
             return None
         token = Token(row[1], row[2], row[3], row[4])

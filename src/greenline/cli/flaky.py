@@ -226,8 +226,7 @@ def list_flaky(
     """Flaky and always-failing tests found in the recorded history, most wasted time first,
     and the tests in quarantine."""
     with state_of(ctx).open_reader() as gl:
-        verdicts = gl.flaky.verdicts(include_stable=stable)
-        quarantined = gl.flaky.active_quarantine()
+        verdicts, quarantined = gl.flaky.listing(include_stable=stable)
     if fmt is Format.json:
         emit_json(views.flaky_document(verdicts, quarantined))
         return

@@ -23,7 +23,7 @@ def register(server: MCPServer, open_api: Opener) -> None:
         test is weak evidence that a change broke something."""
         doc: dict[str, Any] = call(
             open_api,
-            lambda gl: views.flaky_document(gl.flaky.verdicts(), gl.flaky.active_quarantine()),
+            lambda gl: views.flaky_document(*gl.flaky.listing()),
         )
         doc["counts"] = _counts(doc["tests"])
         size = max(1, min(limit, MAX_LIMIT))

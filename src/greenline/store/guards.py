@@ -9,7 +9,7 @@ from greenline.config import mask_url
 from greenline.errors import StoreBusyError, StoreError
 
 #: The newest migration this greenline knows; a store stamped with anything else is refused.
-HEAD_REVISION = "0013"
+HEAD_REVISION = "0014"
 KNOWN_REVISIONS = (
     "0001",
     "0002",
@@ -24,6 +24,7 @@ KNOWN_REVISIONS = (
     "0011",
     "0012",
     "0013",
+    "0014",
 )
 #: How long a writer waits for another one's lock (seconds), unless the settings say otherwise.
 BUSY_TIMEOUT_SECONDS = 30.0

@@ -24,6 +24,7 @@ from greenline.model import (
     Environment,
     Outcome,
     Phase,
+    QuarantineEntry,
     Run,
     RunStatus,
     TestCoverage,
@@ -37,6 +38,10 @@ if TYPE_CHECKING:
 #: What every read takes: sqlite3's connection or SQLAlchemy's.
 SqlConnection: TypeAlias = "sqlite3.Connection | Connection"
 SQLITE_PREFIX = "sqlite:///"
+#: A result that is a failure (``Outcome.is_failure``), as SQL: the partial index on failed
+#: results (``schema``) and the queries it serves say it with the same words (SQLite matches
+#: a query to a partial index by the text of its condition).
+FAILED_CONDITION = "outcome IN ('failed', 'error')"
 
 
 def sqlite_file(url: str) -> Path | None:
@@ -54,13 +59,21 @@ def sqlite_file(url: str) -> Path | None:
 def reading(file: Path, url: str, busy_timeout: float) -> Iterator[sqlite3.Connection]:
     """A read-only transaction on the SQLite file (one snapshot: WAL readers never block)."""
     with translate_sqlite_errors(url):
-        conn = sqlite3.connect(file, timeout=busy_timeout, isolation_level=None)
+        conn = open_reader(file, busy_timeout)
         try:
-            conn.execute("PRAGMA query_only = ON")
             conn.execute("BEGIN")
             yield conn
         finally:
             conn.close()  # a read transaction has nothing to commit
+
+
+def open_reader(file: Path, busy_timeout: float) -> sqlite3.Connection:
+    """A read-only sqlite3 connection to the file (autocommit: the caller begins)."""
+    conn = sqlite3.connect(
+        file, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+    )
+    conn.execute("PRAGMA query_only = ON")
+    return conn
 
 
 @contextlib.contextmanager
@@ -95,7 +108,9 @@ def _bind(value: object, sqlite: bool) -> object:
     return value
 
 
-def _rows(conn: SqlConnection, sql: str, params: Mapping[str, object] | None = None) -> list[Any]:
+def fetch_rows(
+    conn: SqlConnection, sql: str, params: Mapping[str, object] | None = None
+) -> list[Any]:
     values = dict(params or {})
     if isinstance(conn, sqlite3.Connection):
         return conn.execute(sql, {k: _bind(v, True) for k, v in values.items()}).fetchall()
@@ -105,7 +120,7 @@ def _rows(conn: SqlConnection, sql: str, params: Mapping[str, object] | None = N
     return list(conn.execute(text(sql), {k: _bind(v, sqlite) for k, v in values.items()}))
 
 
-def _in(name: str, values: Sequence[object], params: dict[str, object]) -> str:
+def in_list(name: str, values: Sequence[object], params: dict[str, object]) -> str:
     """``(:name_0, :name_1, …)`` for an IN list, its values added to ``params``."""
     keys = [f"{name}_{i}" for i in range(len(values))]
     params.update(zip(keys, values, strict=True))
@@ -128,7 +143,7 @@ _RUN_COLUMNS = (
     "runs.id, runs.dirty, runs.status, runs.source, runs.started_at, runs.finished_at, "
     "runs.exit_status, runs.args, runs.has_coverage, repositories.name, commits.sha, "
     "commits.committed_at, commits.subject, branches.name, environments.python, "
-    "environments.platform, environments.packages_hash"
+    "environments.platform, environments.packages_hash, runs.result_seconds"
 )
 _RUN_FROM = (
     "FROM runs JOIN repositories ON runs.repository_id = repositories.id "
@@ -139,9 +154,9 @@ _RUN_FROM = (
 _NEWEST_FIRST = "ORDER BY runs.started_at DESC, runs.id DESC"
 
 
-def _to_run(row: Sequence[Any], stats: tuple[dict[str, int], float]) -> Run:
+def _to_run(row: Sequence[Any], counts: dict[str, int]) -> Run:
     (run_id, dirty, status, source, started, finished, exit_status, args, has_coverage) = row[:9]
-    repository, sha, committed, subject, branch, python, platform, packages = row[9:]
+    repository, sha, committed, subject, branch, python, platform, packages, seconds = row[9:]
     env = Environment(python, platform, packages) if python is not None else None
     commit = CommitInfo(
         sha=sha, branch=branch, dirty=bool(dirty), committed_at=as_utc(committed), subject=subject
@@ -157,8 +172,8 @@ def _to_run(row: Sequence[Any], stats: tuple[dict[str, int], float]) -> Run:
         finished_at=as_utc(finished),
         commit=commit,
         environment=env,
-        counts=stats[0],
-        duration=stats[1],
+        counts=counts,
+        duration=float(seconds or 0.0),
         exit_status=exit_status,
         has_coverage=bool(has_coverage),
         args=args,
@@ -174,27 +189,19 @@ def _is_final(results: str = "results") -> str:
     )
 
 
-def _run_stats(
-    conn: SqlConnection, run_ids: Sequence[int]
-) -> dict[int, tuple[dict[str, int], float]]:
+def _run_counts(conn: SqlConnection, run_ids: Sequence[int]) -> dict[int, dict[str, int]]:
+    """Each run's final outcome counts, as the store keeps them."""
+    counts: dict[int, dict[str, int]] = {run_id: {} for run_id in run_ids}
     if not run_ids:
-        return {}
+        return counts
     params: dict[str, object] = {}
-    counts: dict[int, dict[str, int]] = defaultdict(dict)
     query = (
-        "SELECT results.run_id, results.outcome, count(*) FROM results "
-        f"WHERE results.run_id IN {_in('run', run_ids, params)} AND {_is_final()} "
-        "GROUP BY results.run_id, results.outcome"
+        "SELECT run_id, outcome, tests FROM run_outcomes "
+        f"WHERE run_id IN {in_list('run', run_ids, params)} AND tests > 0"
     )
-    for run_id, outcome, n in _rows(conn, query, params):
-        counts[run_id][outcome] = n
-    params = {}
-    query = (
-        "SELECT run_id, sum(duration) FROM results "
-        f"WHERE run_id IN {_in('run', run_ids, params)} GROUP BY run_id"
-    )
-    durations = dict(_rows(conn, query, params))
-    return {rid: (counts.get(rid, {}), float(durations.get(rid) or 0.0)) for rid in run_ids}
+    for run_id, outcome, n in fetch_rows(conn, query, params):
+        counts[run_id][outcome] = int(n)
+    return counts
 
 
 def list_runs(
@@ -225,9 +232,19 @@ def list_runs(
         params["branch"] = branch
     condition = f"WHERE {' AND '.join(where)} " if where else ""
     query = f"SELECT {_RUN_COLUMNS} {_RUN_FROM} {condition}{_NEWEST_FIRST} LIMIT :limit"
-    rows = _rows(conn, query, params)
-    stats = _run_stats(conn, [r[0] for r in rows])
-    return [_to_run(r, stats[r[0]]) for r in rows]
+    rows = fetch_rows(conn, query, params)
+    counts = _run_counts(conn, [r[0] for r in rows])
+    return [_to_run(r, counts[r[0]]) for r in rows]
+
+
+def has_running_runs(conn: SqlConnection, hostname: str) -> bool:
+    """True when a run started on ``hostname`` (not an upload's) is still ``running``."""
+    query = (
+        "SELECT 1 FROM runs WHERE runs.status = :running AND runs.hostname = :hostname "
+        "AND runs.id NOT IN (SELECT run_id FROM uploads) LIMIT 1"
+    )
+    params = {"running": RunStatus.RUNNING.value, "hostname": hostname}
+    return bool(fetch_rows(conn, query, params))
 
 
 def count_runs(
@@ -247,7 +264,7 @@ def count_runs(
         where.append("branches.name = :branch")
         params["branch"] = branch
     query = f"SELECT count(*) {_RUN_FROM} WHERE {' AND '.join(where)}"
-    return int(_rows(conn, query, params)[0][0])
+    return int(fetch_rows(conn, query, params)[0][0])
 
 
 def count_test_results(conn: SqlConnection, repository: str, test_id: str) -> int:
@@ -257,14 +274,16 @@ def count_test_results(conn: SqlConnection, repository: str, test_id: str) -> in
         "JOIN repositories ON tests.repository_id = repositories.id "
         "WHERE repositories.name = :repository AND tests.test_id = :test_id"
     )
-    return int(_rows(conn, query, {"repository": repository, "test_id": test_id})[0][0])
+    return int(fetch_rows(conn, query, {"repository": repository, "test_id": test_id})[0][0])
 
 
 def get_run(conn: SqlConnection, run_id: int) -> Run | None:
-    rows = _rows(conn, f"SELECT {_RUN_COLUMNS} {_RUN_FROM} WHERE runs.id = :id", {"id": run_id})
+    rows = fetch_rows(
+        conn, f"SELECT {_RUN_COLUMNS} {_RUN_FROM} WHERE runs.id = :id", {"id": run_id}
+    )
     if not rows:
         return None
-    return _to_run(rows[0], _run_stats(conn, [run_id])[run_id])
+    return _to_run(rows[0], _run_counts(conn, [run_id])[run_id])
 
 
 def latest_baselines(conn: SqlConnection, repository: str, limit: int = 50) -> list[Run]:
@@ -283,7 +302,7 @@ def latest_baselines(conn: SqlConnection, repository: str, limit: int = 50) -> l
         "no": False,
         "limit": limit,
     }
-    return [_to_run(row, ({}, 0.0)) for row in _rows(conn, query, params)]
+    return [_to_run(row, {}) for row in fetch_rows(conn, query, params)]
 
 
 # -- results and coverage ------------------------------------------------------------------------
@@ -332,7 +351,7 @@ def final_rows(conn: SqlConnection, run_id: int) -> list[ResultRow]:
         "JOIN tests ON results.test_pk = tests.id WHERE results.run_id = :run_id "
         "ORDER BY results.test_pk, results.attempt"
     )
-    last = {row[0]: row for row in _rows(conn, query, {"run_id": run_id})}
+    last = {row[0]: row for row in fetch_rows(conn, query, {"run_id": run_id})}
     return list(last.values())
 
 
@@ -341,40 +360,55 @@ def final_results(conn: SqlConnection, run_id: int) -> list[TestResult]:
     return [result_of(*row) for row in final_rows(conn, run_id)]
 
 
+def recent_runs(
+    conn: SqlConnection, repository: str, runs_back: int
+) -> list[tuple[int, str, str, int]]:
+    """The repository's last ``runs_back`` finished runs, newest first: (id, start, status,
+    result rows). What is read from them changes only when this does (results are only ever
+    added, and each adds to its run's rows), so it keys what is derived from them."""
+    params: dict[str, object] = {"repository": repository, "limit": runs_back}
+    finished = in_list("status", [RunStatus.COMPLETE.value, RunStatus.INCOMPLETE.value], params)
+    query = (
+        "SELECT runs.id, runs.started_at, runs.status, runs.result_rows FROM runs "
+        "JOIN repositories ON runs.repository_id = repositories.id "
+        f"WHERE repositories.name = :repository AND runs.status IN {finished} "
+        f"{_NEWEST_FIRST} LIMIT :limit"
+    )
+    return [(int(i), str(s), str(st), int(n)) for i, s, st, n in fetch_rows(conn, query, params)]
+
+
 def recent_outcomes(
     conn: SqlConnection, repository: str, runs_back: int = 20
 ) -> tuple[dict[str, int], dict[str, int]]:
     """Over the repository's last ``runs_back`` finished runs: per test, the runs whose final
     outcome was a failure, and the runs it took part in."""
-    params: dict[str, object] = {"repository": repository, "limit": runs_back}
-    finished = _in("status", [RunStatus.COMPLETE.value, RunStatus.INCOMPLETE.value], params)
-    query = (
-        "SELECT runs.id FROM runs JOIN repositories ON runs.repository_id = repositories.id "
-        f"WHERE repositories.name = :repository AND runs.status IN {finished} "
-        f"{_NEWEST_FIRST} LIMIT :limit"
-    )
-    recent = [row[0] for row in _rows(conn, query, params)]
+    recent = [run[0] for run in recent_runs(conn, repository, runs_back)]
     if not recent:
         return {}, {}
-    params = {}
-    failing = _in("failing", [Outcome.FAILED.value, Outcome.ERROR.value], params)
-    per_test = (
-        "SELECT results.test_pk AS test_pk, "
-        f"sum(CASE WHEN results.outcome IN {failing} THEN 1 ELSE 0 END) AS failed, "
-        f"count(*) AS n FROM results WHERE results.run_id IN {_in('run', recent, params)} "
-        f"AND {_is_final()} GROUP BY results.test_pk"
+    params: dict[str, object] = {}
+    runs_in = in_list("run", recent, params)
+    # the failed attempts through their own index, then whether each is its run's final one
+    failed = (
+        "SELECT results.test_pk AS test_pk, count(*) AS n FROM results "
+        f"WHERE results.run_id IN {runs_in} AND results.{FAILED_CONDITION} AND {_is_final()} "
+        "GROUP BY results.test_pk"
+    )
+    taken = (
+        "SELECT test_pk, count(DISTINCT run_id) AS n FROM results "
+        f"WHERE run_id IN {runs_in} GROUP BY test_pk"
     )
     query = (
-        f"SELECT tests.test_id, history.failed, history.n FROM tests JOIN ({per_test}) AS history "
-        "ON history.test_pk = tests.id"
+        "SELECT tests.test_id, coalesce(failed.n, 0), taken.n FROM tests "
+        f"JOIN ({taken}) AS taken ON taken.test_pk = tests.id "
+        f"LEFT OUTER JOIN ({failed}) AS failed ON failed.test_pk = tests.id"
     )
     failures: dict[str, int] = {}
-    taken: dict[str, int] = {}
-    for test_id, n_failed, n in _rows(conn, query, params):
-        taken[test_id] = int(n)
+    runs_taken: dict[str, int] = {}
+    for test_id, n_failed, n in fetch_rows(conn, query, params):
+        runs_taken[test_id] = int(n)
         if n_failed:
             failures[test_id] = int(n_failed)
-    return failures, taken
+    return failures, runs_taken
 
 
 def run_coverage(
@@ -392,10 +426,12 @@ def run_coverage(
         if not paths:
             return []
         # the blocks first: SQLite would otherwise join every covered block of the run
-        wanted = f"SELECT id FROM source_blocks WHERE path IN {_in('path', sorted(paths), params)}"
+        wanted = (
+            f"SELECT id FROM source_blocks WHERE path IN {in_list('path', sorted(paths), params)}"
+        )
         query += f" AND coverage.block_id IN ({wanted})"
     acc: dict[str, set[Block]] = defaultdict(set)
-    for test_id, path, name, checksum in _rows(conn, query, params):
+    for test_id, path, name, checksum in fetch_rows(conn, query, params):
         acc[test_id].add(Block(path, name, checksum))
     return [TestCoverage(t, frozenset(b)) for t, b in sorted(acc.items())]
 
@@ -415,9 +451,9 @@ def run_import_coverage(
     if paths is not None:
         if not paths:
             return {}
-        query += f" AND source_blocks.path IN {_in('path', sorted(paths), params)}"
+        query += f" AND source_blocks.path IN {in_list('path', sorted(paths), params)}"
     acc: dict[str, set[Block]] = defaultdict(set)
-    for module, path, name, checksum in _rows(conn, query, params):
+    for module, path, name, checksum in fetch_rows(conn, query, params):
         acc[module].add(Block(path, name, checksum))
     return {module: frozenset(blocks) for module, blocks in sorted(acc.items())}
 
@@ -429,7 +465,7 @@ def coverage_sizes(conn: SqlConnection, run_id: int) -> dict[str, int]:
         "FROM coverage WHERE run_id = :run_id GROUP BY test_pk) AS sizes "
         "ON sizes.test_pk = tests.id"
     )
-    return dict(_rows(conn, query, {"run_id": run_id}))  # (text, integer) from either driver
+    return dict(fetch_rows(conn, query, {"run_id": run_id}))  # (text, integer) from either driver
 
 
 def run_file_reads(conn: SqlConnection, run_id: int) -> dict[str, frozenset[str]]:
@@ -439,7 +475,7 @@ def run_file_reads(conn: SqlConnection, run_id: int) -> dict[str, frozenset[str]
         "JOIN tests ON file_reads.test_pk = tests.id WHERE file_reads.run_id = :run_id"
     )
     acc: dict[str, set[str]] = defaultdict(set)
-    for test_id, path in _rows(conn, query, {"run_id": run_id}):
+    for test_id, path in fetch_rows(conn, query, {"run_id": run_id}):
         acc[test_id].add(path)
     return {t: frozenset(p) for t, p in acc.items()}
 
@@ -452,10 +488,63 @@ def latest_ranker(conn: SqlConnection, repository: str) -> tuple[int, datetime, 
         "WHERE repositories.name = :repository "
         "ORDER BY rankers.created_at DESC, rankers.id DESC LIMIT 1"
     )
-    rows = _rows(conn, query, {"repository": repository})
+    rows = fetch_rows(conn, query, {"repository": repository})
     if not rows:
         return None
     ranker_id, created_at, model = rows[0]
     created = as_utc(created_at)
     assert created is not None
     return int(ranker_id), created, str(model)
+
+
+# -- quarantine and tokens (asked on every request the team server answers) ----------------------
+
+
+def quarantine_entries(
+    conn: SqlConnection, repository: str, test_id: str | None = None
+) -> list[QuarantineEntry]:
+    """The repository's quarantine entries (optionally one test's), newest first."""
+    params: dict[str, object] = {"repository": repository}
+    query = (
+        "SELECT quarantine.test_id, quarantine.reason, quarantine.owner, quarantine.created_at, "
+        "quarantine.expires_at, quarantine.released_at, quarantine.release_reason "
+        "FROM quarantine JOIN repositories ON quarantine.repository_id = repositories.id "
+        "WHERE repositories.name = :repository"
+    )
+    if test_id is not None:
+        query += " AND quarantine.test_id = :test_id"
+        params["test_id"] = test_id
+    query += " ORDER BY quarantine.created_at DESC, quarantine.id DESC"
+    out = []
+    for test, reason, owner, created, expires, released, why in fetch_rows(conn, query, params):
+        created_at = as_utc(created)
+        assert created_at is not None
+        out.append(
+            QuarantineEntry(
+                test_id=test,
+                reason=reason,
+                owner=owner,
+                created_at=created_at,
+                expires_at=as_utc(expires),
+                released_at=as_utc(released),
+                release_reason=why,
+            )
+        )
+    return out
+
+
+def token_row(
+    conn: SqlConnection, digest: str
+) -> tuple[int, str, str, datetime, datetime | None] | None:
+    """(id, name, scope, created at, revoked at) of the token with this digest, or None."""
+    rows = fetch_rows(
+        conn,
+        "SELECT id, name, scope, created_at, revoked_at FROM api_tokens WHERE digest = :digest",
+        {"digest": digest},
+    )
+    if not rows:
+        return None
+    token_id, name, scope, created, revoked = rows[0]
+    created_at = as_utc(created)
+    assert created_at is not None
+    return int(token_id), str(name), str(scope), created_at, as_utc(revoked)

@@ -7,22 +7,22 @@ so every caller reads through one module.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, func, select
+from sqlalchemy import Connection, Select, and_, func, select, text
 
 from greenline.model import (
     Observation,
     Outcome,
-    QuarantineEntry,
     RunStatus,
     TestHistoryEntry,
     TestResult,
     TestSummary,
 )
 from greenline.store.lookups import (
+    FAILED_CONDITION,
     as_utc,
     coverage_sizes,
     final_results,
@@ -30,6 +30,7 @@ from greenline.store.lookups import (
     latest_baselines,
     latest_ranker,
     list_runs,
+    quarantine_entries,
     recent_outcomes,
     result_of,
     run_coverage,
@@ -43,7 +44,6 @@ from greenline.store.schema import (
     environments,
     flaky_scans,
     merge_queues,
-    quarantine,
     repositories,
     results,
     runs,
@@ -56,6 +56,7 @@ __all__ = [
     "as_utc",
     "count_rows",
     "coverage_sizes",
+    "failed_tests",
     "final_results",
     "find_run_at",
     "find_run_by_process",
@@ -269,9 +270,33 @@ def count_rows(conn: Connection) -> dict[str, int]:
     }
 
 
-def observations(conn: Connection, repository: str, runs_back: int) -> list[Observation]:
-    """Every pass/fail/error attempt in the repository's last ``runs_back`` finished runs."""
-    recent = _recent_runs(repository, runs_back).subquery()
+def failed_tests(conn: Connection, run_ids: Sequence[int]) -> list[int]:
+    """The primary keys of the tests that failed or errored (any attempt) in these runs, read
+    from the index of failed results alone."""
+    if not run_ids:
+        return []
+    query = (
+        select(results.c.test_pk)
+        .distinct()
+        .where(results.c.run_id.in_(run_ids), text(f"results.{FAILED_CONDITION}"))
+    )
+    return sorted(int(pk) for pk in conn.execute(query).scalars())
+
+
+def observations(
+    conn: Connection,
+    repository: str,
+    runs_back: int,
+    *,
+    run_ids: Sequence[int] | None = None,
+    test_pks: Collection[int] | None = None,
+) -> list[Observation]:
+    """Every pass/fail/error attempt in the repository's last ``runs_back`` finished runs (or
+    in the runs ``run_ids``, when the caller has them); only those of ``test_pks``, when
+    given."""
+    recent: Any = _recent_runs(repository, runs_back).subquery()
+    if run_ids is not None:
+        recent = select(runs.c.id).where(runs.c.id.in_(run_ids)).subquery()
     query = (
         select(
             tests.c.test_id,
@@ -294,6 +319,10 @@ def observations(conn: Connection, repository: str, runs_back: int) -> list[Obse
             results.c.outcome.in_([Outcome.PASSED.value, Outcome.FAILED.value, Outcome.ERROR.value])
         )
     )
+    if test_pks is not None:
+        if not test_pks:
+            return []
+        query = query.where(results.c.test_pk.in_(sorted(test_pks)))
     out = []
     for row in conn.execute(query):
         started = as_utc(row.started_at)
@@ -310,36 +339,6 @@ def observations(conn: Connection, repository: str, runs_back: int) -> list[Obse
                 outcome=Outcome(row.outcome),
                 duration=row.duration or 0.0,
                 message=row.message,
-            )
-        )
-    return out
-
-
-def quarantine_entries(
-    conn: Connection, repository: str, test_id: str | None = None
-) -> list[QuarantineEntry]:
-    """The repository's quarantine entries (optionally one test's), newest first."""
-    query = (
-        select(quarantine)
-        .join(repositories, quarantine.c.repository_id == repositories.c.id)
-        .where(repositories.c.name == repository)
-        .order_by(quarantine.c.created_at.desc(), quarantine.c.id.desc())
-    )
-    if test_id is not None:
-        query = query.where(quarantine.c.test_id == test_id)
-    out = []
-    for row in conn.execute(query):
-        created = as_utc(row.created_at)
-        assert created is not None
-        out.append(
-            QuarantineEntry(
-                test_id=row.test_id,
-                reason=row.reason,
-                owner=row.owner,
-                created_at=created,
-                expires_at=as_utc(row.expires_at),
-                released_at=as_utc(row.released_at),
-                release_reason=row.release_reason,
             )
         )
     return out

@@ -21,6 +21,7 @@ from sqlalchemy.exc import OperationalError
 
 from greenline.model import RunStatus
 from greenline.store.schema import metadata, repositories, runs
+from greenline.store.summaries import rebuild_test_summaries
 
 #: run ids per DELETE (well under SQLite's limit on bound parameters)
 CHUNK = 500
@@ -101,6 +102,13 @@ def delete_runs(conn: Connection, run_ids: Sequence[int]) -> dict[str, int]:
     """Delete these runs and every row stored for them (in the caller's transaction); how many
     rows went from each table (a cleared reference counts as its table's)."""
     counts: dict[str, int] = {}
+    repos = {
+        int(r)
+        for c in _chunks(run_ids)
+        for r in conn.execute(select(runs.c.repository_id).where(runs.c.id.in_(c)).distinct())
+        .scalars()
+        .all()
+    }
     for table, column in referring_columns():
         for chunk in _chunks(run_ids):
             if column.nullable:
@@ -112,6 +120,8 @@ def delete_runs(conn: Connection, run_ids: Sequence[int]) -> dict[str, int]:
     removed = sum(
         conn.execute(delete(runs).where(runs.c.id.in_(c))).rowcount for c in _chunks(run_ids)
     )
+    for repo_id in sorted(repos):  # the tests' summaries counted the runs that went
+        rebuild_test_summaries(conn, repo_id)
     return {"runs": removed, **counts}
 
 

@@ -15,7 +15,10 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
+
+from greenline.store.lookups import FAILED_CONDITION
 
 metadata = MetaData()
 
@@ -76,6 +79,10 @@ runs = Table(
     Column("exit_status", Integer),
     Column("args", Text),
     Column("has_coverage", Boolean, nullable=False, default=False),
+    #: every result row of the run (all attempts) and their summed durations, kept as results
+    #: are stored: no read counts a run's results
+    Column("result_rows", Integer, nullable=False, default=0, server_default="0"),
+    Column("result_seconds", Float, nullable=False, default=0.0, server_default="0"),
     Index("ix_runs_repository_started", "repository_id", "started_at"),
 )
 
@@ -102,6 +109,43 @@ results = Table(
     Column("attempt", Integer, nullable=False, default=1),
     UniqueConstraint("run_id", "test_pk", "attempt"),
     Index("ix_results_test_run", "test_pk", "run_id"),
+    #: the failed attempts alone (a small part of any history): the tests a window of runs saw
+    #: fail are found without reading the rest. Queries spell the condition the same way.
+    Index(
+        "ix_results_failures",
+        "run_id",
+        "test_pk",
+        sqlite_where=text(FAILED_CONDITION),
+        postgresql_where=text(FAILED_CONDITION),
+    ),
+)
+
+#: Per run: how many tests ended with each outcome (their last attempt), kept as results are
+#: stored (an outcome a later attempt replaced is counted down).
+run_outcomes = Table(
+    "run_outcomes",
+    metadata,
+    Column("run_id", ForeignKey("runs.id"), primary_key=True),
+    Column("outcome", String(16), primary_key=True),
+    Column("tests", Integer, nullable=False),
+)
+
+#: Per test, over every run of its repository (each run's last attempt): runs, failures, summed
+#: durations and the newest run's outcome, kept as results are stored, in the same transaction.
+#: ``test_id`` repeats the test's id, ordered by code point on either database (PostgreSQL's
+#: "C" collation), so lists page through this table's index in the order Python sorts.
+test_summaries = Table(
+    "test_summaries",
+    metadata,
+    Column("test_pk", ForeignKey("tests.id"), primary_key=True),
+    Column("repository_id", ForeignKey("repositories.id"), nullable=False),
+    Column("test_id", Text().with_variant(Text(collation="C"), "postgresql"), nullable=False),
+    Column("runs", Integer, nullable=False),
+    Column("failures", Integer, nullable=False),
+    Column("seconds", Float, nullable=False),
+    Column("last_run_id", ForeignKey("runs.id"), nullable=False),
+    Column("last_outcome", String(16), nullable=False),
+    Index("ix_test_summaries_order", "repository_id", "test_id", unique=True),
 )
 
 source_blocks = Table(

@@ -8,7 +8,9 @@ so the quick commands (``runs``, ``select``) never pay for importing them.
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
+import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -31,6 +33,9 @@ class Store:
         self.url = url
         self.busy_timeout = busy_timeout
         self._engine: Engine | None = None
+        #: each (process, thread)'s reading connection to the SQLite file
+        self._readers: dict[tuple[int, int], sqlite3.Connection] = {}
+        self._readers_lock = threading.Lock()
         #: the SQLite file sqlite3 reads directly (None: every read goes through SQLAlchemy)
         self._file = lookups.sqlite_file(url)
         if self._file is not None and self._file.is_file() and self._is_ready(migrate):
@@ -83,13 +88,16 @@ class Store:
     def write(self) -> Iterator[Connection]:
         """A write transaction: committed when the block ends, rolled back if it raises."""
         from greenline.store.engine import WRITE_OPTION, translate_errors
+        from greenline.store.summaries import PENDING, Pending
 
-        with (
-            translate_errors(self.url),
-            self.engine.connect() as conn,
-            conn.execution_options(**{WRITE_OPTION: True}).begin(),
-        ):
-            yield conn
+        with translate_errors(self.url), self.engine.connect() as conn:
+            pending = conn.info[PENDING] = Pending()  # summaries are written last
+            try:
+                with conn.execution_options(**{WRITE_OPTION: True}).begin():
+                    yield conn
+                    pending.apply(conn)
+            finally:
+                conn.info.pop(PENDING, None)
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Connection]:
@@ -102,13 +110,34 @@ class Store:
     @contextlib.contextmanager
     def lookup(self) -> Iterator[SqlConnection]:
         """A read-only transaction for the plain-SQL reads (``store.lookups``): sqlite3 on a
-        SQLite file, SQLAlchemy elsewhere."""
+        SQLite file, SQLAlchemy elsewhere.
+
+        On SQLite each thread keeps its reading connection between lookups (a process serving
+        requests would otherwise open the file and parse its schema for every one); each
+        lookup is its own transaction, so it sees every write committed before it began."""
         if self._file is None:
             with self.read() as conn:
                 yield conn
             return
-        with lookups.reading(self._file, self.url, self.busy_timeout) as plain:
-            yield plain
+        with lookups.translate_sqlite_errors(self.url):
+            plain = self._reader()
+            plain.execute("BEGIN")
+            try:
+                yield plain
+            finally:
+                if plain.in_transaction:  # a read transaction has nothing to commit
+                    plain.execute("ROLLBACK")
+
+    def _reader(self) -> sqlite3.Connection:
+        """This thread's reading connection (a forked child opens its own)."""
+        assert self._file is not None
+        key = (os.getpid(), threading.get_ident())
+        conn = self._readers.get(key)
+        if conn is None:
+            conn = lookups.open_reader(self._file, self.busy_timeout)
+            with self._readers_lock:
+                self._readers[key] = conn
+        return conn
 
     def revision(self) -> tuple[str | None, str]:
         """(the store's schema revision, the newest this greenline knows)."""
@@ -118,6 +147,11 @@ class Store:
             return read_revision(conn), HEAD_REVISION
 
     def close(self) -> None:
+        with self._readers_lock:
+            readers, self._readers = self._readers, {}
+        for key, conn in readers.items():
+            if key[0] == os.getpid():  # a parent's connection is the parent's to close
+                conn.close()
         if self._engine is not None:
             self._engine.dispose()
 

@@ -24,11 +24,6 @@ def insert_token(conn: Connection, name: str, scope: str, digest: str, at: datet
     return int(key[0])
 
 
-def token_by_digest(conn: Connection, digest: str) -> TokenRow | None:
-    row = conn.execute(_query().where(api_tokens.c.digest == digest)).first()
-    return _row(row) if row else None
-
-
 def list_tokens(conn: Connection) -> list[TokenRow]:
     return [_row(r) for r in conn.execute(_query().order_by(api_tokens.c.id))]
 

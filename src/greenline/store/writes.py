@@ -32,6 +32,7 @@ from greenline.store.schema import (
     tests,
     uploads,
 )
+from greenline.store.summaries import fold_results
 
 CHUNK = 400
 
@@ -224,6 +225,7 @@ def insert_results(
         }
         for r, attempt in zip(batch, attempts, strict=True)
     ]
+    fold_results(conn, run_id, repo_id, rows, {pk: test_id for test_id, pk in pks.items()})
     for chunk in _chunks(rows):
         conn.execute(results.insert(), list(chunk))
     return pks

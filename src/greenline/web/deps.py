@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -26,7 +26,8 @@ class ScopeError(AuthError):
     http_status = 403
 
 
-def api_of(request: Request) -> Greenline:
+async def api_of(request: Request) -> Greenline:
+    # async: FastAPI runs a plain def dependency in a worker thread, a hop per request
     gl: Greenline = request.app.state.greenline
     return gl
 
@@ -67,11 +68,13 @@ def authenticate(
     return token
 
 
-def require(scope: str) -> Callable[..., Token | None]:
+def require(scope: str) -> Callable[..., Awaitable[Token | None]]:
     """A dependency: the caller's token, which must allow ``scope`` (None: an anonymous read
     on a server started with ``--public-read``)."""
 
-    def check(request: Request, gl: Api) -> Token | None:
+    async def check(request: Request, gl: Api) -> Token | None:
+        # on the event loop: one indexed read of the token's digest (on SQLite through a
+        # kept connection) costs less than the hop to a worker thread would
         public = bool(getattr(request.app.state, "public_read", False))
         return authenticate(gl, request.scope, scope, public)
 

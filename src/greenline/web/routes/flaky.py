@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from greenline import views
 from greenline.web.deps import Api, require
-from greenline.web.paging import CURSOR, LIMIT, page, paged
+from greenline.web.paging import CURSOR, LIMIT, page
 
 router = APIRouter(tags=["flaky"])
 READ = [Depends(require("read"))]
@@ -28,8 +28,9 @@ class QuarantineRequest(BaseModel):
 def list_flaky(gl: Api, limit: int = LIMIT, cursor: str | None = CURSOR) -> dict[str, Any]:
     """Flaky and failing tests from history, most CI time lost first (paged), and every test
     in quarantine."""
-    doc = views.flaky_document(gl.flaky.verdicts(), gl.flaky.active_quarantine())
-    return paged(doc, "tests", limit, cursor)
+    verdicts, quarantined = gl.flaky.listing()
+    shown, next_cursor = page(verdicts, limit, cursor)  # only the page's tests become views
+    return views.flaky_document(shown, quarantined) | {"next_cursor": next_cursor}
 
 
 @router.get("/flaky/{test_id:path}", dependencies=READ)

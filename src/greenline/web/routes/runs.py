@@ -81,14 +81,18 @@ def get_run(
 
 @router.get("/tests")
 def list_tests(gl: Api, limit: int = LIMIT, cursor: str | None = None) -> dict[str, Any]:
-    """Every test across history, by id; paged."""
-    start = decode_cursor(cursor) if cursor else 0
-    if not isinstance(start, int) or start < 0:
-        raise UsageError("the cursor is not one this server gave", hint="start over without cursor")
-    summaries = gl.runs.list_tests()
-    doc = views.tests_document(summaries[start : start + limit])
-    more = start + limit < len(summaries)
-    doc["next_cursor"] = encode_cursor(start + limit) if more else None
+    """Every test across history, by id; paged (the cursor names the page's last test)."""
+    after = None
+    if cursor:
+        after = decode_cursor(cursor)
+        if not isinstance(after, str):
+            raise UsageError(
+                "the cursor is not one this server gave", hint="start over without cursor"
+            )
+    summaries = gl.runs.list_tests(after=after, limit=limit + 1)
+    doc = views.tests_document(summaries[:limit])
+    more = len(summaries) > limit
+    doc["next_cursor"] = encode_cursor(summaries[limit - 1].test_id) if more else None
     return doc
 
 
