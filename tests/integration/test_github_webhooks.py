@@ -156,6 +156,17 @@ def test_a_pull_request_opened_ends_with_the_selection_check(served: Hub) -> Non
     (comment,) = comments
     assert comment.body.count("<!-- greenline:review -->") == 1
     assert "mul" in comment.body and TEST_MUL in comment.body
+    first = comment.body
+    # a push to the pull request brings the same comment up to date
+    git(served.project, "checkout", "-q", "feature")
+    (served.project / "app.py").write_text(CHANGED.replace("a + b", "b + a"))
+    git(served.project, "commit", "-q", "-am", "swap add's operands too")
+    git(served.project, "checkout", "-q", "main")
+    served.github.push(REPO, served.project, "feature")
+    comments = served.github.repository(REPO).comments
+    wait_for(lambda: comments[comment.id].body != first, seconds=120)
+    assert TEST_ADD in comments[comment.id].body, "add changed too: its test runs it"
+    assert len(comments) == 1 and comments[comment.id].body.count("greenline:review") == 1
 
 
 def test_a_merge_group_gets_the_selection_check_and_a_push_to_main_is_noted(
