@@ -57,7 +57,9 @@ GITHUB_TEMPLATE = """\
 # - pull requests and merge groups: the tests the change can break, most likely to fail first;
 #   a merge group then runs the whole suite before it lands;
 # - nightly (and on a manual run): the whole suite, recorded, and a flaky-test scan;
-# - a red run is triaged: why each failing test failed, in the job's summary.
+# - a red run is triaged: why each failing test failed, in the job's summary;
+# - on a pull request, greenline's verdicts become check runs on its head: the selection, and
+#   for a red run the flaky verdicts of its failing tests and their triage.
 name: greenline
 
 on:
@@ -71,6 +73,7 @@ on:
 
 permissions:
   contents: read
+  checks: write
 
 concurrency:
   group: greenline-${{ github.event_name }}-${{ github.ref }}
@@ -127,6 +130,8 @@ jobs:
       - uses: actions/checkout@v4
         with:
           fetch-depth: 0
+          # the pull request's head itself (not GitHub's merge commit): its check runs go there
+          ref: ${{ github.event.pull_request.head.sha || github.sha }}
       - uses: actions/setup-python@v5
         with:
           python-version: "@PYTHON@"
@@ -157,6 +162,17 @@ jobs:
       - name: Triage the failures
         if: ${{ !cancelled() && steps.selected.outcome == 'failure' }}
         run: greenline triage | tee -a "$GITHUB_STEP_SUMMARY"
+      - name: "Check runs on the pull request: the selection, and a red run's flaky verdicts and triage"
+        if: ${{ !cancelled() && github.event_name == 'pull_request' && env.GREENLINE_SERVER_URL == '' }}
+        env:
+          GITHUB_TOKEN: ${{ secrets.GITHUB_TOKEN }}
+          RED: ${{ steps.selected.outcome == 'failure' }}
+        run: |
+          greenline github check selection
+          if [ "$RED" = true ]; then
+            greenline github check flaky
+            greenline github check triage
+          fi
       - name: The whole suite before the group lands (team server)
         if: github.event_name == 'merge_group' && env.GREENLINE_SERVER_URL != ''
         run: pytest --greenline-select=reorder --greenline-server "$GREENLINE_SERVER_URL"
