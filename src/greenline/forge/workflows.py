@@ -162,8 +162,10 @@ jobs:
       - name: Triage the failures
         if: ${{ !cancelled() && steps.selected.outcome == 'failure' }}
         run: greenline triage | tee -a "$GITHUB_STEP_SUMMARY"
-      - name: "Check runs on the pull request: the selection, and a red run's flaky verdicts and triage"
-        if: ${{ !cancelled() && github.event_name == 'pull_request' && env.GREENLINE_SERVER_URL == '' }}
+      - name: "Check runs on the pull request: the selection (a red run: flaky, triage)"
+        if: >-
+          ${{ !cancelled() && github.event_name == 'pull_request'
+          && env.GREENLINE_SERVER_URL == '' }}
         env:
           GITHUB_TOKEN: ${{ secrets.GITHUB_TOKEN }}
           RED: ${{ steps.selected.outcome == 'failure' }}
