@@ -111,7 +111,7 @@ def project(scanned: tuple[Path, dict[str, Any]], tmp_path: Path) -> Path:
 CASES = {
     "test_registry.py::test_starts_empty": (
         "order-dependent",
-        "restore registry.ITEMS to their initial values first",
+        "restore registry.ITEMS to how it was before the tests ran*",
         ["registry.ITEMS.clear()", "registry.ITEMS.update({})"],
     ),
     "test_sets.py::test_first_tag": (
