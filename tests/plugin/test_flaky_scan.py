@@ -85,7 +85,10 @@ def test_scan_finds_flaky_tests_and_the_polluter(project: pytest.Pytester) -> No
     assert victim["cleaners"] == ["test_two.py::test_resets_mode"]
     kinds = [e["kind"] for e in victim["evidence"]]
     assert kinds == ["reruns", "order", "polluter", "polluter", "cleaner"]
-    assert victim["evidence"][3]["detail"] == "it leaves changed: settings.MODE (was 'default')"
+    assert (
+        victim["evidence"][3]["detail"]
+        == "it leaves changed: settings.MODE (was 'default', now 'fast')"
+    )
     toggle = tests["test_three.py::test_every_other_run"]
     assert toggle["category"] != "order-dependent"
     assert toggle["polluters"] == [], "nothing before it decides it: it flips by itself"
@@ -101,7 +104,7 @@ def test_scan_finds_flaky_tests_and_the_polluter(project: pytest.Pytester) -> No
             "  - reruns: *",
             "  - order: passes alone and in the collected order, fails after some other tests",
             "  - polluter: running test_two.py::test_switches_mode first makes it fail*",
-            "  - polluter: it leaves changed: settings.MODE (was 'default')",
+            "  - polluter: it leaves changed: settings.MODE (was 'default', now 'fast')",
             "  - cleaner: run between them, test_two.py::test_resets_mode makes it pass",
         ]
     )
