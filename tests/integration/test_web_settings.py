@@ -25,7 +25,7 @@ def test_flags_win_over_the_environment_over_the_config_over_defaults(
     git_repo: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(git_repo)
-    for name in ("PORT", "HOST", "WORKERS", "PUBLIC_READ", "RETRY_SECONDS"):
+    for name in ("PORT", "HOST", "WORKERS", "PUBLIC_READ", "RETRY_SECONDS", "URL"):
         monkeypatch.delenv(f"GREENLINE_SERVER_{name}", raising=False)
 
     def resolved(*argv: str) -> dict[str, tuple[object, str]]:
@@ -42,6 +42,7 @@ def test_flags_win_over_the_environment_over_the_config_over_defaults(
         "workers": (1, "default"),
         "public_read": (False, "default"),
         "retry_seconds": (30.0, "default"),  # the client's, for uploads and --server
+        "url": (None, "default"),  # the client's: where `greenline backstage` points
     }
     (git_repo / "pyproject.toml").write_text(CONFIG)
     assert resolved()["port"] == (9001, "pyproject.toml")
