@@ -13,7 +13,7 @@ import pytest
 
 from greenline.api import Greenline
 from tests.conftest import init_repo
-from tests.ray.conftest import RayCluster
+from tests.ray.cluster import RayCluster
 
 pytestmark = pytest.mark.ray
 

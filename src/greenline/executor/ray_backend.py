@@ -12,8 +12,10 @@ Ray is imported on first use only: it is an extra (``pip install 'greenline[ray]
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import os
+import shutil
 import stat
 import tempfile
 import threading
@@ -73,17 +75,53 @@ def build_package(root: Path, files: Iterable[str], limit: int, dest: Path) -> i
     return size
 
 
-def run_remote_job(job: Job, relative: str) -> Outcome:
-    """On the worker: run ``job`` in the shipped tree (Ray made its copy the current
-    directory), killed with this worker if the worker dies."""
-    cwd = Path.cwd() / relative
-    log = None
-    if job.output is Output.LOG:
-        log = Path(tempfile.mkdtemp(prefix="greenline-log-")) / "job.log"
-    local = Job(job.argv, cwd, job.env, job.timeout, job.output, log, job.inputs)
-    result = LocalHandle(local, die_with_parent=True).wait()
-    logged = log.read_bytes() if log is not None and log.exists() else None
-    return result.exit_code, result.seconds, dict(result.files), logged
+def shipped_path(root: Path, cwd: Path) -> str | None:
+    """Where ``cwd`` is in the work tree's package (``root``'s files, as ``build_package``
+    ships them), or None when it is not in it: outside ``root``, or in a part never shipped
+    (a worktree under ``.greenline/``)."""
+    try:
+        relative = cwd.relative_to(root)
+    except ValueError:
+        return None
+    if SKIPPED_PARTS.intersection(relative.parts):
+        return None
+    return relative.as_posix()
+
+
+def unpack_tree(archive: bytes, dest: Path) -> None:
+    """A package ``build_package`` made, unpacked into ``dest`` with its files' modes (zipfile
+    drops them); a name that would land outside ``dest`` is refused."""
+    import io
+
+    top = dest.resolve()
+    with zipfile.ZipFile(io.BytesIO(archive)) as package:
+        for info in package.infolist():
+            target = (top / info.filename).resolve()
+            if not target.is_relative_to(top) or info.is_dir():
+                raise ValueError(f"not a file of the tree: {info.filename!r}")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(package.read(info))
+            target.chmod(stat.S_IMODE(info.external_attr >> 16) or 0o644)
+
+
+def run_remote_job(job: Job, relative: str, tree: bytes | None = None) -> Outcome:
+    """On the worker: run ``job`` in the shipped tree (Ray made its copy of the work tree the
+    current directory; a worktree of its own comes as ``tree``, a package unpacked here for the
+    job and removed after it), killed with this worker if the worker dies."""
+    scratch = Path(tempfile.mkdtemp(prefix="greenline-job-"))
+    try:
+        if tree is None:
+            cwd = Path.cwd() / relative
+        else:
+            cwd = scratch / "tree"
+            unpack_tree(tree, cwd)
+        log = scratch / "job.log" if job.output is Output.LOG else None
+        local = Job(job.argv, cwd, job.env, job.timeout, job.output, log, job.inputs)
+        result = LocalHandle(local, die_with_parent=True).wait()
+        logged = log.read_bytes() if log is not None and log.exists() else None
+        return result.exit_code, result.seconds, dict(result.files), logged
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _keep_stdout_clean() -> None:
@@ -186,6 +224,7 @@ class RayExecutor:
         self._ray: Any = None
         self._task: Any = None
         self._packages: dict[Path, str] = {}
+        self._numbers = itertools.count(1)
         self._scratch = Path(tempfile.mkdtemp(prefix="greenline-ray-"))
 
     def _connect(self) -> Any:
@@ -223,25 +262,38 @@ class RayExecutor:
             return ray
 
     def _package(self, tree: Path) -> str:
+        """The work tree's package, built once: the driver's tree does not change under it."""
         if tree not in self._packages:
             dest = self._scratch / f"tree-{len(self._packages)}.zip"
             build_package(tree, self.list_files(tree), self.package_limit, dest)
             self._packages[tree] = str(dest)
         return self._packages[tree]
 
+    def _tree_package(self, tree: Path) -> bytes:
+        """A worktree's package, built for each job: one path can hold another tree later (a
+        queue run rebuilt at its path, a probe's number reused)."""
+        with self._lock:
+            dest = self._scratch / f"worktree-{next(self._numbers)}.zip"
+        try:
+            build_package(tree, self.list_files(tree), self.package_limit, dest)
+            return dest.read_bytes()
+        finally:
+            dest.unlink(missing_ok=True)
+
     def start(self, job: Job) -> RayHandle | LocalHandle:
         if job.output is Output.INHERIT:  # a person watches it: it runs here
             return self.local.start(job)
         ray = self._connect()
         cwd = job.cwd.resolve()
-        options: dict[str, Any] = {"num_cpus": self.cpus_per_job}
-        try:
-            relative = cwd.relative_to(self.root).as_posix()
-        except ValueError:  # a tree of its own (a merge-queue worktree): shipped on its own
-            relative = "."
-            options["runtime_env"] = {"working_dir": self._package(cwd)}
+        relative = shipped_path(self.root, cwd)
+        tree = None
+        if relative is None:  # a tree of its own (a queue check's or a culprit probe's
+            # worktree, kept under .greenline/ or elsewhere): its package goes with the task
+            # through Ray's object store, as it is now (a task's runtime_env cannot upload one)
+            tree = ray.put(self._tree_package(cwd))
         shipped = Job(job.argv, Path(), job.env, job.timeout, job.output, job.log, job.inputs)
-        ref = self._task.options(**options).remote(shipped, relative)
+        task = self._task.options(num_cpus=self.cpus_per_job)
+        ref = task.remote(shipped, relative or ".", tree)
         return RayHandle(ref, job, ray)
 
     def run(self, job: Job) -> JobResult:
