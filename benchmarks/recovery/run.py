@@ -212,7 +212,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    parser.add_argument("--smoke", action="store_true", help="generated project, 2 trials (one with a culprit, one without)")
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="generated project, 2 trials (one with a culprit, one without)",
+    )
     parser.add_argument("--projects", nargs="+", default=list(REPORTED), choices=sorted(RELEASES))
     parser.add_argument("--trials", type=int, default=3, help="trials per project and flake rate")
     parser.add_argument("--seed", type=int, default=1)
