@@ -12,6 +12,7 @@ Ray is imported on first use only: it is an extra (``pip install 'greenline[ray]
 from __future__ import annotations
 
 import contextlib
+import io
 import itertools
 import logging
 import os
@@ -91,8 +92,6 @@ def shipped_path(root: Path, cwd: Path) -> str | None:
 def unpack_tree(archive: bytes, dest: Path) -> None:
     """A package ``build_package`` made, unpacked into ``dest`` with its files' modes (zipfile
     drops them); a name that would land outside ``dest`` is refused."""
-    import io
-
     top = dest.resolve()
     with zipfile.ZipFile(io.BytesIO(archive)) as package:
         for info in package.infolist():
@@ -223,7 +222,7 @@ class RayExecutor:
         self._lock = threading.Lock()
         self._ray: Any = None
         self._task: Any = None
-        self._packages: dict[Path, str] = {}
+        self._root_package: str | None = None
         self._numbers = itertools.count(1)
         self._scratch = Path(tempfile.mkdtemp(prefix="greenline-ray-"))
 
@@ -239,7 +238,7 @@ class RayExecutor:
                     "the ray executor needs Ray, which is not installed here",
                     hint="pip install 'greenline[ray]', or run with --executor local",
                 ) from None
-            package = self._package(self.root)
+            package = self._package()
             try:
                 ray.init(
                     address=self.address,
@@ -261,13 +260,14 @@ class RayExecutor:
             self._ray = ray
             return ray
 
-    def _package(self, tree: Path) -> str:
-        """The work tree's package, built once: the driver's tree does not change under it."""
-        if tree not in self._packages:
-            dest = self._scratch / f"tree-{len(self._packages)}.zip"
-            build_package(tree, self.list_files(tree), self.package_limit, dest)
-            self._packages[tree] = str(dest)
-        return self._packages[tree]
+    def _package(self) -> str:
+        """The work tree's package (Ray's working directory for every job), built once: the
+        driver's tree does not change under it."""
+        if self._root_package is None:
+            dest = self._scratch / "tree.zip"
+            build_package(self.root, self.list_files(self.root), self.package_limit, dest)
+            self._root_package = str(dest)
+        return self._root_package
 
     def _tree_package(self, tree: Path) -> bytes:
         """A worktree's package, built for each job: one path can hold another tree later (a
