@@ -19,6 +19,14 @@ GIT_ENV = {
     "GIT_COMMITTER_EMAIL": "test@example.com",
 }
 
+#: Every pytest these tests start (pytester's subprocess runs, greenline's own runs of a
+#: project's suite) leaves hypothesis's plugin out: discovering it costs a second of imports
+#: per process, hundreds of times a suite run, and no project these tests build uses it. The
+#: tests that use hypothesis run in this process (and xdist's workers), which keep it.
+_ADDOPTS = os.environ.get("PYTEST_ADDOPTS", "")
+if "no:hypothesispytest" not in _ADDOPTS:
+    os.environ["PYTEST_ADDOPTS"] = f"{_ADDOPTS} -p no:hypothesispytest".strip()
+
 
 def git(repo: Path, *args: str) -> str:
     """Run git in ``repo`` and return its stdout."""

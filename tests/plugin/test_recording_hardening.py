@@ -74,9 +74,15 @@ def test_ctrl_c_keeps_every_result_pytest_reported(project: pytest.Pytester) -> 
             time.sleep(60)
         """
     )
-    # a session of its own, so the interrupt reaches pytest and its writer and nothing else
+    # a session of its own, so the interrupt reaches pytest and its writer and nothing else;
+    # Ctrl-C's default handler put back first (a job started in the background of a
+    # non-interactive shell inherits SIGINT ignored)
+    restore = (
+        "import signal, sys, pytest; signal.signal(signal.SIGINT, signal.default_int_handler); "
+        "sys.exit(pytest.main(sys.argv[1:]))"
+    )
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", *RECORD],
+        [sys.executable, "-c", restore, *RECORD],
         cwd=project.path,
         start_new_session=True,
         capture_output=True,

@@ -51,6 +51,16 @@ from greenline.tracing.environment import read_environment
 RECENT_RUNS = 20
 
 
+#: a baseline run's outcomes, durations and paths by test, coverage sizes and file reads
+_BaselineRows = tuple[
+    dict[str, Outcome],
+    dict[str, float],
+    dict[str, str | None],
+    dict[str, int],
+    dict[str, frozenset[str]],
+]
+
+
 class SelectionService:
     """Which tests a change can break, and in which order to run them."""
 
@@ -210,7 +220,7 @@ class SelectionService:
         """What the store holds for judging ``change``: the baseline run's outcomes, durations
         and coverage of the changed files, the recent history and the ranking model."""
         with self.ws.store.lookup() as conn:
-            finals, sizes, files = self._baseline_rows(conn, run.id)
+            outcomes, durations, paths, sizes, files = self._baseline_rows(conn, run.id)
             wanted = changed_paths(change)
             coverage = {tc.test_id: tc.blocks for tc in lookups.run_coverage(conn, run.id, wanted)}
             import_time = lookups.run_import_coverage(conn, run.id, wanted)
@@ -221,34 +231,36 @@ class SelectionService:
             base=run.commit.sha,
             environment=run.environment,
             coverage=coverage,
-            outcomes={r[0]: lookups.outcome_of(r[1]) for r in finals},
-            durations={r[0]: r[2] for r in finals},
-            paths={r[0]: r[6] for r in finals},
+            outcomes=outcomes,
+            durations=durations,
+            paths=paths,
             files=files,
             coverage_sizes=sizes,
             import_time=import_time,
         )
         return baseline, History(failures, taken), ranker
 
-    def _baseline_rows(
-        self, conn: SqlConnection, run_id: int
-    ) -> tuple[list[lookups.ResultRow], dict[str, int], dict[str, frozenset[str]]]:
-        """The baseline run's final results, coverage sizes and file reads: the same for every
-        change judged against it, so kept while the run's results are (a baseline is a
-        complete run, and its coverage and file reads are stored with its results)."""
+    def _baseline_rows(self, conn: SqlConnection, run_id: int) -> _BaselineRows:
+        """The baseline run's final outcomes, durations and paths by test, its coverage sizes
+        and file reads: the same for every change judged against it, so kept while the run's
+        results are (a baseline is a complete run, and its coverage and file reads are stored
+        with its results)."""
         rows = lookups.fetch_rows(
             conn, "SELECT status, result_rows FROM runs WHERE id = :id", {"id": run_id}
         )
         key = (run_id, *rows[0]) if rows else (run_id,)
-        return self._derived.get(
-            "baseline",
-            key,
-            lambda: (
-                lookups.final_rows(conn, run_id),
+
+        def read() -> _BaselineRows:
+            finals = lookups.final_rows(conn, run_id)
+            return (
+                {r[0]: lookups.outcome_of(r[1]) for r in finals},
+                {r[0]: r[2] for r in finals},
+                {r[0]: r[6] for r in finals},
                 lookups.coverage_sizes(conn, run_id),
                 lookups.run_file_reads(conn, run_id),
-            ),
-        )
+            )
+
+        return self._derived.get("baseline", key, read)
 
     def _recent_outcomes(self, conn: SqlConnection) -> tuple[dict[str, int], dict[str, int]]:
         """``lookups.recent_outcomes`` of the repository, kept while its recent runs are the

@@ -12,7 +12,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from greenline.config import mask_url
 from greenline.errors import StoreError
@@ -36,6 +36,9 @@ class Store:
         #: each (process, thread)'s reading connection to the SQLite file
         self._readers: dict[tuple[int, int], sqlite3.Connection] = {}
         self._readers_lock = threading.Lock()
+        #: the connection ``data_version`` asks on PostgreSQL (opened on first use)
+        self._watch: Any = None  # the driver's connection
+        self._watch_pid = 0
         #: the SQLite file sqlite3 reads directly (None: every read goes through SQLAlchemy)
         self._file = lookups.sqlite_file(url)
         if self._file is not None and self._file.is_file() and self._is_ready(migrate):
@@ -139,6 +142,56 @@ class Store:
                 self._readers[key] = conn
         return conn
 
+    def data_version(self) -> str | None:
+        """A token that changes whenever anyone commits a change to the store: two equal
+        tokens, read one after the other, mean the store held the same data in between (a
+        cached answer computed between them is still right). None where it cannot be known.
+
+        SQLite: ``PRAGMA data_version`` of a connection kept for it (it counts the commits of
+        every other connection, in any process). PostgreSQL: the transaction snapshot (its
+        lowest running, next and running transaction ids): equal snapshots see the same
+        committed transactions, and every write gets a new transaction id."""
+        if self._file is not None:
+            with lookups.translate_sqlite_errors(self.url), self._readers_lock:
+                key = (os.getpid(), -1)  # never a thread's id: this one is only for this
+                watch = self._readers.get(key)
+                if watch is None:
+                    watch = self._readers[key] = lookups.open_reader(self._file, self.busy_timeout)
+                row = watch.execute("PRAGMA data_version").fetchone()
+            return f"sqlite:{row[0]}"
+        if self.dialect != "postgresql":
+            return None
+        from greenline.store.engine import translate_errors
+
+        with translate_errors(self.url), self._readers_lock:
+            if self._watch is not None and self._watch_pid != os.getpid():
+                self._watch = None  # a forked child's: the parent's connection is the parent's
+            for attempt in (1, 2):  # a watch connection the server dropped is opened again
+                if self._watch is None:
+                    self._watch_pid = os.getpid()
+                    # one connection of its own, out of the pool, in autocommit: one round
+                    # trip a question (a pooled one would ping first, and begin and end)
+                    proxied = self.engine.raw_connection()
+                    driver: Any = proxied.driver_connection
+                    proxied.detach()
+                    driver.autocommit = True
+                    self._watch = driver
+                try:
+                    with self._watch.cursor() as cursor:
+                        cursor.execute("SELECT pg_current_snapshot()::text")
+                        return f"postgresql:{cursor.fetchone()[0]}"
+                except Exception:
+                    self._close_watch()
+                    if attempt == 2:
+                        raise
+        return None
+
+    def _close_watch(self) -> None:
+        watch, self._watch = self._watch, None
+        if watch is not None and self._watch_pid == os.getpid():
+            with contextlib.suppress(Exception):
+                watch.close()
+
     def revision(self) -> tuple[str | None, str]:
         """(the store's schema revision, the newest this greenline knows)."""
         from greenline.store.engine import read_revision
@@ -152,6 +205,8 @@ class Store:
         for key, conn in readers.items():
             if key[0] == os.getpid():  # a parent's connection is the parent's to close
                 conn.close()
+        with self._readers_lock:
+            self._close_watch()
         if self._engine is not None:
             self._engine.dispose()
 

@@ -117,11 +117,16 @@ def _stored_finals(conn: Connection, run_id: int, pks: Sequence[int]) -> dict[in
     mark = _mark(conn)
     for start in range(0, len(pks), CHUNK):
         chunk = list(pks[start : start + CHUNK])
+        params: tuple[Any, ...]
+        if conn.dialect.name == "postgresql":  # one array parameter, not hundreds
+            among, params = f"= ANY({mark})", (run_id, chunk)
+        else:
+            among, params = f"IN ({', '.join([mark] * len(chunk))})", (run_id, *chunk)
         sql = (
             "SELECT test_pk, attempt, outcome, duration FROM results WHERE run_id = "
-            f"{mark} AND test_pk IN ({', '.join([mark] * len(chunk))}) ORDER BY test_pk, attempt"
+            f"{mark} AND test_pk {among} ORDER BY test_pk, attempt"
         )
-        for pk, attempt, outcome, duration in conn.exec_driver_sql(sql, (run_id, *chunk)):
+        for pk, attempt, outcome, duration in conn.exec_driver_sql(sql, params):
             out[pk] = _Final(attempt, outcome, float(duration or 0.0))
     return out
 

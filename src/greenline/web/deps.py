@@ -13,6 +13,7 @@ from fastapi import Depends, Request
 from greenline.api import Greenline
 from greenline.api.tokens import Token
 from greenline.errors import GreenlineError, UsageError
+from greenline.web.read_cache import cache_of, version_of
 
 
 class AuthError(GreenlineError):
@@ -51,7 +52,11 @@ def authenticate(
     if not header and needed == "read" and public_read:
         return None
     kind, _, text = header.partition(" ")
-    token = gl.tokens.check(text.strip()) if kind.lower() == "bearer" else None
+    token = None
+    if kind.lower() == "bearer":
+        text = text.strip()
+        version = version_of(gl, scope)  # the read cache answers at the same version
+        token = cache_of(gl).token(text, version, lambda: gl.tokens.check(text))
     if token is None:
         raise AuthError(
             "a valid API token is needed",

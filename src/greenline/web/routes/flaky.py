@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from greenline import views
 from greenline.web.deps import Api, require
 from greenline.web.paging import CURSOR, LIMIT, page
+from greenline.web.read_cache import cached_read
 
 router = APIRouter(tags=["flaky"])
 READ = [Depends(require("read"))]
@@ -25,6 +26,7 @@ class QuarantineRequest(BaseModel):
 
 
 @router.get("/flaky", dependencies=READ)
+@cached_read
 def list_flaky(gl: Api, limit: int = LIMIT, cursor: str | None = CURSOR) -> dict[str, Any]:
     """Flaky and failing tests from history, most CI time lost first (paged), and every test
     in quarantine."""
@@ -41,6 +43,7 @@ def explain_flaky(test_id: str, gl: Api) -> dict[str, Any]:
 
 
 @router.get("/quarantine", dependencies=READ)
+@cached_read
 def list_quarantine(gl: Api, limit: int = LIMIT, cursor: str | None = CURSOR) -> dict[str, Any]:
     """The tests in quarantine (paged)."""
     entries, next_cursor = page(gl.flaky.quarantine_list(), limit, cursor)

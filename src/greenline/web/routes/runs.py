@@ -16,12 +16,14 @@ from greenline.errors import InputError, UsageError
 from greenline.model import CommitInfo, RunStatus
 from greenline.web.deps import Api, decode_cursor, encode_cursor, require
 from greenline.web.paging import offset_of
+from greenline.web.read_cache import cached_read
 
 router = APIRouter(tags=["runs"], dependencies=[Depends(require("read"))])
 LIMIT = Query(50, ge=1, le=200, description="Items per page (at most 200).")
 
 
 @router.get("/runs")
+@cached_read
 def list_runs(
     gl: Api,
     limit: int = LIMIT,
@@ -58,6 +60,7 @@ RESULTS_LIMIT = Query(1000, ge=1, le=10_000, description="Results per page (at m
 
 
 @router.get("/runs/{run_id}")
+@cached_read
 def get_run(
     run_id: int,
     gl: Api,
@@ -80,6 +83,7 @@ def get_run(
 
 
 @router.get("/tests")
+@cached_read
 def list_tests(gl: Api, limit: int = LIMIT, cursor: str | None = None) -> dict[str, Any]:
     """Every test across history, by id; paged (the cursor names the page's last test)."""
     after = None
@@ -97,6 +101,7 @@ def list_tests(gl: Api, limit: int = LIMIT, cursor: str | None = None) -> dict[s
 
 
 @router.get("/tests/{test_id:path}/history")
+@cached_read
 def test_history(
     test_id: str, gl: Api, limit: int = LIMIT, cursor: str | None = None
 ) -> dict[str, Any]:
