@@ -27,9 +27,8 @@ def test_the_data_version_moves_with_every_commit_and_only_then(
         run = gl.runs.start_run("pytest")
         after_write = gl.store.data_version()
         assert after_write != first  # a write through this store's own connections
-        with Store(database_url) as other:  # another connection
-            with other.write() as conn:
-                conn.exec_driver_sql(f"UPDATE runs SET hostname = 'elsewhere' WHERE id = {run}")
+        with Store(database_url) as other, other.write() as conn:  # another connection
+            conn.exec_driver_sql(f"UPDATE runs SET hostname = 'elsewhere' WHERE id = {run}")
         assert gl.store.data_version() != after_write
         seen = gl.store.data_version()
         # another process
@@ -59,7 +58,8 @@ def test_a_kept_answer_is_never_served_after_a_write(git_repo: Path, database_ur
             gl.runs.add_results(run, [TestResult(TEST_ADD, Outcome.FAILED, 0.3)])
             gl.runs.finish_run(run, 1, complete=True)
         assert _runs(team) == [run, *before]
-        tests = {t["test_id"]: t for t in team.call("GET", "/api/v1/tests?limit=50").json()["tests"]}
+        listed = team.call("GET", "/api/v1/tests?limit=50").json()["tests"]
+        tests = {t["test_id"]: t for t in listed}
         assert tests != {t["test_id"]: t for t in first["tests"]}
         assert tests[TEST_ADD]["last_outcome"] == "failed"
         # a write through the server itself
