@@ -26,7 +26,7 @@ demo: $(STAMP)
 
 # pytest exits 5 when it collects nothing (e.g. a -k that matches no test): not a failure.
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS) || [ $$? -eq 5 ]
+	$(BIN)/python -m pytest -n 2 --dist worksteal $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 # The Ray executor's tests on a local cluster they start and stop (a head and a second node).
 test-ray: $(STAMP)

@@ -105,3 +105,26 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite:///{tmp_path / 'store' / 'greenline.db'}"
     url: str = request.getfixturevalue("postgres_schema_url")
     return url
+
+
+#: The modules whose tests take a minute or more between them (the flaky fixes' verification
+#: runs, the demo, the ranking's learning, the git merge queue's kill and resume): run first.
+#: ``make test`` runs xdist's work-stealing schedule, which hands each worker half the tests
+#: and lets one that is done take the other's last ones: with the long tests first, the
+#: workers end together instead of one idling through the other's last long test.
+SLOW_FIRST = (
+    "tests/plugin/test_flaky_object_fixes.py",
+    "tests/plugin/test_flaky_more_fixes.py",
+    "tests/plugin/test_flaky_state_fixes.py",
+    "tests/plugin/test_flaky_fixers.py",
+    "tests/scenarios/test_demo.py",
+    "tests/plugin/test_learning.py",
+    "tests/plugin/test_flaky_fix.py",
+    "tests/scenarios/test_queue_git.py",
+    "tests/plugin/test_recording_hardening.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {module: i for i, module in enumerate(SLOW_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))

@@ -377,7 +377,15 @@ def measure_reads(repo: Path, sha: str, db: str, size: Size, workers: int) -> di
         if "/api/v1/select" in schema["paths"]:
             endpoints.append(("select", "POST", "/api/v1/select", select_body(repo, sha)))
             # a different change each request: the plan of a change the server has not seen
-            fresh = [select_body(repo, sha, m) for m in range(min(64, MODULES))]
+            # (64 functions edited, each by 64 different constants: 4,096 diffs, never one
+            # twice in a phase, so neither the server's kept answers nor its plans help)
+            edits = [select_body(repo, sha, m) for m in range(min(64, MODULES))]
+            fresh = [
+                {**body, "diff": body["diff"].replace("+ 3 + 0\n", f"+ 3 + {k}\n")}
+                for k in range(64)
+                for body in edits
+            ]
+            assert len({b["diff"] for b in fresh}) == len(fresh)
             endpoints.append(("select_new_change", "POST", "/api/v1/select", fresh))
         out: dict[str, Any] = {}
         for name, method, path, body in endpoints:
