@@ -23,7 +23,10 @@ def test_the_data_version_moves_with_every_commit_and_only_then(
         assert first is not None
         gl.runs.list_runs()
         gl.flaky.listing()
-        assert gl.store.data_version() == first  # reads commit nothing
+        if gl.store.dialect == "sqlite":
+            # reads commit nothing (on PostgreSQL the snapshot is the whole server's: other
+            # tests' writes to other databases move it too, which only costs a kept answer)
+            assert gl.store.data_version() == first
         run = gl.runs.start_run("pytest")
         after_write = gl.store.data_version()
         assert after_write != first  # a write through this store's own connections

@@ -67,10 +67,7 @@ class ReadCache:
         body = _DOCUMENT.dump_json(document())
         if version is not None and len(body) <= MAX_BYTES and gl.store.data_version() == version:
             with self._lock:
-                self._entries[key] = (version, started, body)
-                self._entries.move_to_end(key)
-                while len(self._entries) > MAX_ENTRIES:
-                    self._entries.popitem(last=False)
+                _keep(self._entries, key, (version, started, body))
         return body
 
     def token(
@@ -88,11 +85,16 @@ class ReadCache:
         token = check()
         if version is not None:
             with self._lock:
-                self._tokens[key] = (version, now, token)
-                self._tokens.move_to_end(key)
-                while len(self._tokens) > MAX_ENTRIES:
-                    self._tokens.popitem(last=False)
+                _keep(self._tokens, key, (version, now, token))
         return token
+
+
+def _keep(entries: OrderedDict[Any, Any], key: Hashable, entry: Any) -> None:
+    """``entry`` as the newest of ``entries``, the oldest dropped past ``MAX_ENTRIES``."""
+    entries[key] = entry
+    entries.move_to_end(key)
+    while len(entries) > MAX_ENTRIES:
+        entries.popitem(last=False)
 
 
 _CACHES: weakref.WeakKeyDictionary[Greenline, ReadCache] = weakref.WeakKeyDictionary()
