@@ -36,8 +36,8 @@ class Store:
         #: each (process, thread)'s reading connection to the SQLite file
         self._readers: dict[tuple[int, int], sqlite3.Connection] = {}
         self._readers_lock = threading.Lock()
-        #: the connection ``data_version`` asks on PostgreSQL (opened on first use)
-        self._watch: Any = None  # the driver's connection
+        #: the connection ``data_version`` asks (sqlite3's or psycopg's; opened on first use)
+        self._watch: Any = None
         self._watch_pid = 0
         #: the SQLite file sqlite3 reads directly (None: every read goes through SQLAlchemy)
         self._file = lookups.sqlite_file(url)
@@ -153,19 +153,18 @@ class Store:
         committed transactions, and every write gets a new transaction id."""
         if self._file is not None:
             with lookups.translate_sqlite_errors(self.url), self._readers_lock:
-                key = (os.getpid(), -1)  # never a thread's id: this one is only for this
-                watch = self._readers.get(key)
-                if watch is None:
-                    watch = self._readers[key] = lookups.open_reader(self._file, self.busy_timeout)
-                row = watch.execute("PRAGMA data_version").fetchone()
+                self._forget_parent_watch()
+                if self._watch is None:
+                    self._watch_pid = os.getpid()
+                    self._watch = lookups.open_reader(self._file, self.busy_timeout)
+                row = self._watch.execute("PRAGMA data_version").fetchone()
             return f"sqlite:{row[0]}"
         if self.dialect != "postgresql":
             return None
         from greenline.store.engine import translate_errors
 
         with translate_errors(self.url), self._readers_lock:
-            if self._watch is not None and self._watch_pid != os.getpid():
-                self._watch = None  # a forked child's: the parent's connection is the parent's
+            self._forget_parent_watch()
             for attempt in (1, 2):  # a watch connection the server dropped is opened again
                 if self._watch is None:
                     self._watch_pid = os.getpid()
@@ -185,6 +184,10 @@ class Store:
                     if attempt == 2:
                         raise
         return None
+
+    def _forget_parent_watch(self) -> None:
+        if self._watch is not None and self._watch_pid != os.getpid():
+            self._watch = None  # a forked child's: the parent's connection is the parent's
 
     def _close_watch(self) -> None:
         watch, self._watch = self._watch, None

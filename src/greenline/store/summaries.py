@@ -117,18 +117,24 @@ def _stored_finals(conn: Connection, run_id: int, pks: Sequence[int]) -> dict[in
     mark = _mark(conn)
     for start in range(0, len(pks), CHUNK):
         chunk = list(pks[start : start + CHUNK])
-        params: tuple[Any, ...]
-        if conn.dialect.name == "postgresql":  # one array parameter, not hundreds
-            among, params = f"= ANY({mark})", (run_id, chunk)
-        else:
-            among, params = f"IN ({', '.join([mark] * len(chunk))})", (run_id, *chunk)
+        among, values = member_of(conn, chunk)
         sql = (
             "SELECT test_pk, attempt, outcome, duration FROM results WHERE run_id = "
             f"{mark} AND test_pk {among} ORDER BY test_pk, attempt"
         )
-        for pk, attempt, outcome, duration in conn.exec_driver_sql(sql, params):
+        for pk, attempt, outcome, duration in conn.exec_driver_sql(sql, (run_id, *values)):
             out[pk] = _Final(attempt, outcome, float(duration or 0.0))
     return out
+
+
+def member_of(conn: Connection, values: Sequence[Any]) -> tuple[str, tuple[Any, ...]]:
+    """A driver-level condition that a column is one of ``values``: its SQL after the column
+    (``IN (?, ?, …)``; on PostgreSQL ``= ANY(%s)``, one array parameter instead of hundreds)
+    and its parameters."""
+    mark = _mark(conn)
+    if conn.dialect.name == "postgresql":
+        return f"= ANY({mark})", (list(values),)
+    return f"IN ({', '.join([mark] * len(values))})", tuple(values)
 
 
 def _mark(conn: Connection) -> str:

@@ -32,7 +32,7 @@ from greenline.store.schema import (
     tests,
     uploads,
 )
-from greenline.store.summaries import fold_results
+from greenline.store.summaries import fold_results, member_of
 
 CHUNK = 400
 
@@ -101,14 +101,10 @@ def _look_up(
         # of hundreds of expanding parameters (a fifth of storing a batch of known tests)
         names = ", ".join(c.name for c in key_cols)
         where = [f"{key_cols[i].name} = {mark}" for i in range(shared)]
-        params: tuple[Any, ...] = (*wanted[0][:shared], *last)
-        if conn.dialect.name == "postgresql":  # one array parameter, not hundreds
-            where.append(f"{key_cols[-1].name} = ANY({mark})")
-            params = (*wanted[0][:shared], last)
-        else:
-            where.append(f"{key_cols[-1].name} IN ({', '.join([mark] * len(last))})")
+        among, values = member_of(conn, last)
+        where.append(f"{key_cols[-1].name} {among}")
         sql = f"SELECT id, {names} FROM {table.name} WHERE {' AND '.join(where)}"
-        rows: Iterable[Any] = conn.exec_driver_sql(sql, params)
+        rows: Iterable[Any] = conn.exec_driver_sql(sql, (*wanted[0][:shared], *values))
     else:
         rows = conn.execute(
             select(table.c.id, *key_cols).where(
