@@ -32,7 +32,7 @@ from greenline.store.schema import (
     tests,
     uploads,
 )
-from greenline.store.summaries import fold_results, member_of
+from greenline.store.summaries import fold_results, lookup_chunk, member_of
 
 CHUNK = 400
 
@@ -53,6 +53,13 @@ def _insert_ignoring_conflicts(conn: Connection, table: Table, rows: list[dict[s
     if not rows:
         return
     statement: Executable
+    arrays = _pg_arrays(conn, table, rows)
+    if arrays is not None:  # one statement of arrays, not a statement per row
+        names, types, columns = arrays
+        casts = ", ".join(f"%s::{kind}[]" for kind in types)
+        sql = f"INSERT INTO {table.name} ({', '.join(names)}) SELECT * FROM unnest({casts})"
+        conn.exec_driver_sql(sql + " ON CONFLICT DO NOTHING", columns)
+        return
     if conn.dialect.name == "postgresql":  # each dialect module is imported only when used
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
@@ -64,6 +71,32 @@ def _insert_ignoring_conflicts(conn: Connection, table: Table, rows: list[dict[s
     conn.execute(statement, rows)
 
 
+def _pg_arrays(
+    conn: Connection, table: Table, rows: list[dict[str, Any]]
+) -> tuple[list[str], list[str], tuple[list[Any], ...]] | None:
+    """On PostgreSQL through psycopg, rows of numbers and text as one array per column (their
+    names, element types and values); None when another path must store them."""
+    if driver_placeholder(conn) != "%s":
+        return None
+    names = list(rows[0])
+    types = []
+    for name in names:
+        try:
+            python = table.c[name].type.python_type
+        except NotImplementedError:
+            return None
+        if python not in (int, str):
+            return None
+        types.append("bigint" if python is int else "text")
+    columns = tuple([row.get(name) for row in rows] for name in names)
+    plain = (int, str, type(None))
+    if any(set(row) != set(names) for row in rows) or not all(
+        isinstance(v, plain) for column in columns for v in column
+    ):
+        return None
+    return names, types, columns
+
+
 def ensure_keyed(
     conn: Connection, table: Table, keys: list[str], rows: list[dict[str, Any]]
 ) -> dict[tuple[Any, ...], int]:
@@ -73,7 +106,7 @@ def ensure_keyed(
     again (the same tests, mostly the same blocks) costs one read per chunk, no write."""
     ids: dict[tuple[Any, ...], int] = {}
     key_cols = [table.c[k] for k in keys]
-    for chunk in _chunks(rows):
+    for chunk in _chunks(rows, lookup_chunk(conn)):
         wanted = [tuple(row[k] for k in keys) for row in chunk]
         ids.update(_look_up(conn, table, key_cols, wanted))
         missing = [row for row, key in zip(chunk, wanted, strict=True) if key not in ids]
