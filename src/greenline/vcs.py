@@ -382,11 +382,26 @@ class ScratchTree:
         return texts
 
 
+#: each repository's object store, by work tree (a server asks for one plan after another)
+_COMMON_DIRS: dict[Path, str] = {}
+
+
+def _common_dir(root: Path) -> str | None:
+    """The repository's common git directory (its objects live there), or None outside git."""
+    kept = _COMMON_DIRS.get(root)
+    if kept is not None and Path(kept).is_dir():
+        return kept
+    common = _git(root, "rev-parse", "--path-format=absolute", "--git-common-dir")
+    if common is not None:
+        _COMMON_DIRS[root] = common
+    return common
+
+
 @contextmanager
 def scratch_tree(root: Path, base: str, patch: str | None = None) -> Iterator[ScratchTree]:
     """Commit ``base``'s files with ``patch`` (a unified diff, as git diff prints it) applied;
     a VcsError naming git's reason when the patch does not apply there."""
-    common = _git(root, "rev-parse", "--path-format=absolute", "--git-common-dir")
+    common = _common_dir(root)
     if common is None:
         raise VcsError(f"{root} is not a git repository", hint="serve from a clone")
     with tempfile.TemporaryDirectory(prefix="greenline-tree-") as scratch:

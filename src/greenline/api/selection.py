@@ -39,7 +39,12 @@ from greenline.selection import (
     limit_to_budget,
     plan_selection,
 )
-from greenline.selection.impact import changed_paths, python_paths
+from greenline.selection.impact import (
+    BaselineIndex,
+    changed_paths,
+    index_baseline,
+    python_paths,
+)
 from greenline.selection.learn import Example, TreeEnsemble
 from greenline.selection.ranking import FEATURES, History
 from greenline.store import lookups
@@ -51,13 +56,15 @@ from greenline.tracing.environment import read_environment
 RECENT_RUNS = 20
 
 
-#: a baseline run's outcomes, durations and paths by test, coverage sizes and file reads
+#: a baseline run's outcomes, durations and paths by test, coverage sizes, file reads and
+#: the suite-wide facts selection reads of them
 _BaselineRows = tuple[
     dict[str, Outcome],
     dict[str, float],
     dict[str, str | None],
     dict[str, int],
     dict[str, frozenset[str]],
+    BaselineIndex,
 ]
 
 
@@ -220,7 +227,7 @@ class SelectionService:
         """What the store holds for judging ``change``: the baseline run's outcomes, durations
         and coverage of the changed files, the recent history and the ranking model."""
         with self.ws.store.lookup() as conn:
-            outcomes, durations, paths, sizes, files = self._baseline_rows(conn, run.id)
+            outcomes, durations, paths, sizes, files, index = self._baseline_rows(conn, run.id)
             wanted = changed_paths(change)
             coverage = {tc.test_id: tc.blocks for tc in lookups.run_coverage(conn, run.id, wanted)}
             import_time = lookups.run_import_coverage(conn, run.id, wanted)
@@ -237,6 +244,7 @@ class SelectionService:
             files=files,
             coverage_sizes=sizes,
             import_time=import_time,
+            prepared=index,
         )
         return baseline, History(failures, taken), ranker
 
@@ -252,13 +260,15 @@ class SelectionService:
 
         def read() -> _BaselineRows:
             finals = lookups.final_rows(conn, run_id)
-            return (
-                {r[0]: lookups.outcome_of(r[1]) for r in finals},
-                {r[0]: r[2] for r in finals},
-                {r[0]: r[6] for r in finals},
-                lookups.coverage_sizes(conn, run_id),
-                lookups.run_file_reads(conn, run_id),
+            outcomes = {r[0]: lookups.outcome_of(r[1]) for r in finals}
+            durations = {r[0]: r[2] for r in finals}
+            paths = {r[0]: r[6] for r in finals}
+            sizes = lookups.coverage_sizes(conn, run_id)
+            suite = Baseline(
+                run_id, None, None, {}, outcomes, durations, paths, coverage_sizes=sizes
             )
+            files = lookups.run_file_reads(conn, run_id)
+            return outcomes, durations, paths, sizes, files, index_baseline(suite)
 
         return self._derived.get("baseline", key, read)
 

@@ -25,6 +25,7 @@ import fnmatch
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 from greenline.model import (
     Block,
@@ -71,6 +72,14 @@ class Baseline:
     #: like ``coverage``, possibly only the blocks in the change's files)
     import_time: Mapping[str, frozenset[Block]] = field(default_factory=dict)
 
+    #: the suite-wide facts selection reads, worked out once for a baseline that many
+    #: changes are judged against (None: worked out here, on first use)
+    prepared: BaselineIndex | None = field(default=None, compare=False, repr=False)
+
+    @cached_property
+    def index(self) -> BaselineIndex:
+        return self.prepared if self.prepared is not None else index_baseline(self)
+
     def has_coverage(self, test_id: str) -> bool:
         if self.coverage_sizes is not None:
             return self.coverage_sizes.get(test_id, 0) > 0
@@ -80,6 +89,44 @@ class Baseline:
         if self.coverage_sizes is not None:
             return self.coverage_sizes.get(test_id, 0)
         return len(self.coverage.get(test_id, ()))
+
+
+@dataclass(frozen=True)
+class BaselineIndex:
+    """What ``plan_selection`` reads of a baseline's whole suite, whatever the change: a plan
+    then costs what the change touches, not a walk over every test of the suite."""
+
+    #: every test, sorted
+    tests: tuple[str, ...]
+    #: the tests that failed (in order), and those without coverage with their outcomes
+    failed: tuple[tuple[str, Outcome], ...]
+    uncovered: tuple[tuple[str, Outcome], ...]
+    #: each test file's tests
+    by_file: Mapping[str, tuple[str, ...]]
+    suite_duration: float
+    #: a test was skipped without coverage (it runs when a file its file imports changed)
+    skipped_unseen: bool
+
+
+def index_baseline(baseline: Baseline) -> BaselineIndex:
+    """The ``BaselineIndex`` of a baseline: its outcomes, paths and durations, and which tests
+    have coverage (so the whole coverage, or its sizes, must be known)."""
+    tests = tuple(sorted(baseline.outcomes))
+    by_file: dict[str, list[str]] = defaultdict(list)
+    for test_id in tests:
+        path = baseline.paths.get(test_id)
+        if path:
+            by_file[path].append(test_id)
+    outcomes = baseline.outcomes
+    uncovered = tuple((t, outcomes[t]) for t in tests if not baseline.has_coverage(t))
+    return BaselineIndex(
+        tests=tests,
+        failed=tuple((t, outcomes[t]) for t in tests if outcomes[t].is_failure),
+        uncovered=uncovered,
+        by_file={path: tuple(ids) for path, ids in by_file.items()},
+        suite_duration=sum(baseline.durations.values()),
+        skipped_unseen=any(o is Outcome.SKIPPED for _, o in uncovered),
+    )
 
 
 def is_test_file(path: str) -> bool:
@@ -125,7 +172,7 @@ def import_paths(
     runs when a file its test file imports changed), and the modules whose import ran a block
     that changed (given ``current``)."""
     paths = uncovered_changes(baseline, change)
-    if any(_skipped_unseen(baseline, t, o) for t, o in baseline.outcomes.items()):
+    if baseline.index.skipped_unseen:
         paths += sorted(changed_paths(change) - set(paths))
     if current is not None:
         stale = stale_import_modules(baseline, change, current)
@@ -148,10 +195,6 @@ def stale_import_modules(
             if verdict is not None:
                 out.setdefault(module, []).append(verdict)
     return out
-
-
-def _skipped_unseen(baseline: Baseline, test_id: str, outcome: Outcome) -> bool:
-    return outcome is Outcome.SKIPPED and not baseline.has_coverage(test_id)
 
 
 def _unjudged(
@@ -201,24 +244,25 @@ def plan_selection(
     stale = _stale_blocks(baseline, change, current, reasons)
     _changed_data(baseline, change, reasons)
     _importing_tests(baseline, uncovered_changes(baseline, change), importers or {}, reasons)
-    for test_id, outcome in baseline.outcomes.items():
-        pattern = next((p for p in always_run if fnmatch.fnmatchcase(test_id, p)), None)
-        if pattern is not None:
-            reasons[test_id].append(Reason(ReasonKind.ALWAYS_RUN, f"matches {pattern!r}"))
-        if outcome.is_failure:
-            reasons[test_id].append(Reason(ReasonKind.FAILED_LAST_TIME, outcome.value))
-        if not baseline.has_coverage(test_id):
-            unjudged = _unjudged(baseline, test_id, outcome, change, importers or {})
-            if unjudged is not None:
-                reasons[test_id].append(unjudged)
-    known_files = {p for p in baseline.paths.values() if p}
+    index = baseline.index
+    if always_run:
+        for test_id in index.tests:
+            pattern = next((p for p in always_run if fnmatch.fnmatchcase(test_id, p)), None)
+            if pattern is not None:
+                reasons[test_id].append(Reason(ReasonKind.ALWAYS_RUN, f"matches {pattern!r}"))
+    for test_id, outcome in index.failed:
+        reasons[test_id].append(Reason(ReasonKind.FAILED_LAST_TIME, outcome.value))
+    for test_id, outcome in index.uncovered:
+        unjudged = _unjudged(baseline, test_id, outcome, change, importers or {})
+        if unjudged is not None:
+            reasons[test_id].append(unjudged)
     new_files = tuple(
         sorted(
             f.path
             for f in change.files
             if f.status is not FileStatus.DELETED
             and is_test_file(f.path)
-            and f.path not in known_files
+            and f.path not in index.by_file
         )
     )
     return _plan(baseline, change, reasons, stale, new_files, history or History(), model)
@@ -271,10 +315,7 @@ def _import_time_tests(
             f"{what} ran while tests were collected, outside any module's import: "
             "every test may depend on it",
         )
-    by_file: dict[str, list[str]] = defaultdict(list)
-    for test_id, path in baseline.paths.items():
-        if path:
-            by_file[path].append(test_id)
+    by_file = baseline.index.by_file
     for module, changed in sorted(stale.items()):
         if importers is None or module not in importers:
             return Reason(
@@ -328,10 +369,7 @@ def _changed_data(baseline: Baseline, change: Change, reasons: dict[str, list[Re
 def _importing_tests(
     baseline: Baseline, paths: list[str], importers: Importers, reasons: dict[str, list[Reason]]
 ) -> None:
-    by_file: dict[str, list[str]] = defaultdict(list)
-    for test_id, path in baseline.paths.items():
-        if path:
-            by_file[path].append(test_id)
+    by_file = baseline.index.by_file
     for changed in paths:
         reached = importers[changed]
         for test_file, step in reached.items():
@@ -446,8 +484,8 @@ def _plan(
         baseline_run_id=baseline.run_id,
         base=baseline.base,
         selected=selected,
-        unaffected=tuple(sorted(set(baseline.outcomes) - set(reasons))),
-        suite_duration=sum(baseline.durations.values()),
+        unaffected=tuple(t for t in baseline.index.tests if t not in reasons),
+        suite_duration=baseline.index.suite_duration,
         new_test_files=new_files,
         ranker=model[0] if model else "heuristic",
         change=change,
