@@ -365,8 +365,9 @@ def insert_coverage(
 #: portable Core path.
 _COVERAGE_SQL = {
     "sqlite": "INSERT OR IGNORE INTO coverage (run_id, test_pk, block_id) VALUES (?, ?, ?)",
-    "postgresql": "INSERT INTO coverage (run_id, test_pk, block_id) VALUES (%s, %s, %s) "
-    "ON CONFLICT DO NOTHING",
+    # one statement of three arrays: psycopg's executemany sends a statement per row
+    "postgresql": "INSERT INTO coverage (run_id, test_pk, block_id) SELECT * FROM "
+    "unnest(%s::integer[], %s::integer[], %s::integer[]) ON CONFLICT DO NOTHING",
 }
 
 
@@ -374,7 +375,10 @@ def _insert_coverage_rows(conn: Connection, rows: list[tuple[int, int, int]]) ->
     sql = _COVERAGE_SQL.get(conn.dialect.name)
     for chunk in _chunks(rows, 5000):
         if sql is not None and driver_placeholder(conn) is not None:
-            conn.exec_driver_sql(sql, list(chunk))
+            if conn.dialect.name == "postgresql":
+                conn.exec_driver_sql(sql, tuple(list(c) for c in zip(*chunk, strict=True)))
+            else:
+                conn.exec_driver_sql(sql, list(chunk))
         else:
             keys = ("run_id", "test_pk", "block_id")
             _insert_ignoring_conflicts(
