@@ -181,8 +181,118 @@ def test_coverage_round_trip_shares_blocks(database_url: str) -> None:
             run = reads.get_run(conn, run_id)
     assert coverage == {"t::x": frozenset({a, b}), "t::y": frozenset({b, c})}
     assert rows["source_blocks"] == 3
-    assert rows["coverage"] == 4
+    # a row per test, naming its set of blocks; each set's blocks stored once
+    assert (rows["coverage"], rows["coverage_sets"], rows["coverage_set_blocks"]) == (2, 2, 4)
     assert run is not None and run.has_coverage
+
+
+def test_the_same_coverage_again_is_stored_once(database_url: str) -> None:
+    blocks = [Block("shop/cart.py", f"f{i}", f"c{i}") for i in range(50)]
+    batch = {f"t::{i}": blocks[i % 10 : i % 10 + 20] for i in range(40)}
+    with Store(database_url) as store:
+        repo_id, first = new_run(store)
+        _, second = new_run(store)
+        with store.write() as conn:
+            writes.insert_coverage(conn, first, repo_id, batch)
+        with store.read() as conn:
+            once = reads.count_rows(conn)
+        with store.write() as conn:
+            writes.insert_coverage(conn, second, repo_id, batch)
+        with store.read() as conn:
+            twice = reads.count_rows(conn)
+            again = {tc.test_id: tc.blocks for tc in reads.run_coverage(conn, second)}
+            sizes = reads.coverage_sizes(conn, second)
+    assert (once["coverage_sets"], once["coverage_set_blocks"]) == (10, 200)
+    # the second run adds its 40 rows and no set: ten sets serve both runs
+    assert twice["coverage"] - once["coverage"] == 40
+    assert (twice["coverage_sets"], twice["coverage_set_blocks"]) == (10, 200)
+    assert again == {t: frozenset(b) for t, b in batch.items()}
+    assert sizes == dict.fromkeys(batch, 20)
+
+
+def test_blocks_given_again_for_a_test_join_its_set(database_url: str) -> None:
+    a, b, c = (Block("shop/cart.py", f"f{i}", f"c{i}") for i in range(3))
+    with Store(database_url) as store:
+        repo_id, run_id = new_run(store)
+        with store.write() as conn:
+            writes.insert_coverage(conn, run_id, repo_id, {"t::x": [a, b], "t::y": [c]})
+        with store.write() as conn:  # a later batch: a retry of t::x ran c too
+            writes.insert_coverage(conn, run_id, repo_id, {"t::x": [b, c]})
+        with store.read() as conn:
+            coverage = {tc.test_id: tc.blocks for tc in reads.run_coverage(conn, run_id)}
+            rows = reads.count_rows(conn)
+    assert coverage == {"t::x": frozenset({a, b, c}), "t::y": frozenset({c})}
+    assert rows["coverage"] == 2
+
+
+def test_coverage_stored_before_sets_moves_into_them(database_url: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    from greenline.store.engine import MIGRATIONS
+
+    engine = create_store_engine(database_url)
+    with engine.begin() as conn:  # a store of revision 0014: a row per test and block
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0014")
+    with engine.begin() as conn:
+        now = {"now": datetime.now(UTC)}
+        conn.execute(
+            sa.text("INSERT INTO repositories (id, name, created_at) VALUES (1, 'o/r', :now)"),
+            now,
+        )
+        for run in (1, 2):
+            conn.execute(
+                sa.text(
+                    "INSERT INTO runs (id, repository_id, dirty, status, source, started_at, "
+                    "has_coverage) VALUES (:id, 1, false, 'complete', 'pytest', :now, true)"
+                ),
+                {"id": run, **now},
+            )
+        for pk, name in ((1, "t::x"), (2, "t::y")):
+            conn.execute(
+                sa.text("INSERT INTO tests (id, repository_id, test_id) VALUES (:pk, 1, :t)"),
+                {"pk": pk, "t": name},
+            )
+        for block in (1, 2, 3):
+            conn.execute(
+                sa.text(
+                    "INSERT INTO source_blocks (id, repository_id, path, name, checksum) "
+                    "VALUES (:id, 1, 'a.py', :name, :sum)"
+                ),
+                {"id": block, "name": f"f{block}", "sum": f"c{block}"},
+            )
+        # t::x ran blocks 1 and 2 in both runs, t::y block 3 in run 2
+        for run, test, block in ((1, 1, 1), (1, 1, 2), (2, 1, 2), (2, 1, 1), (2, 2, 3)):
+            conn.execute(
+                sa.text("INSERT INTO coverage (run_id, test_pk, block_id) VALUES (:r, :t, :b)"),
+                {"r": run, "t": test, "b": block},
+            )
+        if conn.dialect.name == "postgresql":  # the ids were given: the sequences move past
+            for table in ("repositories", "runs", "tests", "source_blocks"):
+                conn.execute(
+                    sa.text(
+                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                        f"(SELECT max(id) FROM {table}))"
+                    )
+                )
+    engine.dispose()
+    with Store(database_url) as store:
+        assert store.revision() == (HEAD_REVISION, HEAD_REVISION)
+        with store.read() as conn:
+            first = {tc.test_id: tc.blocks for tc in reads.run_coverage(conn, 1)}
+            second = {tc.test_id: tc.blocks for tc in reads.run_coverage(conn, 2)}
+            rows = reads.count_rows(conn)
+        x = frozenset({Block("a.py", "f1", "c1"), Block("a.py", "f2", "c2")})
+        assert first == {"t::x": x}
+        assert second == {"t::x": x, "t::y": frozenset({Block("a.py", "f3", "c3")})}
+        assert (rows["coverage"], rows["coverage_sets"], rows["coverage_set_blocks"]) == (3, 2, 3)
+        with store.write() as conn:  # new sets get ids past the moved ones
+            writes.insert_coverage(conn, 2, 1, {"t::z": [Block("a.py", "f9", "c9")]})
+        with store.read() as conn:
+            assert reads.count_rows(conn)["coverage_sets"] == 3
 
 
 def test_renumbering_continues_attempts(database_url: str) -> None:
@@ -380,3 +490,22 @@ def test_flaky_scans_round_trip_newest_first_per_commit(database_url: str) -> No
         ]
         # only a clean tree at that commit counts as a scan of it
         assert on_commit == [(t0, COMMIT.sha, '{"n": 1}')]
+
+
+def test_deleting_runs_drops_the_sets_no_run_names(database_url: str) -> None:
+    from greenline.store.retention import delete_runs
+
+    shared, mine = Block("a.py", "f", "c1"), Block("a.py", "g", "c2")
+    with Store(database_url) as store:
+        repo_id, old = new_run(store)
+        _, new = new_run(store)
+        with store.write() as conn:
+            writes.insert_coverage(conn, old, repo_id, {"t::x": [shared], "t::y": [mine]})
+            writes.insert_coverage(conn, new, repo_id, {"t::x": [shared]})
+        with store.write() as conn:
+            delete_runs(conn, [old])
+        with store.read() as conn:
+            rows = reads.count_rows(conn)
+            kept = {tc.test_id: tc.blocks for tc in reads.run_coverage(conn, new)}
+    assert (rows["coverage"], rows["coverage_sets"], rows["coverage_set_blocks"]) == (1, 1, 1)
+    assert kept == {"t::x": frozenset({shared})}

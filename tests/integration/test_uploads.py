@@ -21,7 +21,14 @@ from greenline.api import Greenline
 from greenline.model import Block, CommitInfo, Environment, Outcome, RunStatus, TestResult
 from greenline.remote import RunUpload, ServerClient, batch_body
 from greenline.store import reads
-from greenline.store.schema import coverage, file_reads, results, runs, upload_batches
+from greenline.store.schema import (
+    coverage,
+    coverage_set_blocks,
+    file_reads,
+    results,
+    runs,
+    upload_batches,
+)
 from tests.conftest import git
 from tests.servers import ProcessServer, make_token, thread_server
 
@@ -38,10 +45,18 @@ def served(git_repo: Path, database_url: str) -> Iterator[tuple[str, Path, str]]
 
 
 def counts(repo: Path, db: str) -> dict[str, int]:
+    """Rows stored; for coverage, the (run, test, block) it names (each test's set's blocks)."""
+    links = coverage.join(coverage_set_blocks, coverage.c.set_id == coverage_set_blocks.c.set_id)
     with Greenline.open(repo, db=db) as gl, gl.store.read() as conn:
         return {
-            t.name: int(conn.execute(sa.select(sa.func.count()).select_from(t)).scalar() or 0)
-            for t in (runs, results, coverage, file_reads, upload_batches)
+            name: int(conn.execute(sa.select(sa.func.count()).select_from(t)).scalar() or 0)
+            for name, t in (
+                ("runs", runs),
+                ("results", results),
+                ("coverage", links),
+                ("file_reads", file_reads),
+                ("upload_batches", upload_batches),
+            )
         }
 
 

@@ -416,20 +416,28 @@ def run_coverage(
 ) -> list[TestCoverage]:
     """The blocks each test of a run executed (only blocks in ``paths``, when given)."""
     params: dict[str, object] = {"run_id": run_id}
-    query = (
-        "SELECT tests.test_id, source_blocks.path, source_blocks.name, source_blocks.checksum "
-        "FROM coverage JOIN tests ON coverage.test_pk = tests.id "
-        "JOIN source_blocks ON coverage.block_id = source_blocks.id "
-        "WHERE coverage.run_id = :run_id"
-    )
-    if paths is not None:
+    columns = "tests.test_id, source_blocks.path, source_blocks.name, source_blocks.checksum"
+    if paths is None:
+        query = (
+            f"SELECT {columns} FROM coverage JOIN tests ON coverage.test_pk = tests.id "
+            "JOIN coverage_set_blocks ON coverage_set_blocks.set_id = coverage.set_id "
+            "JOIN source_blocks ON coverage_set_blocks.block_id = source_blocks.id "
+            "WHERE coverage.run_id = :run_id"
+        )
+    else:
         if not paths:
             return []
-        # the blocks first: SQLite would otherwise join every covered block of the run
-        wanted = (
-            f"SELECT id FROM source_blocks WHERE path IN {in_list('path', sorted(paths), params)}"
+        # from the files' blocks to the sets holding them to the run's rows naming those sets
+        # (CROSS JOIN: SQLite keeps this order; it would otherwise walk every test of the run
+        # and probe its set for each wanted block)
+        query = (
+            f"SELECT {columns} FROM source_blocks CROSS JOIN coverage_set_blocks "
+            "CROSS JOIN coverage CROSS JOIN tests "
+            f"WHERE source_blocks.path IN {in_list('path', sorted(paths), params)} "
+            "AND coverage_set_blocks.block_id = source_blocks.id "
+            "AND coverage.set_id = coverage_set_blocks.set_id AND coverage.run_id = :run_id "
+            "AND tests.id = coverage.test_pk"
         )
-        query += f" AND coverage.block_id IN ({wanted})"
     acc: dict[str, set[Block]] = defaultdict(set)
     for test_id, path, name, checksum in fetch_rows(conn, query, params):
         acc[test_id].add(Block(path, name, checksum))
@@ -461,9 +469,9 @@ def run_import_coverage(
 def coverage_sizes(conn: SqlConnection, run_id: int) -> dict[str, int]:
     """How many blocks each test of a run executed (tests without coverage are absent)."""
     query = (
-        "SELECT tests.test_id, sizes.n FROM tests JOIN (SELECT test_pk, count(*) AS n "
-        "FROM coverage WHERE run_id = :run_id GROUP BY test_pk) AS sizes "
-        "ON sizes.test_pk = tests.id"
+        "SELECT tests.test_id, coverage_sets.blocks FROM coverage "
+        "JOIN coverage_sets ON coverage_sets.id = coverage.set_id "
+        "JOIN tests ON tests.id = coverage.test_pk WHERE coverage.run_id = :run_id"
     )
     return dict(fetch_rows(conn, query, {"run_id": run_id}))  # (text, integer) from either driver
 

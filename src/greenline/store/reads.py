@@ -41,6 +41,8 @@ from greenline.store.schema import (
     branches,
     commits,
     coverage,
+    coverage_set_blocks,
+    coverage_sets,
     environments,
     flaky_scans,
     merge_queues,
@@ -264,6 +266,7 @@ def count_rows(conn: Connection) -> dict[str, int]:
     """Row counts of the main tables, for ``greenline db info``."""
     tables = {"repositories": repositories, "runs": runs, "tests": tests, "results": results}
     tables |= {"source_blocks": source_blocks, "coverage": coverage}
+    tables |= {"coverage_sets": coverage_sets, "coverage_set_blocks": coverage_set_blocks}
     return {
         name: int(conn.execute(select(func.count()).select_from(t)).scalar() or 0)
         for name, t in tables.items()

@@ -122,7 +122,19 @@ def delete_runs(conn: Connection, run_ids: Sequence[int]) -> dict[str, int]:
     )
     for repo_id in sorted(repos):  # the tests' summaries counted the runs that went
         rebuild_test_summaries(conn, repo_id)
+    drop_unused_coverage_sets(conn)
     return {"runs": removed, **counts}
+
+
+def drop_unused_coverage_sets(conn: Connection) -> int:
+    """Delete the coverage sets no run's coverage names any more (with their blocks); how
+    many went."""
+    unused = (
+        "SELECT id FROM coverage_sets WHERE NOT EXISTS "
+        "(SELECT 1 FROM coverage WHERE coverage.set_id = coverage_sets.id)"
+    )
+    conn.execute(text(f"DELETE FROM coverage_set_blocks WHERE set_id IN ({unused})"))
+    return int(conn.execute(text(f"DELETE FROM coverage_sets WHERE id IN ({unused})")).rowcount)
 
 
 def _chunks(ids: Sequence[int]) -> Iterable[Sequence[int]]:

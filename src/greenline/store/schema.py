@@ -159,13 +159,36 @@ source_blocks = Table(
     UniqueConstraint("repository_id", "path", "name", "checksum"),
 )
 
+#: The blocks a test ran, stored once however many runs ran exactly them: a set is named by
+#: the digest of its sorted block ids (a suite recorded again adds a row per test, not one per
+#: test and block).
+coverage_sets = Table(
+    "coverage_sets",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("repository_id", ForeignKey("repositories.id"), nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("blocks", Integer, nullable=False),
+    UniqueConstraint("repository_id", "digest"),
+)
+
+coverage_set_blocks = Table(
+    "coverage_set_blocks",
+    metadata,
+    Column("set_id", ForeignKey("coverage_sets.id"), primary_key=True),
+    Column("block_id", ForeignKey("source_blocks.id"), primary_key=True),
+    Index("ix_coverage_set_blocks_block", "block_id"),
+)
+
+#: Per run and test, the set of blocks it ran (found from a block: its sets, then the rows of
+#: one run that name them).
 coverage = Table(
     "coverage",
     metadata,
     Column("run_id", ForeignKey("runs.id"), primary_key=True),
     Column("test_pk", ForeignKey("tests.id"), primary_key=True),
-    Column("block_id", ForeignKey("source_blocks.id"), primary_key=True),
-    Index("ix_coverage_block", "block_id"),
+    Column("set_id", ForeignKey("coverage_sets.id"), nullable=False),
+    Index("ix_coverage_set", "set_id", "run_id"),
 )
 
 #: What ran while each project module was imported before the run's first test (per importing
