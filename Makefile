@@ -68,6 +68,11 @@ bench-recovery: $(STAMP)
 bench-server: $(STAMP)
 	$(BIN)/python benchmarks/server/run.py $(BENCH_ARGS)
 
+# How the store grows with runs of the same coverage (SQLite).
+.PHONY: bench-store
+bench-store: $(STAMP)
+	$(BIN)/python benchmarks/store/run.py $(BENCH_ARGS)
+
 bench-smoke: $(STAMP)
 	$(BIN)/python benchmarks/record/run.py --smoke
 	$(BIN)/python benchmarks/selection/run.py --smoke
@@ -76,6 +81,7 @@ bench-smoke: $(STAMP)
 	$(BIN)/python benchmarks/recovery/run.py --smoke
 	$(BIN)/python benchmarks/server/run.py --smoke
 	$(BIN)/python benchmarks/split/run.py --smoke
+	$(BIN)/python benchmarks/store/run.py --smoke
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info src/greenline/*.so
