@@ -284,7 +284,9 @@ def read_diff(root: Path, base: str) -> bytes:
         index = Path(scratch) / "index"
         own = _git(root, "rev-parse", "--path-format=absolute", "--git-path", "index")
         if own and Path(own).is_file():
-            shutil.copyfile(own, index)  # its file stats spare git re-reading every file
+            # its file stats spare git re-reading every file; its own mtime is kept so that git
+            # still re-reads a file changed in the second the index was written (racy git)
+            shutil.copy2(own, index)
         # literal: a file named like a glob (test_[a].py) is that file
         env = {**os.environ, "GIT_INDEX_FILE": str(index), "GIT_LITERAL_PATHSPECS": "1"}
         steps: list[tuple[tuple[str, ...], bytes | None]] = [(("add", "-u", "--", "."), None)]
