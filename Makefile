@@ -73,6 +73,12 @@ bench-server: $(STAMP)
 bench-store: $(STAMP)
 	$(BIN)/python benchmarks/store/run.py $(BENCH_ARGS)
 
+# Greenline at 64,000 tests (packaging) and at 7,800 (jsonschema): recording, the store's growth,
+# select on a one-function change and a release diff, planning in the plugin, MCP answer sizes.
+.PHONY: bench-large
+bench-large: $(STAMP)
+	$(BIN)/python benchmarks/large/run.py $(BENCH_ARGS)
+
 bench-smoke: $(STAMP)
 	$(BIN)/python benchmarks/record/run.py --smoke
 	$(BIN)/python benchmarks/selection/run.py --smoke
@@ -82,6 +88,7 @@ bench-smoke: $(STAMP)
 	$(BIN)/python benchmarks/server/run.py --smoke
 	$(BIN)/python benchmarks/split/run.py --smoke
 	$(BIN)/python benchmarks/store/run.py --smoke
+	$(BIN)/python benchmarks/large/run.py --smoke
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info src/greenline/*.so

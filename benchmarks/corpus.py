@@ -36,6 +36,8 @@ PROJECTS = {
     p.name: p
     for p in (
         Project("boltons", "26.2.0", source="boltons"),
+        # 64,207 tests: the large-suite case (benchmarks/large)
+        Project("packaging", "26.4", ("pretend", "hypothesis", "tomli_w"), source="src/packaging"),
         Project("marshmallow", "4.4.0", ("simplejson",), source="src/marshmallow"),
         Project("cachetools", "8.0.2", source="src/cachetools"),
         Project("python-slugify", "9.2.0", install_deps=True, source="slugify"),

@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import os
 import subprocess
+import sys
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,6 +35,58 @@ GIT_ENV = {
 _ADDOPTS = os.environ.get("PYTEST_ADDOPTS", "")
 if "no:hypothesispytest" not in _ADDOPTS:
     os.environ["PYTEST_ADDOPTS"] = f"{_ADDOPTS} -p no:hypothesispytest".strip()
+
+
+#: Where PYTHONDONTWRITEBYTECODE is set (as on these machines), no process keeps the bytecode
+#: of what it compiles: every pytest a test starts would compile greenline's modules and
+#: assertion-rewrite the installed plugins' and greenline's (pytest rewrites the packages of
+#: its plugins) again, about 0.7 s a process, hundreds of times a run. They are written once,
+#: before any test, and every later process reads them. A test's own project is left alone:
+#: a file rewritten within a second at the same size could be read from a stale cache.
+_WARM_CONFTEST = """\
+import importlib
+import pkgutil
+
+import greenline
+
+for module in pkgutil.walk_packages(greenline.__path__, "greenline."):
+    if module.name.endswith("__main__"):
+        continue  # a command: importing it runs it
+    try:
+        importlib.import_module(module.name)
+    except Exception:  # an optional extra that is not installed
+        pass
+"""
+
+
+def warm_bytecode_caches() -> None:
+    if not os.environ.get("PYTHONDONTWRITEBYTECODE"):
+        return  # every process keeps its caches itself
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    source = Path(__file__).resolve().parents[1] / "src" / "greenline"
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", str(source)],
+        env=env,
+        check=False,
+        capture_output=True,
+    )
+    with tempfile.TemporaryDirectory(prefix="greenline-warm-") as folder:
+        Path(folder, "pytest.ini").write_text("[pytest]\n")
+        Path(folder, "conftest.py").write_text(_WARM_CONFTEST)
+        # the installed plugins discovered, greenline among them (it is the same cache with
+        # discovery off and ``-p greenline``)
+        subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "--co", "-p", "no:cacheprovider", folder],
+            cwd=folder,
+            env=env,
+            capture_output=True,
+            check=False,
+        )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not hasattr(config, "workerinput"):  # once, in the process xdist's workers start from
+        warm_bytecode_caches()
 
 
 def git(repo: Path, *args: str) -> str:
