@@ -226,3 +226,31 @@ def clean_state(path: Path) -> None:
     shutil.rmtree(path / ".pytest_cache", ignore_errors=True)
     for data in path.glob(".testmondata*"):
         data.unlink()
+
+
+def pytest_cmd(venv: Path, root: Path, tests: tuple[str, ...], *extra: str) -> list[str]:
+    """pytest of ``venv`` on the suite of the project at ``root`` (no cache folder written)."""
+    return [
+        str(venv / "bin" / "python"),
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "--rootdir",
+        str(root),
+        *tests,
+        *extra,
+    ]
+
+
+def tracer_of(venv: Path) -> str:
+    """The name of the tracer greenline records with in ``venv`` (its Python decides)."""
+    code = (
+        "from greenline.tracing.tracers import make_tracer; t = make_tracer(('/nowhere/',));"
+        " print(t.name); t.close()"
+    )
+    out = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", code], capture_output=True, text=True, check=True
+    )
+    return out.stdout.strip()

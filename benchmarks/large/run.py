@@ -47,17 +47,7 @@ WORK = HERE / "work"
 sys.path.insert(0, str(HERE.parent))
 
 import corpus  # noqa: E402
-from corpus import (  # noqa: E402
-    Project,
-    anchor_pytest,
-    clean_state,
-    fetch,
-    find_pythons,
-    init_git,
-    log,
-    make_venv,
-    python_tag,
-)
+from corpus import Project, log, pytest_cmd, tracer_of  # noqa: E402
 
 PROJECTS = {name: corpus.PROJECTS[name] for name in ("packaging", "jsonschema")}
 #: the release before the measured one: its package sources are the release diff
@@ -82,6 +72,7 @@ class Case:
     tests: tuple[str, ...]
     source: str  # the package folder, relative to path
     previous: Path  # the previous release's package folder
+    exclude: tuple[str, ...] = ()  # folders under source that are not the package's code
 
 
 @dataclass
@@ -147,34 +138,21 @@ def restore(case: Case) -> None:
     git(case.path, "clean", "-fdq", "--", case.source)
 
 
-def pytest_cmd(venv: Path, case: Case, *extra: str) -> list[str]:
-    return [
-        str(venv / "bin" / "python"),
-        "-m",
-        "pytest",
-        "-q",
-        "-p",
-        "no:cacheprovider",
-        "--rootdir",
-        str(case.path),
-        *case.tests,
-        *extra,
-    ]
-
-
 # -- recording and the store -------------------------------------------------------------------
 
 
 def recording(venv: Path, case: Case, runs: int) -> dict[str, Any]:
     """Plain and recorded runs interleaved (drift in the machine's load hits both alike); the
     recorded ones go to one store, whose size is read after each."""
-    clean_state(case.path)
+    corpus.clean_state(case.path)
     plain: list[Measured] = []
     recorded: list[Measured] = []
     sizes: list[int] = []
     for n in range(1, runs + 1):
-        plain.append(measured(pytest_cmd(venv, case), case.path))
-        recorded.append(measured(pytest_cmd(venv, case, "--greenline-record"), case.path))
+        plain.append(measured(pytest_cmd(venv, case.path, case.tests), case.path))
+        recorded.append(
+            measured(pytest_cmd(venv, case.path, case.tests, "--greenline-record"), case.path)
+        )
         sizes.append(store_bytes(case.path))
         log(
             f"  run {n}/{runs}: plain {plain[-1].seconds:.1f}s, "
@@ -227,7 +205,11 @@ def covered_functions(case: Case) -> list[tuple[str, str, int]]:
     functions = [
         (path, name, count)
         for path, name, count in rows
-        if path.startswith(prefix) and name != "<module>" and "#" not in name and "<" not in name
+        if path.startswith(prefix)
+        and not path.startswith(tuple(folder.rstrip("/") + "/" for folder in case.exclude))
+        and name != "<module>"
+        and "#" not in name
+        and "<" not in name
     ]
     return sorted(functions, key=lambda row: (row[2], row[0], row[1]))
 
@@ -320,10 +302,15 @@ def planning(venv: Path, case: Case, repeat: int = 3) -> dict[str, Any]:
     collect: list[Measured] = []
     planned: list[Measured] = []
     for _ in range(repeat):
-        collect.append(measured(pytest_cmd(venv, case, "--collect-only"), case.path))
+        collect.append(
+            measured(pytest_cmd(venv, case.path, case.tests, "--collect-only"), case.path)
+        )
         planned.append(
             measured(
-                pytest_cmd(venv, case, "--collect-only", "--greenline-select=deselect"), case.path
+                pytest_cmd(
+                    venv, case.path, case.tests, "--collect-only", "--greenline-select=deselect"
+                ),
+                case.path,
             )
         )
     line = next(
@@ -476,17 +463,24 @@ def smoke_case() -> Case:
                 f"def test_f(i):\n    assert getattr(mod{m}, f'f{{i % 5}}')(i) is not None\n"
             )
         (root / "pytest.ini").write_text("[pytest]\npythonpath = .\n")
-        anchor_pytest(root)
-        init_git(root)
+        corpus.anchor_pytest(root)
+        corpus.init_git(root)
     return Case(
         "smoke (generated)", root, ("tests",), "pkg", WORK / "src" / "smoke-previous" / "pkg"
     )
 
 
 def project_case(project: Project) -> Case:
-    path = fetch(WORK, project)
-    previous = fetch(WORK, Project(project.name, PREVIOUS[project.name]))
-    return Case(project.name, path, project.tests, project.source, previous / project.source)
+    path = corpus.fetch(WORK, project)
+    previous = corpus.fetch(WORK, Project(project.name, PREVIOUS[project.name]))
+    return Case(
+        project.name,
+        path,
+        project.tests,
+        project.source,
+        previous / project.source,
+        project.exclude,
+    )
 
 
 # -- the report --------------------------------------------------------------------------------
@@ -569,15 +563,25 @@ def markdown(reports: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def tracer_of(venv: Path) -> str:
-    code = (
-        "from greenline.tracing.tracers import make_tracer; t = make_tracer(('/nowhere/',));"
-        " print(t.name); t.close()"
-    )
-    out = subprocess.run(
-        [str(venv / "bin" / "python"), "-c", code], capture_output=True, text=True, check=True
-    )
-    return out.stdout.strip()
+def with_insights(venv: Path) -> None:
+    """The MCP server's delivery tools read workflow runs through DuckDB (greenline's
+    ``insights`` extra): installed into the benchmark's environment when it lacks it."""
+    python = str(venv / "bin" / "python")
+    if subprocess.run([python, "-c", "import duckdb"], capture_output=True).returncode:
+        log(f"installing greenline[insights] into {venv}")
+        subprocess.run(
+            [
+                python,
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "--disable-pip-version-check",
+                "-e",
+                f"{corpus.REPO}[insights]",
+            ],
+            check=True,
+        )
 
 
 def main() -> int:
@@ -591,7 +595,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=HERE / "results")
     args = parser.parse_args()
 
-    pythons = args.python or ([sys.executable] if args.smoke else find_pythons())
+    pythons = args.python or ([sys.executable] if args.smoke else corpus.find_pythons())
     projects = [PROJECTS[n] for n in (args.project or ([] if args.smoke else sorted(PROJECTS)))]
     runs = 2 if args.smoke else args.runs
     out = WORK / "smoke-results" if args.smoke else args.out
@@ -600,8 +604,9 @@ def main() -> int:
     reports = []
     for python in pythons:
         # the smoke run uses this environment (greenline and pytest are in it)
-        venv = Path(sys.prefix) if args.smoke else make_venv(WORK, python, projects)
-        tag = python_tag(python)
+        venv = Path(sys.prefix) if args.smoke else corpus.make_venv(WORK, python, projects)
+        with_insights(venv)
+        tag = corpus.python_tag(python)
         report: dict[str, Any] = {
             "benchmark": "large-suites",
             "python": tag,
@@ -615,8 +620,9 @@ def main() -> int:
             row = measure(venv, case, runs)
             row["meets"] = verdicts(row, tag)
             report["projects"].append(row)
-        name = "large-smoke" if args.smoke else "large"
-        (out / f"{name}-{tag}.json").write_text(json.dumps(report, indent=2) + "\n")
+            # written after each project: a later one that fails leaves these figures
+            name = "large-smoke" if args.smoke else "large"
+            (out / f"{name}-{tag}.json").write_text(json.dumps(report, indent=2) + "\n")
         reports.append(report)
     print(markdown(reports))
     # what must hold whatever the machine: a change to code the tests ran selects some of

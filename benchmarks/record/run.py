@@ -43,6 +43,7 @@ from corpus import (  # noqa: E402
     log,
     make_venv,
     python_tag,
+    tracer_of,
 )
 
 PROJECTS = {
@@ -132,17 +133,6 @@ def summarize(name: str, timings: dict[str, Timing]) -> dict[str, object]:
             for mode, t in timings.items()
         },
     }
-
-
-def tracer_of(venv: Path) -> str:
-    code = (
-        "from greenline.tracing.tracers import make_tracer; t = make_tracer(('/nowhere/',));"
-        " print(t.name); t.close()"
-    )
-    out = subprocess.run(
-        [str(venv / "bin" / "python"), "-c", code], capture_output=True, text=True, check=True
-    )
-    return out.stdout.strip()
 
 
 def markdown(reports: list[dict[str, object]]) -> str:

@@ -42,7 +42,7 @@ WORK = HERE / "work"
 sys.path.insert(0, str(HERE.parent))
 
 import corpus  # noqa: E402
-from corpus import REPO, clean_state, log, make_venv, python_tag  # noqa: E402
+from corpus import REPO, clean_state, log, make_venv, pytest_cmd, python_tag  # noqa: E402
 
 sys.path.insert(0, str(REPO / "src"))
 from greenline.model.shards import encode_plan  # noqa: E402
@@ -54,22 +54,6 @@ PYTEST_SPLIT = "pytest-split==0.11.0"
 ALGORITHMS = ("duration_based_chunks", "least_duration")
 TARGET = 0.05  # within 5% of the lower bound
 ENV = {k: v for k, v in os.environ.items() if not k.startswith(("GREENLINE_", "PYTEST_"))}
-
-
-def pytest_cmd(venv: Path, path: Path, tests: tuple[str, ...], *args: str) -> list[str]:
-    python = str(venv / "bin" / "python")
-    return [
-        python,
-        "-m",
-        "pytest",
-        "-q",
-        "-p",
-        "no:cacheprovider",
-        "--rootdir",
-        str(path),
-        *tests,
-        *args,
-    ]
 
 
 def record_durations(venv: Path, path: Path, tests: tuple[str, ...]) -> dict[str, float]:

@@ -250,8 +250,15 @@ def change_document(change: Change) -> JSON:
 
 
 def selection_document(plan: SelectionPlan) -> JSON:
+    # one dict per reason, shared by the tests it selected (a release's plan has a million
+    # reasons among a few thousand distinct ones)
+    reasons: dict[Reason, JSON] = {}
+
     def reason(r: Reason) -> JSON:
-        return {"kind": r.kind.value, "detail": r.detail}
+        doc = reasons.get(r)
+        if doc is None:
+            doc = reasons[r] = {"kind": r.kind.value, "detail": r.detail}
+        return doc
 
     return {
         **_schema("selection"),

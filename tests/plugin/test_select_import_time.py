@@ -202,6 +202,36 @@ def test_code_run_during_collection_outside_imports_runs_everything(
     assert len(doc["selected"]) == 3  # type: ignore[arg-type]
 
 
+def test_a_test_module_whose_tests_were_all_deselected_runs_nothing_for_its_import(
+    pytester: pytest.Pytester,
+) -> None:
+    """packaging's property tests, left out by ``-m "not property"``, still build their
+    strategies at import: a change to what they call concerns their own tests only."""
+    pkg = pytester.mkpydir("lib")
+    (pkg / "ranges.py").write_text(
+        "def bound(n):\n    return n + 1\n\n\ndef used(n):\n    return n * 2\n"
+    )
+    pytester.makepyfile(
+        test_property=(
+            "import pytest\nfrom lib.ranges import bound\n\nBOUNDS = [bound(n) for n in range(3)]"
+            "\n\n\n@pytest.mark.slow\ndef test_bounds():\n    assert BOUNDS == [1, 2, 3]\n"
+        ),
+        test_used="from lib.ranges import used\n\n\ndef test_used():\n    assert used(2) == 4\n",
+    )
+    pytester.makeini(
+        "[pytest]\npythonpath = .\nmarkers =\n    slow: slow\naddopts = -m 'not slow'\n"
+    )
+    (pytester.path / ".gitignore").write_text("__pycache__/\n")
+    init_repo(pytester.path)
+    pytester.runpytest_subprocess(*RECORD).assert_outcomes(passed=1, deselected=1)
+    edit(pytester, "lib/ranges.py", "return n + 1", "return n + 2")
+    doc = select_doc(pytester)
+    assert doc["full_suite"] is None, doc["full_suite"]
+    assert doc["selected"] == [], "test_used never ran bound"
+    # the module's tests, run, do see the change (they are not the baseline's)
+    pytester.runpytest_subprocess("-p", "no:cacheprovider", "-m", "slow").assert_outcomes(failed=1)
+
+
 def test_import_time_recording_under_xdist(shop: pytest.Pytester) -> None:
     git(shop.path, "commit", "-q", "--allow-empty", "-m", "again")
     shop.runpytest_subprocess(*RECORD, "-n", "2").assert_outcomes(passed=4)

@@ -125,16 +125,36 @@ def state_of(ctx: typer.Context) -> CliState:
 PRETTY_LIMIT = 1_000_000
 
 
+#: a top-level list longer than this is written an item at a time (compact JSON only)
+STREAM_ITEMS = 1000
+
+
 def emit_json(document: dict[str, Any]) -> None:
     """Machine output: one JSON document on stdout, whole; compact (one line) when stdout is
     not a terminal, as a pipe or a file wants it, and indented on a terminal or when
-    ``greenline --pretty`` asks."""
+    ``greenline --pretty`` asks. A long list (a release's 64,000 selected tests) is written
+    an item at a time, so the document's text is never held whole: the same bytes."""
     from greenline import views
 
-    text = views.dump_json(document)
-    if _wants_indent() and len(text) < PRETTY_LIMIT:
-        text = views.dump_json(document, indent=2)
-    sys.stdout.write(text + "\n")
+    if _wants_indent():
+        text = views.dump_json(document)
+        if len(text) < PRETTY_LIMIT:
+            text = views.dump_json(document, indent=2)
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+        return
+    write = sys.stdout.write
+    write("{")
+    for i, (key, value) in enumerate(document.items()):
+        write((", " if i else "") + views.dump_json(key) + ": ")
+        if isinstance(value, list) and len(value) > STREAM_ITEMS:
+            write("[")
+            for j, item in enumerate(value):
+                write((", " if j else "") + views.dump_json(item))
+            write("]")
+        else:
+            write(views.dump_json(value))
+    write("}\n")
     sys.stdout.flush()
 
 

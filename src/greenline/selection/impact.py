@@ -316,6 +316,9 @@ def _import_time_tests(
             "every test may depend on it",
         )
     by_file = baseline.index.by_file
+    # what each test file's import depends on; one reason per file, shared by its tests (a
+    # release's change can leave a hundred modules stale under a conftest every test shares)
+    found_in: dict[str, list[str]] = defaultdict(list)
     for module, changed in sorted(stale.items()):
         if importers is None or module not in importers:
             return Reason(
@@ -339,15 +342,25 @@ def _import_time_tests(
                 continue
             for test_file, link in files.items():
                 detail = f"{what} ran while {module} was imported" + (f"; {link}" if link else "")
-                for test_id in by_file[test_file]:
-                    reasons[test_id].append(Reason(ReasonKind.IMPORT_TIME, detail))
+                found_in[test_file].append(detail)
                 found = True
-        if not found:
+        # a test module none of whose tests the baseline ran (all deselected, as by a -m
+        # that leaves a folder out): what its import built serves its own tests, as for a test
+        # module the baseline has tests of, so no baseline test depends on it
+        if not found and not is_test_file(module):
             return Reason(
                 ReasonKind.IMPORT_TIME,
                 f"{what} ran while {module} was imported, and no test file imports it: "
                 "every test may depend on it",
             )
+    for test_file, details in found_in.items():
+        more = len(details) - 1
+        reason = Reason(
+            ReasonKind.IMPORT_TIME,
+            details[0] + (f" (and {more} more module{'s' if more > 1 else ''})" if more else ""),
+        )
+        for test_id in by_file[test_file]:
+            reasons[test_id].append(reason)
     return None
 
 
@@ -387,17 +400,27 @@ def _stale_blocks(
     renamed = {f.old_path: f.path for f in change.files if f.old_path}
     stale_paths = python_paths(change)
     verdicts: dict[Block, Reason | None] = {}
+    # tests that ran the same blocks share one set of them (the store's coverage sets):
+    # each set is judged once
+    judged: dict[int, tuple[list[Reason], list[Block]]] = {}
     stale: dict[str, list[Block]] = defaultdict(list)
     for test_id, blocks in baseline.coverage.items():
-        for block in blocks:
-            if block.path not in stale_paths:
-                continue
-            if block not in verdicts:
-                verdicts[block] = _judge(block, current.get(renamed.get(block.path, block.path)))
-            verdict = verdicts[block]
-            if verdict is not None:
-                reasons[test_id].append(verdict)
-                stale[test_id].append(block)
+        found = judged.get(id(blocks))
+        if found is None:
+            found = judged[id(blocks)] = ([], [])
+            for block in blocks:
+                if block.path not in stale_paths:
+                    continue
+                if block not in verdicts:
+                    now = current.get(renamed.get(block.path, block.path))
+                    verdicts[block] = _judge(block, now)
+                verdict = verdicts[block]
+                if verdict is not None:
+                    found[0].append(verdict)
+                    found[1].append(block)
+        if found[0]:
+            reasons[test_id].extend(found[0])
+            stale[test_id].extend(found[1])
     return stale
 
 

@@ -411,6 +411,10 @@ def recent_outcomes(
     return failures, runs_taken
 
 
+#: up to this many coverage sets are named in a query; more, and the run's rows are filtered
+SETS_IN_A_LIST = 500
+
+
 def run_coverage(
     conn: SqlConnection, run_id: int, paths: Collection[str] | None = None
 ) -> list[TestCoverage]:
@@ -424,24 +428,46 @@ def run_coverage(
             "JOIN source_blocks ON coverage_set_blocks.block_id = source_blocks.id "
             "WHERE coverage.run_id = :run_id"
         )
-    else:
-        if not paths:
-            return []
-        # from the files' blocks to the sets holding them to the run's rows naming those sets
-        # (CROSS JOIN: SQLite keeps this order; it would otherwise walk every test of the run
-        # and probe its set for each wanted block)
-        query = (
-            f"SELECT {columns} FROM source_blocks CROSS JOIN coverage_set_blocks "
-            "CROSS JOIN coverage CROSS JOIN tests "
-            f"WHERE source_blocks.path IN {in_list('path', sorted(paths), params)} "
-            "AND coverage_set_blocks.block_id = source_blocks.id "
-            "AND coverage.set_id = coverage_set_blocks.set_id AND coverage.run_id = :run_id "
-            "AND tests.id = coverage.test_pk"
-        )
-    acc: dict[str, set[Block]] = defaultdict(set)
-    for test_id, path, name, checksum in fetch_rows(conn, query, params):
-        acc[test_id].add(Block(path, name, checksum))
-    return [TestCoverage(t, frozenset(b)) for t, b in sorted(acc.items())]
+        acc: dict[str, set[Block]] = defaultdict(set)
+        for test_id, path, name, checksum in fetch_rows(conn, query, params):
+            acc[test_id].add(Block(path, name, checksum))
+        return [TestCoverage(t, frozenset(b)) for t, b in sorted(acc.items())]
+    if not paths:
+        return []
+    # from the files' blocks to the sets this run names that hold them (CROSS JOIN: SQLite
+    # keeps this order; it would otherwise walk every test of the run and probe its set for
+    # each wanted block), each set read once: a set is shared by every test that ran the same
+    # blocks, and a release's files are in most of a suite's sets
+    query = (
+        "SELECT coverage_set_blocks.set_id, source_blocks.path, source_blocks.name, "
+        "source_blocks.checksum FROM source_blocks CROSS JOIN coverage_set_blocks "
+        f"WHERE source_blocks.path IN {in_list('path', sorted(paths), params)} "
+        "AND coverage_set_blocks.block_id = source_blocks.id AND EXISTS (SELECT 1 FROM coverage "
+        "WHERE coverage.set_id = coverage_set_blocks.set_id AND coverage.run_id = :run_id)"
+    )
+    blocks: dict[tuple[str, str, str], Block] = {}
+    members: dict[int, set[Block]] = defaultdict(set)
+    for set_id, path, name, checksum in fetch_rows(conn, query, params):
+        key = (path, name, checksum)
+        block = blocks.get(key)
+        if block is None:
+            block = blocks[key] = Block(path, name, checksum)
+        members[set_id].add(block)
+    if not members:
+        return []
+    sets = {set_id: frozenset(b) for set_id, b in members.items()}
+    rows_params: dict[str, object] = {"run_id": run_id}
+    query = (
+        "SELECT tests.test_id, coverage.set_id FROM coverage "
+        "JOIN tests ON coverage.test_pk = tests.id WHERE coverage.run_id = :run_id"
+    )
+    if len(sets) <= SETS_IN_A_LIST:  # a few sets: their rows; many: the run's, filtered here
+        query += f" AND coverage.set_id IN {in_list('set', sorted(sets), rows_params)}"
+    return [
+        TestCoverage(test_id, sets[set_id])
+        for test_id, set_id in sorted(fetch_rows(conn, query, rows_params))
+        if set_id in sets
+    ]
 
 
 def run_import_coverage(
