@@ -35,6 +35,7 @@ import sqlite3
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,25 +86,31 @@ class Measured:
 
 
 def measured(cmd: list[str], cwd: Path, timeout: float = 3600) -> Measured:
-    """Run ``cmd``; its wall and CPU time and its own peak memory (``wait4``'s rusage is the
-    child's and its descendants', not the whole process tree's so far)."""
+    """Run ``cmd``; its wall and CPU time and its own peak memory (read by ``peak.py``, a small
+    process that starts it: see there why)."""
     env = bench_env()
     env["COLUMNS"] = "200"
-    start = time.perf_counter()
-    with subprocess.Popen(
-        cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
-    ) as proc:
-        assert proc.stdout is not None
-        out = proc.stdout.read()
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
-    seconds = time.perf_counter() - start
+    with tempfile.NamedTemporaryFile("r", suffix=".peak") as peak:
+        start = time.perf_counter()
+        with subprocess.Popen(
+            [sys.executable, str(HERE / "peak.py"), peak.name, *cmd],
+            cwd=cwd,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        ) as proc:
+            assert proc.stdout is not None
+            out = proc.stdout.read()
+            _, status, usage = os.wait4(proc.pid, 0)
+            proc.returncode = os.waitstatus_to_exitcode(status)
+        seconds = time.perf_counter() - start
+        peak_kb = int(peak.read().strip() or 0)
     if seconds > timeout:
         raise TimeoutError(f"{cmd} took {seconds:.0f}s")
     return Measured(
         round(seconds, 3),
         round(usage.ru_utime + usage.ru_stime, 3),
-        round(usage.ru_maxrss / 1024, 1),
+        round(peak_kb / 1024, 1),
         proc.returncode,
         out,
     )
@@ -413,10 +420,24 @@ def mcp_sizes(venv: Path, case: Case) -> list[dict[str, Any]]:
 # -- one project -------------------------------------------------------------------------------
 
 
-def measure(venv: Path, case: Case, runs: int) -> dict[str, Any]:
+def measure(
+    venv: Path, case: Case, runs: int, kept: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Every figure of one project; with ``kept`` (an earlier report of it), its recording
+    figures are kept and one recorded run is the baseline of the rest."""
     restore(case)
-    log(f"{case.name}: recording, {runs} runs")
-    report: dict[str, Any] = {"project": case.name, "recording": recording(venv, case, runs)}
+    if kept is None:
+        log(f"{case.name}: recording, {runs} runs")
+        report: dict[str, Any] = {"project": case.name, "recording": recording(venv, case, runs)}
+    else:
+        log(f"{case.name}: one recorded run (the recording figures are kept)")
+        corpus.clean_state(case.path)
+        baseline = measured(
+            pytest_cmd(venv, case.path, case.tests, "--greenline-record"), case.path
+        )
+        if baseline.code not in (0, 1):
+            raise RuntimeError(f"{case.name}: pytest exited {baseline.code}")
+        report = {"project": case.name, "recording": kept["recording"], "recording_kept": True}
     try:
         log(f"{case.name}: a one-function change")
         change = one_function_change(case)
@@ -593,6 +614,11 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5, help="recorded runs (and plain ones)")
     parser.add_argument("--smoke", action="store_true", help="a generated project, two runs")
     parser.add_argument("--out", type=Path, default=HERE / "results")
+    parser.add_argument(
+        "--keep-recording",
+        action="store_true",
+        help="keep the recording figures of the results there; measure the rest again",
+    )
     args = parser.parse_args()
 
     pythons = args.python or ([sys.executable] if args.smoke else corpus.find_pythons())
@@ -615,13 +641,17 @@ def main() -> int:
             "targets": TARGETS,
             "projects": [],
         }
+        name = "large-smoke" if args.smoke else "large"
+        earlier: dict[str, Any] = {}
+        if args.keep_recording:
+            with (out / f"{name}-{tag}.json").open() as file:
+                earlier = {row["project"]: row for row in json.load(file)["projects"]}
         for case in cases:
             log(f"{case.name} on Python {tag}")
-            row = measure(venv, case, runs)
+            row = measure(venv, case, runs, earlier.get(case.name))
             row["meets"] = verdicts(row, tag)
             report["projects"].append(row)
             # written after each project: a later one that fails leaves these figures
-            name = "large-smoke" if args.smoke else "large"
             (out / f"{name}-{tag}.json").write_text(json.dumps(report, indent=2) + "\n")
         reports.append(report)
     print(markdown(reports))
