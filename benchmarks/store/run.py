@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from greenline.model import Block, CommitInfo, Outcome, TestResult
+from greenline.model import Block, CommitInfo, Outcome, RunStatus, TestResult
 from greenline.store import Store, reads, writes
 
 HERE = Path(__file__).resolve().parent
@@ -65,9 +65,11 @@ def measure(tests: int, per_test: int, runs: int) -> list[dict[str, Any]]:
                 before = store_bytes(path)
                 with store.write() as conn:
                     results = [TestResult(t, Outcome.PASSED, 0.01) for t in coverage]
-                    pks = writes.insert_results(conn, run, repo, results)
+                    history = writes.BatchHistory()
+                    pks = writes.insert_results(conn, run, repo, results, history=history)
                     cpu = time.process_time()
-                    writes.insert_coverage(conn, run, repo, coverage, pks)
+                    writes.insert_coverage(conn, run, repo, coverage, pks, history)
+                    writes.finish_run(conn, run, RunStatus.COMPLETE)
                     cpu = time.process_time() - cpu
                 began = time.perf_counter()
                 with store.read() as conn:

@@ -34,13 +34,15 @@ def add_run(
     finish: bool = True,
     dirty: bool = False,
 ) -> int:
-    """A run of two tests (with their coverage and a file read) started ``days_ago``."""
+    """A run of two tests (with their coverage and a file read) started ``days_ago``. Each
+    run's code differs (a block of its own): no run shares another's coverage rows."""
     commit = CommitInfo(sha=git(gl.ws.root, "rev-parse", "HEAD"), branch=branch, dirty=dirty)
     run_id = gl.runs.start_run(
         "pytest", commit=commit, started_at=NOW - timedelta(days=days_ago), with_environment=False
     )
     tests = [TestResult(f"t.py::test_{i}", Outcome.PASSED, 0.1, path="t.py") for i in range(2)]
-    cov = {t.test_id: [BLOCK] for t in tests} if with_coverage else None
+    block = Block(BLOCK.path, BLOCK.name, f"{BLOCK.checksum}-{days_ago}")
+    cov = {t.test_id: [block] for t in tests} if with_coverage else None
     gl.runs.add_results(run_id, tests, cov, {tests[0].test_id: ["data.txt"]})
     if finish:
         gl.runs.finish_run(run_id, 0, complete=True)

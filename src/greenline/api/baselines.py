@@ -61,8 +61,9 @@ class BaselineService:
                     started_at=data.started_at,
                     args=data.args,
                 )
-                writes.insert_results(conn, existing, repo_id, data.results)
-                writes.insert_coverage(conn, existing, repo_id, data.coverage)
+                history = writes.BatchHistory()
+                pks = writes.insert_results(conn, existing, repo_id, data.results, history=history)
+                writes.insert_coverage(conn, existing, repo_id, data.coverage, pks, history)
                 writes.insert_file_reads(conn, existing, repo_id, data.files)
                 writes.insert_import_coverage(conn, existing, repo_id, data.import_time)
                 writes.finish_run(conn, existing, RunStatus.COMPLETE, finished_at=data.finished_at)

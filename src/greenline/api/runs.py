@@ -106,9 +106,10 @@ class RunService:
 
         with self.ws.store.write() as conn:
             repo_id = writes.ensure_repository(conn, self.ws.repository, None)
-            pks = writes.insert_results(conn, run_id, repo_id, list(results))
-            if coverage:
-                writes.insert_coverage(conn, run_id, repo_id, coverage, pks)
+            history = writes.BatchHistory()
+            pks = writes.insert_results(conn, run_id, repo_id, list(results), history=history)
+            if coverage is not None:
+                writes.insert_coverage(conn, run_id, repo_id, coverage, pks, history)
             if file_reads:
                 writes.insert_file_reads(conn, run_id, repo_id, file_reads)
 

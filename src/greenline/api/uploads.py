@@ -119,9 +119,10 @@ class UploadService:
                 )
             if status != RunStatus.RUNNING.value:  # it fell silent, and is back
                 stored.reopen_upload(conn, run_id)
-            pks = writes.insert_results(conn, run_id, repo_id, batch)
-            if coverage:
-                writes.insert_coverage(conn, run_id, repo_id, coverage, pks)
+            history = writes.BatchHistory()
+            pks = writes.insert_results(conn, run_id, repo_id, batch, history=history)
+            if coverage is not None:
+                writes.insert_coverage(conn, run_id, repo_id, coverage, pks, history)
             if file_reads:
                 writes.insert_file_reads(conn, run_id, repo_id, file_reads)
             if import_time:

@@ -9,7 +9,7 @@ from greenline.config import mask_url
 from greenline.errors import StoreBusyError, StoreError
 
 #: The newest migration this greenline knows; a store stamped with anything else is refused.
-HEAD_REVISION = "0015"
+HEAD_REVISION = "0016"
 KNOWN_REVISIONS = (
     "0001",
     "0002",
@@ -26,6 +26,7 @@ KNOWN_REVISIONS = (
     "0013",
     "0014",
     "0015",
+    "0016",
 )
 #: How long a writer waits for another one's lock (seconds), unless the settings say otherwise.
 BUSY_TIMEOUT_SECONDS = 30.0

@@ -415,18 +415,40 @@ def recent_outcomes(
 SETS_IN_A_LIST = 500
 
 
+def coverage_source(conn: SqlConnection, run_id: int) -> tuple[str, dict[str, object]]:
+    """The condition that picks run ``run_id``'s rows of ``coverage``, and its parameters:
+    the run's own rows, or those of the run whose coverage it shares (``coverage_share``; of
+    a running one, the rows of the tests it has results for)."""
+    found = fetch_rows(
+        conn, "SELECT coverage_of, status FROM runs WHERE id = :run_id", {"run_id": run_id}
+    )
+    if not found or found[0][0] is None:
+        return "coverage.run_id = :coverage_run", {"coverage_run": run_id}
+    owner, status = found[0]
+    condition = "coverage.run_id = :coverage_run"
+    params: dict[str, object] = {"coverage_run": int(owner)}
+    if status == RunStatus.RUNNING.value:
+        condition += (
+            " AND coverage.test_pk IN (SELECT results.test_pk FROM results "
+            "WHERE results.run_id = :coverage_self)"
+        )
+        params["coverage_self"] = run_id
+    return condition, params
+
+
 def run_coverage(
     conn: SqlConnection, run_id: int, paths: Collection[str] | None = None
 ) -> list[TestCoverage]:
     """The blocks each test of a run executed (only blocks in ``paths``, when given)."""
-    params: dict[str, object] = {"run_id": run_id}
+    source, base = coverage_source(conn, run_id)
+    params = dict(base)
     columns = "tests.test_id, source_blocks.path, source_blocks.name, source_blocks.checksum"
     if paths is None:
         query = (
             f"SELECT {columns} FROM coverage JOIN tests ON coverage.test_pk = tests.id "
             "JOIN coverage_set_blocks ON coverage_set_blocks.set_id = coverage.set_id "
             "JOIN source_blocks ON coverage_set_blocks.block_id = source_blocks.id "
-            "WHERE coverage.run_id = :run_id"
+            f"WHERE {source}"
         )
         acc: dict[str, set[Block]] = defaultdict(set)
         for test_id, path, name, checksum in fetch_rows(conn, query, params):
@@ -443,7 +465,7 @@ def run_coverage(
         "source_blocks.checksum FROM source_blocks CROSS JOIN coverage_set_blocks "
         f"WHERE source_blocks.path IN {in_list('path', sorted(paths), params)} "
         "AND coverage_set_blocks.block_id = source_blocks.id AND EXISTS (SELECT 1 FROM coverage "
-        "WHERE coverage.set_id = coverage_set_blocks.set_id AND coverage.run_id = :run_id)"
+        f"WHERE coverage.set_id = coverage_set_blocks.set_id AND {source})"
     )
     blocks: dict[tuple[str, str, str], Block] = {}
     members: dict[int, set[Block]] = defaultdict(set)
@@ -456,10 +478,10 @@ def run_coverage(
     if not members:
         return []
     sets = {set_id: frozenset(b) for set_id, b in members.items()}
-    rows_params: dict[str, object] = {"run_id": run_id}
+    rows_params = dict(base)
     query = (
         "SELECT tests.test_id, coverage.set_id FROM coverage "
-        "JOIN tests ON coverage.test_pk = tests.id WHERE coverage.run_id = :run_id"
+        f"JOIN tests ON coverage.test_pk = tests.id WHERE {source}"
     )
     if len(sets) <= SETS_IN_A_LIST:  # a few sets: their rows; many: the run's, filtered here
         query += f" AND coverage.set_id IN {in_list('set', sorted(sets), rows_params)}"
@@ -494,12 +516,13 @@ def run_import_coverage(
 
 def coverage_sizes(conn: SqlConnection, run_id: int) -> dict[str, int]:
     """How many blocks each test of a run executed (tests without coverage are absent)."""
+    source, params = coverage_source(conn, run_id)
     query = (
         "SELECT tests.test_id, coverage_sets.blocks FROM coverage "
         "JOIN coverage_sets ON coverage_sets.id = coverage.set_id "
-        "JOIN tests ON tests.id = coverage.test_pk WHERE coverage.run_id = :run_id"
+        f"JOIN tests ON tests.id = coverage.test_pk WHERE {source}"
     )
-    return dict(fetch_rows(conn, query, {"run_id": run_id}))  # (text, integer) from either driver
+    return dict(fetch_rows(conn, query, params))  # (text, integer) from either driver
 
 
 def run_file_reads(conn: SqlConnection, run_id: int) -> dict[str, frozenset[str]]:

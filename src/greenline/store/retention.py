@@ -7,6 +7,8 @@ baseline (complete, with coverage, recorded on a clean tree). Everything stored 
 (results, coverage, import-time coverage, file reads, ranking examples, upload batches) goes
 with it: the tables that point at ``runs.id`` are read from the schema, so a table added
 later is pruned too; a nullable reference (a shard plan's baseline) is cleared instead.
+Coverage that runs left standing share is handed to one of them first
+(``coverage_share.hand_over``).
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from sqlalchemy import Column, Connection, Table, delete, func, select, text, up
 from sqlalchemy.exc import OperationalError
 
 from greenline.model import RunStatus
-from greenline.store.schema import metadata, repositories, runs
+from greenline.store import coverage_share
+from greenline.store.schema import coverage, metadata, repositories, runs
 from greenline.store.summaries import rebuild_test_summaries
 
 #: run ids per DELETE (well under SQLite's limit on bound parameters)
@@ -88,10 +91,12 @@ def referring_columns() -> list[tuple[Table, Column[Any]]]:
 def count_rows_of(conn: Connection, run_ids: Sequence[int]) -> dict[str, int]:
     """How many rows of each table belong to these runs (what deleting them would delete)."""
     counts: dict[str, int] = {"runs": len(run_ids)}
+    kept = set(coverage_share.kept_owners(conn, run_ids))  # their coverage is handed on
     for table, column in referring_columns():
+        ids = [r for r in run_ids if r not in kept] if table is coverage else run_ids
         n = sum(
             int(conn.execute(select(func.count()).where(column.in_(chunk))).scalar() or 0)
-            for chunk in _chunks(run_ids)
+            for chunk in _chunks(ids)
         )
         if n:
             counts[table.name] = counts.get(table.name, 0) + n
@@ -109,6 +114,7 @@ def delete_runs(conn: Connection, run_ids: Sequence[int]) -> dict[str, int]:
         .scalars()
         .all()
     }
+    coverage_share.hand_over(conn, run_ids)  # runs sharing a doomed run's coverage keep it
     for table, column in referring_columns():
         for chunk in _chunks(run_ids):
             if column.nullable:

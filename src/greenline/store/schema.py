@@ -83,7 +83,11 @@ runs = Table(
     #: are stored: no read counts a run's results
     Column("result_rows", Integer, nullable=False, default=0, server_default="0"),
     Column("result_seconds", Float, nullable=False, default=0.0, server_default="0"),
+    #: the run whose coverage rows hold this run's coverage, when it recorded exactly what that
+    #: run stored (see store.coverage_share); NULL: its own rows, if any
+    Column("coverage_of", Integer),
     Index("ix_runs_repository_started", "repository_id", "started_at"),
+    Index("ix_runs_coverage_of", "coverage_of"),
 )
 
 tests = Table(

@@ -34,12 +34,13 @@ def fold_results(
     repo_id: int,
     rows: Sequence[Mapping[str, Any]],
     test_ids: Mapping[int, str],
-) -> None:
+) -> tuple[int, set[int]]:
     """Count ``rows`` (result rows of run ``run_id`` about to be inserted; ``test_ids``: the
     id of each test primary key in them) into the summaries. Called before they are inserted,
-    so the finals it finds stored are the run's earlier ones."""
+    so the finals it finds stored are the run's earlier ones. Returns the run's result rows
+    before these, and the tests among them it had results for."""
     if not rows:
-        return
+        return 0, set()
     seconds = sum(r["duration"] for r in rows)
     # the run's row first: it orders writers of one run (PostgreSQL locks it until commit),
     # and says whether the run has stored results whose finals this batch may replace
@@ -80,6 +81,7 @@ def fold_results(
     else:
         _add_outcomes(conn, run_id, outcomes)
         _add_test_summaries(conn, sorted(tests))
+    return stored_rows, set(before)
 
 
 #: where a write transaction keeps the summary changes it applies last (``Pending``)

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, Executable, Table, func, select, update
 
 from greenline.model import RunStatus
+from greenline.store import coverage_share
 from greenline.store.schema import runs, upload_batches, uploads
 from greenline.store.writes import to_utc
 
@@ -82,6 +83,7 @@ def mark_stale_uploads_incomplete(conn: Connection, cutoff: datetime) -> int:
     )
     ids = [row[0] for row in conn.execute(stale)]
     if ids:
+        coverage_share.settle(conn, ids)
         conn.execute(
             update(runs).where(runs.c.id.in_(ids)).values(status=RunStatus.INCOMPLETE.value)
         )

@@ -13,7 +13,9 @@ from sqlalchemy import Connection, Executable, Table, func, select, update
 from greenline.config import mask_args
 from greenline.ids import clip_message
 from greenline.model import Block, CommitInfo, Environment, QuarantineEntry, RunStatus, TestResult
+from greenline.store import coverage_share
 from greenline.store.checks import check_results
+from greenline.store.coverage_share import BatchHistory as BatchHistory
 from greenline.store.schema import (
     branches,
     commits,
@@ -259,11 +261,13 @@ def insert_results(
     batch: Sequence[TestResult],
     *,
     renumber: bool = False,
+    history: BatchHistory | None = None,
 ) -> dict[str, int]:
     """Store a batch of results (with their test rows); returns the tests' primary keys.
 
     With ``renumber``, a test id met again in the same run (a report listing a retried test
-    twice) continues its attempt numbers instead of colliding with them.
+    twice) continues its attempt numbers instead of colliding with them. ``history`` is
+    filled with what the run held before the batch (what ``insert_coverage`` compares).
     """
     if not batch:
         return {}
@@ -284,7 +288,11 @@ def insert_results(
         }
         for r, attempt in zip(batch, attempts, strict=True)
     ]
-    fold_results(conn, run_id, repo_id, rows, {pk: test_id for test_id, pk in pks.items()})
+    earlier, repeated = fold_results(
+        conn, run_id, repo_id, rows, {pk: test_id for test_id, pk in pks.items()}
+    )
+    if history is not None:
+        history.earlier_rows, history.repeated = earlier, repeated
     mark = driver_placeholder(conn)
     if mark is None:
         for chunk in _chunks(rows):
@@ -339,14 +347,23 @@ def insert_coverage(
     repo_id: int,
     batch: Mapping[str, Iterable[Block]],
     test_pks: Mapping[str, int] | None = None,
+    history: BatchHistory | None = None,
 ) -> None:
     """Store the blocks each test of a batch executed (``test_pks``: primary keys of tests
     known already, as ``insert_results`` returns them): per test, the set of its blocks, stored
     once for the repository however many runs ran exactly these blocks. Blocks of a test given
-    again in the same run (a later batch, a retry) join the ones stored."""
+    again in the same run (a later batch, a retry) join the ones stored.
+
+    Given the batch's ``history`` (``insert_results`` fills it) and the keys of all its
+    results, a run whose coverage is the same as an earlier run's stores none of its own: see
+    ``coverage_share``. A test with results in the batch and none of ``batch``'s blocks ran
+    none."""
     per_test = {t: set(blocks) for t, blocks in batch.items()}
     per_test = {t: blocks for t, blocks in per_test.items() if blocks}
-    if not per_test:
+    state = conn.execute(
+        select(runs.c.coverage_of, runs.c.has_coverage).where(runs.c.id == run_id)
+    ).one()
+    if not per_test and state.coverage_of is None:
         return
     known = test_pks or {}
     pks = {**known, **ensure_tests(conn, repo_id, {t: None for t in per_test if t not in known})}
@@ -360,19 +377,54 @@ def insert_coverage(
     )
     ids = {b: block_ids[(repo_id, b.path, b.name, b.checksum)] for b in unique}
     members = {pks[t]: {ids[b] for b in blocks} for t, blocks in per_test.items()}
+    digests = {pk: set_digest(sorted(blocks)) for pk, blocks in members.items()}
+    owner = state.coverage_of
+    # only tests with results in the batch can share: a reader finds a shared run's tests
+    # by their results
+    with_results = set(members) <= set(known.values())
+    fresh_run = history is not None and history.earlier_rows == 0 and not state.has_coverage
+    if owner is None and fresh_run and with_results and members:
+        owner = coverage_share.pick_owner(conn, run_id)
+        if owner is not None:
+            coverage_share.start_sharing(conn, run_id, owner)
+    if owner is not None:
+        tests = set(known.values()) | set(members)
+        if (
+            history is not None
+            and with_results
+            and coverage_share.agrees(
+                conn, owner, tests, _stored_set_ids(conn, repo_id, digests), history
+            )
+        ):
+            return
+        # it differs: from here on the run's coverage is its own rows
+        repeated = history.repeated if history is not None else set(tests)
+        coverage_share.stop_sharing(conn, run_id, owner, tests - repeated)
     conn.execute(update(runs).where(runs.c.id == run_id).values(has_coverage=True))
+    if not members:
+        return
     before = _stored_sets(conn, run_id, sorted(members))
     if before:  # the run has coverage of some of these tests: theirs now holds both
         stored = _set_members(conn, sorted(set(before.values())))
         for pk, set_id in before.items():
             members[pk] |= stored.get(set_id, set())
         _delete_coverage(conn, run_id, sorted(before))
-    digests = {pk: set_digest(sorted(blocks)) for pk, blocks in members.items()}
+        digests = {pk: set_digest(sorted(blocks)) for pk, blocks in members.items()}
     sizes = {digests[pk]: len(blocks) for pk, blocks in members.items()}
     blocks_of = {digests[pk]: blocks for pk, blocks in members.items()}
     set_ids = _ensure_sets(conn, repo_id, sizes, blocks_of)
     rows = [(run_id, pk, set_ids[digests[pk]]) for pk in sorted(members)]
-    _insert_id_rows(conn, "coverage", ("run_id", "test_pk", "set_id"), rows)
+    insert_id_rows(conn, "coverage", ("run_id", "test_pk", "set_id"), rows)
+
+
+def _stored_set_ids(
+    conn: Connection, repo_id: int, digests: Mapping[int, str]
+) -> dict[int, int | None]:
+    """Per test, the id of its set of blocks (by digest) when the set is stored, else None."""
+    key = [coverage_sets.c.repository_id, coverage_sets.c.digest]
+    wanted = sorted({(repo_id, d) for d in digests.values()})
+    found = {k[1]: v for k, v in _look_up(conn, coverage_sets, key, wanted).items()}
+    return {pk: found.get(d) for pk, d in digests.items()}
 
 
 def set_digest(block_ids: Sequence[int]) -> str:
@@ -432,7 +484,7 @@ def _ensure_sets(
         returned = conn.execute(statement.returning(coverage_sets.c.id, coverage_sets.c.digest))
         made.update((str(digest), int(set_id)) for set_id, digest in returned)
     pairs = [(made[d], b) for d in sorted(made) for b in sorted(blocks_of[d])]
-    _insert_id_rows(conn, "coverage_set_blocks", ("set_id", "block_id"), pairs)
+    insert_id_rows(conn, "coverage_set_blocks", ("set_id", "block_id"), pairs)
     rest = [(repo_id, d) for d in missing if d not in made]
     found.update({k[1]: v for k, v in _look_up(conn, coverage_sets, key, rest).items()})
     return {**found, **made}
@@ -449,7 +501,7 @@ def _insert_or_skip(conn: Connection, table: Table) -> Any:
     return sqlite_insert(table).on_conflict_do_nothing()
 
 
-def _insert_id_rows(
+def insert_id_rows(
     conn: Connection, table: str, columns: tuple[str, ...], rows: Sequence[tuple[int, ...]]
 ) -> None:
     """Rows of ids, skipping a row stored before. Coverage is the one write with tens of
@@ -566,6 +618,7 @@ def finish_run(
     exit_status: int | None = None,
     finished_at: datetime | None = None,
 ) -> None:
+    coverage_share.settle(conn, [run_id])
     conn.execute(
         update(runs)
         .where(runs.c.id == run_id)
@@ -590,6 +643,7 @@ def mark_dead_runs_incomplete(
     )
     dead = [row.id for row in conn.execute(query) if row.pid is None or not is_alive(row.pid)]
     if dead:
+        coverage_share.settle(conn, dead)
         conn.execute(
             update(runs).where(runs.c.id.in_(dead)).values(status=RunStatus.INCOMPLETE.value)
         )
