@@ -257,7 +257,85 @@ collect_lines(PyObject *self, PyObject *unused)
     return Py_NewRef(taken);
 }
 
+/* The audit hook: one per process (audit hooks cannot be removed), calling the handler only for
+ * the events it listens to. Every builtins.id(), attribute read of a frame or code object and
+ * os.putenv raises an audit event: a Python hook is called for each, a few dozen times per test,
+ * where this compares names in C. */
+static PyObject *audit_handler = NULL; /* callable(event, args), or NULL */
+static PyObject *audit_events = NULL;  /* tuple of bytes: the events passed on */
+static int audit_installed = 0;
+
+static int
+on_audit(const char *event, PyObject *args, void *unused)
+{
+    PyObject *handler = audit_handler;
+    PyObject *events = audit_events;
+    if (handler == NULL || events == NULL) {
+        return 0;
+    }
+    Py_ssize_t n = PyTuple_GET_SIZE(events), i;
+    for (i = 0; i < n; i++) {
+        if (strcmp(event, PyBytes_AS_STRING(PyTuple_GET_ITEM(events, i))) == 0) {
+            break;
+        }
+    }
+    if (i == n) {
+        return 0;
+    }
+    Py_INCREF(handler);
+    PyObject *result = PyObject_CallFunction(handler, "sO", event, args ? args : Py_None);
+    Py_DECREF(handler);
+    if (result == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_Exception)) {
+            return -1; /* KeyboardInterrupt and the like go on */
+        }
+        /* a fault in greenline's handler never fails the audited call (the test's open()) */
+        PyErr_WriteUnraisable(handler);
+        return 0;
+    }
+    Py_DECREF(result);
+    return 0;
+}
+
+static PyObject *
+set_audit_handler(PyObject *self, PyObject *args)
+{
+    PyObject *handler, *events;
+    if (!PyArg_ParseTuple(args, "OO!:set_audit_handler", &handler, &PyTuple_Type, &events)) {
+        return NULL;
+    }
+    if (handler != Py_None && !PyCallable_Check(handler)) {
+        PyErr_SetString(PyExc_TypeError, "set_audit_handler() takes a callable or None");
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(events); i++) {
+        if (!PyBytes_Check(PyTuple_GET_ITEM(events, i))) {
+            PyErr_SetString(PyExc_TypeError, "set_audit_handler() takes a tuple of bytes");
+            return NULL;
+        }
+    }
+    if (!audit_installed) {
+        if (PySys_AddAuditHook(on_audit, NULL) < 0) {
+            return NULL;
+        }
+        audit_installed = 1;
+    }
+    Py_INCREF(events);
+    Py_XSETREF(audit_events, events);
+    if (handler == Py_None) {
+        Py_CLEAR(audit_handler);
+    }
+    else {
+        Py_INCREF(handler);
+        Py_XSETREF(audit_handler, handler);
+    }
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
+    {"set_audit_handler", set_audit_handler, METH_VARARGS,
+     "set_audit_handler(handler, events): call handler(event, args) for the audit events named "
+     "(a tuple of bytes) and no other; None stops the calls. The hook is installed once."},
     {"set_filter", set_filter, METH_VARARGS,
      "set_filter(include_prefixes, exclude_fragments): report only code from files whose names "
      "start with an included prefix and contain no excluded fragment. Set it once, before start."},

@@ -32,6 +32,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from greenline.tracing import audit
 from greenline.tracing.tracers import FOREIGN_FRAGMENTS, Tracer, make_tracer
 
 #: bound at import: a test may replace ``json.dumps``/``json.loads`` (greenline still writes)
@@ -166,7 +167,7 @@ def start_in_child() -> None:
     tracer = make_tracer(prefixes, FOREIGN_FRAGMENTS, os.environ.get(TRACER_ENV) or None)
     recording = _active = _ChildRecording(tracer, out_dir, root)
     atexit.register(recording.flush)
-    sys.addaudithook(_before_exec)
+    audit.listen(("os.exec",), _before_exec)
     if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
         signal.signal(signal.SIGTERM, _on_sigterm)
     tracer.begin()
@@ -181,8 +182,8 @@ def stop_in_this_process() -> None:
         _active = None
 
 
-def _before_exec(event: str, _args: tuple[Any, ...]) -> None:
-    if event == "os.exec" and _active is not None:
+def _before_exec(_event: str, _args: tuple[Any, ...]) -> None:
+    if _active is not None:
         _active.flush()
 
 
@@ -254,6 +255,8 @@ class SubprocessTracker:
         #: per test id: children that could be traced, and how many left coverage
         self.launched: dict[str, int] = {}
         self.reported: dict[str, int] = {}
+        #: the folder's modification time when it was last read (see ``_harvest``)
+        self._read_at_mtime: int | None = None
 
     def enable(self) -> None:
         """From now on, Python processes started here are traced (sets the environment)."""
@@ -304,10 +307,10 @@ class SubprocessTracker:
         if _tracker is self:
             _tracker = None
         deadline = _now() + grace
-        found = self._harvest()
+        found = self._harvest(every=True)
         while self._missing() and _now() < deadline:
             time.sleep(0.05)
-            for test_id, sites in self._harvest().items():
+            for test_id, sites in self._harvest(every=True).items():
                 found.setdefault(test_id, set()).update(sites)
         shutil.rmtree(self.dir, ignore_errors=True)
         self.dir = None
@@ -344,10 +347,23 @@ class SubprocessTracker:
         path = env.get("PYTHONPATH") or env.get(b"PYTHONPATH") or ""
         return os.fsdecode(value or "") == ours and ours in os.fsdecode(path)
 
-    def _harvest(self) -> dict[str, set[tuple[str, int]]]:
+    def _harvest(self, *, every: bool = False) -> dict[str, set[tuple[str, int]]]:
+        """The coverage children left in the folder, per test that started them (the files
+        read are removed). The folder is read only when it changed since it was last read
+        (its modification time moved), or changed a moment ago: a file written in the same
+        tick of the file system's clock as the last read leaves the time as it was. Unless
+        ``every``, a file is filed late at worst (by its start time, under the right test)."""
         found: dict[str, set[tuple[str, int]]] = {}
         if self.dir is None:
             return found
+        try:
+            mtime = os.stat(self.dir).st_mtime_ns
+        except OSError:
+            return found
+        recent = time.time_ns() - mtime < RECENT_NS
+        if not every and not recent and mtime == self._read_at_mtime:
+            return found
+        self._read_at_mtime = mtime
         try:
             entries = [e for e in os.scandir(self.dir) if e.name.endswith(".json")]
         except OSError:
@@ -378,9 +394,17 @@ _tracker: SubprocessTracker | None = None
 _hooked = False
 
 
+#: how long after the children's folder last changed it is read anyway (nanoseconds): longer
+#: than a tick of any file system's clock
+RECENT_NS = 200_000_000
+
+#: the audit events of a process creation (``_launch`` reads their arguments)
+LAUNCH_EVENTS = ("subprocess.Popen", "os.exec", "os.posix_spawn", "os.spawn")
+
+
 def _on_audit(event: str, args: tuple[Any, ...]) -> None:
     tracker = _tracker
-    if tracker is None or not tracker.active or not event.startswith(("subprocess", "os.")):
+    if tracker is None or not tracker.active:
         return
     launch = _launch(event, args)
     if launch is not None:
@@ -390,5 +414,5 @@ def _on_audit(event: str, args: tuple[Any, ...]) -> None:
 def _install_hook() -> None:
     global _hooked
     if not _hooked:
-        sys.addaudithook(_on_audit)
+        audit.listen(LAUNCH_EVENTS, _on_audit)
         _hooked = True

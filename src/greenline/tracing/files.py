@@ -1,16 +1,15 @@
-"""Which files other than Python source a test opens (fixtures, templates, data), via an audit
-hook on ``open``.
-
-Audit hooks cannot be removed, so one hook is installed per process and forwards to the tracker
-that is recording, if any; between tests and after the session it returns at once.
+"""Which files other than Python source a test opens (fixtures, templates, data), via the audit
+event ``open`` (see ``tracing.audit``: one hook per process, forwarding to the tracker that is
+recording, if any; between tests and after the session it returns at once).
 """
 
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 from typing import Any
+
+from greenline.tracing import audit
 
 #: Files that are code or caches, never a test's data.
 SKIP_SUFFIXES = (".py", ".pyc", ".pyo", ".pyi", ".so", ".pyd")
@@ -20,11 +19,10 @@ _recording: FileReadTracker | None = None
 _installed = False
 
 
-def _on_audit(event: str, args: tuple[Any, ...]) -> None:
+def _on_open(event: str, args: tuple[Any, ...]) -> None:
     tracker = _recording
-    if tracker is None or not tracker.active or event != "open":
-        return
-    tracker.note(args[0])
+    if tracker is not None and tracker.active:
+        tracker.note(args[0])
 
 
 class FileReadTracker:
@@ -39,7 +37,7 @@ class FileReadTracker:
         global _recording, _installed
         _recording = self
         if not _installed:
-            sys.addaudithook(_on_audit)
+            audit.listen(("open",), _on_open)
             _installed = True
 
     def begin(self) -> None:
