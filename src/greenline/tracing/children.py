@@ -357,7 +357,7 @@ class SubprocessTracker:
         if self.dir is None:
             return found
         try:
-            mtime = os.stat(self.dir).st_mtime_ns
+            mtime = self.dir.stat().st_mtime_ns
         except OSError:
             return found
         recent = time.time_ns() - mtime < RECENT_NS
