@@ -203,7 +203,9 @@ def covered_functions(case: Case) -> list[tuple[str, str, int]]:
             "SELECT b.path, b.name, COUNT(*) FROM coverage c"
             " JOIN coverage_set_blocks s ON s.set_id = c.set_id"
             " JOIN source_blocks b ON b.id = s.block_id"
-            " WHERE c.run_id = (SELECT MAX(id) FROM runs)"
+            # the newest run's coverage: its own rows, or those of the run it shares
+            " WHERE c.run_id = (SELECT COALESCE(coverage_of, id) FROM runs"
+            " ORDER BY id DESC LIMIT 1)"
             " GROUP BY b.id"
         ).fetchall()
     finally:

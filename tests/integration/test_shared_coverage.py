@@ -5,6 +5,8 @@ is still running, or outlives the run it shared with."""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,7 +17,7 @@ import sqlalchemy as sa
 
 from greenline.api import Greenline
 from greenline.model import Block, CommitInfo, Environment, Outcome, TestResult
-from greenline.store import reads
+from greenline.store import reads, writes
 from greenline.store.schema import coverage, runs
 from tests.conftest import git
 
@@ -195,3 +197,38 @@ def test_a_prune_of_the_run_that_holds_the_rows_hands_them_on(gl: Greenline) -> 
         left = sorted(conn.execute(sa.select(runs.c.id)).scalars())
     assert left == [running]
     assert stored(gl, running) == expected(SUITE)
+
+
+def test_a_prune_waits_for_a_run_that_is_taking_its_owner(gl: Greenline, database_url: str) -> None:
+    """A batch that picks a run as its owner and a prune deleting that run, at once: the prune
+    waits for the batch, then hands the rows on (PostgreSQL: the owner's row is locked; SQLite:
+    writers take turns)."""
+    owner = record(gl, SUITE)
+    # the branch's newest baseline, in another environment: the prune keeps it, the batch
+    # below does not pick it
+    record(gl, SUITE, environment=Environment("cpython-3.13.0", "linux-x86_64", "p1"), minutes=1)
+    commit = CommitInfo(sha=git(gl.ws.root, "rev-parse", "HEAD"), branch="main")
+    running = gl.runs.start_run(
+        "pytest", commit=commit, environment=ENV, started_at=START + timedelta(minutes=2)
+    )
+    part = list(SUITE)[:25]
+    results = [TestResult(t, Outcome.PASSED, 0.01, path="tests/test_m.py") for t in part]
+    pruned: list[tuple[int, ...]] = []
+
+    def prune() -> None:
+        with Greenline.open(gl.ws.root, db=database_url) as other:
+            pruned.append(other.housekeeping.prune(keep=1, now=START + timedelta(days=1)).run_ids)
+
+    pruning = threading.Thread(target=prune)
+    with gl.store.write() as conn:
+        repo_id = writes.ensure_repository(conn, gl.ws.repository, None)
+        history = writes.BatchHistory()
+        pks = writes.insert_results(conn, running, repo_id, results, history=history)
+        writes.insert_coverage(conn, running, repo_id, {t: SUITE[t] for t in part}, pks, history)
+        pruning.start()
+        time.sleep(1.0)
+        assert pruning.is_alive(), "the prune waits for the batch"
+    pruning.join(timeout=60)
+    assert pruned == [(owner,)]
+    assert shared_with(gl, running) is None and own_rows(gl, running) == 25
+    assert stored(gl, running) == expected({t: SUITE[t] for t in part})

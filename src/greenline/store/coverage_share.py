@@ -86,7 +86,15 @@ def pick_owner(conn: Connection, run_id: int) -> int | None:
     ).first()
     if row is None:
         return None
-    return int(row.coverage_of if row.coverage_of is not None else row.id)
+    owner = int(row.coverage_of if row.coverage_of is not None else row.id)
+    # PostgreSQL: the owner's row stays locked (shared) until this run's batch commits, so a
+    # prune deleting it waits, then finds this run among those sharing it; if the prune took
+    # the row first, it is gone once this lock is granted: no owner. (SQLite's writers take
+    # turns: nothing to lock.)
+    locked = conn.execute(
+        select(runs.c.id).where(runs.c.id == owner).with_for_update(read=True)
+    ).first()
+    return owner if locked is not None else None
 
 
 def agrees(
@@ -179,7 +187,13 @@ def kept_owners(conn: Connection, doomed: Collection[int]) -> list[int]:
 def hand_over(conn: Connection, doomed: Collection[int]) -> None:
     """Before runs are deleted: the runs that share one of them keep their coverage. A running
     one gets rows of its own; of the finished ones, the newest takes the owner's rows and the
-    others share them from it."""
+    others share them from it. The doomed rows are locked first: a run that picked one of
+    them as its owner has committed by then, or finds it gone (see ``pick_owner``)."""
+    doomed = sorted(doomed)
+    size = lookup_chunk(conn)
+    for start in range(0, len(doomed), size):
+        chunk = doomed[start : start + size]
+        conn.execute(select(runs.c.id).where(runs.c.id.in_(chunk)).with_for_update()).all()
     for owner, rows in sorted(_sharers(conn, doomed).items()):
         for row in rows:
             if row.status == RunStatus.RUNNING.value:
