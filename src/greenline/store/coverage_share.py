@@ -47,8 +47,9 @@ def _mark(conn: Connection) -> str:
     return "%s" if conn.dialect.name == "postgresql" else "?"
 
 
-def owner_rows(conn: Connection, owner: int, pks: Sequence[int]) -> dict[int, int]:
-    """The set each of these tests has in run ``owner``'s rows, when it has one."""
+def sets_in_run(conn: Connection, run_id: int, pks: Sequence[int]) -> dict[int, int]:
+    """The set each of these tests has in the coverage rows of run ``run_id``, when it has
+    one."""
     out: dict[int, int] = {}
     size = lookup_chunk(conn)
     mark = _mark(conn)
@@ -56,7 +57,7 @@ def owner_rows(conn: Connection, owner: int, pks: Sequence[int]) -> dict[int, in
         among, values = member_of(conn, list(pks[start : start + size]))
         sql = f"SELECT test_pk, set_id FROM coverage WHERE run_id = {mark} AND test_pk {among}"
         out.update(
-            (int(pk), int(set_id)) for pk, set_id in conn.exec_driver_sql(sql, (owner, *values))
+            (int(pk), int(set_id)) for pk, set_id in conn.exec_driver_sql(sql, (run_id, *values))
         )
     return out
 
@@ -109,7 +110,7 @@ def agrees(
     owner has for it (absent: none)."""
     if history.repeated & set(tests) or any(v is None for v in set_ids.values()):
         return False
-    have = owner_rows(conn, owner, sorted(tests))
+    have = sets_in_run(conn, owner, sorted(tests))
     return all(have.get(pk) == set_ids.get(pk) for pk in tests)
 
 

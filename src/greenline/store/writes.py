@@ -403,7 +403,7 @@ def insert_coverage(
     conn.execute(update(runs).where(runs.c.id == run_id).values(has_coverage=True))
     if not members:
         return
-    before = _stored_sets(conn, run_id, sorted(members))
+    before = coverage_share.sets_in_run(conn, run_id, sorted(members))
     if before:  # the run has coverage of some of these tests: theirs now holds both
         stored = _set_members(conn, sorted(set(before.values())))
         for pk, set_id in before.items():
@@ -430,20 +430,6 @@ def _stored_set_ids(
 def set_digest(block_ids: Sequence[int]) -> str:
     """The name of a set of blocks: the sha256 of its sorted ids."""
     return hashlib.sha256(",".join(map(str, sorted(block_ids))).encode()).hexdigest()
-
-
-def _stored_sets(conn: Connection, run_id: int, pks: Sequence[int]) -> dict[int, int]:
-    """The set each of these tests has in the run already, when it has one."""
-    mark = driver_placeholder(conn) or "?"
-    out: dict[int, int] = {}
-    size = lookup_chunk(conn)
-    for start in range(0, len(pks), size):
-        among, values = member_of(conn, list(pks[start : start + size]))
-        sql = f"SELECT test_pk, set_id FROM coverage WHERE run_id = {mark} AND test_pk {among}"
-        out.update(
-            (int(pk), int(set_id)) for pk, set_id in conn.exec_driver_sql(sql, (run_id, *values))
-        )
-    return out
 
 
 def _set_members(conn: Connection, set_ids: Sequence[int]) -> dict[int, set[int]]:
