@@ -12,7 +12,6 @@ removed: the hook stays, and returns at once when nothing listens.
 from __future__ import annotations
 
 import sys
-import traceback
 from collections.abc import Callable
 from typing import Any
 
@@ -55,5 +54,7 @@ def _dispatch(event: str, args: tuple[Any, ...]) -> None:
         try:
             handler(event, args)
         except Exception as exc:  # a fault of greenline's never fails the test's own call
+            import traceback  # only here: a traced child imports this module as it starts
+
             print(f"greenline: error in the {event!r} audit handler (ignored):", file=sys.stderr)
             traceback.print_exception(exc, file=sys.stderr)
